@@ -1,0 +1,50 @@
+"""The FastAPI application factory: ``create_app(node)`` wires routers, errors, limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.limits import BodyLimitMiddleware
+from api.routers import node as node_router
+from api.routers import proofs, records, tiles
+from node.node import Node
+
+
+def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI:
+    """An ASGI app serving ``node``.
+
+    Args:
+        node: The loaded node.
+        start: Check the stored log and run the sequencer for the app's lifetime
+            (tests that drive the sequencer by hand pass False).
+        check: Run the start-up integrity check (``pel serve`` runs it first itself).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start:
+            node.start(check=check)
+        try:
+            yield
+        finally:
+            if start:
+                node.stop()
+
+    app = FastAPI(
+        title="pel node",
+        summary=f"Portable Entitlements Ledger: the log of {node.agency}",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    install_error_handlers(app)
+    app.include_router(records.router)
+    app.include_router(proofs.router)
+    app.include_router(tiles.router)
+    app.include_router(node_router.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
+    return app

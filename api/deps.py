@@ -1,0 +1,32 @@
+"""Typed dependencies of the routers: the node, its log, the caller's agency."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ledger.log import Log
+from node.node import Node
+from node.tokens import authenticate
+
+
+def get_node(request: Request) -> Node:
+    return request.app.state.node  # type: ignore[no-any-return]
+
+
+def get_log(request: Request) -> Log:
+    return request.app.state.node.log  # type: ignore[no-any-return]
+
+
+def writer_agency(request: Request) -> str:
+    """The agency of the bearer token; 401 without a valid one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    node: Node = request.app.state.node
+    return authenticate(node.engine, token.strip() if scheme.lower() == "bearer" else None)
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+LogDep = Annotated[Log, Depends(get_log)]
+WriterDep = Annotated[str, Depends(writer_agency)]

@@ -1,0 +1,148 @@
+"""``/v1/records``: submit record batches, read records back."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import LogDep, NodeDep, WriterDep
+from ledger.errors import RecordError
+from node.errors import ForbiddenError
+
+router = APIRouter(prefix="/v1/records", tags=["records"])
+
+RECEIPT_TIMEOUT = 30.0
+
+_BATCH_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "Record drafts (no sig: the node fills issuer and issued_at and "
+                    "signs) or records already signed by the issuer.",
+                }
+            }
+        },
+    }
+}
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise RecordError(f"duplicate JSON key {key!r}", code="bad_json")
+        obj[key] = value
+    return obj
+
+
+def parse_batch(raw: bytes) -> list[Any]:
+    """A JSON array, strictly: UTF-8, no duplicate keys, no NaN/Infinity."""
+
+    def _no_constants(name: str) -> Any:
+        raise RecordError(f"{name} is not JSON", code="bad_json")
+
+    try:
+        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise RecordError(f"the body is not valid JSON: {exc}", code="bad_json") from None
+    if not isinstance(value, list):
+        raise RecordError("the body must be a JSON array of records", code="not_an_array")
+    if not value:
+        raise RecordError("the batch is empty", code="empty_batch")
+    return value
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@router.post(
+    "",
+    openapi_extra=_BATCH_SCHEMA,
+    summary="Append a batch of records (all or nothing)",
+    responses={
+        401: {"description": "no or unknown token"},
+        409: {"description": "conflict"},
+        413: {"description": "too large"},
+        422: {"description": "refused records"},
+    },
+)
+async def submit(
+    request: Request,
+    node: NodeDep,
+    agency: WriterDep,
+    wait: bool = Query(False, description="Answer once integrated, with inclusion proofs"),
+) -> JSONResponse:
+    if agency != node.agency:
+        raise ForbiddenError(f"this token writes for {agency}, not for {node.agency}")
+    items = parse_batch(await request.body())
+    appended = await anyio.to_thread.run_sync(node.submit, items)
+    out: dict[str, Any] = {
+        "records": [
+            {
+                "index": a.index,
+                "leaf_hash": b64(a.leaf_hash),
+                "id": a.record_id,
+                "duplicate": a.duplicate,
+            }
+            for a in appended
+        ]
+    }
+    if not wait:
+        return JSONResponse(out)
+    needed = max(a.index for a in appended) + 1
+    sequencer = node.sequencer
+    done = sequencer is not None and await anyio.to_thread.run_sync(
+        sequencer.wait_for, needed, RECEIPT_TIMEOUT
+    )
+    if not done:
+        out["integrated"] = False
+        return JSONResponse(out, status_code=202)
+    latest = node.log.latest()
+    assert latest is not None
+    size = latest.checkpoint.size
+
+    def proofs() -> list[list[str]]:
+        return [[b64(h) for h in node.log.inclusion_proof(a.index, size)] for a in appended]
+
+    for rec, proof in zip(out["records"], await anyio.to_thread.run_sync(proofs), strict=True):
+        rec["inclusion_proof"] = proof
+    out.update(integrated=True, tree_size=size, checkpoint=latest.note.decode())
+    return JSONResponse(out)
+
+
+def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:
+    from ledger.merkle.hashing import hash_leaf
+
+    return {
+        "index": index,
+        "leaf_hash": b64(hash_leaf(entry)),
+        "integrated": index < tree_size,
+        "record": json.loads(entry),
+    }
+
+
+@router.get("/{index}", summary="A record by its log index")
+def by_index(index: int, log: LogDep) -> dict[str, Any]:
+    if index < 0:
+        raise RecordError("index must be non-negative", code="bad_index")
+    return _record_view(index, log.entry(index), log.tree_size())
+
+
+@router.get("/{issuer}/{record_id}", summary="A record by its (issuer, id)")
+def by_id(issuer: str, record_id: str, log: LogDep, node: NodeDep) -> dict[str, Any]:
+    from ledger.errors import NotFoundError
+
+    if issuer != node.agency:
+        raise NotFoundError(f"this log holds records of {node.agency} only, not of {issuer!r}")
+    index, entry = log.find(record_id)
+    return _record_view(index, entry, log.tree_size())

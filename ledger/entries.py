@@ -1,0 +1,60 @@
+"""Turning validated records into entries the log can append."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.merkle.hashing import hash_leaf
+from ledger.records import encode_entry
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """A validated, signed record ready to append.
+
+    Attributes:
+        record_id: The record's ``id`` (the issuer is the log's own agency).
+        subject: The worker's PWID.
+        type: The record type.
+        entry: The exact bytes the log stores: RFC 8785 canonical JSON.
+        target: For amendments and revocations, the id of the record they name.
+        loose_time: ``issued_at`` was filled in by the node, so a resubmission of
+            the same draft (a new ``issued_at``) still counts as the same record.
+    """
+
+    record_id: str
+    subject: str
+    type: str
+    entry: bytes
+    target: str | None = None
+    loose_time: bool = False
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return hash_leaf(self.entry)
+
+
+def prepare_record(record: Mapping[str, Any], *, loose_time: bool = False) -> PreparedRecord:
+    """Encode a validated, signed record for :meth:`ledger.log.Log.append`."""
+    body = record["body"]
+    target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None
+    return PreparedRecord(
+        record_id=record["id"],
+        subject=record["subject"],
+        type=record["type"],
+        entry=encode_entry(record),
+        target=target,
+        loose_time=loose_time,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where a record landed: its index and leaf hash, and whether it was already there."""
+
+    index: int
+    leaf_hash: bytes
+    record_id: str
+    duplicate: bool = False

@@ -1,0 +1,127 @@
+"""Errors of the ledger layer: records, proofs, checkpoints and the log's rules.
+
+::
+
+    LedgerError (crypto.errors.PelError)
+    ├── RecordError               code: invalid_record (and narrower codes)   422
+    ├── ConflictError             code: conflict                              409
+    ├── NotFoundError             code: not_found                             404
+    ├── ProofError                code: bad_proof                             400
+    │   └── RootMismatchError     code: root_mismatch (carries both roots)    400
+    ├── CheckpointError           code: bad_checkpoint                        400
+    ├── TileError                 code: bad_tile                              400
+    └── IntegrityError            code: integrity_failure                     500
+"""
+
+from __future__ import annotations
+
+import base64
+
+from crypto.errors import PelError
+
+
+class LedgerError(PelError):
+    """Base of every ledger-layer error."""
+
+    code = "ledger_error"
+
+
+class RecordError(LedgerError):
+    """A record or record draft breaks the schema or the log's rules.
+
+    ``field`` names the offending field (dotted path) when there is one.
+    """
+
+    code = "invalid_record"
+    http_status = 422
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message, code=code)
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        d = super().to_dict()
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+class ConflictError(LedgerError):
+    """A different record already holds the same ``(issuer, id)``."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class NotFoundError(LedgerError):
+    """The asked-for entry, tile, checkpoint or proof does not exist (yet)."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ProofError(LedgerError):
+    """A Merkle proof is malformed or does not verify."""
+
+    code = "bad_proof"
+
+
+class RootMismatchError(ProofError):
+    """A proof led to a root other than the expected one."""
+
+    code = "root_mismatch"
+
+    def __init__(self, message: str, *, expected: bytes, calculated: bytes):
+        super().__init__(
+            f"{message}: expected root {base64.b64encode(expected).decode()}, "
+            f"calculated {base64.b64encode(calculated).decode()}"
+        )
+        self.expected = expected
+        self.calculated = calculated
+
+
+class CheckpointError(LedgerError):
+    """A checkpoint is malformed, wrongly signed, or inconsistent with another."""
+
+    code = "bad_checkpoint"
+
+
+class TileError(LedgerError):
+    """A tile or entry-bundle path or body does not follow C2SP tlog-tiles."""
+
+    code = "bad_tile"
+
+
+class IntegrityError(LedgerError):
+    """Stored data does not reproduce what the log has published."""
+
+    code = "integrity_failure"
+    http_status = 500
+
+
+class BatchError(LedgerError):
+    """Some records of a batch were refused, so none of the batch was appended.
+
+    ``problems`` lists ``(position, error)`` for every refused record, so a client
+    can drop those and resubmit the rest. The status is 409 when every problem is
+    an ``(issuer, id)`` conflict, else 422.
+    """
+
+    code = "batch_refused"
+
+    def __init__(self, problems: list[tuple[int, LedgerError]]):
+        first_pos, first = problems[0]
+        super().__init__(
+            f"{len(problems)} record(s) refused, nothing appended; first, at position "
+            f"{first_pos}: {first.message}"
+        )
+        self.problems = problems
+        every_conflict = all(isinstance(e, ConflictError) for _, e in problems)
+        self.http_status = 409 if every_conflict else 422
+        if every_conflict:
+            self.code = "conflict"
+
+    def to_dict(self) -> dict:  # type: ignore[override]
+        d: dict = super().to_dict()
+        d["records"] = [{"position": pos, **err.to_dict()} for pos, err in self.problems]
+        return d

@@ -1,0 +1,547 @@
+"""One agency's log: append records, integrate them into the tree, serve tiles and proofs.
+
+The write path has two steps, as in every tiled log:
+
+1. :meth:`Log.append` assigns indexes and commits entries in one transaction (a
+   record is acknowledged only after this commit). ``(issuer, id)`` is idempotent.
+2. :meth:`Log.integrate` extends the stored tiles over the new entries, signs a
+   checkpoint, and publishes it with a compare-and-swap on the stored tree size,
+   all in one transaction: a crash leaves either the old or the new checkpoint,
+   never a checkpoint that disagrees with the tiles.
+
+Reads (tiles, entry bundles, proofs) only ever look at data covered by the latest
+checkpoint, and every proof reads O(log n) stored hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crypto.note import NoteSigner, NoteVerifier
+from ledger.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint
+from ledger.entries import Appended, PreparedRecord
+from ledger.errors import (
+    BatchError,
+    CheckpointError,
+    ConflictError,
+    IntegrityError,
+    LedgerError,
+    NotFoundError,
+    RecordError,
+)
+from ledger.merkle.builder import TreeBuilder
+from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
+from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
+from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
+from ledger.storage.models import CheckpointRow, EntryRow, LogStateRow, TileRow
+from ledger.tilecheck import TileRebuilder, compare_tiles
+
+ENTRIES = EntryRow.__table__
+TILES = TileRow.__table__
+CHECKPOINTS = CheckpointRow.__table__
+STATE = LogStateRow.__table__
+
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
+
+
+class _LRU:
+    """A small thread-safe LRU for immutable things (full tiles, full entry bundles)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Any, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> bytes | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: bytes) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+class _SqlTileSource:
+    """Reads stored tiles for :class:`TileHashReader` (one query per batch)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        wanted = set(coords)
+        found: dict[tuple[int, int], bytes] = {}
+        with self._engine.connect() as conn:
+            for level in {c[0] for c in wanted}:
+                idxs = [i for lv, i in wanted if lv == level]
+                rows = conn.execute(
+                    select(TILES.c.idx, TILES.c.data).where(
+                        TILES.c.level == level, TILES.c.idx.in_(idxs)
+                    )
+                )
+                for idx, data in rows:
+                    found[(level, idx)] = bytes(data)
+        missing = wanted - found.keys()
+        if missing:
+            raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
+        return [found[c] for c in coords]
+
+
+def _same_record(stored: bytes, new: PreparedRecord) -> bool:
+    if stored == new.entry:
+        return True
+    if not new.loose_time:
+        return False
+    # The node filled in issued_at (and so signed anew): compare all else.
+    a, b = json.loads(stored), json.loads(new.entry)
+    for d in (a, b):
+        d.pop("sig", None)
+        d.pop("issued_at", None)
+    return bool(a == b)
+
+
+class Log:
+    """A log stored in one database.
+
+    Args:
+        engine: The database (schema created by ``create_schema``).
+        log_key: The verifier of the log's checkpoint key (its name is the origin).
+        signer: The log's checkpoint signer; needed only to integrate.
+    """
+
+    def __init__(
+        self, engine: Engine, log_key: NoteVerifier, *, signer: NoteSigner | None = None
+    ) -> None:
+        self.engine = engine
+        self.log_key = log_key
+        self.origin = log_key.name
+        self._signer = signer
+        self._append_lock = threading.Lock()
+        self._builder: TreeBuilder | None = None
+        self._tile_source = _SqlTileSource(engine)
+        self.hashes = TileHashReader(self._tile_source)
+        self._full_tiles = _LRU(4096)
+        self._full_bundles = _LRU(256)
+        self._latest: SignedCheckpoint | None = None
+
+    # ---- state -------------------------------------------------------------------
+
+    def state(self) -> tuple[int, int]:
+        """``(next_index, tree_size)``: entries sequenced, entries in the latest checkpoint."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(STATE.c.next_index, STATE.c.tree_size)).one()
+        return int(row[0]), int(row[1])
+
+    def latest(self, *, refresh: bool = True) -> SignedCheckpoint | None:
+        """The latest published checkpoint, verified against the log key; None when empty."""
+        if self._latest is not None and not refresh:
+            return self._latest
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size.desc()).limit(1)
+            ).scalar()
+        if note is None:
+            return None
+        if self._latest is None or self._latest.note != bytes(note):
+            self._latest = open_checkpoint(bytes(note), self.log_key)
+        return self._latest
+
+    def tree_size(self) -> int:
+        latest = self.latest()
+        return latest.checkpoint.size if latest else 0
+
+    def checkpoint_note(self, size: int) -> bytes:
+        """The signed checkpoint the log published at ``size``."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                select(CHECKPOINTS.c.note).where(CHECKPOINTS.c.size == size)
+            ).scalar()
+        if note is None:
+            raise NotFoundError(f"the log published no checkpoint at size {size}")
+        return bytes(note)
+
+    # ---- write path --------------------------------------------------------------
+
+    def append(self, records: Sequence[PreparedRecord]) -> list[Appended]:
+        """Append records in one transaction and return where each one is.
+
+        A record whose ``(issuer, id)`` is already in the log (or earlier in the
+        batch) with the same content gets its existing index back; with other
+        content the whole batch is refused (:class:`BatchError`, 409). Amendments
+        and revocations must name a record of this log with the same subject.
+        """
+        if not records:
+            return []
+        with self._append_lock, self.engine.begin() as conn:
+            # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
+            next_index = int(
+                conn.execute(
+                    update(STATE)
+                    .where(STATE.c.id == 1)
+                    .values(next_index=STATE.c.next_index)
+                    .returning(STATE.c.next_index)
+                ).scalar_one()
+            )
+            wanted = {r.record_id for r in records} | {r.target for r in records if r.target}
+            known = self._lookup(conn, wanted)
+            results: list[Appended] = []
+            rows: list[dict[str, Any]] = []
+            problems: list[tuple[int, LedgerError]] = []
+            for pos, rec in enumerate(records):
+                prior = known.get(rec.record_id)
+                if prior is not None:
+                    idx, _subject, data = prior
+                    if _same_record(data, rec):
+                        results.append(Appended(idx, hash_leaf(data), rec.record_id, True))
+                    else:
+                        problems.append(
+                            (
+                                pos,
+                                ConflictError(
+                                    f"record id {rec.record_id!r} is already in the log "
+                                    f"(index {idx}) with different content"
+                                ),
+                            )
+                        )
+                    continue
+                if rec.target is not None:
+                    target = known.get(rec.target)
+                    if target is None:
+                        problems.append(
+                            (
+                                pos,
+                                RecordError(
+                                    f"{rec.type} names record {rec.target!r}, "
+                                    "which is not in this log",
+                                    code="unknown_target",
+                                    field="body.target.id",
+                                ),
+                            )
+                        )
+                        continue
+                    if target[1] != rec.subject:
+                        problems.append(
+                            (
+                                pos,
+                                RecordError(
+                                    f"{rec.type} subject differs from the subject "
+                                    f"of {rec.target!r}",
+                                    code="subject_mismatch",
+                                    field="subject",
+                                ),
+                            )
+                        )
+                        continue
+                idx = next_index + len(rows)
+                rows.append(
+                    {
+                        "idx": idx,
+                        "record_id": rec.record_id,
+                        "subject": rec.subject,
+                        "type": rec.type,
+                        "data": rec.entry,
+                    }
+                )
+                known[rec.record_id] = (idx, rec.subject, rec.entry)
+                results.append(Appended(idx, rec.leaf_hash, rec.record_id))
+            if problems:
+                raise BatchError(problems)
+            if rows:
+                conn.execute(ENTRIES.insert(), rows)
+                conn.execute(
+                    update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
+                )
+        return results
+
+    @staticmethod
+    def _lookup(conn: Any, record_ids: Iterable[str]) -> dict[str, tuple[int, str, bytes]]:
+        ids = list(record_ids)
+        out: dict[str, tuple[int, str, bytes]] = {}
+        for i in range(0, len(ids), _IN_CHUNK):
+            rows = conn.execute(
+                select(ENTRIES.c.record_id, ENTRIES.c.idx, ENTRIES.c.subject, ENTRIES.c.data).where(
+                    ENTRIES.c.record_id.in_(ids[i : i + _IN_CHUNK])
+                )
+            )
+            for rid, idx, subject, data in rows:
+                out[rid] = (int(idx), subject, bytes(data))
+        return out
+
+    def integrate(
+        self, *, max_entries: int = 1 << 20, now: dt.datetime | None = None
+    ) -> SignedCheckpoint | None:
+        """Extend the tree over sequenced entries and publish a signed checkpoint.
+
+        Returns the new checkpoint, or None when there was nothing new.
+
+        Raises:
+            ConflictError: another integrator published first (state is reloaded).
+        """
+        if self._signer is None:
+            raise LedgerError("this log has no checkpoint signer: it cannot integrate")
+        try:
+            with self.engine.begin() as conn:
+                next_index, old = conn.execute(select(STATE.c.next_index, STATE.c.tree_size)).one()
+                new = min(int(next_index), int(old) + max_entries)
+                if new == old:
+                    return None
+                builder = self._builder_at(conn, int(old))
+                data = (
+                    conn.execute(
+                        select(ENTRIES.c.data)
+                        .where(ENTRIES.c.idx >= old, ENTRIES.c.idx < new)
+                        .order_by(ENTRIES.c.idx)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if len(data) != new - old:
+                    raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
+                builder.append([hash_leaf(bytes(d)) for d in data])
+                self._upsert_tiles(conn, builder.take_changed())
+                checkpoint = Checkpoint(self.origin, new, builder.root())
+                note = sign_checkpoint(checkpoint, self._signer)
+                conn.execute(
+                    CHECKPOINTS.insert().values(
+                        size=new,
+                        root=checkpoint.root,
+                        note=note,
+                        published_at=now or dt.datetime.now(dt.UTC),
+                    )
+                )
+                swapped = conn.execute(
+                    update(STATE)
+                    .where(STATE.c.id == 1, STATE.c.tree_size == old)
+                    .values(tree_size=new)
+                ).rowcount
+                if swapped != 1:
+                    raise ConflictError("another integrator published a checkpoint first")
+        except BaseException:
+            self._builder = None
+            raise
+        self._latest = SignedCheckpoint(checkpoint, note)
+        return self._latest
+
+    def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
+        if self._builder is not None and self._builder.size == size:
+            return self._builder
+        edge: dict[int, bytes] = {}
+        level = 0
+        while (count := size >> (8 * level)) > 0:
+            if count % TILE_WIDTH:
+                data = conn.execute(
+                    select(TILES.c.data).where(
+                        TILES.c.level == level, TILES.c.idx == count // TILE_WIDTH
+                    )
+                ).scalar()
+                if data is None:
+                    raise IntegrityError(f"partial tile at level {level} is missing")
+                edge[level] = bytes(data)[: (count % TILE_WIDTH) * 32]
+            level += 1
+        self._builder = TreeBuilder(size, edge)
+        return self._builder
+
+    def _upsert_tiles(self, conn: Any, tiles: dict[tuple[int, int], bytes]) -> None:
+        if not tiles:
+            return
+        rows = [{"level": lv, "idx": i, "data": d} for (lv, i), d in sorted(tiles.items())]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(TILES)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[TILES.c.level, TILES.c.idx], set_={"data": stmt.excluded.data}
+        )
+        conn.execute(stmt, rows)
+
+    # ---- read path ---------------------------------------------------------------
+
+    def _covered(self, level: int, size: int) -> int:
+        """How many level-``level`` tile hashes a tree of ``size`` has."""
+        return size >> (8 * level)
+
+    def tile(self, level: int, index: int, width: int | None = None) -> bytes:
+        """A Merkle tile as C2SP tlog-tiles serves it (``width`` None: the full tile)."""
+        if not 0 <= level <= 63:
+            raise NotFoundError(f"tile level {level} is out of range")
+        want = width or TILE_WIDTH
+        if (index * TILE_WIDTH + want) > self._covered(level, self.tree_size()):
+            raise NotFoundError(f"tile {level}/{index} width {want} is beyond the checkpoint")
+        if width is None:
+            cached = self._full_tiles.get((level, index))
+            if cached is not None:
+                return cached
+        data = self._tile_source.read_tiles([(level, index)])[0]
+        if len(data) < want * 32:
+            raise IntegrityError(f"stored tile {level}/{index} is shorter than the checkpoint says")
+        if width is None:
+            self._full_tiles.put((level, index), data)
+        return data[: want * 32]
+
+    def entry_bundle(self, index: int, width: int | None = None) -> bytes:
+        """An entry bundle (big-endian uint16 length-prefixed entries), C2SP tlog-tiles."""
+        want = width or TILE_WIDTH
+        start = index * TILE_WIDTH
+        if start + want > self.tree_size():
+            raise NotFoundError(f"entry bundle {index} width {want} is beyond the checkpoint")
+        if width is None:
+            cached = self._full_bundles.get(index)
+            if cached is not None:
+                return cached
+        entries = self.entries(start, start + want)
+        bundle = encode_entry_bundle(entries)
+        if width is None:
+            self._full_bundles.put(index, bundle)
+        return bundle
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``start`` ≤ index < ``end`` (all must exist)."""
+        with self.engine.connect() as conn:
+            data = (
+                conn.execute(
+                    select(ENTRIES.c.data)
+                    .where(ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
+                    .order_by(ENTRIES.c.idx)
+                )
+                .scalars()
+                .all()
+            )
+        if len(data) != end - start:
+            raise IntegrityError(f"entries {start}..{end - 1} are not all stored")
+        return [bytes(d) for d in data]
+
+    def entry(self, index: int) -> bytes:
+        """One entry by index (sequenced entries, integrated or not yet)."""
+        with self.engine.connect() as conn:
+            data = conn.execute(select(ENTRIES.c.data).where(ENTRIES.c.idx == index)).scalar()
+        if data is None:
+            raise NotFoundError(f"no entry at index {index}")
+        return bytes(data)
+
+    def find(self, record_id: str) -> tuple[int, bytes]:
+        """``(index, entry)`` of the record with this id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ENTRIES.c.idx, ENTRIES.c.data).where(ENTRIES.c.record_id == record_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no record with id {record_id!r} in this log")
+        return int(row[0]), bytes(row[1])
+
+    def _check_size(self, size: int) -> None:
+        current = self.tree_size()
+        if not 0 < size <= current:
+            raise NotFoundError(
+                f"tree size {size} is not covered by a checkpoint (current size {current})"
+            )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise NotFoundError(f"index {index} is not in a tree of size {size}")
+        return inclusion_proof(index, size, self.hashes)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""
+        self._check_size(second)
+        if not 0 < first <= second:
+            raise NotFoundError(f"no consistency proof from size {first} to {second}")
+        return consistency_proof(first, second, self.hashes)
+
+    def root(self, size: int) -> bytes:
+        """The root hash of the tree of ``size`` (≤ the checkpoint's), from stored tiles."""
+        if size == 0:
+            return EMPTY_ROOT
+        self._check_size(size)
+        return tree_hash(size, self.hashes)
+
+    # ---- integrity ---------------------------------------------------------------
+
+    def check_integrity(
+        self, *, full: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> Checkpoint | None:
+        """Check that stored data reproduces the latest checkpoint; raise if it does not.
+
+        ``full`` rehashes every entry and rebuilds every tile (O(n): a changed byte
+        anywhere is found); otherwise only the stored tiles are checked against the
+        latest checkpoint's root and size (O(log n)). Every stored checkpoint's
+        root is checked against the tiles either way.
+
+        Raises:
+            IntegrityError: what does not match, and where.
+        """
+        try:
+            latest = self.latest()
+        except CheckpointError as exc:
+            raise IntegrityError(f"latest checkpoint does not verify: {exc.message}") from None
+        next_index, tree_size = self.state()
+        size = latest.checkpoint.size if latest else 0
+        if size != tree_size:
+            raise IntegrityError(
+                f"latest checkpoint is for size {size} but the log state says {tree_size}"
+            )
+        if next_index < tree_size:
+            raise IntegrityError(f"log state is corrupt: next index {next_index} < {tree_size}")
+        if latest is None:
+            return None
+        if full:
+            self._rebuild_and_compare(size, progress)
+        got = tree_hash(size, TileHashReader(self._tile_source))
+        if got != latest.checkpoint.root:
+            raise IntegrityError("stored tiles do not reproduce the latest checkpoint's root")
+        self._check_checkpoint_roots()
+        return latest.checkpoint
+
+    def _rebuild_and_compare(self, size: int, progress: Callable[[int, int], None] | None) -> None:
+        rebuilt = TileRebuilder()
+        chunk = 64 * TILE_WIDTH
+        with self.engine.connect() as conn:
+            for start in range(0, size, chunk):
+                end = min(size, start + chunk)
+                rows = conn.execute(
+                    select(ENTRIES.c.idx, ENTRIES.c.data)
+                    .where(ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
+                    .order_by(ENTRIES.c.idx)
+                ).all()
+                if [r[0] for r in rows] != list(range(start, end)):
+                    raise IntegrityError(f"entries {start}..{end - 1} are missing or out of order")
+                self._compare_stored(rebuilt.add([hash_leaf(bytes(r[1])) for r in rows]))
+                if progress:
+                    progress(end, size)
+        self._compare_stored(rebuilt.partial_tiles())
+
+    def _compare_stored(self, expected: dict[tuple[int, int], bytes]) -> None:
+        if expected:
+            compare_tiles(expected, self._tile_source.read_tiles(sorted(expected)), "stored")
+
+    def _check_checkpoint_roots(self) -> None:
+        reader = TileHashReader(self._tile_source)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CHECKPOINTS.c.size, CHECKPOINTS.c.root, CHECKPOINTS.c.note))
+            for size, root, note in rows:
+                if tree_hash(int(size), reader) != bytes(root):
+                    raise IntegrityError(
+                        f"checkpoint at size {size} disagrees with the stored tiles"
+                    )
+                try:
+                    cp = open_checkpoint(bytes(note), self.log_key).checkpoint
+                except CheckpointError as exc:
+                    raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
+                if cp.root != bytes(root) or cp.size != size:
+                    raise IntegrityError(f"checkpoint note at size {size} disagrees with its row")
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one())

@@ -1,0 +1,217 @@
+"""C2SP tlog-tiles: tile paths, entry bundles, and reading proof hashes from tiles.
+
+A tile at level L holds up to 256 consecutive hashes of Merkle level 8·L; the
+node ``(level, n)`` of :mod:`ledger.merkle.proof` is either one of those hashes
+(level a multiple of 8) or the root of 2, 4, … 128 of them, computed here from
+the tile. Full tiles never change, so their inner nodes are cached.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+from ledger.errors import IntegrityError, TileError
+from ledger.merkle.hashing import HASH_SIZE, hash_children
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+MAX_ENTRY_SIZE = 0xFFFF
+"""Entry bundles prefix each entry with a big-endian uint16 length."""
+
+_FULL = TILE_WIDTH * HASH_SIZE
+
+
+def encode_tile_index(index: int) -> str:
+    """``1234067`` → ``x001/x234/067``: 3-digit elements, all but the last x-prefixed."""
+    if index < 0:
+        raise TileError(f"tile index {index} is negative")
+    parts = [f"{index % 1000:03d}"]
+    index //= 1000
+    while index:
+        parts.append(f"x{index % 1000:03d}")
+        index //= 1000
+    return "/".join(reversed(parts))
+
+
+def _width_suffix(width: int | None) -> str:
+    if width is None or width == TILE_WIDTH:
+        return ""
+    if not 0 < width < TILE_WIDTH:
+        raise TileError(f"partial tile width {width} is not between 1 and 255")
+    return f".p/{width}"
+
+
+def tile_path(level: int, index: int, width: int | None = None) -> str:
+    """``tile/<L>/<N>[.p/<W>]`` (no leading slash)."""
+    if not 0 <= level <= 63:
+        raise TileError(f"tile level {level} is not between 0 and 63")
+    return f"tile/{level}/{encode_tile_index(index)}{_width_suffix(width)}"
+
+
+def entries_path(index: int, width: int | None = None) -> str:
+    """``tile/entries/<N>[.p/<W>]`` (no leading slash)."""
+    return f"tile/entries/{encode_tile_index(index)}{_width_suffix(width)}"
+
+
+class TilePath(NamedTuple):
+    """A parsed tile path: ``kind`` is ``"tile"`` or ``"entries"`` (level None)."""
+
+    kind: str
+    level: int | None
+    index: int
+    width: int | None
+
+
+_PATH = re.compile(
+    r"tile/(?P<level>entries|0|[1-9][0-9]?)/(?P<index>(?:x[0-9]{3}/)*[0-9]{3})"
+    r"(?:\.p/(?P<width>[1-9][0-9]{0,2}))?"
+)
+
+
+def parse_tile_path(path: str) -> TilePath:
+    """Parse a tile or entry-bundle path strictly (canonical index, level ≤ 63, 1 ≤ W ≤ 255).
+
+    Raises:
+        TileError: the path is not a canonical tlog-tiles path.
+    """
+    m = _PATH.fullmatch(path)
+    if m is None:
+        raise TileError(f"{path!r} is not a tlog-tiles path")
+    index = int(m["index"].replace("x", "").replace("/", ""))
+    width = int(m["width"]) if m["width"] else None
+    level = None if m["level"] == "entries" else int(m["level"])
+    if level is not None and level > 63:
+        raise TileError(f"tile level {level} is not between 0 and 63")
+    if width is not None and width >= TILE_WIDTH:
+        raise TileError(f"partial tile width {width} is not between 1 and 255")
+    if encode_tile_index(index) != m["index"]:
+        raise TileError(f"tile index {m['index']!r} is not canonically encoded")
+    return TilePath("entries" if level is None else "tile", level, index, width)
+
+
+def tile_coords_for_size(size: int) -> list[tuple[int, int, int | None]]:
+    """Every ``(level, index, width)`` tile of a tree of ``size`` (width None: full)."""
+    out: list[tuple[int, int, int | None]] = []
+    level = 0
+    while (count := size >> (TILE_HEIGHT * level)) > 0:
+        out.extend((level, n, None) for n in range(count // TILE_WIDTH))
+        if count % TILE_WIDTH:
+            out.append((level, count // TILE_WIDTH, count % TILE_WIDTH))
+        level += 1
+    return out
+
+
+def encode_entry_bundle(entries: Sequence[bytes]) -> bytes:
+    """Entries, each prefixed with its big-endian uint16 length."""
+    out = bytearray()
+    for e in entries:
+        if len(e) > MAX_ENTRY_SIZE:
+            raise TileError(f"entry of {len(e)} bytes does not fit an entry bundle")
+        out += len(e).to_bytes(2, "big")
+        out += e
+    return bytes(out)
+
+
+def decode_entry_bundle(data: bytes) -> list[bytes]:
+    """Split an entry bundle; raise ``TileError`` if it is truncated."""
+    out: list[bytes] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        if pos + 2 > end:
+            raise TileError("entry bundle is truncated in a length prefix")
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        pos += 2
+        if pos + n > end:
+            raise TileError("entry bundle is truncated inside an entry")
+        out.append(bytes(data[pos : pos + n]))
+        pos += n
+    return out
+
+
+class TileSource(Protocol):
+    """Where tiles come from: the node's database, or tiles fetched over HTTP."""
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The stored bytes of each ``(tile level, tile index)``, in order."""
+        ...
+
+
+def _levels(tile: bytes) -> list[list[bytes]]:
+    """Every inner node of a full tile: ``levels[h][i]`` is the root over 2^h hashes."""
+    row = [tile[i : i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)]
+    levels = [row]
+    while len(row) > 1:
+        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+        levels.append(row)
+    return levels
+
+
+def _subtree(tile: bytes, pos: int, height: int) -> bytes:
+    """Root of the 2^height hashes starting at ``pos`` in a (possibly partial) tile."""
+    row = [tile[(pos + i) * HASH_SIZE : (pos + i + 1) * HASH_SIZE] for i in range(1 << height)]
+    while len(row) > 1:
+        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+    return row[0]
+
+
+class TileHashReader:
+    """A :class:`~ledger.merkle.proof.HashReader` over tiles: one source read per call.
+
+    Full tiles' inner nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each).
+    """
+
+    def __init__(self, source: TileSource, cache_tiles: int = 2048) -> None:
+        self._source = source
+        self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._cache_tiles = cache_tiles
+        self._lock = threading.Lock()
+
+    def read_hashes(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        where = []
+        for level, n in coords:
+            tile_level, height = divmod(level, TILE_HEIGHT)
+            first = n << height
+            where.append((tile_level, first // TILE_WIDTH, first % TILE_WIDTH, height))
+        wanted = {(t, i) for t, i, _, _ in where}
+        full: dict[tuple[int, int], list[list[bytes]]] = {}
+        with self._lock:
+            for key in wanted:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    full[key] = hit
+        missing = sorted(wanted - full.keys())
+        partial: dict[tuple[int, int], bytes] = {}
+        if missing:
+            for key, data in zip(missing, self._source.read_tiles(missing), strict=True):
+                if len(data) == _FULL:
+                    full[key] = _levels(data)
+                    self._remember(key, full[key])
+                else:
+                    partial[key] = data
+        out: list[bytes] = []
+        for tile_level, index, pos, height in where:
+            key = (tile_level, index)
+            if key in full:
+                out.append(full[key][height][pos >> height])
+                continue
+            data = partial[key]
+            if len(data) < (pos + (1 << height)) * HASH_SIZE or len(data) % HASH_SIZE:
+                raise IntegrityError(
+                    f"tile {tile_level}/{index} is too short for the hash asked of it"
+                )
+            if height == 0:
+                out.append(data[pos * HASH_SIZE : (pos + 1) * HASH_SIZE])
+            else:
+                out.append(_subtree(data, pos, height))
+        return out
+
+    def _remember(self, key: tuple[int, int], levels: list[list[bytes]]) -> None:
+        with self._lock:
+            self._cache[key] = levels
+            while len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)

@@ -1,0 +1,16 @@
+"""Record schemas and validation: what a log entry may contain."""
+
+from ledger.records.types import BODIES, RECORD_TYPES, RECORD_VERSION, Record, RecordRef
+from ledger.records.validate import MAX_ENTRY_BYTES, encode_entry, record_error, validate_record
+
+__all__ = [
+    "BODIES",
+    "MAX_ENTRY_BYTES",
+    "RECORD_TYPES",
+    "RECORD_VERSION",
+    "Record",
+    "RecordRef",
+    "encode_entry",
+    "record_error",
+    "validate_record",
+]

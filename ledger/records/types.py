@@ -1,0 +1,206 @@
+"""The record types: the envelope every log entry shares and the type-specific bodies.
+
+A log entry is one signed record, serialised as RFC 8785 canonical JSON::
+
+    {"v": 1, "type": "contribution", "issuer": "MY-PERKESO", "id": "0193…",
+     "issued_at": "2026-11-22T10:00:00Z", "subject": "MM-7K3Q9X2M4T8V1B5N",
+     "body": {…}, "sig": "<base64 Ed25519 over the JCS of the rest>"}
+
+* ``issuer`` is the agency id; ``(issuer, id)`` is the record's idempotency key.
+* ``subject`` is the worker's portable worker id (PWID); names and national ids
+  never appear in a record, only a salted commitment in the enrolment.
+* Records are never edited: an ``amendment`` carries the corrected body of the
+  record it names, a ``revocation`` withdraws it. ``reason`` is a code, never free
+  text, so no personal data can slip into the log through it.
+
+Models are strict (no coercion: ``"1"`` is not ``1``) and refuse unknown fields,
+so the validated dict is exactly what was submitted and its signature still holds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+
+from ledger.records.fields import (
+    PWID,
+    AgencyId,
+    Country,
+    Currency,
+    Date,
+    Digest,
+    Money,
+    Period,
+    Pseudonym,
+    RecordId,
+    Timestamp,
+)
+
+RECORD_VERSION = 1
+
+Branch = Literal[
+    "old_age",
+    "invalidity",
+    "survivors",
+    "employment_injury",
+    "sickness",
+    "maternity",
+    "unemployment",
+    "health",
+]
+Benefit = Literal[
+    "old_age_pension",
+    "invalidity_pension",
+    "survivors_pension",
+    "employment_injury",
+    "lump_sum_refund",
+    "sickness",
+    "maternity",
+    "unemployment",
+    "health_care",
+]
+EntitlementStatus = Literal["claimed", "granted", "in_payment", "suspended", "ended", "refused"]
+Frequency = Literal["one_off", "monthly", "quarterly", "yearly"]
+CorrectionReason = Literal[
+    "clerical_error",
+    "late_filing",
+    "duplicate",
+    "employer_correction",
+    "court_order",
+    "fraud",
+    "withdrawn_claim",
+    "other",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RecordRef(_Strict):
+    """Names another record by its idempotency key."""
+
+    issuer: AgencyId
+    id: RecordId
+
+
+class EnrolmentBody(_Strict):
+    """The home state issues a PWID and commits to the worker's identity.
+
+    ``commitment`` is base64 SHA-256 over a random salt and the identity
+    attributes (``commitment_scheme`` says how); only the worker holds the opening.
+    """
+
+    home_country: Country
+    enrolled_on: Date
+    commitment_scheme: Literal["sha256-salted-jcs-v1"]
+    commitment: Digest
+
+
+class ContributionBody(_Strict):
+    """One month of insured work in the host state, by social-security branch."""
+
+    employer: Pseudonym
+    period: Period
+    insured_earnings: Money
+    currency: Currency
+    contributions: Annotated[dict[Branch, Money], Field(min_length=1)]
+
+
+class EntitlementBody(_Strict):
+    """A benefit the issuer grants (or refuses), and what it rests on."""
+
+    benefit: Benefit
+    status: EntitlementStatus
+    amount: Money
+    currency: Currency
+    frequency: Frequency
+    start_date: Date
+    exportable: StrictBool
+    periods: Annotated[list[Period], Field(max_length=1200)] = []
+    based_on: Annotated[list[RecordRef], Field(max_length=1000)] = []
+
+
+class AmendmentBody(_Strict):
+    """Corrects an earlier record: ``body`` replaces the target's body whole."""
+
+    target: RecordRef
+    target_type: Literal["enrolment", "contribution", "entitlement"]
+    reason: CorrectionReason
+    body: dict
+
+    @model_validator(mode="after")
+    def _body_matches_target_type(self) -> AmendmentBody:
+        BODIES[self.target_type].model_validate(self.body, strict=True)
+        return self
+
+
+class RevocationBody(_Strict):
+    """Withdraws an earlier record; it stays in the log, marked revoked."""
+
+    target: RecordRef
+    reason: CorrectionReason
+
+
+BODIES: dict[str, type[_Strict]] = {
+    "enrolment": EnrolmentBody,
+    "contribution": ContributionBody,
+    "entitlement": EntitlementBody,
+    "amendment": AmendmentBody,
+    "revocation": RevocationBody,
+}
+RECORD_TYPES: tuple[str, ...] = tuple(BODIES)
+
+
+class _Envelope(_Strict):
+    v: Literal[1]
+    issuer: AgencyId
+    id: RecordId
+    issued_at: Timestamp
+    subject: PWID
+    sig: StrictStr | None = None
+
+
+class EnrolmentRecord(_Envelope):
+    type: Literal["enrolment"]
+    body: EnrolmentBody
+
+
+class ContributionRecord(_Envelope):
+    type: Literal["contribution"]
+    body: ContributionBody
+
+
+class EntitlementRecord(_Envelope):
+    type: Literal["entitlement"]
+    body: EntitlementBody
+
+
+class AmendmentRecord(_Envelope):
+    type: Literal["amendment"]
+    body: AmendmentBody
+
+
+class RevocationRecord(_Envelope):
+    type: Literal["revocation"]
+    body: RevocationBody
+
+
+Record = Annotated[
+    EnrolmentRecord | ContributionRecord | EntitlementRecord | AmendmentRecord | RevocationRecord,
+    Field(discriminator="type"),
+]
+
+__all__ = [
+    "BODIES",
+    "RECORD_TYPES",
+    "RECORD_VERSION",
+    "AmendmentBody",
+    "ContributionBody",
+    "EnrolmentBody",
+    "EntitlementBody",
+    "Record",
+    "RecordRef",
+    "RevocationBody",
+]

@@ -1,0 +1,113 @@
+"""Validating records and turning them into log entries.
+
+``validate_record`` is the one gate every record passes before it is signed or
+appended; ``encode_entry`` gives the exact bytes the log stores and hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from crypto.errors import CanonicalJSONError
+from crypto.jcs import canonicalize
+from ledger.errors import RecordError
+from ledger.records.types import RECORD_TYPES, Record
+
+#: An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles).
+MAX_ENTRY_BYTES = 65535
+
+_RECORD = TypeAdapter(Record)
+
+# pydantic's own error types, renamed to pel's stable codes; our custom validators
+# already raise with pel codes (``bad_money`` …) and pass through unchanged.
+_CODES = {
+    "extra_forbidden": "unknown_field",
+    "missing": "missing_field",
+    "union_tag_invalid": "unknown_type",
+    "union_tag_not_found": "missing_field",
+    "literal_error": "bad_value",
+    "too_long": "bad_length",
+    "too_short": "bad_length",
+    "string_too_long": "bad_length",
+    "string_too_short": "bad_length",
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    # Drop pydantic's union-branch names ("contribution") so paths read like the JSON.
+    parts = [str(p) for p in loc if p not in RECORD_TYPES or loc.index(p) != 0]
+    return ".".join(parts)
+
+
+def record_error(exc: ValidationError) -> RecordError:
+    """The first problem of a pydantic ``ValidationError``, as a pel ``RecordError``."""
+    err = exc.errors(include_url=False)[0]
+    kind = err["type"]
+    code = _CODES.get(kind) or (kind if kind.startswith("bad_") else "wrong_type")
+    field = _field(tuple(err.get("loc", ())))
+    if code == "unknown_type":
+        msg = f"unknown record type; known types: {', '.join(RECORD_TYPES)}"
+    elif code == "unknown_field":
+        msg = f"unknown field {field!r}"
+    elif code == "missing_field":
+        msg = f"missing field {field or 'type'!r}"
+    elif kind == "string_type":
+        msg = f'{field}: must be a JSON string (amounts are decimal strings such as "12.50")'
+    else:
+        msg = f"{field}: {err['msg']}" if field else err["msg"]
+    return RecordError(msg, code=code, field=field or None)
+
+
+def validate_record(record: object, *, signed: bool = True) -> Mapping[str, Any]:
+    """Check a record against its type's schema.
+
+    Args:
+        record: The decoded JSON value.
+        signed: Whether a ``sig`` is required (drafts are validated unsigned,
+            completed by the node, then signed).
+
+    Returns:
+        The same mapping, unchanged: strict validation means what was checked is
+        exactly what will be stored and signed.
+
+    Raises:
+        RecordError: with a stable code (``unknown_field``, ``bad_money`` …).
+    """
+    if not isinstance(record, dict):
+        raise RecordError("a record must be a JSON object", code="not_an_object")
+    try:
+        _RECORD.validate_python(record, strict=True)
+    except ValidationError as exc:
+        raise record_error(exc) from None
+    if signed and "sig" not in record:
+        raise RecordError("record is not signed: missing field 'sig'", code="missing_signature")
+    if not signed and "sig" in record:
+        raise RecordError("a draft must not carry a 'sig'", code="unexpected_signature")
+    body = record["body"]
+    if (
+        record["type"] in ("amendment", "revocation")
+        and body["target"]["issuer"] != record["issuer"]
+    ):
+        raise RecordError(
+            "an agency can only amend or revoke its own records",
+            code="foreign_target",
+            field="body.target.issuer",
+        )
+    return record
+
+
+def encode_entry(record: Mapping[str, Any]) -> bytes:
+    """The log entry for a record: its RFC 8785 canonical JSON, at most 65 535 bytes."""
+    try:
+        entry = canonicalize(record)
+    except CanonicalJSONError as exc:
+        raise RecordError(str(exc), code="bad_json") from None
+    if len(entry) > MAX_ENTRY_BYTES:
+        raise RecordError(
+            f"record is {len(entry)} bytes as canonical JSON; the limit is {MAX_ENTRY_BYTES}",
+            code="record_too_large",
+        )
+    return entry

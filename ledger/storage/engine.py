@@ -1,0 +1,61 @@
+"""Database engines: SQLite (WAL) by default, PostgreSQL when the URL says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+from ledger.errors import LedgerError
+from ledger.storage.models import LogStateRow
+
+
+class StorageError(LedgerError):
+    """The database cannot be reached or is not a pel log."""
+
+    code = "storage_error"
+    http_status = 503
+
+
+def normalise_url(url: str) -> str:
+    """Pick pel's drivers: psycopg 3 for PostgreSQL, the stdlib for SQLite."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"unsupported database {u.get_backend_name()!r}: use sqlite or postgresql"
+        )
+    return u.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: an acknowledged (committed) record survives power loss, not just a crash.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with pel's settings (WAL and durable commits on SQLite)."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables (idempotent) and the log's state row."""
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        if session.exec(select(LogStateRow.id)).first() is None:  # type: ignore[call-overload]
+            session.execute(insert(LogStateRow).values(id=1, next_index=0, tree_size=0))
+            session.commit()

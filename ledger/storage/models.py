@@ -1,0 +1,81 @@
+"""The tables of one log: entries, tiles, checkpoints, the log's state, write tokens.
+
+Sizes matter here (a large receiving state files ~3 million records a month), so
+the schema stores each thing once:
+
+* ``entries``: the canonical JSON of each record, with the few columns needed to
+  find it (record id, subject PWID, type). Leaf hashes live in level-0 tiles.
+* ``tiles``: C2SP tlog-tiles exactly as served: 256 concatenated 32-byte hashes
+  per full tile, and the current partial tile of each level (a partial tile of a
+  smaller width is a prefix of it, so older checkpoints' partial tiles are served
+  from it).
+* ``checkpoints``: every signed checkpoint the log published, by tree size.
+* ``log_state``: one row: ``next_index`` (entries sequenced) and ``tree_size``
+  (entries integrated and covered by the latest checkpoint). Updating this row is
+  the log's write lock on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, SmallInteger, String
+from sqlmodel import Field, SQLModel
+
+# SQLite only makes "INTEGER PRIMARY KEY" an alias of the rowid (no second index);
+# PostgreSQL needs BIGINT for logs past 2**31 entries.
+_Index = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class EntryRow(SQLModel, table=True):
+    """One log entry: a signed record as RFC 8785 canonical JSON."""
+
+    __tablename__ = "entries"
+
+    idx: int = Field(sa_column=Column(_Index, primary_key=True, autoincrement=False))
+    record_id: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    type: str = Field(sa_column=Column(String(16), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TileRow(SQLModel, table=True):
+    """A Merkle tile (level, index): concatenated hashes of tree level 8·level."""
+
+    __tablename__ = "tiles"
+
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A checkpoint the log signed and published."""
+
+    __tablename__ = "checkpoints"
+
+    size: int = Field(sa_column=Column(_Index, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class LogStateRow(SQLModel, table=True):
+    """The single row holding the log's counters."""
+
+    __tablename__ = "log_state"
+
+    id: int = Field(default=1, primary_key=True)
+    next_index: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tree_size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class TokenRow(SQLModel, table=True):
+    """A write token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "tokens"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    agency: str = Field(sa_column=Column(String(32), nullable=False))
+    label: str = Field(default="", sa_column=Column(String(64), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -1,0 +1,268 @@
+"""The ``pel`` command line: thin wrappers that call node/ and ledger/ and print.
+
+Every command prints a ``PelError`` as one line (``error: … [code]``) on stderr and
+exits 1; no traceback reaches a person.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from crypto.errors import PelError
+
+app = typer.Typer(
+    name="pel",
+    help="Portable Entitlements Ledger: run an agency's node, submit and verify records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn project errors (and bad files) into one line on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PelError as exc:
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(
+                f"error: {exc.strerror or exc}: {exc.filename or ''} [io_error]",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+@app.command()
+@friendly
+def init(
+    directory: Annotated[Path, typer.Argument(help="The node directory to create")],
+    agency: Annotated[str, typer.Option(help="Agency id, e.g. MY-PERKESO")],
+    origin: Annotated[str, typer.Option(help="Log origin, e.g. perkeso.gov.my/pel")],
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default: SQLite in DIR)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create a node: keys (0600), settings, database, and a write token (shown once)."""
+    from node.node import init_node
+
+    node, token = init_node(directory, agency=agency, origin=origin, database_url=database)
+    info = {
+        "origin": origin,
+        "log_vkey": node.log_signer.vkey,
+        "issuer_key": node.issuer_public_key.to_base64(),
+        "token": token,
+    }
+    node.stop()
+    if as_json:
+        print(json.dumps(info))
+        return
+    out.print(f"[bold]Created node[/bold] {directory} for {agency}")
+    out.print(f"log verifier key: {info['log_vkey']}", highlight=False)
+    out.print(f"issuer key:       {info['issuer_key']}", highlight=False)
+    out.print(f"write token:      {token}", highlight=False)
+    out.print("[yellow]The write token is shown only now; the node keeps only its hash.[/yellow]")
+
+
+@app.command()
+@friendly
+def serve(
+    directory: Annotated[Path, typer.Argument(help="The node directory")],
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    quick_check: Annotated[
+        bool,
+        typer.Option(
+            help="At start-up, check stored tiles against the checkpoint but do not rehash entries"
+        ),
+    ] = False,
+) -> None:
+    """Check the stored log, then serve it over HTTP."""
+    import uvicorn
+
+    from api.app import create_app
+    from node.node import Node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    node = Node.open(directory)
+    with _progress() as bar:
+        task = bar.add_task("checking log", total=None)
+        node.check(
+            full=not quick_check, progress=lambda d, t: bar.update(task, completed=d, total=t)
+        )
+    out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(create_app(node, check=False), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@friendly
+def check(
+    directory: Annotated[Path, typer.Argument(help="The node directory")],
+    quick: Annotated[bool, typer.Option(help="Tiles against checkpoint only (no rehash)")] = False,
+) -> None:
+    """Check that the stored log reproduces its latest checkpoint (what serve does first)."""
+    from node.node import Node
+
+    node = Node.open(directory)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("checking log", total=None)
+            node.check(full=not quick, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        out.print(f"ok: the stored log reproduces its checkpoint at size {node.log.tree_size()}")
+    finally:
+        node.stop()
+
+
+@app.command()
+@friendly
+def synth(
+    agency: Annotated[str, typer.Option(help="Agency id whose back office files the records")],
+    records: Annotated[int, typer.Option(min=1, help="How many record drafts")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="JSONL file (default stdout)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+) -> None:
+    """Write realistic synthetic record drafts (JSON Lines) for tests, demos and benchmarks."""
+    from node.synth import synth_drafts
+
+    sink = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
+    try:
+        for draft in synth_drafts(agency, records, seed=seed):
+            sink.write(json.dumps(draft, separators=(",", ":")) + "\n")
+    finally:
+        if out_file:
+            sink.close()
+
+
+@app.command()
+@friendly
+def submit(
+    url: Annotated[str, typer.Argument(help="The node's base URL")],
+    file: Annotated[Path, typer.Argument(help="JSON Lines or .csv filing")],
+    token: Annotated[str, typer.Option(envvar="PEL_TOKEN", help="Write token")],
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Records per request")] = 1000,
+    report: Annotated[Path | None, typer.Option(help="Write refused rows here (JSONL)")] = None,
+) -> None:
+    """Submit a filing in batches; refused rows are reported and never stop the good ones."""
+    from node.client import LogClient
+    from node.filing import read_filing
+    from node.submit import submit_rows
+
+    total = sum(1 for _ in read_filing(file))
+    with LogClient(url, token=token) as client, _progress() as bar:
+        task = bar.add_task("submitting", total=total)
+        result = submit_rows(
+            client, read_filing(file), batch_size=batch, progress=lambda n: bar.advance(task, n)
+        )
+    table = Table(title=f"{file.name} → {url}")
+    table.add_column("appended", justify="right")
+    table.add_column("already in the log", justify="right")
+    table.add_column("refused", justify="right")
+    table.add_row(str(result.appended), str(result.duplicates), str(len(result.refused)))
+    out.print(table)
+    out.print(
+        f"{result.appended} appended, {result.duplicates} already in the log, "
+        f"{len(result.refused)} refused"
+    )
+    for row in result.refused[:20]:
+        err.print(
+            f"line {row['line']}: {row['message']} [{row['code']}]", markup=False, highlight=False
+        )
+    if len(result.refused) > 20:
+        err.print(f"… and {len(result.refused) - 20} more refused rows", markup=False)
+    if report:
+        report.write_text("".join(json.dumps(r) + "\n" for r in result.refused))
+    if result.refused:
+        raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def verify(
+    url: Annotated[str, typer.Argument(help="The node's base URL")],
+    vkey: Annotated[str, typer.Option(help="The log's verifier key (name+keyid+key)")],
+    issuer_key: Annotated[
+        str | None,
+        typer.Option(help="Also check every record's signature with this issuer key (base64)"),
+    ] = None,
+    samples: Annotated[int, typer.Option(min=0, help="Inclusion proofs to check")] = 100,
+) -> None:
+    """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.client import LogClient
+    from node.verify import verify_log
+
+    log_key = parse_vkey(vkey)
+    key = PublicKey.from_base64(issuer_key) if issuer_key else None
+    with LogClient(url) as client, _progress() as bar:
+        task = bar.add_task("verifying", total=None)
+        report = verify_log(
+            client,
+            log_key,
+            issuer_key=key,
+            samples=samples,
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
+    out.print(
+        f"ok: {report.origin} at size {report.tree_size}: {report.entries} entries rehashed, "
+        f"{report.tiles} tiles rebuilt, {report.proofs} inclusion proofs and "
+        f"{report.signatures} record signatures checked",
+        highlight=False,
+    )
+
+
+@app.command()
+@friendly
+def quickstart(
+    directory: Annotated[Path, typer.Argument(help="Node directory (created on first use)")] = Path(
+        "var/node"
+    ),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8080,
+    records: Annotated[int, typer.Option(min=0, help="Synthetic records to submit")] = 20_000,
+    agency: Annotated[str, typer.Option(help="Agency id of the node")] = "TH-SSO",
+    exit_after: Annotated[bool, typer.Option(help="Exit after filling and verifying")] = False,
+) -> None:
+    """Run one agency's node on SQLite: create, fill with synthetic filings, verify, serve."""
+    from node.quickstart import quickstart as run
+
+    run(directory, port=port, records=records, agency=agency, exit_after=exit_after)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()

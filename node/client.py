@@ -1,0 +1,98 @@
+"""A small HTTP client for a pel node's API (tlog-tiles reads, proofs, submissions).
+
+Transport failures and unexpected answers become one project error, ``PeerError``;
+a node's own error answers become ``RemoteError`` carrying its code and body.
+Tests pass an ``httpx`` transport (ASGI or mock) instead of the network.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+
+from ledger.merkle.tiles import entries_path, tile_path
+from node.errors import PeerError
+
+
+class RemoteError(PeerError):
+    """The node answered with an error (``status``, ``code``, and the JSON ``body``)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(err.get("message", f"HTTP {status}"), code=err.get("code", "http_error"))
+        self.status = status
+        self.body = err
+
+
+class LogClient:
+    """Reads and writes one node's log over HTTP."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LogClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str, **params: Any) -> httpx.Response:
+        try:
+            r = self._http.get(path, params=params or None)
+        except httpx.HTTPError as exc:
+            raise PeerError(f"cannot reach {self.base_url}{path}: {exc}") from None
+        return self._check(r)
+
+    def _check(self, r: httpx.Response) -> httpx.Response:
+        if r.is_success:
+            return r
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        raise RemoteError(r.status_code, body)
+
+    def checkpoint(self) -> bytes:
+        return self._get("/checkpoint").content
+
+    def tile(self, level: int, index: int, width: int | None = None) -> bytes:
+        return self._get("/" + tile_path(level, index, width)).content
+
+    def entry_bundle(self, index: int, width: int | None = None) -> bytes:
+        return self._get("/" + entries_path(index, width)).content
+
+    def node_info(self) -> dict[str, Any]:
+        return self._get("/v1/node").json()  # type: ignore[no-any-return]
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        body = self._get("/v1/proof/inclusion", index=index, tree_size=tree_size).json()
+        return [base64.b64decode(h, validate=True) for h in body["hashes"]]
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        body = self._get("/v1/proof/consistency", first=first, second=second).json()
+        return [base64.b64decode(h, validate=True) for h in body["hashes"]]
+
+    def submit(self, records: list[Any], *, wait: bool = False) -> dict[str, Any]:
+        try:
+            r = self._http.post(
+                "/v1/records", json=records, params={"wait": "true"} if wait else None
+            )
+        except httpx.HTTPError as exc:
+            raise PeerError(f"cannot reach {self.base_url}/v1/records: {exc}") from None
+        return self._check(r).json()  # type: ignore[no-any-return]

@@ -1,0 +1,202 @@
+"""One agency's node: its settings, keys, log and sequencer, and the submit rules.
+
+``init_node`` creates a node directory; ``Node.open`` loads one. ``Node.submit``
+is the single entry point for new records, used by the HTTP API and tests alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import PelError, SignatureError
+from crypto.keys import PublicKey, SigningKey
+from crypto.note import NoteSigner, NoteVerifier, parse_vkey
+from crypto.record import sign_record, verify_record
+from ledger.entries import Appended, PreparedRecord, prepare_record
+from ledger.errors import BatchError, LedgerError, RecordError
+from ledger.log import Log
+from ledger.records import validate_record
+from ledger.storage.engine import create_schema, make_engine
+from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
+from node.errors import ConfigError
+from node.keys import read_private_key, write_private_key
+from node.sequencer import Sequencer
+from node.tokens import create_token
+
+log = logging.getLogger("pel.node")
+
+
+def utc_now() -> str:
+    """Now as an RFC 3339 UTC time with second precision."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_database_url(directory: Path) -> str:
+    return f"sqlite:///{(directory / 'pel.db').resolve()}"
+
+
+class Node:
+    """A loaded node: settings, keys, the log and (once started) its sequencer."""
+
+    def __init__(self, directory: Path, settings: NodeSettings, keys: dict[str, SigningKey]):
+        self.directory = directory
+        self.settings = settings
+        self.agency = settings.agency
+        self.issuer_key = keys["issuer"]
+        self.log_signer = NoteSigner(settings.origin, keys["log"])
+        self.witness_key = keys["witness"]
+        self.engine = make_engine(settings.database_url)
+        create_schema(self.engine)
+        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.sequencer: Sequencer | None = None
+
+    @classmethod
+    def open(cls, directory: Path, **overrides: Any) -> Node:
+        settings = load_settings(directory, **overrides)
+        keys = {name: read_private_key(directory / rel) for name, rel in KEY_FILES.items()}
+        return cls(directory, settings, keys)
+
+    @property
+    def log_verifier(self) -> NoteVerifier:
+        return parse_vkey(self.log_signer.vkey)
+
+    @property
+    def issuer_public_key(self) -> PublicKey:
+        return self.issuer_key.public_key
+
+    def issuer_keys(self, issuer: str) -> list[PublicKey]:
+        """Keys that may sign records of ``issuer`` in this log (only the node's agency)."""
+        return [self.issuer_public_key] if issuer == self.agency else []
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    def check(self, *, full: bool | None = None, progress: Any = None) -> None:
+        """Refuse to serve a log whose stored data does not reproduce its checkpoint."""
+        full = self.settings.full_check_on_start if full is None else full
+        checkpoint = self.log.check_integrity(full=full, progress=progress)
+        log.info(
+            "integrity check passed (%s) at tree size %d",
+            "full" if full else "quick",
+            checkpoint.size if checkpoint else 0,
+        )
+
+    def start(self, *, check: bool = True) -> None:
+        """Check the stored log (unless just checked), then start sequencing."""
+        if check:
+            self.check()
+        self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
+        self.sequencer.start()
+
+    def stop(self) -> None:
+        if self.sequencer is not None:
+            self.sequencer.stop()
+            self.sequencer = None
+        self.engine.dispose()
+
+    # ---- writing -----------------------------------------------------------------
+
+    def prepare(self, item: object, *, now: str) -> PreparedRecord:
+        """Validate one submitted record (signed, or a draft the node completes and signs)."""
+        if not isinstance(item, dict):
+            raise RecordError("a record must be a JSON object", code="not_an_object")
+        issuer = item.get("issuer", self.agency)
+        if issuer != self.agency:
+            raise RecordError(
+                f"this log belongs to {self.agency}; it does not take records of {issuer!r}",
+                code="foreign_issuer",
+                field="issuer",
+            )
+        if "sig" in item:
+            record = validate_record(item, signed=True)
+            self._verify_issuer_signature(record)
+            return prepare_record(record)
+        draft = {"v": 1, **item, "issuer": self.agency}
+        loose = "issued_at" not in draft
+        if loose:
+            draft["issued_at"] = now
+        validate_record(draft, signed=False)
+        return prepare_record(sign_record(draft, self.issuer_key), loose_time=loose)
+
+    def _verify_issuer_signature(self, record: Any) -> None:
+        keys = self.issuer_keys(record["issuer"])
+        for key in keys:
+            try:
+                verify_record(record, key)
+                return
+            except SignatureError:
+                continue
+        raise RecordError(
+            f"the signature of record {record['id']!r} does not verify with the issuer's key",
+            code="bad_signature",
+            field="sig",
+        )
+
+    def submit(self, items: Sequence[object]) -> list[Appended]:
+        """Validate, sign (drafts) and append a batch: all of it, or nothing.
+
+        Raises:
+            BatchError: listing every refused record by position; nothing appended.
+        """
+        if len(items) > self.settings.max_batch_records:
+            raise RecordError(
+                f"a batch holds at most {self.settings.max_batch_records} records",
+                code="batch_too_large",
+            )
+        now = utc_now()
+        prepared: list[PreparedRecord] = []
+        problems: list[tuple[int, LedgerError]] = []
+        for pos, item in enumerate(items):
+            try:
+                prepared.append(self.prepare(item, now=now))
+            except LedgerError as exc:
+                problems.append((pos, exc))
+            except PelError as exc:
+                problems.append((pos, RecordError(exc.message, code=exc.code)))
+        if problems:
+            raise BatchError(problems)
+        appended = self.log.append(prepared)
+        if self.sequencer is not None:
+            self.sequencer.poke()
+        return appended
+
+
+def init_node(
+    directory: Path, *, agency: str, origin: str, database_url: str | None = None
+) -> tuple[Node, str]:
+    """Create a node directory: keys (0600), settings, database, and one write token.
+
+    Returns:
+        The node and its first write token (shown once; only its hash is stored).
+    """
+    from ledger.records.fields import check_agency
+
+    try:
+        check_agency(agency)
+    except Exception:
+        raise ConfigError(f"{agency!r} is not an agency id such as MY-PERKESO") from None
+    if not origin or any(c.isspace() for c in origin) or "+" in origin:
+        raise ConfigError("the origin must be one word with no '+', e.g. perkeso.gov.my/pel")
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "node.json").exists():
+        raise ConfigError(f"{directory} already holds a node")
+    settings = NodeSettings(
+        agency=agency,
+        origin=origin,
+        database_url=database_url or default_database_url(directory),
+    )
+    keys = {name: SigningKey.generate() for name in KEY_FILES}
+    for name, rel in KEY_FILES.items():
+        write_private_key(directory / rel, keys[name])
+    save_settings(directory, settings)
+    node = Node(directory, settings, keys)
+    if node.log.state() != (0, 0):
+        raise ConfigError("the database already holds a log; give an empty database")
+    token = create_token(node.engine, agency, label="init")
+    return node, token
+
+
+__all__ = ["Node", "init_node", "utc_now"]

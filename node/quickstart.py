@@ -1,0 +1,95 @@
+"""The main job on a fresh machine: one agency's node on SQLite, filled and served.
+
+Creates the node directory on first use (its write token kept in ``DIR/token``,
+mode 0600, so later runs can submit), serves it on loopback, submits synthetic
+filings through the public HTTP API, verifies the log the way an outsider would,
+prints where to look, and serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+
+from api.app import create_app
+from crypto.note import parse_vkey
+from node.client import LogClient
+from node.node import Node, init_node
+from node.submit import submit_rows
+from node.synth import synth_drafts
+from node.verify import verify_log
+
+console = Console(soft_wrap=True)
+
+
+def _token(directory: Path) -> str | None:
+    path = directory / "token"
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _save_token(directory: Path, token: str) -> None:
+    fd = os.open(directory / "token", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+
+
+def quickstart(directory: Path, *, port: int, records: int, agency: str, exit_after: bool) -> None:
+    if not (directory / "node.json").exists():
+        node, token = init_node(
+            directory, agency=agency, origin=f"{agency.lower()}.pel.example/log"
+        )
+        node.stop()
+        _save_token(directory, token)
+        console.print(f"created node {directory} for {agency}")
+    node = Node.open(directory)
+    token = _token(directory)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise SystemExit(1)
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with LogClient(url, token=token) as client:
+            if token and records:
+                rows = enumerate(synth_drafts(agency, records, seed=node.log.state()[0]), 1)
+                started = time.perf_counter()
+                report = submit_rows(client, rows)
+                took = time.perf_counter() - started
+                console.print(
+                    f"submitted {report.appended} synthetic records "
+                    f"({report.duplicates} already there) in {took:.1f} s"
+                )
+            if node.sequencer is not None:
+                node.sequencer.wait_for(node.log.state()[0], 30)
+            result = verify_log(
+                client,
+                parse_vkey(node.log_signer.vkey),
+                issuer_key=node.issuer_public_key,
+                samples=50,
+            )
+        console.print(
+            f"verified {result.origin}: {result.tree_size} entries, root "
+            f"{result.root.hex()[:16]}…, {result.proofs} inclusion proofs"
+        )
+        console.print(f"checkpoint: {url}/checkpoint   API docs: {url}/docs   node: {url}/v1/node")
+        console.print(f"log verifier key: {node.log_signer.vkey}", highlight=False)
+        if exit_after:
+            return
+        console.print("serving; Ctrl-C stops")
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -1,0 +1,99 @@
+"""The sequencer: a loop around one step, ``sequence_once``, that integrates and publishes.
+
+It runs in a background thread of the serving process. While entries are waiting
+it publishes a checkpoint at least every ``interval`` seconds (sooner when poked
+after an append); when nothing is new it publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ledger.checkpoint import SignedCheckpoint
+from ledger.errors import ConflictError
+from ledger.log import Log
+
+log = logging.getLogger("pel.sequencer")
+
+
+class Sequencer:
+    """Integrates a log's new entries and publishes checkpoints.
+
+    Args:
+        log: The log (with a checkpoint signer).
+        interval: Longest wait, in seconds, between checkpoints while entries wait.
+        min_gap: Shortest gap between two checkpoints, so bursts share one.
+    """
+
+    def __init__(self, log: Log, *, interval: float = 0.5, min_gap: float = 0.05) -> None:
+        self.log = log
+        self.interval = interval
+        self.min_gap = min_gap
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._published = threading.Condition()
+        self._size = log.tree_size()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    @property
+    def size(self) -> int:
+        """Tree size of the latest checkpoint this sequencer knows of."""
+        return self._size
+
+    def sequence_once(self) -> SignedCheckpoint | None:
+        """Integrate what is new and publish one checkpoint; None when nothing was new."""
+        try:
+            checkpoint = self.log.integrate()
+        except ConflictError:
+            checkpoint = self.log.latest()  # another process published; follow it
+        if checkpoint is not None and checkpoint.checkpoint.size != self._size:
+            with self._published:
+                self._size = checkpoint.checkpoint.size
+                self._published.notify_all()
+        return checkpoint
+
+    def poke(self) -> None:
+        """Ask for a checkpoint soon (after an append)."""
+        self._wake.set()
+
+    def wait_for(self, size: int, timeout: float) -> bool:
+        """Block until a checkpoint covers ``size`` entries; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while self._size < size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._published.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                while self.sequence_once() is not None and not self._stop.is_set():
+                    time.sleep(self.min_gap)
+                self.failures = 0
+            except Exception:
+                self.failures += 1
+                log.exception("integration failed (attempt %d); retrying", self.failures)
+                time.sleep(min(5.0, 0.1 * 2**self.failures))
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pel-sequencer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop after its current step (nothing acknowledged is lost either way)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
