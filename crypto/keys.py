@@ -39,6 +39,8 @@ class PublicKey:
             raw = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise KeyFormatError("public key is not standard base64") from None
+        if base64.b64encode(raw).decode() != text:
+            raise KeyFormatError("public key is not canonical base64")
         return cls(raw)
 
     def to_base64(self) -> str:

@@ -193,6 +193,9 @@ def parse_signature_line(line: str) -> NoteSignature:
         raise NoteFormatError(exc.message) from None
     except (binascii.Error, ValueError):
         raise NoteFormatError(f"the signature of {name!r} is not base64") from None
+    if base64.b64encode(raw).decode() != data:
+        # Unused trailing bits must be zero, or one signature has four encodings.
+        raise NoteFormatError(f"the signature of {name!r} is not canonical base64")
     if len(raw) < 5:
         raise NoteFormatError(f"the signature of {name!r} is too short")
     return NoteSignature(name, raw[:4], raw[4:])

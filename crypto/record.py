@@ -24,11 +24,11 @@ def sign_record(record: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
     return out
 
 
-def verify_record(record: Mapping[str, Any], key: PublicKey) -> None:
-    """Check the record's ``sig`` against ``key``.
+def record_signature(record: Mapping[str, Any]) -> bytes:
+    """The raw signature bytes of the record's ``sig``.
 
     Raises:
-        SignatureError: missing, malformed, or not this key's signature.
+        SignatureError: missing or not standard base64.
     """
     sig = record.get("sig")
     if not isinstance(sig, str):
@@ -37,5 +37,17 @@ def verify_record(record: Mapping[str, Any], key: PublicKey) -> None:
         raw = base64.b64decode(sig, validate=True)
     except (binascii.Error, ValueError):
         raise SignatureError("the record's signature is not standard base64") from None
-    if not key.verify(raw, record_signing_bytes(record)):
+    # Unused trailing bits would give one signature several spellings (and entries).
+    if base64.b64encode(raw).decode() != sig:
+        raise SignatureError("the record's signature is not canonical base64")
+    return raw
+
+
+def verify_record(record: Mapping[str, Any], key: PublicKey) -> None:
+    """Check the record's ``sig`` against ``key``.
+
+    Raises:
+        SignatureError: missing, malformed, or not this key's signature.
+    """
+    if not key.verify(record_signature(record), record_signing_bytes(record)):
         raise SignatureError("the record's signature does not verify with the issuer's key")

@@ -129,7 +129,9 @@ class Log:
         self.log_key = log_key
         self.origin = log_key.name
         self._signer = signer
-        self._append_lock = threading.Lock()
+        # One writer at a time in this process: SQLite would otherwise make the
+        # losers sleep in its busy handler, which costs far more than waiting here.
+        self._write_lock = threading.Lock()
         self._builder: TreeBuilder | None = None
         self._tile_source = _SqlTileSource(engine)
         self.hashes = TileHashReader(self._tile_source)
@@ -163,6 +165,14 @@ class Log:
         latest = self.latest()
         return latest.checkpoint.size if latest else 0
 
+    def _size_covering(self, need: int) -> int:
+        """The tree size, read from the database only when the one known here is below
+        ``need``: sizes only grow, so a known size that covers ``need`` is still true."""
+        latest = self._latest
+        if latest is None or latest.checkpoint.size < need:
+            latest = self.latest()
+        return latest.checkpoint.size if latest else 0
+
     def checkpoint_note(self, size: int) -> bytes:
         """The signed checkpoint the log published at ``size``."""
         with self.engine.connect() as conn:
@@ -185,7 +195,7 @@ class Log:
         """
         if not records:
             return []
-        with self._append_lock, self.engine.begin() as conn:
+        with self._write_lock, self.engine.begin() as conn:
             # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
             next_index = int(
                 conn.execute(
@@ -293,7 +303,7 @@ class Log:
         if self._signer is None:
             raise LedgerError("this log has no checkpoint signer: it cannot integrate")
         try:
-            with self.engine.begin() as conn:
+            with self._write_lock, self.engine.begin() as conn:
                 next_index, old = conn.execute(select(STATE.c.next_index, STATE.c.tree_size)).one()
                 new = min(int(next_index), int(old) + max_entries)
                 if new == old:
@@ -376,7 +386,8 @@ class Log:
         if not 0 <= level <= 63:
             raise NotFoundError(f"tile level {level} is out of range")
         want = width or TILE_WIDTH
-        if (index * TILE_WIDTH + want) > self._covered(level, self.tree_size()):
+        need = (index * TILE_WIDTH + want) << (8 * level)
+        if (index * TILE_WIDTH + want) > self._covered(level, self._size_covering(need)):
             raise NotFoundError(f"tile {level}/{index} width {want} is beyond the checkpoint")
         if width is None:
             cached = self._full_tiles.get((level, index))
@@ -393,7 +404,7 @@ class Log:
         """An entry bundle (big-endian uint16 length-prefixed entries), C2SP tlog-tiles."""
         want = width or TILE_WIDTH
         start = index * TILE_WIDTH
-        if start + want > self.tree_size():
+        if start + want > self._size_covering(start + want):
             raise NotFoundError(f"entry bundle {index} width {want} is beyond the checkpoint")
         if width is None:
             cached = self._full_bundles.get(index)
@@ -440,7 +451,7 @@ class Log:
         return int(row[0]), bytes(row[1])
 
     def _check_size(self, size: int) -> None:
-        current = self.tree_size()
+        current = self._size_covering(size)
         if not 0 < size <= current:
             raise NotFoundError(
                 f"tree size {size} is not covered by a checkpoint (current size {current})"

@@ -266,3 +266,7 @@ def quickstart(
 
 def main() -> None:  # pragma: no cover - console-script shim
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - ``python -m node.cli``
+    main()

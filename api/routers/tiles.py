@@ -18,7 +18,7 @@ CHECKPOINT = "no-cache, max-age=1"
 
 
 @router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
-def checkpoint(log: LogDep) -> Response:
+async def checkpoint(log: LogDep) -> Response:
     latest = log.latest()
     if latest is None:
         raise NotFoundError("the log has no checkpoint yet")
@@ -28,7 +28,7 @@ def checkpoint(log: LogDep) -> Response:
 
 
 @router.get("/tile/{path:path}", summary="A Merkle tile or an entry bundle (C2SP tlog-tiles)")
-def tile(path: str, log: LogDep) -> Response:
+async def tile(path: str, log: LogDep) -> Response:
     try:
         kind, level, index, width = parse_tile_path("tile/" + path)
     except TileError as exc:

@@ -80,6 +80,9 @@ class TreeBuilder:
             if want:
                 self._edge[level] = bytearray(data)
             level += 1
+        stray = sorted(lv for lv, data in edge.items() if data and not 0 <= lv < level)
+        if stray:
+            raise TileError(f"size {size} has no partial tile at level {stray[0]}")
         self._changed: dict[Coords, bytes] = {}
         self._dirty: set[int] = set()
 

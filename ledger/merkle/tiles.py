@@ -141,33 +141,29 @@ class TileSource(Protocol):
 
 
 def _levels(tile: bytes) -> list[list[bytes]]:
-    """Every inner node of a full tile: ``levels[h][i]`` is the root over 2^h hashes."""
-    row = [tile[i : i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)]
+    """Every complete inner node of a tile: ``levels[h][i]`` is the root of the 2^h
+    hashes from ``i·2^h`` (a partial tile's trailing odd nodes are left out)."""
+    row = [tile[i : i + HASH_SIZE] for i in range(0, len(tile) - len(tile) % HASH_SIZE, HASH_SIZE)]
     levels = [row]
     while len(row) > 1:
-        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
         levels.append(row)
     return levels
-
-
-def _subtree(tile: bytes, pos: int, height: int) -> bytes:
-    """Root of the 2^height hashes starting at ``pos`` in a (possibly partial) tile."""
-    row = [tile[(pos + i) * HASH_SIZE : (pos + i + 1) * HASH_SIZE] for i in range(1 << height)]
-    while len(row) > 1:
-        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row), 2)]
-    return row[0]
 
 
 class TileHashReader:
     """A :class:`~ledger.merkle.proof.HashReader` over tiles: one source read per call.
 
-    Full tiles' inner nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each).
+    Full tiles' inner nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each);
+    the latest partial tiles are kept too, and read again only when a proof needs
+    hashes beyond the cached length.
     """
 
     def __init__(self, source: TileSource, cache_tiles: int = 2048) -> None:
         self._source = source
         self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
         self._cache_tiles = cache_tiles
+        self._partial: dict[tuple[int, int], list[list[bytes]]] = {}
         self._lock = threading.Lock()
 
     def read_hashes(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
@@ -176,38 +172,41 @@ class TileHashReader:
             tile_level, height = divmod(level, TILE_HEIGHT)
             first = n << height
             where.append((tile_level, first // TILE_WIDTH, first % TILE_WIDTH, height))
-        wanted = {(t, i) for t, i, _, _ in where}
-        full: dict[tuple[int, int], list[list[bytes]]] = {}
+        # How many hashes each tile must hold. A cached partial tile that holds enough
+        # is still right: a tile only ever grows by appending hashes.
+        need: dict[tuple[int, int], int] = {}
+        for t, i, pos, height in where:
+            need[(t, i)] = max(need.get((t, i), 0), pos + (1 << height))
+        found: dict[tuple[int, int], list[list[bytes]]] = {}
         with self._lock:
-            for key in wanted:
+            for key, count in need.items():
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
-                    full[key] = hit
-        missing = sorted(wanted - full.keys())
-        partial: dict[tuple[int, int], bytes] = {}
+                    found[key] = hit
+                elif len((levels := self._partial.get(key, [[]]))[0]) >= count:
+                    found[key] = levels
+        missing = sorted(need.keys() - found.keys())
         if missing:
             for key, data in zip(missing, self._source.read_tiles(missing), strict=True):
+                if len(data) % HASH_SIZE or len(data) > _FULL:
+                    raise IntegrityError(f"tile {key[0]}/{key[1]} has {len(data)} bytes")
+                found[key] = _levels(data)
                 if len(data) == _FULL:
-                    full[key] = _levels(data)
-                    self._remember(key, full[key])
+                    self._remember(key, found[key])
                 else:
-                    partial[key] = data
+                    with self._lock:
+                        if len(self._partial) >= 256:
+                            self._partial.clear()
+                        self._partial[key] = found[key]
         out: list[bytes] = []
         for tile_level, index, pos, height in where:
-            key = (tile_level, index)
-            if key in full:
-                out.append(full[key][height][pos >> height])
-                continue
-            data = partial[key]
-            if len(data) < (pos + (1 << height)) * HASH_SIZE or len(data) % HASH_SIZE:
+            levels = found[(tile_level, index)]
+            if len(levels[0]) < need[(tile_level, index)]:
                 raise IntegrityError(
                     f"tile {tile_level}/{index} is too short for the hash asked of it"
                 )
-            if height == 0:
-                out.append(data[pos * HASH_SIZE : (pos + 1) * HASH_SIZE])
-            else:
-                out.append(_subtree(data, pos, height))
+            out.append(levels[height][pos >> height])
         return out
 
     def _remember(self, key: tuple[int, int], levels: list[list[bytes]]) -> None:

@@ -1,0 +1,106 @@
+"""Ingest: records/s end to end over HTTP, on SQLite and on PostgreSQL.
+
+Batches of 1 000 drafts are POSTed by a few concurrent clients to ``pel serve``
+running in its own process; every batch is acknowledged only after its commit.
+The clock stops when a signed checkpoint covers every record.
+
+    python -m bench.ingest [--records N] [--clients C] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+
+import httpx
+
+from bench.common import (
+    fresh_pg_schema,
+    header,
+    init_node,
+    pg_available,
+    row,
+    served,
+    workdir,
+)
+from node.synth import synth_drafts
+
+BATCH = 1000
+
+
+def _bodies(records: int, seed: int) -> list[bytes]:
+    drafts = list(synth_drafts("TH-SSO", records, seed=seed))
+    return [json.dumps(drafts[i : i + BATCH]).encode() for i in range(0, records, BATCH)]
+
+
+def _checkpoint_size(client: httpx.Client) -> int:
+    r = client.get("/checkpoint")
+    return int(r.text.split("\n")[1]) if r.status_code == 200 else 0
+
+
+def ingest(url: str, token: str, bodies: list[bytes], records: int, clients: int) -> float:
+    """Seconds from the first POST until a checkpoint covers all ``records``."""
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=120,
+                          headers={"Authorization": f"Bearer {token}",
+                                   "Content-Type": "application/json"}) as c:
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    body = queue.pop()
+                r = c.post("/v1/records", content=body)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:300]}")
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(errors[0])
+    with httpx.Client(base_url=url) as c:
+        while _checkpoint_size(c) < records:
+            time.sleep(0.01)
+    return time.perf_counter() - start
+
+
+def run(backend: str, records: int, clients: int, limits_sign: float) -> float:
+    with workdir("pel-bench-ingest-") as d:
+        database = fresh_pg_schema("bench_ingest") if backend == "postgresql" else None
+        info = init_node(d / "node", database=database)
+        bodies = _bodies(records, seed=7)
+        with served(d / "node") as url:
+            took = ingest(url, info["token"], bodies, records, clients)
+    rate = records / took
+    row(f"ingest over HTTP, {backend} ({records:,} records, {clients} clients)", rate,
+        "records/s", limits_sign, "one core's Ed25519 sign rate")
+    row(f"  {records:,} records in", took, "s")
+    return rate
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=200_000)
+    p.add_argument("--clients", type=int, default=3)
+    p.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = p.parse_args()
+    limits = header("ingest")
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        if backend == "postgresql" and not pg_available():
+            print("  postgresql: not reachable, skipped")
+            continue
+        run(backend, args.records, args.clients, limits.sign)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Side by side with pymerkle's SqliteTree: 100 000 appends and 1 000 inclusion proofs.
+
+Both take the same 100 000 entries (canonical JSON of signed contribution records)
+and store them durably in SQLite on the same disk, in one run:
+
+- pel: ``Log.append`` in batches of 1 000 (what one HTTP batch does), each batch
+  committed, integrated into tiles and covered by a signed checkpoint;
+- pymerkle: ``append_entry`` per entry (a service appending records as they
+  arrive) and, for reference, its bulk ``append_entries`` (which stores leaves
+  only: interior hashes are computed later, when proofs are asked for).
+
+Then 1 000 random inclusion proofs from each, in process; both trees are checked
+to have the same root first.
+
+    python -m bench.versus_pymerkle [--entries N] [--proofs P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from bench.common import header, init_node, row, workdir
+from crypto.record import sign_record
+from ledger.entries import PreparedRecord
+from ledger.merkle.hashing import hash_leaf
+from node.node import Node
+from node.parallel import parallel_map
+from node.synth import synth_drafts
+
+BATCH = 1000
+
+
+def entries_for(node: Node, n: int) -> list[PreparedRecord]:
+    templates = [
+        {"v": 1, **d, "issuer": node.agency, "issued_at": "2026-11-01T00:00:00Z"}
+        for d in synth_drafts(node.agency, 500, seed=5) if d["type"] == "contribution"
+    ]
+    drafts = [{**templates[i % len(templates)], "id": f"cmp-{i:08d}"} for i in range(n)]
+    from ledger.entries import prepare_record
+
+    return [prepare_record(r) for r in
+            parallel_map(lambda d: sign_record(d, node.issuer_key), drafts)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--entries", type=int, default=100_000)
+    p.add_argument("--proofs", type=int, default=1000)
+    args = p.parse_args()
+    header("pel versus pymerkle (SqliteTree)")
+    from pymerkle import SqliteTree
+
+    n = args.entries
+    with workdir("pel-bench-pymerkle-") as d:
+        init_node(d / "node")
+        node = Node.open(d / "node")
+        prepared = entries_for(node, n)
+        raw = [r.entry for r in prepared]
+
+        t0 = time.perf_counter()
+        for i in range(0, n, BATCH):
+            node.log.append(prepared[i : i + BATCH])
+            node.log.integrate()
+        pel_append = n / (time.perf_counter() - t0)
+
+        one = SqliteTree(str(d / "pymerkle-one.db"))
+        t0 = time.perf_counter()
+        for e in raw:
+            one.append_entry(e)
+        pm_append = n / (time.perf_counter() - t0)
+
+        bulk = SqliteTree(str(d / "pymerkle-bulk.db"))
+        t0 = time.perf_counter()
+        bulk.append_entries(raw)
+        pm_bulk = n / (time.perf_counter() - t0)
+
+        root = node.log.root(n)
+        if one.get_state() != root or bulk.get_state() != root:
+            raise SystemExit("pymerkle and pel disagree on the root: not the same tree")
+        if node.log.hashes.read_hashes([(0, 0)])[0] != hash_leaf(raw[0]):
+            raise SystemExit("pel's first leaf hash is wrong")
+
+        rng = random.Random(1)
+        indexes = [rng.randrange(n) for _ in range(args.proofs)]
+        t0 = time.perf_counter()
+        for i in indexes:
+            node.log.inclusion_proof(i, n)
+        pel_proofs = args.proofs / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for i in indexes:
+            one.prove_inclusion(i + 1, n)  # pymerkle counts leaves from one
+        pm_proofs = args.proofs / (time.perf_counter() - t0)
+        node.stop()
+        one.close()
+        bulk.close()
+
+    print(f"  same {n:,} entries, same root in both")
+    row("pel appends (batches of 1 000, signed checkpoints)", pel_append, "entries/s")
+    row("pymerkle SqliteTree.append_entry", pm_append, "entries/s")
+    row("pymerkle SqliteTree.append_entries (bulk, leaves only)", pm_bulk, "entries/s")
+    row(f"pel inclusion proofs ({args.proofs:,}, random)", pel_proofs, "proofs/s")
+    row("pymerkle inclusion proofs", pm_proofs, "proofs/s")
+    print(f"  ratio appends, pel / pymerkle append_entry:      {pel_append / pm_append:8.1f}x")
+    print(f"  ratio appends, pel / pymerkle append_entries:    {pel_append / pm_bulk:8.2f}x")
+    print(f"  ratio inclusion proofs, pel / pymerkle:          {pel_proofs / pm_proofs:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
