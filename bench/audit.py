@@ -32,13 +32,22 @@ def main() -> None:
         info = client.node_info()
         assert info["origin"] == settings["origin"]
         t0 = time.perf_counter()
-        report = verify_log(client, parse_vkey(info["log_vkey"]),
-                            issuer_key=PublicKey.from_base64(info["issuer_key"]), samples=100)
+        report = verify_log(
+            client,
+            parse_vkey(info["log_vkey"]),
+            issuer_key=PublicKey.from_base64(info["issuer_key"]),
+            samples=100,
+        )
         took = time.perf_counter() - t0
     assert report.entries == report.signatures == args.size
     two_core_verify = limits.verify * min(2, limits.cores)
-    row("entries fully verified (signature, hash, tiles)", report.entries / took, "entries/s",
-        two_core_verify, f"{min(2, limits.cores)}-core Ed25519 verify rate")
+    row(
+        "entries fully verified (signature, hash, tiles)",
+        report.entries / took,
+        "entries/s",
+        two_core_verify,
+        f"{min(2, limits.cores)}-core Ed25519 verify rate",
+    )
     row(f"  {report.entries:,} entries, {report.tiles:,} tiles in", took, "s")
 
 

@@ -46,7 +46,9 @@ def bulk_fill(directory: Path, target: int, *, quiet: bool = False) -> float:
             size += n
             if not quiet:
                 rate = (size - start_size) / (time.perf_counter() - began)
-                print(f"\r  bulk fill: {size:,}/{target:,} ({rate:,.0f}/s)", end="", file=sys.stderr)
+                print(
+                    f"\r  bulk fill: {size:,}/{target:,} ({rate:,.0f}/s)", end="", file=sys.stderr
+                )
         if not quiet and size > start_size:
             print(file=sys.stderr)
         took = time.perf_counter() - began

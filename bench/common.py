@@ -105,8 +105,9 @@ def header(title: str) -> Limits:
     return limits
 
 
-def row(label: str, value: float, unit: str = "", limit: float | None = None,
-        limit_name: str = "") -> None:
+def row(
+    label: str, value: float, unit: str = "", limit: float | None = None, limit_name: str = ""
+) -> None:
     ratio = f"   = {value / limit:.2f} x {limit_name}" if limit else ""
     print(f"  {label:<52} {value:>12,.1f} {unit}{ratio}")
 
@@ -139,8 +140,16 @@ def fresh_pg_schema(name: str) -> str:
 
 
 def init_node(directory: Path, agency: str = "TH-SSO", database: str | None = None) -> dict:
-    cmd = [*PEL, "init", str(directory), "--agency", agency,
-           "--origin", f"{agency.lower()}.bench.example/log", "--json"]
+    cmd = [
+        *PEL,
+        "init",
+        str(directory),
+        "--agency",
+        agency,
+        "--origin",
+        f"{agency.lower()}.bench.example/log",
+        "--json",
+    ]
     if database:
         cmd += ["--database", database]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout

@@ -39,11 +39,13 @@ def main() -> None:
             bulk_fill(d / "pg", n, quiet=True)
             node = Node.open(d / "pg")
             with node.engine.connect() as conn:
-                total = conn.execute(text(
-                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
-                    "JOIN pg_namespace s ON s.oid = c.relnamespace "
-                    "WHERE s.nspname = 'bench_disk' AND c.relkind = 'r'"
-                )).scalar_one()
+                total = conn.execute(
+                    text(
+                        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                        "JOIN pg_namespace s ON s.oid = c.relnamespace "
+                        "WHERE s.nspname = 'bench_disk' AND c.relkind = 'r'"
+                    )
+                ).scalar_one()
             node.stop()
             row(f"PostgreSQL, {n:,} contribution records", int(total) / n, "bytes/record")
         else:

@@ -38,20 +38,32 @@ def main() -> None:
             token = _token_for(directory)
             with served(directory) as url:
                 start = _size(url)
-                took = ingest(url, token, _bodies(args.records, seed=size % 997),
-                              start + args.records, clients=1)
+                took = ingest(
+                    url,
+                    token,
+                    _bodies(args.records, seed=size % 997),
+                    start + args.records,
+                    clients=1,
+                )
                 rate = args.records / took
                 at = start + args.records
                 lat = proofs_at(url, at, seconds=5, connections=1)
         results.append((size, at, rate, lat.percentile(50)))
-        row(f"append over HTTP at {size:,} entries", rate, "records/s", limits.sign,
-            "one core's Ed25519 sign rate")
+        row(
+            f"append over HTTP at {size:,} entries",
+            rate,
+            "records/s",
+            limits.sign,
+            "one core's Ed25519 sign rate",
+        )
         row(f"  proof latency p50 at {at:,}", lat.percentile(50) * 1000, "ms")
         row(f"  proof latency p99 at {at:,}", lat.percentile(99) * 1000, "ms")
     size0, at0, rate0, p500 = results[0]
     for size, at, rate, p50 in results[1:]:
-        print(f"  from {size0:,} to {size:,}: append rate x {rate / rate0:.2f}; proof p50 "
-              f"x {p50 / p500:.2f} while log2 n grew x {math.log2(at) / math.log2(at0):.2f}")
+        print(
+            f"  from {size0:,} to {size:,}: append rate x {rate / rate0:.2f}; proof p50 "
+            f"x {p50 / p500:.2f} while log2 n grew x {math.log2(at) / math.log2(at0):.2f}"
+        )
 
 
 def _size(url: str) -> int:

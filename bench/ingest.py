@@ -47,9 +47,11 @@ def ingest(url: str, token: str, bodies: list[bytes], records: int, clients: int
     errors: list[str] = []
 
     def worker() -> None:
-        with httpx.Client(base_url=url, timeout=120,
-                          headers={"Authorization": f"Bearer {token}",
-                                   "Content-Type": "application/json"}) as c:
+        with httpx.Client(
+            base_url=url,
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        ) as c:
             while True:
                 with lock:
                     if not queue or errors:
@@ -81,8 +83,13 @@ def run(backend: str, records: int, clients: int, limits_sign: float) -> float:
         with served(d / "node") as url:
             took = ingest(url, info["token"], bodies, records, clients)
     rate = records / took
-    row(f"ingest over HTTP, {backend} ({records:,} records, {clients} clients)", rate,
-        "records/s", limits_sign, "one core's Ed25519 sign rate")
+    row(
+        f"ingest over HTTP, {backend} ({records:,} records, {clients} clients)",
+        rate,
+        "records/s",
+        limits_sign,
+        "one core's Ed25519 sign rate",
+    )
     row(f"  {records:,} records in", took, "s")
     return rate
 

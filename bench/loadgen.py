@@ -31,8 +31,14 @@ class LoadResult:
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
 
 
-async def _worker(host: str, port: int, make_path: Callable[[random.Random], str],
-                  deadline: float, seed: int, out: LoadResult) -> None:
+async def _worker(
+    host: str,
+    port: int,
+    make_path: Callable[[random.Random], str],
+    deadline: float,
+    seed: int,
+    out: LoadResult,
+) -> None:
     rng = random.Random(seed)
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -54,8 +60,13 @@ async def _worker(host: str, port: int, make_path: Callable[[random.Random], str
         writer.close()
 
 
-def run_load(url: str, make_path: Callable[[random.Random], str], *, seconds: float = 10,
-             connections: int = 8) -> LoadResult:
+def run_load(
+    url: str,
+    make_path: Callable[[random.Random], str],
+    *,
+    seconds: float = 10,
+    connections: int = 8,
+) -> LoadResult:
     """GET ``make_path(rng)`` as fast as the server answers, for ``seconds``."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -64,9 +75,9 @@ def run_load(url: str, make_path: Callable[[random.Random], str], *, seconds: fl
     async def main() -> None:
         deadline = time.perf_counter() + seconds
         start = time.perf_counter()
-        await asyncio.gather(*(
-            _worker(host, port, make_path, deadline, seed, out) for seed in range(connections)
-        ))
+        await asyncio.gather(
+            *(_worker(host, port, make_path, deadline, seed, out) for seed in range(connections))
+        )
         out.seconds = time.perf_counter() - start
 
     asyncio.run(main())

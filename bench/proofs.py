@@ -41,7 +41,8 @@ def proofs_at(url: str, size: int, seconds: float, connections: int) -> LoadResu
     return run_load(
         url,
         lambda rng: f"/v1/proof/inclusion?index={rng.randrange(size)}&tree_size={size}",
-        seconds=seconds, connections=connections,
+        seconds=seconds,
+        connections=connections,
     )
 
 
@@ -63,12 +64,18 @@ def main() -> None:
 
     with served(directory) as url:
         run_load(url, lambda rng: "/checkpoint", seconds=1, connections=2)  # warm up
-        show(f"inclusion proofs over HTTP ({args.connections} connections)",
-             proofs_at(url, args.size, args.seconds, args.connections))
-        show("level-0 tiles over HTTP", run_load(url, tile, seconds=args.seconds / 2,
-                                                 connections=args.connections))
-        show("entry bundles over HTTP", run_load(url, bundle, seconds=args.seconds / 2,
-                                                 connections=args.connections))
+        show(
+            f"inclusion proofs over HTTP ({args.connections} connections)",
+            proofs_at(url, args.size, args.seconds, args.connections),
+        )
+        show(
+            "level-0 tiles over HTTP",
+            run_load(url, tile, seconds=args.seconds / 2, connections=args.connections),
+        )
+        show(
+            "entry bundles over HTTP",
+            run_load(url, bundle, seconds=args.seconds / 2, connections=args.connections),
+        )
 
 
 if __name__ == "__main__":

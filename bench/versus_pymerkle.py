@@ -35,13 +35,15 @@ BATCH = 1000
 def entries_for(node: Node, n: int) -> list[PreparedRecord]:
     templates = [
         {"v": 1, **d, "issuer": node.agency, "issued_at": "2026-11-01T00:00:00Z"}
-        for d in synth_drafts(node.agency, 500, seed=5) if d["type"] == "contribution"
+        for d in synth_drafts(node.agency, 500, seed=5)
+        if d["type"] == "contribution"
     ]
     drafts = [{**templates[i % len(templates)], "id": f"cmp-{i:08d}"} for i in range(n)]
     from ledger.entries import prepare_record
 
-    return [prepare_record(r) for r in
-            parallel_map(lambda d: sign_record(d, node.issuer_key), drafts)]
+    return [
+        prepare_record(r) for r in parallel_map(lambda d: sign_record(d, node.issuer_key), drafts)
+    ]
 
 
 def main() -> None:

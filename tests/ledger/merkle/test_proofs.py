@@ -371,6 +371,9 @@ def test_sizes_out_of_order_are_refused(tree: DictHashReader) -> None:
             verify_consistency(first, second, a, b, proof)
     with pytest.raises(ProofError):
         verify_consistency(8, 5, r8, r5, [])
+    for size in (-1, -5):  # equal, but not sizes at all
+        with pytest.raises(ProofError):
+            verify_consistency(size, size, r5, r5, [])
     with pytest.raises(ProofError):
         tree.consistency_proof(8, 5)
     with pytest.raises(ProofError):
