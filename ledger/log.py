@@ -270,11 +270,24 @@ class Log:
             if problems:
                 raise BatchError(problems)
             if rows:
-                conn.execute(ENTRIES.insert(), rows)
+                self._insert_entries(conn, rows)
                 conn.execute(
                     update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
                 )
         return results
+
+    @staticmethod
+    def _insert_entries(conn: Any, rows: list[dict[str, Any]]) -> None:
+        # A plain DB-API executemany of one prepared statement: SQLAlchemy's per-row
+        # parameter processing would cost more than SQLite's own work here.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"INSERT INTO {ENTRIES.name} (idx, record_id, subject, type, data) "
+            f"VALUES ({', '.join([mark] * 5)})"
+        )
+        conn.exec_driver_sql(
+            sql, [(r["idx"], r["record_id"], r["subject"], r["type"], r["data"]) for r in rows]
+        )
 
     @staticmethod
     def _lookup(conn: Any, record_ids: Iterable[str]) -> dict[str, tuple[int, str, bytes]]:

@@ -25,7 +25,7 @@ from ledger.storage.engine import create_schema, make_engine
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from node.errors import ConfigError
 from node.keys import read_private_key, write_private_key
-from node.parallel import parallel_map
+from node.parallel import SignaturePool
 from node.sequencer import Sequencer
 from node.tokens import create_token
 
@@ -54,6 +54,7 @@ class Node:
         self.engine = make_engine(settings.database_url)
         create_schema(self.engine)
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
 
     @classmethod
@@ -90,6 +91,7 @@ class Node:
         """Check the stored log (unless just checked), then start sequencing."""
         if check:
             self.check()
+        self.signatures.start()
         self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
         self.sequencer.start()
 
@@ -97,6 +99,7 @@ class Node:
         if self.sequencer is not None:
             self.sequencer.stop()
             self.sequencer = None
+        self.signatures.stop()
         self.engine.dispose()
 
     # ---- writing -----------------------------------------------------------------
@@ -122,17 +125,20 @@ class Node:
         validate_record(draft, signed=False)
         return draft, loose
 
-    def _signature_work(self, record: dict[str, Any]) -> str | None:
-        """Sign a draft (returns its ``sig``) or check a signed record (None if it holds)."""
-        message = record_signing_bytes(record)
-        if "sig" not in record:
-            return base64.b64encode(self.issuer_key.sign(message)).decode()
-        try:
-            signature = record_signature(record)
-        except SignatureError:
-            return "!"
-        keys = self.issuer_keys(record["issuer"])
-        return None if any(k.verify(signature, message) for k in keys) else "!"
+    def _check_signatures(
+        self, signed: list[tuple[int, dict[str, Any], bool]]
+    ) -> list[tuple[int, dict[str, Any], bool]]:
+        """The submitted signed records whose signature is not the issuer's."""
+        bad, work, waiting = [], [], []
+        for c in signed:
+            try:
+                work.append((record_signature(c[1]), record_signing_bytes(c[1])))
+                waiting.append(c)
+            except SignatureError:
+                bad.append(c)
+        ok = self.signatures.verify(self.issuer_keys(self.agency), work)
+        bad.extend(c for c, good in zip(waiting, ok, strict=True) if not good)
+        return bad
 
     def prepare(self, item: object, *, now: str) -> PreparedRecord:
         """Validate, sign (a draft) or check (a signed record) one submitted record."""
@@ -152,18 +158,30 @@ class Node:
                 problems.append((pos, exc))
             except PelError as exc:
                 problems.append((pos, RecordError(exc.message, code=exc.code)))
-        # The Ed25519 work, on every core; the rest stays in this thread.
-        outcomes = parallel_map(self._signature_work, [c[1] for c in checked])
+        # The Ed25519 work, in one round trip to the signature worker.
+        drafts = [c for c in checked if "sig" not in c[1]]
+        signed = [c for c in checked if "sig" in c[1]]
+        sigs = self.signatures.sign([record_signing_bytes(c[1]) for c in drafts])
+        for (_, record, _), sig in zip(drafts, sigs, strict=True):
+            record["sig"] = base64.b64encode(sig).decode()
+        if signed:
+            bad = {pos for pos, _, _ in self._check_signatures(signed)}
+            problems.extend(
+                (
+                    pos,
+                    RecordError(
+                        f"the signature of record {record['id']!r} does not verify with the "
+                        "issuer's key",
+                        code="bad_signature",
+                        field="sig",
+                    ),
+                )
+                for pos, record, _ in signed
+                if pos in bad
+            )
+            checked = [c for c in checked if c[0] not in bad]
         prepared: list[PreparedRecord] = []
-        for (pos, record, loose), outcome in zip(checked, outcomes, strict=True):
-            if outcome == "!":
-                problems.append((pos, RecordError(
-                    f"the signature of record {record['id']!r} does not verify with the "
-                    "issuer's key", code="bad_signature", field="sig",
-                )))
-                continue
-            if outcome is not None:
-                record["sig"] = outcome
+        for pos, record, loose in checked:
             try:
                 prepared.append(prepare_record(record, loose_time=loose))
             except LedgerError as exc:

@@ -1,23 +1,32 @@
-"""Signature work on every core.
+"""Signature work off the serving process's GIL.
 
-Ed25519 signing and verification in ``cryptography`` release the GIL, so a batch
-split over a small thread pool runs on all cores while the rest of the node stays
-in one process. Used for signing drafts, checking submitted records and verifying
-fetched logs.
+Ed25519 calls release the GIL, but a thread that signs a thousand records in a
+row must win the GIL back after every signature while request threads hold it,
+so in a busy server it crawls. Big batches are therefore signed and verified in
+a worker process (one round trip per batch: bytes in, bytes out), leaving the
+serving process's core to parsing, validation and storage. Small batches, and
+processes that never start the pool, do the work in line.
+
+``parallel_map`` splits CPU work that releases the GIL over threads, for callers
+that are not competing with request threads (``pel verify``, bulk loads).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
+
+from crypto.keys import PublicKey, SigningKey
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 WORKERS = max(1, os.cpu_count() or 1)
-_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pel-crypto")
+_threads = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pel-crypto")
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, min_chunk: int = 64) -> list[R]:
@@ -27,8 +36,73 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, min_chunk: int = 6
         return [fn(x) for x in items]
     size = -(-n // WORKERS)
     chunks = [items[i : i + size] for i in range(0, n, size)]
-    futures = [_pool.submit(lambda c=c: [fn(x) for x in c]) for c in chunks[1:]]
+    futures = [_threads.submit(lambda c=c: [fn(x) for x in c]) for c in chunks[1:]]
     out = [fn(x) for x in chunks[0]]
     for f in futures:
         out.extend(f.result())
     return out
+
+
+# ---- the worker process -------------------------------------------------------------
+
+_worker_key: SigningKey | None = None
+
+
+def _init_worker(pem: bytes) -> None:
+    global _worker_key
+    _worker_key = SigningKey.from_pem(pem)
+
+
+def _sign_in_worker(messages: list[bytes]) -> list[bytes]:
+    assert _worker_key is not None
+    sign = _worker_key.sign
+    return [sign(m) for m in messages]
+
+
+def _verify_in_worker(raw_keys: list[bytes], work: list[tuple[bytes, bytes]]) -> list[bool]:
+    keys = [PublicKey(k) for k in raw_keys]
+    return [any(k.verify(sig, msg) for k in keys) for sig, msg in work]
+
+
+class SignaturePool:
+    """Signs with one key and verifies record signatures, in a worker process for big batches.
+
+    The worker gets the key once, at start, over its private pipe; it is never
+    logged or written anywhere.
+    """
+
+    def __init__(self, key: SigningKey, *, min_batch: int = 128) -> None:
+        self._key = key
+        self._min_batch = min_batch
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._pool is None:
+                # "spawn": the serving process has threads, which fork would copy unsafely.
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(self._key.to_pem(),),
+                )
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+    def sign(self, messages: list[bytes]) -> list[bytes]:
+        pool = self._pool
+        if pool is None or len(messages) < self._min_batch:
+            return [self._key.sign(m) for m in messages]
+        return pool.submit(_sign_in_worker, messages).result()
+
+    def verify(self, keys: Sequence[PublicKey], work: list[tuple[bytes, bytes]]) -> list[bool]:
+        """For each ``(signature, message)``: does one of ``keys`` sign it?"""
+        pool = self._pool
+        if pool is None or len(work) < self._min_batch:
+            return [any(k.verify(s, m) for k in keys) for s, m in work]
+        return pool.submit(_verify_in_worker, [k.raw for k in keys], work).result()

@@ -36,11 +36,11 @@ _BATCH_SCHEMA = {
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise RecordError(f"duplicate JSON key {key!r}", code="bad_json")
-        obj[key] = value
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise RecordError(f"duplicate JSON key {dup!r}", code="bad_json")
     return obj
 
 
