@@ -10,7 +10,9 @@
     │   └── RootMismatchError     code: root_mismatch (carries both roots)    400
     ├── CheckpointError           code: bad_checkpoint                        400
     ├── TileError                 code: bad_tile                              400
-    └── IntegrityError            code: integrity_failure                     500
+    ├── IntegrityError            code: integrity_failure                     500
+    ├── TrustListError            code: bad_trust_list                        400
+    └── WitnessError              code: per tlog-witness (403, 404, 409, 422)
 """
 
 from __future__ import annotations
@@ -125,3 +127,25 @@ class BatchError(LedgerError):
         d: dict = super().to_dict()
         d["records"] = [{"position": pos, **err.to_dict()} for pos, err in self.problems]
         return d
+
+
+class TrustListError(LedgerError):
+    """A federation trust-list version is malformed, wrongly signed or out of chain."""
+
+    code = "bad_trust_list"
+
+
+class WitnessError(LedgerError):
+    """A checkpoint submitted to the witness is refused (C2SP tlog-witness statuses).
+
+    ``latest_size`` is set on a 409 conflict: the size the witness last cosigned.
+    """
+
+    code = "witness_refused"
+
+    def __init__(
+        self, message: str, *, code: str, http_status: int, latest_size: int | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.http_status = http_status
+        self.latest_size = latest_size

@@ -85,6 +85,7 @@ def init(
         "origin": origin,
         "log_vkey": node.log_signer.vkey,
         "issuer_key": node.issuer_public_key.to_base64(),
+        "witness_vkey": node.witness.signer.vkey,
         "token": token,
     }
     node.stop()

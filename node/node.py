@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crypto.cosignature import CosignatureSigner
 from crypto.errors import PelError, SignatureError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
@@ -22,6 +23,7 @@ from ledger.errors import BatchError, LedgerError, RecordError
 from ledger.log import Log
 from ledger.records import validate_record
 from ledger.storage.engine import create_schema, make_engine
+from ledger.witness import Witness
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from node.errors import ConfigError
 from node.keys import read_private_key, write_private_key
@@ -30,6 +32,11 @@ from node.sequencer import Sequencer
 from node.tokens import create_token
 
 log = logging.getLogger("pel.node")
+
+
+def witness_name(origin: str) -> str:
+    """The witness's key name: the host part of the log's origin, then ``/witness``."""
+    return origin.split("/", 1)[0] + "/witness"
 
 
 def utc_now() -> str:
@@ -53,6 +60,9 @@ class Node:
         self.witness_key = keys["witness"]
         self.engine = make_engine(settings.database_url)
         create_schema(self.engine)
+        self.witness = Witness(
+            self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
+        )
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None

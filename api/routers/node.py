@@ -21,6 +21,7 @@ def node_info(node: NodeDep) -> dict[str, Any]:
         "origin": node.settings.origin,
         "log_vkey": node.log_signer.vkey,
         "issuer_key": node.issuer_public_key.to_base64(),
+        "witness_vkey": node.witness.signer.vkey,
         "tree_size": tree_size,
         "pending": next_index - tree_size,
     }

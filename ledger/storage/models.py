@@ -79,3 +79,26 @@ class TokenRow(SQLModel, table=True):
     agency: str = Field(sa_column=Column(String(32), nullable=False))
     label: str = Field(default="", sa_column=Column(String(64), nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WitnessStateRow(SQLModel, table=True):
+    """The latest checkpoint this node cosigned, per witnessed log (C2SP tlog-witness)."""
+
+    __tablename__ = "witness_state"
+
+    origin: str = Field(sa_column=Column(String(200), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EvidenceRow(SQLModel, table=True):
+    """Two signed checkpoints of one log that cannot both be true, with the failing proof."""
+
+    __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

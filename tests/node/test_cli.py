@@ -45,7 +45,8 @@ def served(node_dir: tuple[Path, dict]) -> Iterator[tuple[str, Node, dict]]:
 
 def test_init_keys_and_token(node_dir: tuple[Path, dict]) -> None:
     directory, info = node_dir
-    assert set(info) == {"origin", "log_vkey", "issuer_key", "token"}
+    assert set(info) == {"origin", "log_vkey", "issuer_key", "witness_vkey", "token"}
+    assert info["witness_vkey"].startswith("sso.go.th/witness+")
     assert info["log_vkey"].startswith("sso.go.th/pel+")
     for pem in (directory / "keys").iterdir():
         assert stat.S_IMODE(pem.stat().st_mode) == 0o600

@@ -1,0 +1,43 @@
+"""C2SP tlog-witness: ``POST /add-checkpoint`` cosigns other members' checkpoints."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import NodeDep
+from ledger.errors import WitnessError
+
+router = APIRouter(tags=["tlog-witness"])
+MAX_BODY = 64 << 10
+
+
+@router.post(
+    "/add-checkpoint",
+    summary="Cosign a checkpoint that extends the one last cosigned (C2SP tlog-witness)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "cosignature line(s)"},
+        400: {"description": "malformed request"},
+        403: {"description": "not signed by the log's key"},
+        404: {"description": "this witness does not witness that log"},
+        409: {"content": {"text/x.tlog.size": {}}, "description": "old size mismatch"},
+        422: {"description": "the consistency proof does not verify"},
+    },
+)
+async def add_checkpoint(request: Request, node: NodeDep) -> Response:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise WitnessError("request body too large", code="request_too_large", http_status=413)
+    try:
+        lines = await anyio.to_thread.run_sync(
+            lambda: node.witness.add_checkpoint(body, now=int(time.time()))
+        )
+    except WitnessError as exc:
+        if exc.http_status == 409 and exc.latest_size is not None:
+            return Response(f"{exc.latest_size}\n", status_code=409, media_type="text/x.tlog.size")
+        raise
+    return Response(lines, media_type="text/plain; charset=utf-8")

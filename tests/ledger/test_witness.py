@@ -1,0 +1,179 @@
+"""C2SP tlog-witness: cosign only checkpoints that extend the last cosigned one."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from crypto.cosignature import CosignatureSigner, verify_cosignature
+from crypto.keys import SigningKey
+from crypto.note import NoteSigner, open_note, parse_note
+from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.errors import WitnessError
+from ledger.merkle.memory import DictHashReader
+from ledger.storage.engine import create_schema, make_engine
+from ledger.witness import Witness, parse_request
+from node.node import Node
+
+ORIGIN = "example.org/log"
+
+
+class FakeLog:
+    """A log of n leaves that signs checkpoints, for feeding a witness."""
+
+    def __init__(self, key: SigningKey | None = None, salt: bytes = b"") -> None:
+        self.signer = NoteSigner(ORIGIN, key or SigningKey.generate())
+        self.tree = DictHashReader()
+        self.salt = salt
+
+    def grow(self, n: int) -> None:
+        for _ in range(n):
+            i = self.tree.size
+            self.tree.append(hashlib.sha256(self.salt + i.to_bytes(8, "big")).digest())
+
+    def note(self, size: int | None = None) -> bytes:
+        size = self.tree.size if size is None else size
+        return sign_checkpoint(Checkpoint(ORIGIN, size, self.tree.root(size)), self.signer)
+
+    def request(self, old: int, size: int | None = None, proof: list[bytes] | None = None) -> bytes:
+        size = self.tree.size if size is None else size
+        if proof is None:
+            proof = self.tree.consistency_proof(old, size) if 0 < old < size else []
+        lines = [f"old {old}"] + [base64.b64encode(h).decode() for h in proof]
+        return ("\n".join(lines) + "\n\n").encode() + self.note(size)
+
+
+@pytest.fixture
+def witness(tmp_path: Path) -> Witness:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    create_schema(engine)
+    w = Witness(engine, CosignatureSigner("witness.example/w", SigningKey.generate()), {})
+    return w
+
+
+def test_cosigns_a_growing_log(witness: Witness) -> None:
+    log = FakeLog()
+    witness.logs[ORIGIN] = log.signer.verifier
+    log.grow(5)
+    line = witness.add_checkpoint(log.request(0), now=1_700_000_000)
+    # The answer is a cosignature line that the client appends to the checkpoint.
+    note = log.note() + line
+    opened = open_note(note, [log.signer.verifier, witness.signer.verifier])
+    assert witness.signer.verifier in opened.verified
+    sig = parse_note(note).signatures[1]
+    assert verify_cosignature(opened.text, sig, witness.signer.verifier) == 1_700_000_000
+    for grow in (1, 300, 7):
+        old = log.tree.size
+        log.grow(grow)
+        witness.add_checkpoint(log.request(old), now=1_700_000_001)
+    assert witness.latest(ORIGIN)[0] == log.tree.size  # type: ignore[index]
+    # The same checkpoint again is fine (old size = size, same root).
+    witness.add_checkpoint(log.request(log.tree.size), now=1_700_000_002)
+
+
+def status(witness: Witness, body: bytes) -> tuple[int, str, int | None]:
+    with pytest.raises(WitnessError) as info:
+        witness.add_checkpoint(body, now=1)
+    return info.value.http_status, info.value.code, info.value.latest_size
+
+
+def test_refusals_follow_the_spec(witness: Witness) -> None:
+    log = FakeLog()
+    log.grow(10)
+    assert status(witness, log.request(0))[0] == 404  # unknown origin
+    witness.logs[ORIGIN] = log.signer.verifier
+    stranger = FakeLog()
+    stranger.grow(10)
+    assert status(witness, stranger.request(0))[:2] == (403, "bad_signature")
+    witness.add_checkpoint(log.request(0, 4), now=1)
+    assert status(witness, log.request(3))[::2] == (409, 4)  # stale old size
+    assert status(witness, log.request(0))[::2] == (409, 4)
+    assert status(witness, log.request(11, 10, []))[0] == 400  # old > size
+    bad = log.tree.consistency_proof(4, 10)
+    bad[0] = bytes(32)
+    assert status(witness, log.request(4, 10, bad))[:2] == (422, "bad_consistency_proof")
+    for body in (
+        b"",
+        b"old 01\n\n" + log.note(),
+        b"old 4\nnot base64!\n\n" + log.note(),
+        b"old 4\n" + b"AAAA\n" * 64 + b"\n" + log.note(),
+        b"old 4\n\n" + ORIGIN.encode() + b"\n4\nno signature\n",
+    ):
+        assert status(witness, body)[0] == 400, body[:20]
+    # Nothing refused moved the state.
+    assert witness.latest(ORIGIN)[0] == 4  # type: ignore[index]
+
+
+def test_a_fork_is_detected_and_the_log_flagged(witness: Witness) -> None:
+    key = SigningKey.generate()
+    honest, fork = FakeLog(key), FakeLog(key, salt=b"fork")
+    witness.logs[ORIGIN] = honest.signer.verifier
+    honest.grow(8)
+    fork.grow(8)
+    witness.add_checkpoint(honest.request(0), now=1)
+    # Same size, other root: refused with the size on record.
+    assert status(witness, fork.request(8))[:3] == (409, "conflicting_root", 8)
+    assert witness.flagged(ORIGIN)
+    # From then on the log is not cosigned, even honest checkpoints.
+    honest.grow(2)
+    assert status(witness, honest.request(8))[:2] == (409, "log_flagged")
+
+
+def test_inconsistent_growth_is_evidence(witness: Witness) -> None:
+    key = SigningKey.generate()
+    honest, fork = FakeLog(key), FakeLog(key, salt=b"fork")
+    witness.logs[ORIGIN] = honest.signer.verifier
+    honest.grow(8)
+    witness.add_checkpoint(honest.request(0), now=1)
+    fork.grow(12)
+    assert status(witness, fork.request(8))[:2] == (422, "bad_consistency_proof")
+    assert witness.flagged(ORIGIN)
+    from sqlalchemy import select
+
+    from ledger.witness import EVIDENCE
+
+    with witness.engine.connect() as conn:
+        data = conn.execute(select(EVIDENCE.c.data)).scalar_one()
+    import json
+
+    evidence = json.loads(data)
+    assert open_checkpoint(evidence["cosigned"].encode(), honest.signer.verifier)
+    assert open_checkpoint(evidence["submitted"].encode(), honest.signer.verifier)
+
+
+def test_parse_request() -> None:
+    req = parse_request(b"old 3\n" + base64.b64encode(bytes(32)) + b"\n\nx\n")
+    assert req.old_size == 3 and req.proof == [bytes(32)] and req.note == b"x\n"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, Node]]:
+    from node.node import init_node
+
+    node, _ = init_node(tmp_path / "n", agency="MY-PERKESO", origin="perkeso.gov.my/pel")
+    with TestClient(create_app(node)) as c:
+        yield c, node
+
+
+def test_http_add_checkpoint(client: tuple[TestClient, Node]) -> None:
+    c, node = client
+    log = FakeLog()
+    log.grow(3)
+    r = c.post("/add-checkpoint", content=log.request(0))
+    assert r.status_code == 404
+    node.witness.logs[ORIGIN] = log.signer.verifier
+    r = c.post("/add-checkpoint", content=log.request(0))
+    assert r.status_code == 200 and r.text.startswith("\u2014 perkeso.gov.my/witness ")
+    r = c.post("/add-checkpoint", content=log.request(0))
+    assert r.status_code == 409
+    assert r.headers["content-type"] == "text/x.tlog.size" and r.text == "3\n"
+    r = c.post("/add-checkpoint", content=b"garbage")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+    info = c.get("/v1/node").json()
+    assert info["witness_vkey"] == node.witness.signer.vkey
