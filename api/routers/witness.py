@@ -38,6 +38,11 @@ async def add_checkpoint(request: Request, node: NodeDep) -> Response:
         )
     except WitnessError as exc:
         if exc.http_status == 409 and exc.latest_size is not None:
-            return Response(f"{exc.latest_size}\n", status_code=409, media_type="text/x.tlog.size")
+            # Set by hand: Starlette would append "; charset=utf-8" to a text/* type.
+            return Response(
+                f"{exc.latest_size}\n".encode(),
+                status_code=409,
+                headers={"content-type": "text/x.tlog.size"},
+            )
         raise
     return Response(lines, media_type="text/plain; charset=utf-8")
