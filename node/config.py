@@ -7,6 +7,7 @@ A node directory holds::
     keys/log.pem         Ed25519 key signing the log's checkpoints        (0600)
     keys/witness.pem     Ed25519 key cosigning other logs' checkpoints    (0600)
     pel.db               the SQLite database, unless ``database_url`` points elsewhere
+    federation/N.json    the trust-list chain, version 1 (pinned genesis) to the latest
 
 Every setting can be overridden by an environment variable ``PEL_<NAME>`` (e.g.
 ``PEL_DATABASE_URL=postgresql://127.0.0.1/pel``), which wins over ``node.json``.
@@ -40,6 +41,9 @@ class NodeSettings(BaseSettings):
     max_batch_records: int = Field(10_000, gt=0, description="Most records in one POST")
     max_request_bytes: int = Field(64 << 20, gt=0, description="Largest request body accepted")
     full_check_on_start: bool = Field(True, description="Rehash every entry at start-up")
+    federation_genesis: str | None = Field(
+        None, description="Hex digest of the trust list's version 1, pinned at the first apply"
+    )
 
 
 def load_settings(directory: Path, **overrides: Any) -> NodeSettings:

@@ -20,12 +20,14 @@ from crypto.note import NoteSigner, NoteVerifier, parse_vkey
 from crypto.record import record_signature, record_signing_bytes
 from ledger.entries import Appended, PreparedRecord, prepare_record
 from ledger.errors import BatchError, LedgerError, RecordError
+from ledger.federation import TrustList
 from ledger.log import Log
 from ledger.records import validate_record
 from ledger.storage.engine import create_schema, make_engine
 from ledger.witness import Witness
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from node.errors import ConfigError
+from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
 from node.parallel import SignaturePool
 from node.sequencer import Sequencer
@@ -63,6 +65,9 @@ class Node:
         self.witness = Witness(
             self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
         )
+        self.trust_list: TrustList | None = None
+        self._trust_stamp: tuple[int, float] | None = None
+        self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
@@ -82,8 +87,28 @@ class Node:
         return self.issuer_key.public_key
 
     def issuer_keys(self, issuer: str) -> list[PublicKey]:
-        """Keys that may sign records of ``issuer`` in this log (only the node's agency)."""
-        return [self.issuer_public_key] if issuer == self.agency else []
+        """Keys that may sign records of ``issuer`` in this log: only the node's agency,
+        and, in a federation, only with the key the current trust list gives it."""
+        if issuer != self.agency:
+            return []
+        if self.trust_list is None:
+            return [self.issuer_public_key]
+        member = self.trust_list.member(issuer)
+        return [member.issuer_public_key] if member else []
+
+    def refresh_trust_list(self) -> None:
+        """Load the trust-list chain again if a version was applied since the last look."""
+        files = chain_files(self.directory)
+        stamp = (len(files), files[-1].stat().st_mtime) if files else (0, 0.0)
+        if stamp == self._trust_stamp:
+            return
+        settings = load_settings(self.directory) if files else self.settings
+        self.trust_list = load_trust_list(self.directory, settings)
+        self._trust_stamp = stamp
+        tl = self.trust_list
+        self.witness.logs = (
+            {m.origin: m.log_verifier for m in tl.members if m.agency != self.agency} if tl else {}
+        )
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -119,6 +144,13 @@ class Node:
         whether the node filled in ``issued_at``."""
         if not isinstance(item, dict):
             raise RecordError("a record must be a JSON object", code="not_an_object")
+        if self.trust_list is not None and self.trust_list.member(self.agency) is None:
+            raise RecordError(
+                f"{self.agency} is not a member of the federation's current trust list "
+                f"(version {self.trust_list.version})",
+                code="not_a_member",
+                field="issuer",
+            )
         issuer = item.get("issuer", self.agency)
         if issuer != self.agency:
             raise RecordError(
@@ -170,6 +202,12 @@ class Node:
                 problems.append((pos, RecordError(exc.message, code=exc.code)))
         # The Ed25519 work, in one round trip to the signature worker.
         drafts = [c for c in checked if "sig" not in c[1]]
+        if drafts and self.issuer_public_key not in self.issuer_keys(self.agency):
+            raise RecordError(
+                "this node's issuer key is not the one the trust list gives "
+                f"{self.agency}: apply the key rotation's key, or sign records elsewhere",
+                code="issuer_key_not_current",
+            )
         signed = [c for c in checked if "sig" in c[1]]
         sigs = self.signatures.sign([record_signing_bytes(c[1]) for c in drafts])
         for (_, record, _), sig in zip(drafts, sigs, strict=True):
@@ -211,6 +249,7 @@ class Node:
                 f"a batch holds at most {self.settings.max_batch_records} records",
                 code="batch_too_large",
             )
+        self.refresh_trust_list()
         prepared = self._prepare_all(items, utc_now())
         appended = self.log.append(prepared)
         if self.sequencer is not None:
