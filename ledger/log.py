@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crypto.note import NoteSigner, NoteVerifier
+from crypto.note import NoteSignature, NoteSigner, NoteVerifier
 from ledger.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint
 from ledger.entries import Appended, PreparedRecord
 from ledger.errors import (
@@ -41,13 +41,14 @@ from ledger.merkle.builder import TreeBuilder
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
-from ledger.storage.models import CheckpointRow, EntryRow, LogStateRow, TileRow
+from ledger.storage.models import CheckpointRow, CosignatureRow, EntryRow, LogStateRow, TileRow
 from ledger.tilecheck import TileRebuilder, compare_tiles
 
 ENTRIES = EntryRow.__table__
 TILES = TileRow.__table__
 CHECKPOINTS = CheckpointRow.__table__
 STATE = LogStateRow.__table__
+COSIGNATURES = CosignatureRow.__table__
 
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 
@@ -172,6 +173,30 @@ class Log:
         if latest is None or latest.checkpoint.size < need:
             latest = self.latest()
         return latest.checkpoint.size if latest else 0
+
+    def add_cosignatures(self, size: int, signatures: Sequence[NoteSignature]) -> None:
+        """Keep witnesses' cosignatures (already verified by the caller) of checkpoint ``size``."""
+        if not signatures:
+            return
+        rows = [{"size": size, "witness": s.name, "line": s.line().encode()} for s in signatures]
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(COSIGNATURES).on_conflict_do_nothing(), rows)
+
+    def cosigned_note(self, size: int) -> bytes:
+        """The checkpoint at ``size`` with every cosignature collected for it."""
+        note = self.checkpoint_note(size)
+        with self.engine.connect() as conn:
+            lines = (
+                conn.execute(
+                    select(COSIGNATURES.c.line)
+                    .where(COSIGNATURES.c.size == size)
+                    .order_by(COSIGNATURES.c.witness)
+                )
+                .scalars()
+                .all()
+            )
+        return note + b"".join(bytes(x) for x in lines)
 
     def checkpoint_note(self, size: int) -> bytes:
         """The signed checkpoint the log published at ``size``."""

@@ -18,6 +18,7 @@ from crypto.errors import PelError, SignatureError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
 from crypto.record import record_signature, record_signing_bytes
+from ledger.checkpoint import open_checkpoint
 from ledger.entries import Appended, PreparedRecord, prepare_record
 from ledger.errors import BatchError, LedgerError, RecordError
 from ledger.federation import TrustList
@@ -26,6 +27,7 @@ from ledger.records import validate_record
 from ledger.storage.engine import create_schema, make_engine
 from ledger.witness import Witness
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
+from node.cosigning import CosignatureCollector
 from node.errors import ConfigError
 from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
@@ -66,6 +68,7 @@ class Node:
             self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
         )
         self.trust_list: TrustList | None = None
+        self.cosigning: CosignatureCollector | None = None
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
@@ -95,6 +98,34 @@ class Node:
             return [self.issuer_public_key]
         member = self.trust_list.member(issuer)
         return [member.issuer_public_key] if member else []
+
+    def witnessed(self) -> dict[str, Any]:
+        """The latest checkpoint's cosigners and whether they make the trust list's quorum."""
+        latest = self.log.latest()
+        if latest is None or self.trust_list is None:
+            return {
+                "size": latest.checkpoint.size if latest else 0,
+                "cosigners": [],
+                "quorum": 0,
+                "witnessed": False,
+            }
+        size = latest.checkpoint.size
+        by_name = {
+            m.witness_verifier.name: m for m in self.trust_list.members if m.agency != self.agency
+        }
+        opened = open_checkpoint(
+            self.log.cosigned_note(size),
+            self.log_verifier,
+            [m.witness_verifier for m in by_name.values()],
+        )
+        cosigners = sorted(by_name[v.name].agency for v in opened.cosigners)
+        quorum = self.trust_list.witness_quorum
+        return {
+            "size": size,
+            "cosigners": cosigners,
+            "quorum": quorum,
+            "witnessed": len(cosigners) >= quorum,
+        }
 
     def refresh_trust_list(self) -> None:
         """Load the trust-list chain again if a version was applied since the last look."""
@@ -129,8 +160,14 @@ class Node:
         self.signatures.start()
         self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
         self.sequencer.start()
+        if self.trust_list is not None and len(self.trust_list.members) > 1:
+            self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
+            self.cosigning.start()
 
     def stop(self) -> None:
+        if self.cosigning is not None:
+            self.cosigning.stop()
+            self.cosigning = None
         if self.sequencer is not None:
             self.sequencer.stop()
             self.sequencer = None

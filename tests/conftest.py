@@ -103,9 +103,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(app: object, *, timeout: float = 20.0) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free loopback port; stop it on exit."""
-    port = free_port()
+def serve(app: object, *, timeout: float = 20.0, port: int | None = None) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a (free) loopback port; stop it on exit."""
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
     )

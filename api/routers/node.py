@@ -24,6 +24,7 @@ def node_info(node: NodeDep) -> dict[str, Any]:
         "witness_vkey": node.witness.signer.vkey,
         "tree_size": tree_size,
         "pending": next_index - tree_size,
+        "witnessing": node.witnessed(),
     }
 
 

@@ -22,8 +22,9 @@ async def checkpoint(log: LogDep) -> Response:
     latest = log.latest()
     if latest is None:
         raise NotFoundError("the log has no checkpoint yet")
+    note = log.cosigned_note(latest.checkpoint.size)
     return Response(
-        latest.note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
+        note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
     )
 
 

@@ -102,3 +102,13 @@ class EvidenceRow(SQLModel, table=True):
     origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CosignatureRow(SQLModel, table=True):
+    """A witness's cosignature/v1 line on one of this log's checkpoints."""
+
+    __tablename__ = "cosignatures"
+
+    size: int = Field(sa_column=Column(_Index, primary_key=True, autoincrement=False))
+    witness: str = Field(sa_column=Column(String(200), primary_key=True))
+    line: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
