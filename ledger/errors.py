@@ -149,3 +149,9 @@ class WitnessError(LedgerError):
         super().__init__(message, code=code)
         self.http_status = http_status
         self.latest_size = latest_size
+
+
+class EvidenceError(LedgerError):
+    """Evidence of a fork is malformed, wrongly signed, or does not prove a fork."""
+
+    code = "bad_evidence"

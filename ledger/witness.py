@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from crypto.errors import NoteFormatError
 from crypto.note import NoteVerifier, parse_note
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import CheckpointError, ProofError, WitnessError
+from ledger.evidence import ForkEvidence, fork_between
 from ledger.merkle.hashing import HASH_SIZE
 from ledger.merkle.proof import verify_consistency
 from ledger.storage.models import EvidenceRow, WitnessStateRow
@@ -87,14 +87,22 @@ class Witness:
         self.logs = dict(logs)
 
     def flagged(self, origin: str) -> bool:
-        """Whether evidence shows this log equivocated (then it is cosigned no more)."""
+        """Whether a proven fork of this log was recorded (then it is cosigned no more)."""
         with self.engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(EVIDENCE.c.id).where(EVIDENCE.c.origin == origin).limit(1)
-                ).first()
-                is not None
-            )
+            row = conn.execute(
+                select(EVIDENCE.c.id)
+                .where(EVIDENCE.c.origin == origin, EVIDENCE.c.proven)
+                .limit(1)
+            ).first()
+        return row is not None
+
+    def evidence(self) -> list[tuple[bool, ForkEvidence]]:
+        """Every piece of evidence recorded: ``(proven, evidence)``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(EVIDENCE.c.proven, EVIDENCE.c.data).order_by(EVIDENCE.c.id)
+            ).all()
+        return [(bool(p), ForkEvidence.from_json(bytes(d))) for p, d in rows]
 
     def latest(self, origin: str) -> tuple[int, bytes, bytes] | None:
         """``(size, root, note)`` last cosigned for ``origin``."""
@@ -131,8 +139,7 @@ class Witness:
             raise WitnessError(
                 f"the log {origin!r} equivocated; this witness no longer cosigns it",
                 code="log_flagged",
-                http_status=409,
-                latest_size=self._size(origin),
+                http_status=403,
             )
         if req.old_size > checkpoint.size:
             raise _bad(f"old size {req.old_size} is larger than the checkpoint's size")
@@ -211,7 +218,7 @@ class Witness:
                 return
             verify_consistency(old.size, new.size, old.root, new.root, req.proof)
         except ProofError as exc:
-            self._record_evidence(origin, old_note, req, exc.message)
+            self._record_evidence(origin, old_note, req, proven=new.size == old.size)
             if new.size == old.size:
                 raise WitnessError(
                     f"checkpoint at size {new.size} has another root than the one cosigned",
@@ -226,20 +233,18 @@ class Witness:
             ) from None
 
     def _record_evidence(
-        self, origin: str, old_note: bytes, req: AddCheckpoint, reason: str
+        self, origin: str, old_note: bytes, req: AddCheckpoint, *, proven: bool
     ) -> None:
-        """Keep both signed checkpoints and the proof, in a transaction of its own
-        (the request's own transaction is rolled back when it is refused)."""
-        data = json.dumps(
-            {
-                "origin": origin,
-                "reason": reason,
-                "cosigned": old_note.decode(),
-                "submitted": req.note.decode(),
-                "proof": [base64.b64encode(h).decode() for h in req.proof],
-            }
-        ).encode()
+        """Keep both signed checkpoints (and the log's proof), in a transaction of its own:
+        the request's own transaction is rolled back when it is refused. Only a proven
+        fork (same size, two roots) stops this witness cosigning the log."""
+        evidence = fork_between(origin, old_note, req.note, req.proof if not proven else ())
         with self.engine.begin() as conn:
             conn.execute(
-                insert(EVIDENCE).values(origin=origin, data=data, found_at=dt.datetime.now(dt.UTC))
+                insert(EVIDENCE).values(
+                    origin=origin,
+                    proven=proven,
+                    data=evidence.to_json().encode(),
+                    found_at=dt.datetime.now(dt.UTC),
+                )
             )

@@ -186,6 +186,68 @@ def verify_inclusion(
         )
 
 
+def _consistency_walk(first: int, second: int, path: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """RFC 9162 §2.1.4.2 steps 3-7 over ``path`` (the first root prepended when ``first``
+    is a power of two): the first and second roots the path implies."""
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof is too long")
+        if fn & 1 or fn == sn:
+            fr = hash_children(c, fr)
+            sr = hash_children(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = hash_children(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("consistency proof is too short")
+    return fr, sr
+
+
+def prefix_proof(first: int, second: int, reader: HashReader) -> list[bytes]:
+    """A consistency proof that also carries the first tree's root when ``first`` is a
+    power of two, so that it shows which size-``first`` root the second tree holds
+    without being told (see :func:`prefix_root`)."""
+    proof = consistency_proof(first, second, reader)
+    if first & (first - 1) == 0 and first < second:
+        proof.insert(0, reader.read_hashes([(first.bit_length() - 1, 0)])[0])
+    return proof
+
+
+def prefix_root(first: int, second: int, second_root: bytes, path: Sequence[bytes]) -> bytes:
+    """The root of the first ``first`` leaves of the tree with ``second_root``, as a
+    :func:`prefix_proof` shows it. A signed checkpoint of size ``first`` with any other
+    root proves that the log forked (finding another path needs a SHA-256 collision).
+
+    Raises:
+        ProofError: the path does not lead to ``second_root``.
+    """
+    _check_hash(second_root, "second root")
+    for i, p in enumerate(path):
+        _check_hash(p, f"proof hash {i}")
+    if not 0 < first < second:
+        raise ProofError(f"no prefix proof from size {first} to {second}")
+    want = len(consistency_ranges(first, second)) + (first & (first - 1) == 0)
+    if len(path) != want:
+        raise ProofError(f"prefix proof has {len(path)} hashes; {want} are needed")
+    fr, sr = _consistency_walk(first, second, path)
+    if sr != second_root:
+        raise RootMismatchError(
+            "prefix proof does not lead to the second root",
+            expected=bytes(second_root),
+            calculated=sr,
+        )
+    return fr
+
+
 def root_from_consistency_proof(
     first: int, second: int, first_root: bytes, proof: Sequence[bytes]
 ) -> bytes:
@@ -208,26 +270,7 @@ def root_from_consistency_proof(
     path = list(proof)
     if first & (first - 1) == 0:
         path.insert(0, bytes(first_root))
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("consistency proof is too long")
-        if fn & 1 or fn == sn:
-            fr = hash_children(c, fr)
-            sr = hash_children(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = hash_children(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("consistency proof is too short")
+    fr, sr = _consistency_walk(first, second, path)
     if fr != first_root:
         raise RootMismatchError(
             "consistency proof does not lead to the first root",

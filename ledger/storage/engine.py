@@ -37,6 +37,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # FULL: an acknowledged (committed) record survives power loss, not just a crash.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Index pages of a big log (the record-id and subject indexes are written at random
+    # places) must stay in memory: 2 MiB, SQLite's default, makes appends seek at scale.
+    cur.execute("PRAGMA cache_size=-262144")  # 256 MiB
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

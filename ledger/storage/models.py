@@ -19,7 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlmodel import Field, SQLModel
 
 # SQLite only makes "INTEGER PRIMARY KEY" an alias of the rowid (no second index);
@@ -100,6 +109,7 @@ class EvidenceRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    proven: bool = Field(sa_column=Column(Boolean, nullable=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

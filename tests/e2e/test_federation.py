@@ -4,19 +4,24 @@ ends up carrying the witness quorum's cosignatures."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.app import create_app
 from crypto.note import parse_note
-from ledger.checkpoint import open_checkpoint
+from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.federation import Member, SignedTrustList, TrustList
 from node.federation import apply_version
 from node.node import Node, init_node
 from tests import factories as f
 from tests.conftest import free_port, serve
+from tests.node.test_cli import run
 
 MEMBERS = [
     ("TH-SSO", "sso.go.th/pel", "TH"),
@@ -25,7 +30,17 @@ MEMBERS = [
 ]
 
 
-def test_checkpoints_get_the_quorum_of_cosignatures(tmp_path: Path) -> None:
+@dataclass
+class Federation:
+    nodes: list[Node]
+    urls: list[str]
+    trust_file: Path
+    dirs: list[Path]
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[Federation]:
+    """Three members, each serving on loopback, each witnessing the other two (quorum 2)."""
     nodes, ports = [], []
     for agency, origin, _ in MEMBERS:
         node, _token = init_node(tmp_path / agency, agency=agency, origin=origin)
@@ -51,46 +66,89 @@ def test_checkpoints_get_the_quorum_of_cosignatures(tmp_path: Path) -> None:
     for n in nodes:
         signed = signed.sign(n.agency, n.issuer_key)
         n.stop()
-    for agency, _, _ in MEMBERS:
-        apply_version(tmp_path / agency, signed)
-
-    opened = [Node.open(tmp_path / agency) for agency, _, _ in MEMBERS]
+    dirs = [tmp_path / agency for agency, _, _ in MEMBERS]
+    for d in dirs:
+        apply_version(d, signed)
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(signed.to_json())
+    opened = [Node.open(d) for d in dirs]
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: [n.stop() for n in opened])  # runs last: after the servers
         urls = [
             stack.enter_context(serve(create_app(n), port=p))
             for n, p in zip(opened, ports, strict=True)
         ]
-        th = opened[0]
-        assert len(th.submit([f.contribution(body={"currency": "THB"}) for _ in range(50)])) == 50
-        witnesses = [n.witness.signer.verifier for n in opened[1:]]
-        deadline = time.monotonic() + 30
-        while True:
-            note = httpx.get(urls[0] + "/checkpoint").content
-            cp = open_checkpoint(note, th.log_verifier, witnesses)
-            if cp.checkpoint.size == 50 and len(cp.cosigners) == 2:
-                break
-            assert time.monotonic() < deadline, f"not cosigned in time: {note!r}"
-            time.sleep(0.1)
-        assert len(parse_note(note).signatures) == 3
-        info = httpx.get(urls[0] + "/v1/node").json()["witnessing"]
-        assert info == {
-            "size": 50,
-            "cosigners": ["MY-PERKESO", "SG-CPF"],
-            "quorum": 2,
-            "witnessed": True,
-        }
-        # Each witness recorded the checkpoint it cosigned.
-        for w in opened[1:]:
-            assert w.witness.latest("sso.go.th/pel")[0] == 50  # type: ignore[index]
-        # The log grows; the witnesses cosign the new checkpoint from their recorded size.
-        th.submit([f.contribution(body={"currency": "THB"}) for _ in range(30)])
-        deadline = time.monotonic() + 30
-        while True:
-            cp = open_checkpoint(
-                httpx.get(urls[0] + "/checkpoint").content, th.log_verifier, witnesses
-            )
-            if cp.checkpoint.size == 80 and len(cp.cosigners) == 2:
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        yield Federation(opened, urls, trust_file, dirs)
+
+
+def wait_cosigned(fed: Federation, size: int, cosigners: int) -> bytes:
+    th = fed.nodes[0]
+    witnesses = [n.witness.signer.verifier for n in fed.nodes[1:]]
+    deadline = time.monotonic() + 30
+    while True:
+        note = httpx.get(fed.urls[0] + "/checkpoint").content
+        cp = open_checkpoint(note, th.log_verifier, witnesses)
+        if cp.checkpoint.size == size and len(cp.cosigners) == cosigners:
+            return note
+        assert time.monotonic() < deadline, f"not cosigned in time: {note!r}"
+        time.sleep(0.1)
+
+
+def test_checkpoints_get_the_quorum_of_cosignatures(federation: Federation) -> None:
+    fed = federation
+    th = fed.nodes[0]
+    assert len(th.submit([f.contribution(body={"currency": "THB"}) for _ in range(50)])) == 50
+    note = wait_cosigned(fed, 50, 2)
+    assert len(parse_note(note).signatures) == 3
+    info = httpx.get(fed.urls[0] + "/v1/node").json()["witnessing"]
+    assert info == {
+        "size": 50,
+        "cosigners": ["MY-PERKESO", "SG-CPF"],
+        "quorum": 2,
+        "witnessed": True,
+    }
+    for w in fed.nodes[1:]:  # each witness recorded the checkpoint it cosigned
+        assert w.witness.latest("sso.go.th/pel")[0] == 50  # type: ignore[index]
+    # The log grows; the witnesses cosign the new checkpoint from their recorded size.
+    th.submit([f.contribution(body={"currency": "THB"}) for _ in range(30)])
+    wait_cosigned(fed, 80, 2)
+
+
+def test_a_fork_shown_to_two_witnesses(federation: Federation, tmp_path: Path) -> None:
+    fed = federation
+    th = fed.nodes[0]
+    th.submit([f.contribution(body={"currency": "THB"}) for _ in range(20)])
+    wait_cosigned(fed, 20, 2)
+    # The same origin and key, another history of the same size, shown to both witnesses.
+    forked = sign_checkpoint(Checkpoint("sso.go.th/pel", 20, bytes(range(32))), th.log_signer)
+    for url in fed.urls[1:]:
+        r = httpx.post(url + "/add-checkpoint", content=b"old 20\n\n" + forked)
+        assert r.status_code == 409 and r.text == "20\n"
+    for w, d in zip(fed.nodes[1:], fed.dirs[1:], strict=True):
+        assert w.witness.flagged("sso.go.th/pel")
+        code, out, err = run("evidence", "export", str(d), str(tmp_path / d.name))
+        assert code == 0, err
+        [file] = sorted((tmp_path / d.name).glob("*-fork-*.json"))
+        code, out, err = run("evidence", "verify", str(file), "--trust", str(fed.trust_file))
+        assert code == 0, err
+        assert "fork proven: TH-SSO's log sso.go.th/pel: two different roots" in out
+        # Tampered evidence proves nothing.
+        bad = json.loads(file.read_text())
+        bad["second"] = bad["second"].replace("sso.go.th/pel\n20\n", "sso.go.th/pel\n21\n", 1)
+        assert bad["second"] != json.loads(file.read_text())["second"]
+        bad = json.dumps(bad)
+        (tmp_path / "bad.json").write_text(bad)
+        code, _, err = run(
+            "evidence", "verify", str(tmp_path / "bad.json"), "--trust", str(fed.trust_file)
+        )
+        assert code == 1 and "Traceback" not in err
+    # Cosigning stops: the honest log goes on, but no witness signs it any more.
+    th.submit([f.contribution(body={"currency": "THB"}) for _ in range(5)])
+    deadline = time.monotonic() + 20
+    while th.witnessed()["size"] != 25:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.5)  # several collection rounds
+    assert th.witnessed() == {"size": 25, "cosigners": [], "quorum": 2, "witnessed": False}
+    errors = {st.agency: st.last_error for st in th.cosigning.status.values()}  # type: ignore[union-attr]
+    assert all("equivocated" in e for e in errors.values()), errors

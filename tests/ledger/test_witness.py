@@ -14,8 +14,9 @@ from api.app import create_app
 from crypto.cosignature import CosignatureSigner, verify_cosignature
 from crypto.keys import SigningKey
 from crypto.note import NoteSigner, open_note, parse_note
-from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.errors import WitnessError
+from ledger.evidence import verify_fork
 from ledger.merkle.memory import DictHashReader
 from ledger.storage.engine import create_schema, make_engine
 from ledger.witness import Witness, parse_request
@@ -122,10 +123,10 @@ def test_a_fork_is_detected_and_the_log_flagged(witness: Witness) -> None:
     assert witness.flagged(ORIGIN)
     # From then on the log is not cosigned, even honest checkpoints.
     honest.grow(2)
-    assert status(witness, honest.request(8))[:2] == (409, "log_flagged")
+    assert status(witness, honest.request(8))[:2] == (403, "log_flagged")
 
 
-def test_inconsistent_growth_is_evidence(witness: Witness) -> None:
+def test_inconsistent_growth_is_kept_but_not_proven(witness: Witness) -> None:
     key = SigningKey.generate()
     honest, fork = FakeLog(key), FakeLog(key, salt=b"fork")
     witness.logs[ORIGIN] = honest.signer.verifier
@@ -133,18 +134,25 @@ def test_inconsistent_growth_is_evidence(witness: Witness) -> None:
     witness.add_checkpoint(honest.request(0), now=1)
     fork.grow(12)
     assert status(witness, fork.request(8))[:2] == (422, "bad_consistency_proof")
-    assert witness.flagged(ORIGIN)
-    from sqlalchemy import select
+    # A failing proof alone proves no fork: recorded, not flagged; the honest log goes on.
+    [(proven, evidence)] = witness.evidence()
+    assert not proven and not witness.flagged(ORIGIN)
+    assert evidence.first == honest.note(8) and evidence.second == fork.note(12)
+    honest.grow(1)
+    witness.add_checkpoint(honest.request(8), now=2)
 
-    from ledger.witness import EVIDENCE
 
-    with witness.engine.connect() as conn:
-        data = conn.execute(select(EVIDENCE.c.data)).scalar_one()
-    import json
-
-    evidence = json.loads(data)
-    assert open_checkpoint(evidence["cosigned"].encode(), honest.signer.verifier)
-    assert open_checkpoint(evidence["submitted"].encode(), honest.signer.verifier)
+def test_a_proven_fork_is_recorded_as_such(witness: Witness) -> None:
+    key = SigningKey.generate()
+    honest, fork = FakeLog(key), FakeLog(key, salt=b"fork")
+    witness.logs[ORIGIN] = honest.signer.verifier
+    honest.grow(5)
+    fork.grow(5)
+    witness.add_checkpoint(honest.request(0), now=1)
+    status(witness, fork.request(5))
+    [(proven, evidence)] = witness.evidence()
+    assert proven
+    assert "two different roots" in verify_fork(evidence, honest.signer.verifier)
 
 
 def test_parse_request() -> None:
