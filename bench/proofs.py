@@ -63,18 +63,31 @@ def main() -> None:
         return "/" + entries_path(rng.randrange(full_tiles))
 
     with served(directory) as url:
-        run_load(url, lambda rng: "/checkpoint", seconds=1, connections=2)  # warm up
+        # Warm up (not measured): a serving node has its full tiles cached after a while.
+        proofs_at(url, args.size, 3, args.connections)
+        # The HTTP floor: answers per second for a path the server does not have (routing
+        # and an error body, no storage), the limit every figure here is bound by.
+        floor = run_load(
+            url, lambda rng: "/no-such-path", seconds=args.seconds / 2, connections=args.connections
+        ).rate
+        row("HTTP floor (404 answers, same server)", floor, "req/s")
         show(
             f"inclusion proofs over HTTP ({args.connections} connections)",
             proofs_at(url, args.size, args.seconds, args.connections),
+            floor,
+            "HTTP floor",
         )
         show(
             "level-0 tiles over HTTP",
             run_load(url, tile, seconds=args.seconds / 2, connections=args.connections),
+            floor,
+            "HTTP floor",
         )
         show(
             "entry bundles over HTTP",
             run_load(url, bundle, seconds=args.seconds / 2, connections=args.connections),
+            floor,
+            "HTTP floor",
         )
 
 

@@ -90,9 +90,7 @@ class Witness:
         """Whether a proven fork of this log was recorded (then it is cosigned no more)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(EVIDENCE.c.id)
-                .where(EVIDENCE.c.origin == origin, EVIDENCE.c.proven)
-                .limit(1)
+                select(EVIDENCE.c.id).where(EVIDENCE.c.origin == origin, EVIDENCE.c.proven).limit(1)
             ).first()
         return row is not None
 

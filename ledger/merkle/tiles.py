@@ -140,30 +140,47 @@ class TileSource(Protocol):
         ...
 
 
-def _levels(tile: bytes) -> list[list[bytes]]:
-    """Every complete inner node of a tile: ``levels[h][i]`` is the root of the 2^h
-    hashes from ``i·2^h`` (a partial tile's trailing odd nodes are left out)."""
-    row = [tile[i : i + HASH_SIZE] for i in range(0, len(tile) - len(tile) % HASH_SIZE, HASH_SIZE)]
-    levels = [row]
-    while len(row) > 1:
-        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
-        levels.append(row)
-    return levels
+class _TileNodes:
+    """Every complete node of one tile, packed in one bytes object (about 16 KiB for a
+    full tile, a third of what lists of hashes take): ``node(h, i)`` is the root of the
+    2^h hashes from ``i·2^h``; a partial tile's trailing odd nodes are left out."""
+
+    __slots__ = ("count", "data", "offsets")
+
+    def __init__(self, tile: bytes) -> None:
+        row = [
+            tile[i : i + HASH_SIZE] for i in range(0, len(tile) - len(tile) % HASH_SIZE, HASH_SIZE)
+        ]
+        self.count = len(row)
+        parts = [b"".join(row)]
+        offsets = [0]
+        size = len(parts[0])
+        while len(row) > 1:
+            row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
+            offsets.append(size)
+            parts.append(b"".join(row))
+            size += len(parts[-1])
+        self.offsets = tuple(offsets)
+        self.data = b"".join(parts)
+
+    def node(self, height: int, index: int) -> bytes:
+        start = self.offsets[height] + index * HASH_SIZE
+        return self.data[start : start + HASH_SIZE]
 
 
 class TileHashReader:
     """A :class:`~ledger.merkle.proof.HashReader` over tiles: one source read per call.
 
-    Full tiles' inner nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each);
+    Full tiles' nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each);
     the latest partial tiles are kept too, and read again only when a proof needs
     hashes beyond the cached length.
     """
 
-    def __init__(self, source: TileSource, cache_tiles: int = 2048) -> None:
+    def __init__(self, source: TileSource, cache_tiles: int = 8192) -> None:
         self._source = source
-        self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], _TileNodes] = OrderedDict()
         self._cache_tiles = cache_tiles
-        self._partial: dict[tuple[int, int], list[list[bytes]]] = {}
+        self._partial: dict[tuple[int, int], _TileNodes] = {}
         self._lock = threading.Lock()
 
     def read_hashes(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
@@ -177,21 +194,21 @@ class TileHashReader:
         need: dict[tuple[int, int], int] = {}
         for t, i, pos, height in where:
             need[(t, i)] = max(need.get((t, i), 0), pos + (1 << height))
-        found: dict[tuple[int, int], list[list[bytes]]] = {}
+        found: dict[tuple[int, int], _TileNodes] = {}
         with self._lock:
             for key, count in need.items():
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
                     found[key] = hit
-                elif len((levels := self._partial.get(key, [[]]))[0]) >= count:
-                    found[key] = levels
+                elif (part := self._partial.get(key)) is not None and part.count >= count:
+                    found[key] = part
         missing = sorted(need.keys() - found.keys())
         if missing:
             for key, data in zip(missing, self._source.read_tiles(missing), strict=True):
                 if len(data) % HASH_SIZE or len(data) > _FULL:
                     raise IntegrityError(f"tile {key[0]}/{key[1]} has {len(data)} bytes")
-                found[key] = _levels(data)
+                found[key] = _TileNodes(data)
                 if len(data) == _FULL:
                     self._remember(key, found[key])
                 else:
@@ -201,16 +218,16 @@ class TileHashReader:
                         self._partial[key] = found[key]
         out: list[bytes] = []
         for tile_level, index, pos, height in where:
-            levels = found[(tile_level, index)]
-            if len(levels[0]) < need[(tile_level, index)]:
+            nodes = found[(tile_level, index)]
+            if nodes.count < need[(tile_level, index)]:
                 raise IntegrityError(
                     f"tile {tile_level}/{index} is too short for the hash asked of it"
                 )
-            out.append(levels[height][pos >> height])
+            out.append(nodes.node(height, pos >> height))
         return out
 
-    def _remember(self, key: tuple[int, int], levels: list[list[bytes]]) -> None:
+    def _remember(self, key: tuple[int, int], nodes: _TileNodes) -> None:
         with self._lock:
-            self._cache[key] = levels
+            self._cache[key] = nodes
             while len(self._cache) > self._cache_tiles:
                 self._cache.popitem(last=False)
