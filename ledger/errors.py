@@ -12,7 +12,9 @@
     ├── TileError                 code: bad_tile                              400
     ├── IntegrityError            code: integrity_failure                     500
     ├── TrustListError            code: bad_trust_list                        400
-    └── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── EvidenceError             code: bad_evidence                          400
+    └── MirrorError               code: mirror_refused (and narrower codes)   422
 """
 
 from __future__ import annotations
@@ -155,3 +157,17 @@ class EvidenceError(LedgerError):
     """Evidence of a fork is malformed, wrongly signed, or does not prove a fork."""
 
     code = "bad_evidence"
+
+
+class MirrorError(LedgerError):
+    """Data fetched from another member's log is refused by this node's mirror.
+
+    Codes: ``bad_checkpoint`` (not signed by the log's key), ``bad_record``,
+    ``foreign_issuer``, ``bad_signature``, ``root_mismatch`` (the entries do not
+    reproduce the signed root), ``bad_tiles`` (the log's tiles prove nothing),
+    ``fork`` (two signed checkpoints that cannot both be true: evidence recorded),
+    ``log_flagged`` (a proven fork was recorded earlier), ``out_of_order``.
+    """
+
+    code = "mirror_refused"
+    http_status = 422

@@ -88,11 +88,7 @@ class Witness:
 
     def flagged(self, origin: str) -> bool:
         """Whether a proven fork of this log was recorded (then it is cosigned no more)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(EVIDENCE.c.id).where(EVIDENCE.c.origin == origin, EVIDENCE.c.proven).limit(1)
-            ).first()
-        return row is not None
+        return origin in flagged_origins(self.engine)
 
     def evidence(self) -> list[tuple[bool, ForkEvidence]]:
         """Every piece of evidence recorded: ``(proven, evidence)``."""
@@ -237,12 +233,39 @@ class Witness:
         the request's own transaction is rolled back when it is refused. Only a proven
         fork (same size, two roots) stops this witness cosigning the log."""
         evidence = fork_between(origin, old_note, req.note, req.proof if not proven else ())
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(EVIDENCE).values(
-                    origin=origin,
-                    proven=proven,
-                    data=evidence.to_json().encode(),
-                    found_at=dt.datetime.now(dt.UTC),
-                )
+        record_evidence(self.engine, evidence, proven=proven)
+
+
+def record_evidence(engine: Engine, evidence: ForkEvidence, *, proven: bool) -> bool:
+    """Keep evidence in its own transaction (once: the same case again is not stored twice).
+
+    The witness and the mirror share this table, so a fork either of them proves stops
+    both: the witness cosigns the log no more and the mirror takes no more of it.
+
+    Returns:
+        Whether it was new.
+    """
+    data = evidence.to_json().encode()
+    with engine.begin() as conn:
+        seen = conn.execute(
+            select(EVIDENCE.c.id).where(
+                EVIDENCE.c.origin == evidence.origin,
+                EVIDENCE.c.proven == proven,
+                EVIDENCE.c.data == data,
             )
+        ).first()
+        if seen is not None:
+            return False
+        conn.execute(
+            insert(EVIDENCE).values(
+                origin=evidence.origin, proven=proven, data=data, found_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    return True
+
+
+def flagged_origins(engine: Engine) -> set[str]:
+    """Origins of the logs with a proven fork on record."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(EVIDENCE.c.origin).where(EVIDENCE.c.proven).distinct()).all()
+    return {str(r[0]) for r in rows}

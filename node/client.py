@@ -96,3 +96,12 @@ class LogClient:
         except httpx.HTTPError as exc:
             raise PeerError(f"cannot reach {self.base_url}/v1/records: {exc}") from None
         return self._check(r).json()  # type: ignore[no-any-return]
+
+    def gossip(self, notes: list[bytes]) -> list[dict[str, Any]]:
+        """Pass signed checkpoints on (``POST /v1/gossip``); the receiver's verdicts."""
+        body = {"checkpoints": [n.decode() for n in notes]}
+        try:
+            r = self._http.post("/v1/gossip", json=body)
+        except httpx.HTTPError as exc:
+            raise PeerError(f"cannot reach {self.base_url}/v1/gossip: {exc}") from None
+        return self._check(r).json()["results"]  # type: ignore[no-any-return]

@@ -41,6 +41,13 @@ class NodeSettings(BaseSettings):
     max_batch_records: int = Field(10_000, gt=0, description="Most records in one POST")
     max_request_bytes: int = Field(64 << 20, gt=0, description="Largest request body accepted")
     full_check_on_start: bool = Field(True, description="Rehash every entry at start-up")
+    mirror_interval: float = Field(
+        1.0, gt=0, le=3600, description="Seconds between mirror rounds once caught up"
+    )
+    mirror_bundles: int = Field(
+        16, gt=0, le=4096, description="Entry bundles a mirror fetches per log and step"
+    )
+    mirror_timeout: float = Field(5.0, gt=0, le=300, description="Seconds per request to a peer")
     federation_genesis: str | None = Field(
         None, description="Hex digest of the trust list's version 1, pinned at the first apply"
     )

@@ -23,6 +23,7 @@ from ledger.entries import Appended, PreparedRecord, prepare_record
 from ledger.errors import BatchError, LedgerError, RecordError
 from ledger.federation import TrustList
 from ledger.log import Log
+from ledger.mirror import MirrorStore
 from ledger.records import validate_record
 from ledger.storage.engine import create_schema, make_engine
 from ledger.witness import Witness
@@ -31,6 +32,7 @@ from node.cosigning import CosignatureCollector
 from node.errors import ConfigError
 from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
+from node.mirror import MirrorFollower, describe, receive_gossip
 from node.parallel import SignaturePool
 from node.sequencer import Sequencer
 from node.tokens import create_token
@@ -69,6 +71,8 @@ class Node:
         )
         self.trust_list: TrustList | None = None
         self.cosigning: CosignatureCollector | None = None
+        self.mirrors = MirrorStore(self.engine)
+        self.mirroring: MirrorFollower | None = None
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
@@ -127,6 +131,27 @@ class Node:
             "witnessed": len(cosigners) >= quorum,
         }
 
+    def mirror_status(self) -> dict[str, Any]:
+        """Every other member's log as this node mirrors it, and the logs flagged for a fork."""
+        flagged = self.mirrors.flagged()
+        states = {st.origin: st for st in self.mirrors.states()}
+        follower = self.mirroring
+        mirrors = {
+            m.origin: describe(
+                states.get(m.origin),
+                m,
+                follower.status.get(m.origin) if follower else None,
+                flagged,
+            )
+            for m in (self.trust_list.members if self.trust_list else ())
+            if m.agency != self.agency
+        }
+        return {"mirrors": mirrors, "flagged": sorted(flagged)}
+
+    def gossip(self, notes: Sequence[str]) -> list[dict[str, Any]]:
+        """Compare checkpoints a peer passed on with this node's mirrors (``/v1/gossip``)."""
+        return receive_gossip(self.mirrors, self.trust_list, self.agency, notes, self.mirroring)
+
     def refresh_trust_list(self) -> None:
         """Load the trust-list chain again if a version was applied since the last look."""
         files = chain_files(self.directory)
@@ -163,8 +188,20 @@ class Node:
         if self.trust_list is not None and len(self.trust_list.members) > 1:
             self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
             self.cosigning.start()
+            self.mirroring = MirrorFollower(
+                self.mirrors,
+                lambda: self.trust_list,
+                self.agency,
+                interval=self.settings.mirror_interval,
+                bundles=self.settings.mirror_bundles,
+                timeout=self.settings.mirror_timeout,
+            )
+            self.mirroring.start()
 
     def stop(self) -> None:
+        if self.mirroring is not None:
+            self.mirroring.stop()
+            self.mirroring = None
         if self.cosigning is not None:
             self.cosigning.stop()
             self.cosigning = None

@@ -25,6 +25,7 @@ def node_info(node: NodeDep) -> dict[str, Any]:
         "tree_size": tree_size,
         "pending": next_index - tree_size,
         "witnessing": node.witnessed(),
+        **node.mirror_status(),
     }
 
 

@@ -122,3 +122,51 @@ class CosignatureRow(SQLModel, table=True):
     size: int = Field(sa_column=Column(_Index, primary_key=True, autoincrement=False))
     witness: str = Field(sa_column=Column(String(200), primary_key=True))
     line: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MirrorStateRow(SQLModel, table=True):
+    """This node's verified copy of another member's log (C2SP tlog-mirror), per origin.
+
+    ``size``/``root``/``note``: the *mirror checkpoint*, the latest signed checkpoint
+    whose every entry is stored and verified (served under ``/mirror/<origin>/``).
+    ``pending``: the latest signed checkpoint accepted as consistent with it, whose
+    entries are being fetched; ``next_index`` entries are stored, each one checked
+    against ``pending``. Entries past ``size`` are not served until ``size`` reaches them.
+    """
+
+    __tablename__ = "mirror_state"
+
+    origin: str = Field(sa_column=Column(String(200), primary_key=True))
+    agency: str = Field(sa_column=Column(String(32), nullable=False))
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    next_index: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    pending: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    verified_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class MirrorEntryRow(SQLModel, table=True):
+    """One entry of a mirrored log, findable by record id and by the worker's PWID."""
+
+    __tablename__ = "mirror_entries"
+
+    origin: str = Field(sa_column=Column(String(200), primary_key=True))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    record_id: str = Field(sa_column=Column(String(128), nullable=False, index=True))
+    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    type: str = Field(sa_column=Column(String(16), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MirrorTileRow(SQLModel, table=True):
+    """A Merkle tile of a mirrored log, stored as served (like ``tiles``)."""
+
+    __tablename__ = "mirror_tiles"
+
+    origin: str = Field(sa_column=Column(String(200), primary_key=True))
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -1,0 +1,74 @@
+"""Mirrored logs under ``/mirror/<origin>/`` (C2SP tlog-tiles layout) and ``/v1/gossip``.
+
+Origins hold '/' (``sso.go.th/pel``), so the path is split at its tlog-tiles part:
+``…/checkpoint`` or the last ``/tile/``. C2SP tlog-mirror's prefix, the lowercase
+hex SHA-256 of the origin, names the same copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import anyio
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import NodeDep
+from api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
+from ledger.errors import NotFoundError, TileError
+from ledger.merkle.tiles import parse_tile_path
+from node.mirror import MAX_GOSSIP_NOTES
+from node.node import Node
+
+router = APIRouter(tags=["tlog-mirror"])
+
+
+def _origin(node: Node, name: str) -> str:
+    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+        for st in node.mirrors.states():
+            if hashlib.sha256(st.origin.encode()).hexdigest() == name:
+                return st.origin
+    return name
+
+
+@router.get("/mirror/{path:path}", summary="A mirrored log's checkpoint, tiles and entry bundles")
+async def mirror(path: str, node: NodeDep) -> Response:
+    store = node.mirrors
+    if path.endswith("/checkpoint"):
+        origin = _origin(node, path.removesuffix("/checkpoint"))
+        note = await anyio.to_thread.run_sync(store.checkpoint, origin)
+        return Response(
+            note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
+        )
+    name, sep, rest = path.rpartition("/tile/")
+    if not sep:
+        raise NotFoundError(f"{path!r} is not a mirrored log's tlog-tiles path")
+    try:
+        kind, level, index, width = parse_tile_path("tile/" + rest)
+    except TileError as exc:
+        raise NotFoundError(f"not a tile path: {exc.message}") from None
+    origin = _origin(node, name)
+    if kind == "entries":
+        data = await anyio.to_thread.run_sync(store.entry_bundle, origin, index, width)
+    else:
+        assert level is not None
+        data = await anyio.to_thread.run_sync(store.tile, origin, level, index, width)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": IMMUTABLE if width is None else PARTIAL},
+    )
+
+
+class Gossip(BaseModel):
+    """Signed checkpoint notes of any member's log, each as its text."""
+
+    checkpoints: list[str] = Field(max_length=MAX_GOSSIP_NOTES)
+
+
+@router.post("/v1/gossip", summary="Compare other nodes' checkpoints with this node's mirrors")
+async def gossip(body: Gossip, node: NodeDep) -> dict[str, Any]:
+    results = await anyio.to_thread.run_sync(node.gossip, body.checkpoints)
+    return {"results": results}

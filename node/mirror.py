@@ -1,0 +1,311 @@
+"""Following the other members' logs: the mirror's fetching loop, gossip and status.
+
+``MirrorFollower.follow_once`` does one bounded step for every other member's log:
+fetch its checkpoint when nothing is pending, then at most ``bundles`` entry
+bundles, and hand them to :class:`ledger.mirror.MirrorStore`, which verifies and
+stores them. A restart resumes from what the store holds. Peers are read through
+:class:`node.client.LogClient`, so a peer that is down or answers nonsense costs
+that log one failed step (its ``error`` in the status), never the others.
+
+Each newly verified mirror checkpoint is passed on to the other members
+(``POST /v1/gossip``), best effort and bounded (one request per member, a short
+timeout). A receiver compares each checkpoint with its own copy and records fork
+evidence; checkpoints larger than its copy are kept (a few per log) and compared
+once the copy reaches them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from crypto.errors import PelError
+from ledger.checkpoint import Checkpoint
+from ledger.errors import CheckpointError, MirrorError
+from ledger.federation import Member, TrustList
+from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
+from ledger.mirror import MirroredLog, MirrorState, MirrorStore
+from node.client import LogClient
+
+log = logging.getLogger("pel.mirror")
+
+MAX_GOSSIP_NOTES = 16
+MAX_NOTE_BYTES = 8 << 10
+_KEEP_AHEAD = 4
+
+
+def note_checkpoint(note: bytes) -> Checkpoint:
+    """The checkpoint a note states (unverified: for routing and sizes only)."""
+    return Checkpoint.parse(note.split(b"\n\n", 1)[0] + b"\n")
+
+
+class RemoteTiles:
+    """A ``TileSource`` reading a log's tiles as of tree ``size`` from its node."""
+
+    def __init__(self, client: LogClient, size: int) -> None:
+        self.client = client
+        self.size = size
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        out = []
+        for level, index in coords:
+            width = (self.size >> (8 * level)) - index * TILE_WIDTH
+            out.append(self.client.tile(level, index, None if width >= TILE_WIDTH else width))
+        return out
+
+
+@dataclass
+class MirrorStatus:
+    """What the follower last saw of one log (kept in memory; the copy is in the store)."""
+
+    agency: str
+    seen_size: int | None = None
+    error: str = ""
+
+
+class MirrorFollower:
+    """Mirrors every other member's log, in a thread, and gossips what it verified.
+
+    Args:
+        store: Where the verified copies live.
+        trust_list: Returns the current trust list (it may change while running).
+        agency: This node's agency (its own log is not mirrored).
+        interval: Seconds between rounds once every log is caught up.
+        bundles: Entry bundles fetched per log and step (the bound on a step).
+        timeout: Seconds for each request to a peer.
+        transport: An ``httpx`` transport for tests.
+    """
+
+    def __init__(
+        self,
+        store: MirrorStore,
+        trust_list: Callable[[], TrustList | None],
+        agency: str,
+        *,
+        interval: float = 1.0,
+        bundles: int = 16,
+        timeout: float = 5.0,
+        gossip: bool = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.store = store
+        self.trust_list = trust_list
+        self.agency = agency
+        self.interval = interval
+        self.bundles = bundles
+        self.timeout = timeout
+        self.gossip_enabled = gossip
+        self.status: dict[str, MirrorStatus] = {}
+        self._transport = transport
+        self._clients: dict[str, LogClient] = {}
+        self._ahead: dict[str, list[bytes]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def members(self) -> list[Member]:
+        tl = self.trust_list()
+        return [m for m in tl.members if m.agency != self.agency] if tl else []
+
+    def _client(self, member: Member) -> LogClient:
+        client = self._clients.get(member.url)
+        if client is None:
+            client = LogClient(member.url, timeout=self.timeout, transport=self._transport)
+            self._clients[member.url] = client
+        return client
+
+    # ---- one step ----------------------------------------------------------------
+
+    def follow_once(self) -> int:
+        """One bounded step for every log; return how many entries were stored."""
+        tl = self.trust_list()
+        if tl is None:
+            return 0
+        flagged = self.store.flagged()
+        stored = 0
+        for member in self.members():
+            st = self.status.setdefault(member.origin, MirrorStatus(member.agency))
+            if member.origin in flagged:
+                st.error = "flagged: the log signed two checkpoints that cannot both be true"
+                continue
+            try:
+                stored += self._step(MirroredLog.of(member, tl), member, st)
+                st.error = ""
+            except PelError as exc:
+                st.error = exc.diagnostics().removeprefix("error: ")
+                log.warning("mirror of %s: %s", member.origin, st.error)
+        return stored
+
+    def _step(self, mlog: MirroredLog, member: Member, status: MirrorStatus) -> int:
+        client = self._client(member)
+        state = self.store.state(mlog.origin)
+        if state is None or state.pending_size <= state.size:
+            note = client.checkpoint()
+            size = note_checkpoint(note).size
+            remote = TileHashReader(RemoteTiles(client, size))
+            result = self.store.update_checkpoint(mlog, note, remote)
+            status.seen_size = max(status.seen_size or 0, size)
+            if result == "cosigned":
+                self._check_ahead(mlog)
+            state = self.store.state(mlog.origin)
+        if state is None or state.pending_size <= state.next_index:
+            return 0
+        pending = state.pending_size
+        first = state.next_index
+        entries: list[bytes] = []
+        n = first // TILE_WIDTH
+        while len(entries) + first < pending and n < first // TILE_WIDTH + self.bundles:
+            width = min(TILE_WIDTH, pending - n * TILE_WIDTH)
+            bundle = decode_entry_bundle(
+                client.entry_bundle(n, None if width == TILE_WIDTH else width)
+            )
+            if len(bundle) != width:
+                raise MirrorError(
+                    f"{mlog.origin}: entry bundle {n} holds {len(bundle)} entries, not {width}",
+                    code="bad_bundle",
+                )
+            skip = max(0, first - n * TILE_WIDTH)
+            entries.extend(bundle[skip:])
+            n += 1
+        remote = TileHashReader(RemoteTiles(client, pending))
+        done = self.store.add_entries(mlog, first, entries, remote)
+        log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
+        if done == pending:
+            self._verified(mlog)
+        return done - first
+
+    def _verified(self, mlog: MirroredLog) -> None:
+        """A new mirror checkpoint: compare waiting gossip with it, and pass it on."""
+        self._check_ahead(mlog)
+        if self.gossip_enabled:
+            self.push(mlog.origin, self.store.checkpoint(mlog.origin))
+
+    # ---- gossip ------------------------------------------------------------------
+
+    def push(self, origin: str, note: bytes) -> int:
+        """Send a checkpoint to every member but its log's owner; return how many took it."""
+        took = 0
+        for member in self.members():
+            if member.origin == origin:
+                continue
+            try:
+                self._client(member).gossip([note])
+                took += 1
+            except PelError as exc:
+                log.debug("gossip to %s failed: %s", member.agency, exc.message)
+        return took
+
+    def remember(self, origin: str, note: bytes) -> None:
+        """Keep a checkpoint larger than the copy, to compare once the copy reaches it."""
+        with self._lock:
+            kept = [n for n in self._ahead.get(origin, []) if n != note] + [note]
+            kept.sort(key=lambda n: note_checkpoint(n).size)
+            self._ahead[origin] = kept[-_KEEP_AHEAD:]
+
+    def _check_ahead(self, mlog: MirroredLog) -> None:
+        with self._lock:
+            waiting = self._ahead.pop(mlog.origin, [])
+        for note in waiting:
+            try:
+                if self.store.compare(mlog, note) == "ahead":
+                    self.remember(mlog.origin, note)
+            except MirrorError as exc:
+                log.warning("gossip about %s: %s", mlog.origin, exc.message)
+
+    # ---- thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.follow_once() > 0
+            except Exception:  # the loop must survive anything; the cause is logged
+                log.exception("mirror round failed")
+                busy = False
+            if not busy:
+                self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pel-mirror", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 5)
+            self._thread = None
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def describe(
+    state: MirrorState | None, member: Member, status: MirrorStatus | None, flagged: set[str]
+) -> dict[str, Any]:
+    """One log's entry in ``/v1/node``'s ``mirrors``."""
+    size = state.size if state else 0
+    seen = [
+        s
+        for s in (status.seen_size if status else None, state.pending_size if state else None)
+        if s is not None
+    ]
+    return {
+        "agency": member.agency,
+        "size": size,
+        "verified_at": (
+            state.verified_at.isoformat().replace("+00:00", "Z")
+            if state and state.verified_at
+            else None
+        ),
+        "behind": max(0, max(seen) - size) if seen else None,
+        "error": (status.error or None) if status else None,
+        "flagged": member.origin in flagged,
+    }
+
+
+def receive_gossip(
+    store: MirrorStore,
+    trust_list: TrustList | None,
+    agency: str,
+    notes: Sequence[str],
+    follower: MirrorFollower | None = None,
+) -> list[dict[str, Any]]:
+    """Compare gossiped checkpoints with this node's mirrors; record any fork proven.
+
+    Each result is ``{"origin", "size", "result"}`` with ``result`` one of
+    ``consistent``, ``cosigned``, ``ahead``, ``fork``, ``flagged``, ``own_log``,
+    ``unknown_log``, ``bad_checkpoint``.
+    """
+    if len(notes) > MAX_GOSSIP_NOTES:
+        raise MirrorError(
+            f"at most {MAX_GOSSIP_NOTES} checkpoints per gossip request", code="bad_gossip"
+        )
+    out: list[dict[str, Any]] = []
+    for text in notes:
+        note = text.encode()
+        if len(note) > MAX_NOTE_BYTES:
+            raise MirrorError("a gossiped checkpoint is too large", code="bad_gossip")
+        try:
+            cp = note_checkpoint(note)
+        except CheckpointError as exc:
+            raise MirrorError(f"not a checkpoint: {exc.message}", code="bad_gossip") from None
+        item: dict[str, Any] = {"origin": cp.origin, "size": cp.size}
+        member = trust_list.member_for_origin(cp.origin) if trust_list else None
+        if member is None or trust_list is None:
+            item["result"] = "unknown_log"
+        elif member.agency == agency:
+            item["result"] = "own_log"
+        else:
+            mlog = MirroredLog.of(member, trust_list)
+            try:
+                item["result"] = store.compare(mlog, note)
+            except MirrorError as exc:
+                item["result"] = exc.code
+            if item["result"] == "ahead" and follower is not None:
+                follower.remember(cp.origin, note)
+        out.append(item)
+    return out
