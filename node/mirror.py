@@ -16,6 +16,7 @@ once the copy reaches them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from ledger.errors import CheckpointError, MirrorError
 from ledger.federation import Member, TrustList
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from ledger.mirror import MirroredLog, MirrorState, MirrorStore
-from node.client import LogClient
+from node.client import LogClient, RemoteError
 
 log = logging.getLogger("pel.mirror")
 
@@ -137,15 +138,23 @@ class MirrorFollower:
                 stored += self._step(MirroredLog.of(member, tl), member, st)
                 st.error = ""
             except PelError as exc:
-                st.error = exc.diagnostics().removeprefix("error: ")
-                log.warning("mirror of %s: %s", member.origin, st.error)
+                error = exc.diagnostics().removeprefix("error: ")
+                if error != st.error:  # once per new failure, not every round
+                    log.warning("mirror of %s: %s", member.origin, error)
+                st.error = error
         return stored
 
     def _step(self, mlog: MirroredLog, member: Member, status: MirrorStatus) -> int:
         client = self._client(member)
         state = self.store.state(mlog.origin)
         if state is None or state.pending_size <= state.size:
-            note = client.checkpoint()
+            try:
+                note = client.checkpoint()
+            except RemoteError as exc:
+                if exc.status == 404 and state is None:  # nothing published yet
+                    status.seen_size = 0
+                    return 0
+                raise
             size = note_checkpoint(note).size
             remote = TileHashReader(RemoteTiles(client, size))
             result = self.store.update_checkpoint(mlog, note, remote)
@@ -256,15 +265,18 @@ def describe(
     return {
         "agency": member.agency,
         "size": size,
-        "verified_at": (
-            state.verified_at.isoformat().replace("+00:00", "Z")
-            if state and state.verified_at
-            else None
-        ),
+        "verified_at": _rfc3339(state.verified_at) if state and state.verified_at else None,
         "behind": max(0, max(seen) - size) if seen else None,
         "error": (status.error or None) if status else None,
         "flagged": member.origin in flagged,
     }
+
+
+def _rfc3339(t: dt.datetime) -> str:
+    # SQLite gives back naive times; every time stored here is UTC.
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def receive_gossip(

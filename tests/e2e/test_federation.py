@@ -3,82 +3,29 @@ ends up carrying the witness quorum's cosignatures."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from api.app import create_app
 from crypto.note import parse_note
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from ledger.federation import Member, SignedTrustList, TrustList
-from node.federation import apply_version
-from node.node import Node, init_node
 from tests import factories as f
-from tests.conftest import free_port, serve
+from tests.e2e.cluster import Cluster
+from tests.e2e.cluster import federation as start_federation
 from tests.node.test_cli import run
 
-MEMBERS = [
-    ("TH-SSO", "sso.go.th/pel", "TH"),
-    ("MY-PERKESO", "perkeso.gov.my/pel", "MY"),
-    ("SG-CPF", "cpf.gov.sg/pel", "SG"),
-]
-
-
-@dataclass
-class Federation:
-    nodes: list[Node]
-    urls: list[str]
-    trust_file: Path
-    dirs: list[Path]
+Federation = Cluster
 
 
 @pytest.fixture
-def federation(tmp_path: Path) -> Iterator[Federation]:
+def federation(tmp_path: Path) -> Iterator[Cluster]:
     """Three members, each serving on loopback, each witnessing the other two (quorum 2)."""
-    nodes, ports = [], []
-    for agency, origin, _ in MEMBERS:
-        node, _token = init_node(tmp_path / agency, agency=agency, origin=origin)
-        nodes.append(node)
-        ports.append(free_port())
-    members = tuple(
-        Member(
-            agency=agency,
-            country=cc,
-            name=agency,
-            role="both",
-            origin=origin,
-            url=f"http://127.0.0.1:{port}",
-            log_key=n.log_signer.vkey,
-            issuer_key=n.issuer_public_key.to_base64(),
-            witness_key=n.witness.signer.vkey,
-        )
-        for (agency, origin, cc), n, port in zip(MEMBERS, nodes, ports, strict=True)
-    )
-    signed = SignedTrustList(
-        TrustList(federation="test", version=1, members=members, witness_quorum=2, threshold=3)
-    )
-    for n in nodes:
-        signed = signed.sign(n.agency, n.issuer_key)
-        n.stop()
-    dirs = [tmp_path / agency for agency, _, _ in MEMBERS]
-    for d in dirs:
-        apply_version(d, signed)
-    trust_file = tmp_path / "trust.json"
-    trust_file.write_text(signed.to_json())
-    opened = [Node.open(d) for d in dirs]
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: [n.stop() for n in opened])  # runs last: after the servers
-        urls = [
-            stack.enter_context(serve(create_app(n), port=p))
-            for n, p in zip(opened, ports, strict=True)
-        ]
-        yield Federation(opened, urls, trust_file, dirs)
+    with start_federation(tmp_path, 3, quorum=2) as cluster:
+        yield cluster
 
 
 def wait_cosigned(fed: Federation, size: int, cosigners: int) -> bytes:
