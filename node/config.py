@@ -48,6 +48,9 @@ class NodeSettings(BaseSettings):
         16, gt=0, le=4096, description="Entry bundles a mirror fetches per log and step"
     )
     mirror_timeout: float = Field(5.0, gt=0, le=300, description="Seconds per request to a peer")
+    gossip_interval: float = Field(
+        5.0, ge=0, le=3600, description="Least seconds between two gossip pushes of one log"
+    )
     federation_genesis: str | None = Field(
         None, description="Hex digest of the trust list's version 1, pinned at the first apply"
     )

@@ -7,9 +7,10 @@ stores them. A restart resumes from what the store holds. Peers are read through
 :class:`node.client.LogClient`, so a peer that is down or answers nonsense costs
 that log one failed step (its ``error`` in the status), never the others.
 
-Each newly verified mirror checkpoint is passed on to the other members
-(``POST /v1/gossip``), best effort and bounded (one request per member, a short
-timeout). A receiver compares each checkpoint with its own copy and records fork
+Newly verified mirror checkpoints are passed on to the other members
+(``POST /v1/gossip``), best effort and bounded: one request per member and log
+at most every ``gossip_interval`` seconds (the latest checkpoint then), each
+with a short timeout. A receiver compares each checkpoint with its own copy and records fork
 evidence; checkpoints larger than its copy are kept (a few per log) and compared
 once the copy reaches them.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +81,7 @@ class MirrorFollower:
         interval: Seconds between rounds once every log is caught up.
         bundles: Entry bundles fetched per log and step (the bound on a step).
         timeout: Seconds for each request to a peer.
+        gossip_interval: Least seconds between two gossip pushes of one log (None: never).
         transport: An ``httpx`` transport for tests.
     """
 
@@ -91,7 +94,7 @@ class MirrorFollower:
         interval: float = 1.0,
         bundles: int = 16,
         timeout: float = 5.0,
-        gossip: bool = True,
+        gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.store = store
@@ -100,7 +103,8 @@ class MirrorFollower:
         self.interval = interval
         self.bundles = bundles
         self.timeout = timeout
-        self.gossip_enabled = gossip
+        self.gossip_interval = gossip_interval
+        self._pushed: dict[str, tuple[int, float]] = {}
         self.status: dict[str, MirrorStatus] = {}
         self._transport = transport
         self._clients: dict[str, LogClient] = {}
@@ -185,16 +189,26 @@ class MirrorFollower:
         done = self.store.add_entries(mlog, first, entries, remote)
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:
-            self._verified(mlog)
+            self._check_ahead(mlog)
         return done - first
 
-    def _verified(self, mlog: MirroredLog) -> None:
-        """A new mirror checkpoint: compare waiting gossip with it, and pass it on."""
-        self._check_ahead(mlog)
-        if self.gossip_enabled:
-            self.push(mlog.origin, self.store.checkpoint(mlog.origin))
-
     # ---- gossip ------------------------------------------------------------------
+
+    def gossip_once(self, *, now: float | None = None) -> int:
+        """Pass on each log's mirror checkpoint if it is newer than the one last passed
+        on and ``gossip_interval`` has gone by; return how many logs were passed on."""
+        if self.gossip_interval is None:
+            return 0
+        now = time.monotonic() if now is None else now
+        sent = 0
+        for st in self.store.states():
+            size, at = self._pushed.get(st.origin, (0, float("-inf")))
+            if st.note is None or st.size <= size or now - at < self.gossip_interval:
+                continue
+            self._pushed[st.origin] = (st.size, now)
+            self.push(st.origin, st.note)
+            sent += 1
+        return sent
 
     def push(self, origin: str, note: bytes) -> int:
         """Send a checkpoint to every member but its log's owner; return how many took it."""
@@ -232,6 +246,7 @@ class MirrorFollower:
         while not self._stop.is_set():
             try:
                 busy = self.follow_once() > 0
+                self.gossip_once()
             except Exception:  # the loop must survive anything; the cause is logged
                 log.exception("mirror round failed")
                 busy = False

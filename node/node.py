@@ -195,6 +195,7 @@ class Node:
                 interval=self.settings.mirror_interval,
                 bundles=self.settings.mirror_bundles,
                 timeout=self.settings.mirror_timeout,
+                gossip_interval=self.settings.gossip_interval,
             )
             self.mirroring.start()
 
