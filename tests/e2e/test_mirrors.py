@@ -4,6 +4,7 @@ every mirror; a stopped log stays readable from its mirrors; a forked log is fla
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,11 @@ def test_logs_are_mirrored_verified_everywhere_and_outlive_their_node(cluster: C
         assert [o for o, _, _ in c.nodes[i].mirrors.records_of(f.PWID2)] == (
             [MY] * 20 if i != 1 else []
         )
+    code, out, err = run("mirror", "status", str(c.dirs[3]), "--json")
+    assert code == 0, err
+    assert json.loads(out)["mirrors"][TH]["size"] == 300
+    code, out, err = run("mirror", "status", str(c.dirs[3]))
+    assert code == 0 and "300/300" in out and "TH-SSO" in out, out
     # The tlog-mirror prefix (hex SHA-256 of the origin) names the same copy.
     hexed = hashlib.sha256(TH.encode()).hexdigest()
     same = httpx.get(f"{c.urls[2]}/mirror/{hexed}/tile/entries/000.p/44").content
