@@ -37,7 +37,7 @@ from ledger.errors import (
     NotFoundError,
     RecordError,
 )
-from ledger.merkle.builder import TreeBuilder
+from ledger.merkle.builder import TreeBuilder, edge_of
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
@@ -386,19 +386,12 @@ class Log:
     def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
         if self._builder is not None and self._builder.size == size:
             return self._builder
-        edge: dict[int, bytes] = {}
-        level = 0
-        while (count := size >> (8 * level)) > 0:
-            if count % TILE_WIDTH:
-                data = conn.execute(
-                    select(TILES.c.data).where(
-                        TILES.c.level == level, TILES.c.idx == count // TILE_WIDTH
-                    )
-                ).scalar()
-                if data is None:
-                    raise IntegrityError(f"partial tile at level {level} is missing")
-                edge[level] = bytes(data)[: (count % TILE_WIDTH) * 32]
-            level += 1
+        edge = edge_of(
+            size,
+            lambda level, index: conn.execute(
+                select(TILES.c.data).where(TILES.c.level == level, TILES.c.idx == index)
+            ).scalar(),
+        )
         self._builder = TreeBuilder(size, edge)
         return self._builder
 

@@ -53,7 +53,7 @@ from ledger.errors import (
 )
 from ledger.evidence import ForkEvidence, fork_between
 from ledger.federation import Member, TrustList
-from ledger.merkle.builder import TreeBuilder
+from ledger.merkle.builder import TreeBuilder, edge_of
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from ledger.merkle.proof import (
     HashReader,
@@ -170,19 +170,23 @@ class _MirrorTiles:
         self.engine = engine
         self.origin = origin
 
-    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
-        found: dict[tuple[int, int], bytes] = {}
+    def read_tile(self, level: int, index: int) -> bytes | None:
         with self.engine.connect() as conn:
-            for level, index in set(coords):
-                data = conn.execute(
-                    select(TILES.c.data).where(
-                        TILES.c.origin == self.origin, TILES.c.level == level, TILES.c.idx == index
-                    )
-                ).scalar()
-                if data is None:
-                    raise IntegrityError(f"mirror of {self.origin}: tile {level}/{index} missing")
-                found[(level, index)] = bytes(data)
-        return [found[c] for c in coords]
+            data = conn.execute(
+                select(TILES.c.data).where(
+                    TILES.c.origin == self.origin, TILES.c.level == level, TILES.c.idx == index
+                )
+            ).scalar()
+        return None if data is None else bytes(data)
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        out = []
+        for level, index in coords:
+            data = self.read_tile(level, index)
+            if data is None:
+                raise IntegrityError(f"mirror of {self.origin}: tile {level}/{index} missing")
+            out.append(data)
+        return out
 
 
 class MirrorStore:
@@ -242,15 +246,7 @@ class MirrorStore:
         if st is not None and st.pending_size > st.size:
             return "busy"
         if st is not None and st.size > 0:
-            path = prefix_proof(st.size, cp.size, remote)
-            try:
-                held = prefix_root(st.size, cp.size, cp.root, path)
-            except ProofError as exc:
-                raise MirrorError(
-                    f"{log.origin}: the log's tiles do not lead to its checkpoint's root: "
-                    f"{exc.message}",
-                    code="bad_tiles",
-                ) from None
+            held, path = _remote_prefix(log.origin, st.size, cp, remote)
             if held != st.root:
                 assert st.note is not None
                 self._fork(fork_between(log.origin, st.note, clean, path))
@@ -386,23 +382,14 @@ class MirrorStore:
                 code="out_of_order",
             )
         metas = check_entries(entries, first, log)
-        with self.engine.connect() as conn:
-            builder = TreeBuilder(first, _edge_at(conn, log.origin, first))
+        tiles = _MirrorTiles(self.engine, log.origin)
+        builder = TreeBuilder(first, edge_of(first, tiles.read_tile))
         builder.append([hash_leaf(e) for e in entries])
         size = builder.size
         if size == pending.size:
             held = pending.root
         else:
-            try:
-                held = prefix_root(
-                    size, pending.size, pending.root, prefix_proof(size, pending.size, remote)
-                )
-            except ProofError as exc:
-                raise MirrorError(
-                    f"{log.origin}: the log's tiles do not lead to its checkpoint's root: "
-                    f"{exc.message}",
-                    code="bad_tiles",
-                ) from None
+            held, _ = _remote_prefix(log.origin, size, pending, remote)
         if builder.root() != held:
             raise MirrorError(
                 f"{log.origin}: entries {first}..{size - 1} do not hash to the tree the "
@@ -417,7 +404,7 @@ class MirrorStore:
                 note=st.pending,
                 verified_at=dt.datetime.now(dt.UTC),
             )
-        tiles = builder.take_changed()
+        changed = builder.take_changed()
         with self.engine.begin() as conn:
             moved = conn.execute(
                 update(STATE)
@@ -450,7 +437,7 @@ class MirrorStore:
                 stmt,
                 [
                     {"origin": log.origin, "level": lv, "idx": i, "data": d}
-                    for (lv, i), d in sorted(tiles.items())
+                    for (lv, i), d in sorted(changed.items())
                 ],
             )
         return size
@@ -553,6 +540,21 @@ class MirrorStore:
         return tree_hash(size, self.hashes(origin))
 
 
+def _remote_prefix(
+    origin: str, size: int, cp: Checkpoint, remote: HashReader
+) -> tuple[bytes, list[bytes]]:
+    """The root of the first ``size`` entries that the log's own tiles show inside the
+    signed ``cp``, and the prefix proof showing it."""
+    path = prefix_proof(size, cp.size, remote)
+    try:
+        return prefix_root(size, cp.size, cp.root, path), path
+    except ProofError as exc:
+        raise MirrorError(
+            f"{origin}: the log's tiles do not lead to its checkpoint's root: {exc.message}",
+            code="bad_tiles",
+        ) from None
+
+
 def _state(row: Any) -> MirrorState:
     m = row._mapping
     return MirrorState(
@@ -565,23 +567,3 @@ def _state(row: Any) -> MirrorState:
         pending=None if m["pending"] is None else bytes(m["pending"]),
         verified_at=m["verified_at"],
     )
-
-
-def _edge_at(conn: Any, origin: str, size: int) -> dict[int, bytes]:
-    """The partial tiles of a mirrored tree of ``size`` (to go on building it)."""
-    edge: dict[int, bytes] = {}
-    level = 0
-    while (count := size >> (8 * level)) > 0:
-        if count % TILE_WIDTH:
-            data = conn.execute(
-                select(TILES.c.data).where(
-                    TILES.c.origin == origin,
-                    TILES.c.level == level,
-                    TILES.c.idx == count // TILE_WIDTH,
-                )
-            ).scalar()
-            if data is None or len(data) < (count % TILE_WIDTH) * 32:
-                raise IntegrityError(f"mirror of {origin}: partial tile at level {level} missing")
-            edge[level] = bytes(data)[: (count % TILE_WIDTH) * 32]
-        level += 1
-    return edge

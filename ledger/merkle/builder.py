@@ -8,9 +8,9 @@ computes the root of the current size from the edge alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ledger.errors import TileError
+from ledger.errors import IntegrityError, TileError
 from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
 
@@ -55,6 +55,26 @@ def edge_root(edge: dict[int, bytes]) -> bytes:
     for h in reversed(perfect[:-1]):
         acc = hash_children(h, acc)
     return acc
+
+
+def edge_of(size: int, read_tile: Callable[[int, int], bytes | None]) -> dict[int, bytes]:
+    """The partial tiles of a tree of ``size`` (a :class:`TreeBuilder`'s ``edge``), each
+    read with ``read_tile(level, index)`` (None when missing) and cut to its width.
+
+    Raises:
+        IntegrityError: a partial tile is missing or too short.
+    """
+    edge: dict[int, bytes] = {}
+    level = 0
+    while (count := size >> (TILE_HEIGHT * level)) > 0:
+        if count % TILE_WIDTH:
+            want = (count % TILE_WIDTH) * HASH_SIZE
+            data = read_tile(level, count // TILE_WIDTH)
+            if data is None or len(data) < want:
+                raise IntegrityError(f"partial tile at level {level} is missing")
+            edge[level] = bytes(data)[:want]
+        level += 1
+    return edge
 
 
 class TreeBuilder:

@@ -20,7 +20,7 @@ from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import decode_entry_bundle
 from ledger.mirror import ENTRIES, TILES, MirroredLog, MirrorStore
 from ledger.storage.engine import create_schema, make_engine
-from ledger.witness import flagged_origins
+from ledger.witness import Witness, flagged_origins
 from tests import factories as f
 
 ORIGIN = "sso.go.th/pel"
@@ -80,6 +80,15 @@ def mirror(store: MirrorStore, src: Source, step: int = 10_000) -> None:
     while (st := store.state(ORIGIN)) and st.next_index < len(src.entries):
         first = st.next_index
         store.add_entries(src.log(), first, src.entries[first : first + step], src.hashes)
+
+
+def mirrored(engine: Engine, size: int) -> tuple[Source, MirrorStore]:
+    """A log of ``size`` entries, and a store holding its verified copy."""
+    src = Source()
+    src.grow(size)
+    store = MirrorStore(engine)
+    mirror(store, src)
+    return src, store
 
 
 def test_catch_up_in_steps_then_follow_growth(engine: Engine) -> None:
@@ -150,10 +159,7 @@ def refused(store: MirrorStore, code: str, call: object, *args: object) -> None:
 
 @pytest.mark.parametrize("kind", ["tampered", "other_key", "other_issuer", "not_canonical"])
 def test_bad_entries_are_refused_and_nothing_is_stored(engine: Engine, kind: str) -> None:
-    src = Source()
-    src.grow(40)
-    store = MirrorStore(engine)
-    mirror(store, src)
+    src, store = mirrored(engine, 40)
     log = src.log()
     entry, code = {
         "tampered": (src.record().replace(b'"2450.00"', b'"9450.00"'), "bad_signature"),
@@ -191,10 +197,7 @@ def test_a_checkpoint_not_signed_by_the_log_is_refused(engine: Engine) -> None:
 
 
 def test_inconsistent_checkpoints_are_forks_with_evidence(engine: Engine) -> None:
-    src = Source()
-    src.grow(300)
-    store = MirrorStore(engine)
-    mirror(store, src)
+    src, store = mirrored(engine, 300)
     # The same origin and key, another history that grows past the mirrored size.
     fork = src.fork()
     fork.grow(400)
@@ -208,12 +211,7 @@ def test_inconsistent_checkpoints_are_forks_with_evidence(engine: Engine) -> Non
 
 @pytest.mark.parametrize("size", [300, 120, 128])
 def test_gossip_of_a_fork_at_or_below_the_mirrored_size(engine: Engine, size: int) -> None:
-    from ledger.witness import Witness
-
-    src = Source()
-    src.grow(300)
-    store = MirrorStore(engine)
-    mirror(store, src)
+    src, store = mirrored(engine, 300)
     fork = src.fork()
     fork.grow(size)
     before = stored(store)
@@ -230,10 +228,7 @@ def test_gossip_of_a_fork_at_or_below_the_mirrored_size(engine: Engine, size: in
 
 
 def test_tiles_that_do_not_lead_to_the_root_prove_nothing(engine: Engine) -> None:
-    src = Source()
-    src.grow(50)
-    store = MirrorStore(engine)
-    mirror(store, src)
+    src, store = mirrored(engine, 50)
     src.grow(50)
     liar = Source()
     liar.grow(100)  # tiles of another tree: the proof they give leads elsewhere
