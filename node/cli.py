@@ -453,7 +453,8 @@ def federation_show(
 
 
 evidence = typer.Typer(
-    help="Fork evidence: list what this node's witness found; verify.", no_args_is_help=True
+    help="Fork evidence: list what this node's witness and mirrors found; verify.",
+    no_args_is_help=True,
 )
 app.add_typer(evidence, name="evidence")
 
@@ -464,7 +465,8 @@ def evidence_export(
     directory: Annotated[Path, typer.Argument(help="The node directory")],
     out_dir: Annotated[Path, typer.Argument(help="Where to write one JSON file per case")],
 ) -> None:
-    """Write the evidence this node's witness recorded (proven forks and failed proofs)."""
+    """Write the evidence this node's witness and mirrors recorded (proven forks and failed
+    proofs)."""
     from node.node import Node
 
     node = Node.open(directory)
