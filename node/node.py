@@ -131,6 +131,11 @@ class Node:
             "witnessed": len(cosigners) >= quorum,
         }
 
+    def current_trust_list(self) -> TrustList | None:
+        """The trust list, loaded again first if a version was applied meanwhile."""
+        self.refresh_trust_list()
+        return self.trust_list
+
     def mirror_status(self) -> dict[str, Any]:
         """Every other member's log as this node mirrors it, and the logs flagged for a fork."""
         flagged = self.mirrors.flagged()
@@ -190,7 +195,7 @@ class Node:
             self.cosigning.start()
             self.mirroring = MirrorFollower(
                 self.mirrors,
-                lambda: self.trust_list,
+                self.current_trust_list,
                 self.agency,
                 interval=self.settings.mirror_interval,
                 bundles=self.settings.mirror_bundles,
