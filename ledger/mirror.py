@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from crypto.errors import CryptoError
 from crypto.jcs import canonicalize
@@ -252,16 +253,21 @@ class MirrorStore:
                 self._fork(fork_between(log.origin, st.note, clean, path))
         with self.engine.begin() as conn:
             if st is None:
-                conn.execute(
-                    insert(STATE).values(
-                        origin=log.origin,
-                        agency=log.agency,
-                        size=0,
-                        root=EMPTY_ROOT,
-                        next_index=0,
-                        pending=clean,
+                try:
+                    conn.execute(
+                        insert(STATE).values(
+                            origin=log.origin,
+                            agency=log.agency,
+                            size=0,
+                            root=EMPTY_ROOT,
+                            next_index=0,
+                            pending=clean,
+                        )
                     )
-                )
+                except DBIntegrityError:
+                    raise MirrorError(
+                        f"{log.origin}: the mirror moved meanwhile", code="busy"
+                    ) from None
             else:
                 moved = conn.execute(
                     update(STATE)
