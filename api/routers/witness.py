@@ -34,7 +34,7 @@ async def add_checkpoint(request: Request, node: NodeDep) -> Response:
         raise WitnessError("request body too large", code="request_too_large", http_status=413)
     try:
         lines = await anyio.to_thread.run_sync(
-            lambda: node.witness.add_checkpoint(body, now=int(time.time()))
+            lambda: node.add_checkpoint(body, now=int(time.time()))
         )
     except WitnessError as exc:
         if exc.http_status == 409 and exc.latest_size is not None:

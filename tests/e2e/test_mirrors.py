@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.evidence import verify_fork
 from ledger.merkle.proof import consistency_proof, verify_consistency
 from ledger.merkle.tiles import TileHashReader
 from node.client import LogClient
@@ -191,3 +192,18 @@ def test_a_forked_log_is_flagged_by_mirrors_and_gossip(cluster: Cluster, tmp_pat
         ),  # type: ignore[union-attr]
     )
     assert twin.witnessed()["cosigners"] == []
+
+
+def test_a_witness_compares_a_checkpoint_with_its_copy_of_the_log(tmp_path: Path) -> None:
+    with federation(tmp_path, 2, quorum=1, mirror_interval=0.2) as c:
+        th = c.nodes[0]
+        th.submit([f.contribution(body={"currency": "THB"}) for _ in range(30)])
+        wait_for("MY mirroring TH", lambda: mirrored(c.urls[1], TH, 30))
+        # An older checkpoint of another history: the witness alone would answer 409
+        # (not the size it holds); the copy's tiles prove the fork first.
+        forked = sign_checkpoint(Checkpoint(TH, 10, bytes(range(32))), th.log_signer)
+        r = httpx.post(c.urls[1] + "/add-checkpoint", content=b"old 0\n\n" + forked)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "log_flagged"
+        assert info(c.urls[1])["flagged"] == [TH]
+        [(proven, evidence)] = c.nodes[1].witness.evidence()
+        assert proven and "holds another root" in verify_fork(evidence, th.log_verifier)
