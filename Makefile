@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE_DIR ?= var/node
 PORT ?= 8080
+# The browser tests drive the system Chromium; never fetch a browser build.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,9 +24,17 @@ run: $(STAMP)
 	$(BIN)/pel quickstart $(NODE_DIR) --port $(PORT)
 
 ## The tests (SQLite always; PostgreSQL on 127.0.0.1:5432 when reachable, required in CI).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+## Debian's Chromium for the browser tests: installed when missing and we are root with apt-get
+## (a no-op when present; elsewhere the tests skip, or fail when CI=true).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'

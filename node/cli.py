@@ -501,6 +501,24 @@ def evidence_verify(
     out.print(f"fork proven: {member.agency}'s log {ev.origin}: {how}")
 
 
+web = typer.Typer(help="The node's web pages: write the standalone verifier.", no_args_is_help=True)
+app.add_typer(web, name="web")
+
+
+@web.command("verifier")
+@friendly
+def web_verifier(
+    trust: Annotated[Path, typer.Option(help="A signed trust-list version (JSON)")],
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write")],
+) -> None:
+    """Write the bundle verifier as one HTML file that works offline, with TRUST embedded."""
+    from node.pages import write_verifier
+
+    signed = write_verifier(trust, out_file)
+    tl = signed.trust_list
+    out.print(f"{out_file}: verifier for {tl.federation} trust list version {tl.version}")
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()
 

@@ -1,0 +1,327 @@
+"""The verifier and explorer pages in headless Chromium, against a three-node federation.
+
+A worker's bundle holds records of two members' logs, each with a tlog-proof against a
+checkpoint cosigned by the witness quorum. The page must accept it and summarise it,
+reject it after any tampering, and do the same as a saved file opened with no server.
+Chromium is Debian's (``make test`` installs it); without it these tests skip, and
+fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from crypto.jcs import canonicalize
+from ledger.federation import SignedTrustList
+from node.node import Node
+from tests import factories as f
+from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)
+from tests.node.test_cli import run
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 20_000
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright; skipped (failed in CI) when absent."""
+    problem = None
+    if not os.access(CHROMIUM, os.X_OK):
+        problem = f"no Chromium at {CHROMIUM} (make test installs Debian's chromium as root)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            problem = "the playwright package is not installed (pip install -e '.[dev]')"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=WAIT_MS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+# ---- a worker's bundle, from two members' logs ------------------------------------------
+
+
+def wait_witnessed(node: Node, size: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        w = node.witnessed()
+        if w["size"] == size and w["witnessed"]:
+            return
+        assert time.monotonic() < deadline, f"{node.agency}: not cosigned in time: {w}"
+        time.sleep(0.1)
+
+
+def proof_text(node: Node, index: int, size: int) -> str:
+    hashes = node.log.inclusion_proof(index, size)
+    lines = ["c2sp.org/tlog-proof@v1", f"index {index}"]
+    lines += [base64.b64encode(h).decode() for h in hashes]
+    return "\n".join(lines) + "\n\n" + node.log.cosigned_note(size).decode()
+
+
+def make_bundle(fed: Federation) -> bytes:
+    """A bundle of TH-SSO and MY-PERKESO records about one worker (pel-bundle/v1)."""
+    th, my = fed.nodes[0], fed.nodes[1]
+    th_contrib = [
+        f.contribution(body={"currency": "THB", "period": p, "insured_earnings": "15000.00"})
+        for p in ("2026-07", "2026-08", "2026-09")
+    ]
+    th_records = [f.enrolment(), *th_contrib]
+    th_records += [
+        f.amendment(th_contrib[0], issuer="TH-SSO"),
+        f.revocation(th_contrib[2], issuer="TH-SSO"),
+    ]
+    my_records = [
+        f.contribution(body={"period": "2026-10", "contributions": {"old_age": "49.00"}}),
+        f.entitlement(),
+    ]
+    bundle_records = []
+    for node, drafts in ((th, th_records), (my, my_records)):
+        other = f.contribution(subject=f.PWID2, body={"currency": "THB"})
+        node.submit([other, f.contribution(subject=f.PWID2)])  # someone else's records
+        appended = node.submit(drafts)
+        size = node.log.state()[0]
+        wait_witnessed(node, size)
+        for a in appended:
+            record = json.loads(node.log.entry(a.index))
+            proof = proof_text(node, a.index, size)
+            bundle_records.append((node.settings.origin, a.index, record, proof))
+    bundle_records.sort(key=lambda x: x[:2])
+    tl = SignedTrustList.from_json(fed.trust_file.read_text()).trust_list
+    bundle = {
+        "format": "pel-bundle/v1",
+        "subject": f.PWID,
+        "trust_list": {"version": tl.version, "digest": tl.digest()},
+        "records": [{"record": r, "proof": p} for _, _, r, p in bundle_records],
+    }
+    return canonicalize(bundle)
+
+
+@pytest.fixture
+def bundle(federation: Federation) -> bytes:  # noqa: F811
+    return make_bundle(federation)
+
+
+# ---- driving the page ---------------------------------------------------------------------
+
+
+def verify_file(page: Any, data: bytes) -> tuple[str, str]:
+    """Give the page ``data`` as the chosen file; the verdict's status and text."""
+    page.wait_for_selector("body[data-ready=true]")
+    page.set_input_files(
+        "#bundle-file", files=[{"name": "b.json", "mimeType": "application/json", "buffer": data}]
+    )
+    page.wait_for_selector("#verdict[data-status=valid], #verdict[data-status=rejected]")
+    verdict = page.locator("#verdict")
+    return verdict.get_attribute("data-status"), verdict.inner_text()
+
+
+def replace_once(data: bytes, old: str, new: str) -> bytes:
+    assert data.count(old.encode()) >= 1, old
+    out = data.replace(old.encode(), new.encode(), 1)
+    assert len(out) == len(data) + len(new) - len(old)
+    return out
+
+
+def flip_char(text: str, i: int) -> str:
+    return text[:i] + ("A" if text[i] != "A" else "B") + text[i + 1 :]
+
+
+def test_verify_page_accepts_a_bundle_and_summarises_it(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+) -> None:
+    page.goto(federation.urls[0] + "/verify")
+    assert "version 1, 3 members, witness quorum 2" in page.inner_text("#trust-status")
+    status, text = verify_file(page, bundle)
+    assert status == "valid", text
+    assert "Valid: 8 records of MM-7K3Q9X2M4T8V1B5N" in text
+    th = page.locator("section.state[data-agency=TH-SSO]").inner_text()
+    my = page.locator("section.state[data-agency=MY-PERKESO]").inner_text()
+    # TH: three months filed, one revoked; the amended month's earnings count as amended.
+    assert "6 records, 1 revoked, 1 amended" in th
+    assert "Enrolled on 2026-01-01, home country MM" in th
+    assert "employment injury\t2\t2026-07\t2026-08" in th
+    assert "THB\t17500.00\t110.26" in th  # 15000 + 2500 (amended) and the two months' dues
+    assert "cosigned by MY-PERKESO, SG-CPF" in th
+    assert "old age\t1\t2026-10\t2026-10" in my
+    assert "lump sum refund\tgranted\t1200.00 MYR one-off\t2026-12-01\tyes" in my
+    assert "cosigned by SG-CPF, TH-SSO" in my
+    assert f.PWID2 not in page.inner_text("body")
+    page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "verify.png"))
+
+
+def test_verify_page_rejects_tampering(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+) -> None:
+    page.goto(federation.urls[0] + "/verify")
+    doc = json.loads(bundle)
+    first, last = doc["records"][1], doc["records"][-1]
+    hash_line = first["proof"].split("\n")[2]
+    sig = last["record"]["sig"]
+    note = first["proof"].split("\n\n", 1)[1]
+    cosig = note.rstrip("\n").split("\n")[-1]
+    cases = {
+        "a hash": (hash_line, flip_char(hash_line, 5), "root_mismatch"),
+        "a record field": ('"insured_earnings":"15000.00"', '"insured_earnings":"15000.01"',
+                           "bad_signature"),
+        "a signature": (sig, flip_char(sig, 10), "bad_signature"),
+        "a cosignature": (cosig, flip_char(cosig, 30), "bad_cosignature"),
+        "the trust list": (doc["trust_list"]["digest"], flip_char(doc["trust_list"]["digest"], 3),
+                           "trust_list_mismatch"),
+    }
+    for what, (old, new, code) in cases.items():
+        status, text = verify_file(page, replace_once(bundle, old, new))
+        assert status == "rejected", what
+        assert f"[{code}]" in text, (what, text)
+        assert "Rejected: " in text and page.inner_text("#summary") == ""
+    # Not canonical: the same JSON with a space.
+    status, text = verify_file(page, bundle.replace(b'{"format"', b'{ "format"', 1))
+    assert status == "rejected" and "[not_canonical]" in text
+
+
+def test_every_single_byte_change_is_rejected(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+) -> None:
+    page.goto(federation.urls[0] + "/verify")
+    page.wait_for_selector("body[data-ready=true]")
+    step = max(1, len(bundle) // 400)  # ~400 positions spread over the whole bundle
+    outcome = page.evaluate(
+        """async ([b64, step]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            await verifyBundle(bytes, trust);  // the original holds
+            const accepted = [], codes = {};
+            for (let i = 0; i < bytes.length; i += step) {
+                const copy = bytes.slice();
+                copy[i] ^= (i % 7) + 1;
+                try { await verifyBundle(copy, trust); accepted.push(i); }
+                catch (e) { codes[e.code] = (codes[e.code] || 0) + 1; }
+            }
+            return {accepted, codes};
+        }""",
+        [base64.b64encode(bundle).decode(), step],
+    )
+    assert outcome["accepted"] == [], outcome
+    assert {"root_mismatch", "bad_signature"} <= set(outcome["codes"]), outcome
+
+
+def test_saved_verifier_works_from_a_file(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "standalone" / "verify.html"
+    out.parent.mkdir()
+    code, stdout, err = run(
+        "web", "verifier", "--trust", str(federation.trust_file), "--out", str(out)
+    )
+    assert code == 0, err
+    assert "trust list version 1" in stdout
+    saved = tmp_path / "saved.html"
+    saved.write_bytes(httpx.get(federation.urls[0] + "/verify").content)
+    for html in (out, saved):
+        page.goto(html.as_uri())
+        status, text = verify_file(page, bundle)
+        assert status == "valid", (html, text)
+        assert page.locator("section.state").count() == 2
+        status, text = verify_file(page, replace_once(bundle, f.PWID, "MM-0000000000000000"))
+        assert status == "rejected" and "Rejected" in text
+
+
+def test_verifier_loads_another_trust_list(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "verify.html"
+    plain.write_text(httpx.get(federation.urls[0] + "/verify").text.replace(
+        '"federation": "test"', '"federation": "other"', 1))
+    page.goto(plain.as_uri())
+    status, text = verify_file(page, bundle)  # the embedded list is not the bundle's
+    assert status == "rejected" and "[trust_list_mismatch]" in text
+    page.set_input_files("#trust-file", str(federation.trust_file))
+    page.wait_for_selector("#trust-status:has-text('test, version 1')")
+    page.locator("#verdict").evaluate("v => { v.removeAttribute('data-status'); }")
+    status, text = verify_file(page, bundle)
+    assert status == "valid", text
+
+
+def test_explorer_shows_checkpoint_cosigners_and_members(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+) -> None:
+    th = federation.nodes[0]
+    size = th.witnessed()["size"]
+    page.goto(federation.urls[0] + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#agency") == "TH-SSO"
+    assert page.inner_text("#tree-size") == str(size)
+    assert page.inner_text("#cosigners") == "MY-PERKESO, SG-CPF"
+    assert "met" in page.inner_text("#quorum")
+    rows = page.locator("#members tbody tr")
+    assert rows.count() == 3
+    my = page.locator("#members tr[data-agency=MY-PERKESO]").inner_text()
+    assert "cosigned the latest checkpoint" in my and "perkeso.gov.my/pel" in my
+    assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
+    page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "explorer.png"))
+    # Record lookup.
+    rec = next(x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO")
+    page.fill("#issuer", rec["issuer"])
+    page.fill("#record-id", rec["id"])
+    page.click("#lookup")
+    page.wait_for_selector("#record-json")
+    assert json.loads(page.inner_text("#record-json")) == rec
+    page.fill("#record-id", "no-such-record")
+    page.click("#lookup")
+    page.wait_for_selector("#lookup-result:has-text('Not found')")
+    assert "[not_found]" in page.inner_text("#lookup-result")
+    # /docs still works beside the pages.
+    assert httpx.get(federation.urls[0] + "/docs").status_code == 200
