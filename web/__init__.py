@@ -1,1 +1,1 @@
-"""The node's web pages (verifier and explorer): self-contained HTML files shipped as package data."""
+"""The node's web pages (verifier, explorer): self-contained HTML shipped as package data."""

@@ -206,12 +206,18 @@ def test_verify_page_rejects_tampering(
     cosig = note.rstrip("\n").split("\n")[-1]
     cases = {
         "a hash": (hash_line, flip_char(hash_line, 5), "root_mismatch"),
-        "a record field": ('"insured_earnings":"15000.00"', '"insured_earnings":"15000.01"',
-                           "bad_signature"),
+        "a record field": (
+            '"insured_earnings":"15000.00"',
+            '"insured_earnings":"15000.01"',
+            "bad_signature",
+        ),
         "a signature": (sig, flip_char(sig, 10), "bad_signature"),
         "a cosignature": (cosig, flip_char(cosig, 30), "bad_cosignature"),
-        "the trust list": (doc["trust_list"]["digest"], flip_char(doc["trust_list"]["digest"], 3),
-                           "trust_list_mismatch"),
+        "the trust list": (
+            doc["trust_list"]["digest"],
+            flip_char(doc["trust_list"]["digest"], 3),
+            "trust_list_mismatch",
+        ),
     }
     for what, (old, new, code) in cases.items():
         status, text = verify_file(page, replace_once(bundle, old, new))
@@ -281,8 +287,11 @@ def test_verifier_loads_another_trust_list(
     tmp_path: Path,
 ) -> None:
     plain = tmp_path / "verify.html"
-    plain.write_text(httpx.get(federation.urls[0] + "/verify").text.replace(
-        '"federation": "test"', '"federation": "other"', 1))
+    plain.write_text(
+        httpx.get(federation.urls[0] + "/verify").text.replace(
+            '"federation": "test"', '"federation": "other"', 1
+        )
+    )
     page.goto(plain.as_uri())
     status, text = verify_file(page, bundle)  # the embedded list is not the bundle's
     assert status == "rejected" and "[trust_list_mismatch]" in text
@@ -313,7 +322,9 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
     page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "explorer.png"))
     # Record lookup.
-    rec = next(x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO")
+    rec = next(
+        x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
+    )
     page.fill("#issuer", rec["issuer"])
     page.fill("#record-id", rec["id"])
     page.click("#lookup")
