@@ -10,6 +10,7 @@ fail under CI=true.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
@@ -20,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from crypto.jcs import canonicalize
-from ledger.federation import SignedTrustList
+from ledger.bundle import BundleError, build_bundle, make_entry, verify_bundle
+from ledger.federation import SignedTrustList, TrustList
 from node.node import Node
 from tests import factories as f
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)
@@ -92,13 +93,6 @@ def wait_witnessed(node: Node, size: int) -> None:
         time.sleep(0.1)
 
 
-def proof_text(node: Node, index: int, size: int) -> str:
-    hashes = node.log.inclusion_proof(index, size)
-    lines = ["c2sp.org/tlog-proof@v1", f"index {index}"]
-    lines += [base64.b64encode(h).decode() for h in hashes]
-    return "\n".join(lines) + "\n\n" + node.log.cosigned_note(size).decode()
-
-
 def make_bundle(fed: Federation) -> bytes:
     """A bundle of TH-SSO and MY-PERKESO records about one worker (pel-bundle/v1)."""
     th, my = fed.nodes[0], fed.nodes[1]
@@ -115,26 +109,27 @@ def make_bundle(fed: Federation) -> bytes:
         f.contribution(body={"period": "2026-10", "contributions": {"old_age": "49.00"}}),
         f.entitlement(),
     ]
-    bundle_records = []
+    entries = []
     for node, drafts in ((th, th_records), (my, my_records)):
         other = f.contribution(subject=f.PWID2, body={"currency": "THB"})
         node.submit([other, f.contribution(subject=f.PWID2)])  # someone else's records
         appended = node.submit(drafts)
         size = node.log.state()[0]
         wait_witnessed(node, size)
+        note = node.log.cosigned_note(size)
         for a in appended:
             record = json.loads(node.log.entry(a.index))
-            proof = proof_text(node, a.index, size)
-            bundle_records.append((node.settings.origin, a.index, record, proof))
-    bundle_records.sort(key=lambda x: x[:2])
-    tl = SignedTrustList.from_json(fed.trust_file.read_text()).trust_list
-    bundle = {
-        "format": "pel-bundle/v1",
-        "subject": f.PWID,
-        "trust_list": {"version": tl.version, "digest": tl.digest()},
-        "records": [{"record": r, "proof": p} for _, _, r, p in bundle_records],
-    }
-    return canonicalize(bundle)
+            entries.append(
+                make_entry(record, a.index, node.log.inclusion_proof(a.index, size), note)
+            )
+    tl = trust_list(fed)
+    bundle = build_bundle(f.PWID, tl, entries).to_bytes()
+    verify_bundle(bundle, tl)  # the Python verifier accepts it
+    return bundle
+
+
+def trust_list(fed: Federation) -> TrustList:
+    return SignedTrustList.from_json(fed.trust_file.read_text()).trust_list
 
 
 @pytest.fixture
@@ -177,17 +172,23 @@ def test_verify_page_accepts_a_bundle_and_summarises_it(
     status, text = verify_file(page, bundle)
     assert status == "valid", text
     assert "Valid: 8 records of MM-7K3Q9X2M4T8V1B5N" in text
-    th = page.locator("section.state[data-agency=TH-SSO]").inner_text()
-    my = page.locator("section.state[data-agency=MY-PERKESO]").inner_text()
+    head = page.inner_text("#summary > p")
+    assert "home country MM, enrolled on 2026-01-01 by TH-SSO. 8 records" in head
+    assert hashlib.sha256(bundle).hexdigest() == page.inner_text("#bundle-digest")
+    th = page.locator("section.state[data-country=TH]").inner_text()
+    my = page.locator("section.state[data-country=MY]").inner_text()
     # TH: three months filed, one revoked; the amended month's earnings count as amended.
-    assert "6 records, 1 revoked, 1 amended" in th
-    assert "Enrolled on 2026-01-01, home country MM" in th
+    assert "TH: TH-SSO (TH-SSO)\n" in th
+    assert "1 revoked; 1 amended; checkpoints cosigned by MY-PERKESO, SG-CPF." in th
     assert "employment injury\t2\t2026-07\t2026-08" in th
     assert "THB\t17500.00\t110.26" in th  # 15000 + 2500 (amended) and the two months' dues
-    assert "cosigned by MY-PERKESO, SG-CPF" in th
+    corrections = page.inner_text("#corrections")
+    assert (
+        "amends" in corrections and "revokes" in corrections and "(clerical error)" in corrections
+    )
     assert "old age\t1\t2026-10\t2026-10" in my
     assert "lump sum refund\tgranted\t1200.00 MYR one-off\t2026-12-01\tyes" in my
-    assert "cosigned by SG-CPF, TH-SSO" in my
+    assert "checkpoints cosigned by SG-CPF, TH-SSO." in my
     assert f.PWID2 not in page.inner_text("body")
     page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "verify.png"))
 
@@ -205,13 +206,13 @@ def test_verify_page_rejects_tampering(
     note = first["proof"].split("\n\n", 1)[1]
     cosig = note.rstrip("\n").split("\n")[-1]
     cases = {
-        "a hash": (hash_line, flip_char(hash_line, 5), "root_mismatch"),
+        "a hash": (hash_line, flip_char(hash_line, 5), "bad_inclusion_proof"),
         "a record field": (
             '"insured_earnings":"15000.00"',
             '"insured_earnings":"15000.01"',
-            "bad_signature",
+            "bad_record_signature",
         ),
-        "a signature": (sig, flip_char(sig, 10), "bad_signature"),
+        "a signature": (sig, flip_char(sig, 10), "bad_record_signature"),
         "a cosignature": (cosig, flip_char(cosig, 30), "bad_cosignature"),
         "the trust list": (
             doc["trust_list"]["digest"],
@@ -229,31 +230,50 @@ def test_verify_page_rejects_tampering(
     assert status == "rejected" and "[not_canonical]" in text
 
 
-def test_every_single_byte_change_is_rejected(
+def python_code(data: bytes, tl: TrustList) -> str:
+    try:
+        verify_bundle(data, tl)
+    except BundleError as exc:
+        return exc.code
+    return "valid"
+
+
+def test_every_single_byte_change_is_rejected_with_the_python_code(
     federation: Federation,  # noqa: F811
     bundle: bytes,
     page: Any,
 ) -> None:
+    """~400 single-byte changes spread over the bundle: the page rejects each one, with the
+    code ledger/bundle.py gives it."""
     page.goto(federation.urls[0] + "/verify")
     page.wait_for_selector("body[data-ready=true]")
-    step = max(1, len(bundle) // 400)  # ~400 positions spread over the whole bundle
-    outcome = page.evaluate(
-        """async ([b64, step]) => {
-            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-            await verifyBundle(bytes, trust);  // the original holds
-            const accepted = [], codes = {};
-            for (let i = 0; i < bytes.length; i += step) {
-                const copy = bytes.slice();
-                copy[i] ^= (i % 7) + 1;
-                try { await verifyBundle(copy, trust); accepted.push(i); }
-                catch (e) { codes[e.code] = (codes[e.code] || 0) + 1; }
+    step = max(1, len(bundle) // 400)
+    mutated = []
+    for i in range(0, len(bundle), step):
+        copy = bytearray(bundle)
+        copy[i] ^= (i % 7) + 1
+        mutated.append(bytes(copy))
+    js_codes = page.evaluate(
+        """async (items) => {
+            const codes = [];
+            for (const b64 of items) {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                try { await verifyBundle(bytes, trust); codes.push("valid"); }
+                catch (e) { codes.push(e.code || String(e)); }
             }
-            return {accepted, codes};
+            return codes;
         }""",
-        [base64.b64encode(bundle).decode(), step],
+        [base64.b64encode(b).decode() for b in [bundle, *mutated]],
     )
-    assert outcome["accepted"] == [], outcome
-    assert {"root_mismatch", "bad_signature"} <= set(outcome["codes"]), outcome
+    tl = trust_list(federation)
+    assert js_codes[0] == "valid"
+    py_codes = [python_code(b, tl) for b in mutated]
+    assert "valid" not in js_codes[1:]
+    differ = [
+        (i, p, j) for i, (p, j) in enumerate(zip(py_codes, js_codes[1:], strict=True)) if p != j
+    ]
+    assert differ == [], differ
+    assert {"bad_inclusion_proof", "bad_record_signature", "bad_cosignature"} <= set(py_codes)
 
 
 def test_saved_verifier_works_from_a_file(
