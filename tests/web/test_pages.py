@@ -151,6 +151,13 @@ def verify_file(page: Any, data: bytes) -> tuple[str, str]:
     return verdict.get_attribute("data-status"), verdict.inner_text()
 
 
+def screenshot(page: Any, name: str) -> None:
+    """With PEL_SCREENSHOTS=DIR, keep a full-page picture of what the test saw."""
+    folder = os.environ.get("PEL_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
 def replace_once(data: bytes, old: str, new: str) -> bytes:
     assert data.count(old.encode()) >= 1, old
     out = data.replace(old.encode(), new.encode(), 1)
@@ -190,7 +197,7 @@ def test_verify_page_accepts_a_bundle_and_summarises_it(
     assert "lump sum refund\tgranted\t1200.00 MYR one-off\t2026-12-01\tyes" in my
     assert "checkpoints cosigned by SG-CPF, TH-SSO." in my
     assert f.PWID2 not in page.inner_text("body")
-    page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "verify.png"))
+    screenshot(page, "verify.png")
 
 
 def test_verify_page_rejects_tampering(
@@ -340,7 +347,7 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     my = page.locator("#members tr[data-agency=MY-PERKESO]").inner_text()
     assert "cosigned the latest checkpoint" in my and "perkeso.gov.my/pel" in my
     assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
-    page.screenshot(path=str(Path(os.environ.get("PEL_SCREENSHOTS", "/tmp")) / "explorer.png"))
+    screenshot(page, "explorer.png")
     # Record lookup.
     rec = next(
         x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
