@@ -141,6 +141,18 @@ def check_digest(value: str) -> str:
     return value
 
 
+def check_holder_key(value: str) -> str:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or base64.b64encode(raw).decode() != value:
+        raise _fail(
+            "bad_holder_key", "a holder key is a raw Ed25519 public key in base64 (32 bytes)"
+        )
+    return value
+
+
 Country = Annotated[StrictStr, AfterValidator(check_country)]
 Currency = Annotated[StrictStr, AfterValidator(check_currency)]
 AgencyId = Annotated[StrictStr, AfterValidator(check_agency)]
@@ -152,3 +164,4 @@ Period = Annotated[StrictStr, AfterValidator(check_period)]
 Date = Annotated[StrictStr, AfterValidator(check_date)]
 Timestamp = Annotated[StrictStr, AfterValidator(check_time)]
 Digest = Annotated[StrictStr, AfterValidator(check_digest)]
+HolderKey = Annotated[StrictStr, AfterValidator(check_holder_key)]
