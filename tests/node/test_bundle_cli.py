@@ -29,15 +29,11 @@ from node.keys import write_private_key
 from node.node import Node, init_node
 from node.sequencer import Sequencer
 from tests import factories as f
+from tests.bundle_kit import AGENCIES as MEMBERS
 from tests.node.test_cli import run
 
 PWID = "MM-7K3Q9X2M4T8V1B5N"
 STRANGER = "MM-0000000000000000"
-MEMBERS = [
-    ("MM-SSB", "ssb.gov.mm/pel", "MM"),
-    ("TH-SSO", "sso.go.th/pel", "TH"),
-    ("MY-PERKESO", "perkeso.gov.my/pel", "MY"),
-]
 
 
 @dataclass
