@@ -50,7 +50,7 @@ from crypto.jcs import canonicalize
 from crypto.note import ALG_ED25519, NoteVerifier, parse_note
 from crypto.record import verify_record
 from ledger.checkpoint import Checkpoint
-from ledger.errors import LedgerError, ProofError, RootMismatchError
+from ledger.errors import BundleError, LedgerError, ProofError, RootMismatchError
 from ledger.federation import Member, TrustList
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.proof import verify_inclusion
@@ -60,16 +60,6 @@ from ledger.tlogproof import TlogProof, format_proof, parse_proof
 
 FORMAT = "pel-bundle/v1"
 _KEYS = {"format", "subject", "trust_list", "records"}
-
-
-class BundleError(LedgerError):
-    """A bundle is malformed, altered, or does not prove what it claims."""
-
-    code = "bad_bundle"
-    http_status = 422
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
 
 
 # ---- the document ---------------------------------------------------------------
@@ -378,8 +368,11 @@ def _check_checkpoint(
     return checkpoint, tuple(sorted(cosigners))
 
 
+_Checked = dict[tuple[bytes, str], tuple[Checkpoint, tuple[str, ...]]]
+
+
 def _verify_entry(
-    entry: BundleEntry, subject: str, trust_list: TrustList, position: int
+    entry: BundleEntry, subject: str, trust_list: TrustList, position: int, checked: _Checked
 ) -> VerifiedRecord:
     record = entry.record
     where = f"record {position + 1}"
@@ -411,7 +404,11 @@ def _verify_entry(
         ) from None
     if proof.text() != entry.proof:
         raise BundleError("bad_proof", f"{where}: the tlog-proof is not in its canonical form")
-    checkpoint, cosigners = _check_checkpoint(proof.checkpoint, member, trust_list)
+    # Records of one log usually share a checkpoint: check its signatures once.
+    seen = (proof.checkpoint, member.agency)
+    if seen not in checked:
+        checked[seen] = _check_checkpoint(proof.checkpoint, member, trust_list)
+    checkpoint, cosigners = checked[seen]
     leaf = hash_leaf(canonicalize(record))
     try:
         verify_inclusion(proof.index, checkpoint.size, leaf, proof.hashes, checkpoint.root)
@@ -519,8 +516,9 @@ def verify_bundle(
     verified: list[VerifiedRecord] = []
     last: tuple[str, int] | None = None
     keys: set[tuple[str, str]] = set()
+    checked: _Checked = {}
     for pos, entry in enumerate(parsed.records):
-        v = _verify_entry(entry, parsed.subject, trust_list, pos)
+        v = _verify_entry(entry, parsed.subject, trust_list, pos, checked)
         here = (v.member.origin, v.index)
         if last is not None and here <= last:
             raise BundleError(
