@@ -42,7 +42,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from crypto.cosignature import verify_cosignature
@@ -51,7 +50,7 @@ from crypto.jcs import canonicalize
 from crypto.note import ALG_ED25519, NoteVerifier, parse_note
 from crypto.record import verify_record
 from ledger.checkpoint import Checkpoint
-from ledger.errors import LedgerError, ProofError, RootMismatchError
+from ledger.errors import BundleError, LedgerError, ProofError, RootMismatchError
 from ledger.federation import Member, TrustList
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.proof import verify_inclusion
@@ -61,16 +60,6 @@ from ledger.tlogproof import TlogProof, format_proof, parse_proof
 
 FORMAT = "pel-bundle/v1"
 _KEYS = {"format", "subject", "trust_list", "records"}
-
-
-class BundleError(LedgerError):
-    """A bundle is malformed, altered, or does not prove what it claims."""
-
-    code = "bad_bundle"
-    http_status = 422
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, code=code)
 
 
 # ---- the document ---------------------------------------------------------------
@@ -379,8 +368,11 @@ def _check_checkpoint(
     return checkpoint, tuple(sorted(cosigners))
 
 
+_Checked = dict[tuple[bytes, str], tuple[Checkpoint, tuple[str, ...]]]
+
+
 def _verify_entry(
-    entry: BundleEntry, subject: str, trust_list: TrustList, position: int
+    entry: BundleEntry, subject: str, trust_list: TrustList, position: int, checked: _Checked
 ) -> VerifiedRecord:
     record = entry.record
     where = f"record {position + 1}"
@@ -412,7 +404,11 @@ def _verify_entry(
         ) from None
     if proof.text() != entry.proof:
         raise BundleError("bad_proof", f"{where}: the tlog-proof is not in its canonical form")
-    checkpoint, cosigners = _check_checkpoint(proof.checkpoint, member, trust_list)
+    # Records of one log usually share a checkpoint: check its signatures once.
+    seen = (proof.checkpoint, member.agency)
+    if seen not in checked:
+        checked[seen] = _check_checkpoint(proof.checkpoint, member, trust_list)
+    checkpoint, cosigners = checked[seen]
     leaf = hash_leaf(canonicalize(record))
     try:
         verify_inclusion(proof.index, checkpoint.size, leaf, proof.hashes, checkpoint.root)
@@ -520,8 +516,9 @@ def verify_bundle(
     verified: list[VerifiedRecord] = []
     last: tuple[str, int] | None = None
     keys: set[tuple[str, str]] = set()
+    checked: _Checked = {}
     for pos, entry in enumerate(parsed.records):
-        v = _verify_entry(entry, parsed.subject, trust_list, pos)
+        v = _verify_entry(entry, parsed.subject, trust_list, pos, checked)
         here = (v.member.origin, v.index)
         if last is not None and here <= last:
             raise BundleError(
@@ -538,80 +535,8 @@ def verify_bundle(
     )
 
 
-# ---- a person's summary ---------------------------------------------------------
-
-
-@dataclass
-class StateSummary:
-    """What the bundle proves for one member state (where the records were issued)."""
-
-    country: str
-    agencies: set[str] = field(default_factory=set)
-    months_by_branch: dict[str, int] = field(default_factory=dict)
-    periods: set[str] = field(default_factory=set)
-    earnings: dict[str, Decimal] = field(default_factory=dict)
-    contributions: dict[str, Decimal] = field(default_factory=dict)
-    entitlements: list[dict[str, Any]] = field(default_factory=list)
-    revoked: int = 0
-    amended: int = 0
-
-
-@dataclass
-class Summary:
-    """A person's reading of a verified bundle."""
-
-    subject: str
-    home_country: str
-    enrolment: dict[str, Any] | None
-    states: dict[str, StateSummary]
-    corrections: list[str]
-
-
-def summarise(report: BundleReport) -> Summary:
-    """Per state: months of contributions by branch (distinct periods), insured earnings and
-    contributions by currency, entitlements with their status; corrections applied."""
-    states: dict[str, StateSummary] = {}
-    enrolment = None
-    branch_periods: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    corrections = []
-    for v in report.records:
-        r = v.record
-        st = states.setdefault(v.member.country, StateSummary(v.member.country))
-        st.agencies.add(v.member.agency)
-        if v.type in ("amendment", "revocation"):
-            if v.status != "revoked":
-                t = r["body"]["target"]
-                verb = "revokes" if v.type == "revocation" else "amends"
-                reason = r["body"]["reason"]
-                corrections.append(
-                    f"{r['issuer']}/{r['id']} {verb} {t['issuer']}/{t['id']} ({reason})"
-                )
-            continue
-        if v.status == "revoked":
-            st.revoked += 1
-            if v.type == "entitlement":
-                st.entitlements.append({**v.body, "id": r["id"], "record_status": "revoked"})
-            continue
-        if v.status == "amended":
-            st.amended += 1
-        b = v.body
-        if v.type == "enrolment":
-            enrolment = {"issuer": r["issuer"], "id": r["id"], **b}
-        elif v.type == "contribution":
-            st.periods.add(b["period"])
-            for branch in b["contributions"]:
-                branch_periods[st.country][branch].add(b["period"])
-            cur = b["currency"]
-            st.earnings[cur] = st.earnings.get(cur, Decimal(0)) + Decimal(b["insured_earnings"])
-            paid = sum((Decimal(x) for x in b["contributions"].values()), Decimal(0))
-            st.contributions[cur] = st.contributions.get(cur, Decimal(0)) + paid
-        elif v.type == "entitlement":
-            st.entitlements.append({**b, "id": r["id"], "record_status": v.status})
-    for country, branches in branch_periods.items():
-        states[country].months_by_branch = {k: len(p) for k, p in sorted(branches.items())}
-    home = enrolment["home_country"] if enrolment else report.home_country
-    return Summary(report.subject, home, enrolment, dict(sorted(states.items())), corrections)
-
+# A person's reading of a report lives in its own module; it is part of this API.
+from ledger.bundle_summary import StateSummary, Summary, summarise  # noqa: E402
 
 __all__ = [
     "FORMAT",

@@ -12,7 +12,9 @@
     ├── TileError                 code: bad_tile                              400
     ├── IntegrityError            code: integrity_failure                     500
     ├── TrustListError            code: bad_trust_list                        400
-    └── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── EvidenceError             code: bad_evidence                          400
+    └── BundleError               code: per failure (not_canonical, no_quorum …) 422
 """
 
 from __future__ import annotations
@@ -155,3 +157,17 @@ class EvidenceError(LedgerError):
     """Evidence of a fork is malformed, wrongly signed, or does not prove a fork."""
 
     code = "bad_evidence"
+
+
+class BundleError(LedgerError):
+    """A worker's proof bundle is malformed, altered, or does not prove what it claims.
+
+    The code names the failure (``not_canonical``, ``bad_record_signature``,
+    ``no_quorum`` …; the list is in ``ledger.bundle``).
+    """
+
+    code = "bad_bundle"
+    http_status = 422
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
