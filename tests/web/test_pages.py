@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.bundle import BundleError, build_bundle, make_entry, verify_bundle
+from ledger.bundle import Bundle, BundleError, build_bundle, make_entry, verify_bundle
+from ledger.bundle_qr import encode_qr_text, reference_text
 from ledger.federation import SignedTrustList, TrustList
 from node.node import Node
 from tests import factories as f
@@ -281,6 +282,40 @@ def test_every_single_byte_change_is_rejected_with_the_python_code(
     ]
     assert differ == [], differ
     assert {"bad_inclusion_proof", "bad_record_signature", "bad_cosignature"} <= set(py_codes)
+
+
+def verify_text(page: Any, text: str) -> tuple[str, str]:
+    """Paste ``text`` and press the button; the verdict's status and text."""
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#verdict").evaluate("v => { v.removeAttribute('data-status'); }")
+    page.fill("#bundle-text", text)
+    page.click("#verify-text")
+    page.wait_for_selector("#verdict[data-status=valid], #verdict[data-status=rejected]")
+    verdict = page.locator("#verdict")
+    return verdict.get_attribute("data-status"), verdict.inner_text()
+
+
+def test_verify_page_reads_qr_text(
+    federation: Federation,  # noqa: F811
+    bundle: bytes,
+    page: Any,
+) -> None:
+    page.goto(federation.urls[0] + "/verify")
+    parsed = Bundle.from_json(bundle)
+    # A reference before any bundle: the page needs the file.
+    status, text = verify_text(page, reference_text(parsed.digest(), "https://example.org/b"))
+    assert status == "rejected" and "[bundle_needed]" in text and "example.org/b" in text
+    status, text = verify_text(page, encode_qr_text(parsed))  # the bundle itself, base45+zlib
+    assert status == "valid", text
+    assert page.inner_text("#bundle-digest") == parsed.digest()
+    status, text = verify_text(page, reference_text(parsed.digest()) + "\n")
+    assert status == "valid" and "refers to the bundle verified here" in text
+    status, text = verify_text(page, reference_text("0" * 64))
+    assert status == "rejected" and "[digest_mismatch]" in text
+    status, text = verify_text(page, encode_qr_text(parsed)[:-3])
+    assert status == "rejected" and "[bad_format]" in text
+    status, text = verify_text(page, bundle.decode())  # pasted bundle text
+    assert status == "valid", text
 
 
 def test_saved_verifier_works_from_a_file(
