@@ -25,6 +25,7 @@ from ledger.bundle import Bundle, BundleError, build_bundle, make_entry, verify_
 from ledger.bundle_qr import encode_qr_text, reference_text
 from ledger.federation import SignedTrustList, TrustList
 from node.node import Node
+from node.tokens import create_token
 from tests import factories as f
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)
 from tests.node.test_cli import run
@@ -364,6 +365,49 @@ def test_verifier_loads_another_trust_list(
     assert status == "valid", text
 
 
+def test_explorer_shows_mirrors_and_flags_when_reported(
+    federation: Federation,  # noqa: F811
+    page: Any,
+) -> None:
+    url = federation.urls[0]
+    base = httpx.get(url + "/v1/node").json()
+    assert "mirrors" not in base  # reported only by nodes that mirror
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#flagged") == "not reported"
+    assert "not reported" in page.locator("#members tr[data-agency=SG-CPF]").inner_text()
+    mirrors = {
+        "perkeso.gov.my/pel": {
+            "agency": "MY-PERKESO",
+            "size": 120,
+            "verified_at": "2026-11-23T10:00:00Z",
+            "behind": 3,
+            "error": None,
+            "flagged": False,
+        },
+        "cpf.gov.sg/pel": {
+            "agency": "SG-CPF",
+            "size": 7,
+            "verified_at": None,
+            "behind": 0,
+            "error": "fork proven",
+            "flagged": True,
+        },
+    }
+    reported = {**base, "mirrors": mirrors, "flagged": ["cpf.gov.sg/pel"]}
+    page.route(
+        "**/v1/node",
+        lambda route: route.fulfill(json=reported, headers={"Cache-Control": "no-store"}),
+    )
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#flagged") == "cpf.gov.sg/pel"
+    my = page.locator("#members tr[data-agency=MY-PERKESO]").inner_text()
+    assert "size 120, 3 behind, verified 2026-11-23T10:00:00Z" in my and my.endswith("no")
+    sg = page.locator("#members tr[data-agency=SG-CPF]").inner_text()
+    assert "error: fork proven" in sg and sg.endswith("FLAGGED")
+
+
 def test_explorer_shows_checkpoint_cosigners_and_members(
     federation: Federation,  # noqa: F811
     bundle: bytes,
@@ -383,7 +427,8 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     assert "cosigned the latest checkpoint" in my and "perkeso.gov.my/pel" in my
     assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
     screenshot(page, "explorer.png")
-    # Record lookup.
+    # Record lookup and the worker's bundle part, with a token of this node.
+    page.fill("#token", create_token(th.engine, "TH-SSO"))
     rec = next(
         x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
     )
@@ -396,5 +441,13 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     page.click("#lookup")
     page.wait_for_selector("#lookup-result:has-text('Not found')")
     assert "[not_found]" in page.inner_text("#lookup-result")
+    page.fill("#pwid", f.PWID)
+    page.click("#bundle")
+    link = page.wait_for_selector("#lookup-result a[download]")
+    with page.expect_download() as download:
+        link.click()
+    part = Path(download.value.path()).read_bytes()
+    report = verify_bundle(part, trust_list(federation))
+    assert {v.record["issuer"] for v in report.records} == {"TH-SSO"}
     # /docs still works beside the pages.
     assert httpx.get(federation.urls[0] + "/docs").status_code == 200
