@@ -139,18 +139,40 @@ def bundle(federation: Federation) -> bytes:  # noqa: F811
     return make_bundle(federation)
 
 
+@pytest.fixture
+def verifier(federation: Federation, page: Any) -> Any:  # noqa: F811
+    """The page, showing the first node's /verify."""
+    page.goto(federation.urls[0] + "/verify")
+    return page
+
+
 # ---- driving the page ---------------------------------------------------------------------
 
 
-def verify_file(page: Any, data: bytes) -> tuple[str, str]:
-    """Give the page ``data`` as the chosen file; the verdict's status and text."""
+def verdict_after(page: Any, act: Any) -> tuple[str, str]:
+    """Run ``act`` on the loaded page; the new verdict's status and text."""
     page.wait_for_selector("body[data-ready=true]")
-    page.set_input_files(
-        "#bundle-file", files=[{"name": "b.json", "mimeType": "application/json", "buffer": data}]
-    )
+    page.locator("#verdict").evaluate("v => { v.removeAttribute('data-status'); }")
+    act()
     page.wait_for_selector("#verdict[data-status=valid], #verdict[data-status=rejected]")
     verdict = page.locator("#verdict")
     return verdict.get_attribute("data-status"), verdict.inner_text()
+
+
+def verify_file(page: Any, data: bytes) -> tuple[str, str]:
+    """Give the page ``data`` as the chosen file."""
+    file = {"name": "b.json", "mimeType": "application/json", "buffer": data}
+    return verdict_after(page, lambda: page.set_input_files("#bundle-file", files=[file]))
+
+
+def verify_text(page: Any, text: str) -> tuple[str, str]:
+    """Paste ``text`` and press the button."""
+
+    def act() -> None:
+        page.fill("#bundle-text", text)
+        page.click("#verify-text")
+
+    return verdict_after(page, act)
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -172,42 +194,38 @@ def flip_char(text: str, i: int) -> str:
 
 
 def test_verify_page_accepts_a_bundle_and_summarises_it(
-    federation: Federation,  # noqa: F811
     bundle: bytes,
-    page: Any,
+    verifier: Any,
 ) -> None:
-    page.goto(federation.urls[0] + "/verify")
-    assert "version 1, 3 members, witness quorum 2" in page.inner_text("#trust-status")
-    status, text = verify_file(page, bundle)
+    assert "version 1, 3 members, witness quorum 2" in verifier.inner_text("#trust-status")
+    status, text = verify_file(verifier, bundle)
     assert status == "valid", text
     assert "Valid: 8 records of MM-7K3Q9X2M4T8V1B5N" in text
-    head = page.inner_text("#summary > p")
+    head = verifier.inner_text("#summary > p")
     assert "home country MM, enrolled on 2026-01-01 by TH-SSO. 8 records" in head
-    assert hashlib.sha256(bundle).hexdigest() == page.inner_text("#bundle-digest")
-    th = page.locator("section.state[data-country=TH]").inner_text()
-    my = page.locator("section.state[data-country=MY]").inner_text()
+    assert hashlib.sha256(bundle).hexdigest() == verifier.inner_text("#bundle-digest")
+    th = verifier.locator("section.state[data-country=TH]").inner_text()
+    my = verifier.locator("section.state[data-country=MY]").inner_text()
     # TH: three months filed, one revoked; the amended month's earnings count as amended.
     assert "TH: TH-SSO (TH-SSO)\n" in th
     assert "1 revoked; 1 amended; checkpoints cosigned by MY-PERKESO, SG-CPF." in th
     assert "employment injury\t2\t2026-07\t2026-08" in th
     assert "THB\t17500.00\t110.26" in th  # 15000 + 2500 (amended) and the two months' dues
-    corrections = page.inner_text("#corrections")
+    corrections = verifier.inner_text("#corrections")
     assert (
         "amends" in corrections and "revokes" in corrections and "(clerical error)" in corrections
     )
     assert "old age\t1\t2026-10\t2026-10" in my
     assert "lump sum refund\tgranted\t1200.00 MYR one-off\t2026-12-01\tyes" in my
     assert "checkpoints cosigned by SG-CPF, TH-SSO." in my
-    assert f.PWID2 not in page.inner_text("body")
-    screenshot(page, "verify.png")
+    assert f.PWID2 not in verifier.inner_text("body")
+    screenshot(verifier, "verify.png")
 
 
 def test_verify_page_rejects_tampering(
-    federation: Federation,  # noqa: F811
     bundle: bytes,
-    page: Any,
+    verifier: Any,
 ) -> None:
-    page.goto(federation.urls[0] + "/verify")
     doc = json.loads(bundle)
     first, last = doc["records"][1], doc["records"][-1]
     hash_line = first["proof"].split("\n")[2]
@@ -230,12 +248,12 @@ def test_verify_page_rejects_tampering(
         ),
     }
     for what, (old, new, code) in cases.items():
-        status, text = verify_file(page, replace_once(bundle, old, new))
+        status, text = verify_file(verifier, replace_once(bundle, old, new))
         assert status == "rejected", what
         assert f"[{code}]" in text, (what, text)
-        assert "Rejected: " in text and page.inner_text("#summary") == ""
+        assert "Rejected: " in text and verifier.inner_text("#summary") == ""
     # Not canonical: the same JSON with a space.
-    status, text = verify_file(page, bundle.replace(b'{"format"', b'{ "format"', 1))
+    status, text = verify_file(verifier, bundle.replace(b'{"format"', b'{ "format"', 1))
     assert status == "rejected" and "[not_canonical]" in text
 
 
@@ -250,19 +268,18 @@ def python_code(data: bytes, tl: TrustList) -> str:
 def test_every_single_byte_change_is_rejected_with_the_python_code(
     federation: Federation,  # noqa: F811
     bundle: bytes,
-    page: Any,
+    verifier: Any,
 ) -> None:
     """~400 single-byte changes spread over the bundle: the page rejects each one, with the
     code ledger/bundle.py gives it."""
-    page.goto(federation.urls[0] + "/verify")
-    page.wait_for_selector("body[data-ready=true]")
+    verifier.wait_for_selector("body[data-ready=true]")
     step = max(1, len(bundle) // 400)
     mutated = []
     for i in range(0, len(bundle), step):
         copy = bytearray(bundle)
         copy[i] ^= (i % 7) + 1
         mutated.append(bytes(copy))
-    js_codes = page.evaluate(
+    js_codes = verifier.evaluate(
         """async (items) => {
             const codes = [];
             for (const b64 of items) {
@@ -285,37 +302,24 @@ def test_every_single_byte_change_is_rejected_with_the_python_code(
     assert {"bad_inclusion_proof", "bad_record_signature", "bad_cosignature"} <= set(py_codes)
 
 
-def verify_text(page: Any, text: str) -> tuple[str, str]:
-    """Paste ``text`` and press the button; the verdict's status and text."""
-    page.wait_for_selector("body[data-ready=true]")
-    page.locator("#verdict").evaluate("v => { v.removeAttribute('data-status'); }")
-    page.fill("#bundle-text", text)
-    page.click("#verify-text")
-    page.wait_for_selector("#verdict[data-status=valid], #verdict[data-status=rejected]")
-    verdict = page.locator("#verdict")
-    return verdict.get_attribute("data-status"), verdict.inner_text()
-
-
 def test_verify_page_reads_qr_text(
-    federation: Federation,  # noqa: F811
     bundle: bytes,
-    page: Any,
+    verifier: Any,
 ) -> None:
-    page.goto(federation.urls[0] + "/verify")
     parsed = Bundle.from_json(bundle)
-    # A reference before any bundle: the page needs the file.
-    status, text = verify_text(page, reference_text(parsed.digest(), "https://example.org/b"))
+    # A reference before any bundle: the verifier needs the file.
+    status, text = verify_text(verifier, reference_text(parsed.digest(), "https://example.org/b"))
     assert status == "rejected" and "[bundle_needed]" in text and "example.org/b" in text
-    status, text = verify_text(page, encode_qr_text(parsed))  # the bundle itself, base45+zlib
+    status, text = verify_text(verifier, encode_qr_text(parsed))  # the bundle itself, base45+zlib
     assert status == "valid", text
-    assert page.inner_text("#bundle-digest") == parsed.digest()
-    status, text = verify_text(page, reference_text(parsed.digest()) + "\n")
+    assert verifier.inner_text("#bundle-digest") == parsed.digest()
+    status, text = verify_text(verifier, reference_text(parsed.digest()) + "\n")
     assert status == "valid" and "refers to the bundle verified here" in text
-    status, text = verify_text(page, reference_text("0" * 64))
+    status, text = verify_text(verifier, reference_text("0" * 64))
     assert status == "rejected" and "[digest_mismatch]" in text
-    status, text = verify_text(page, encode_qr_text(parsed)[:-3])
+    status, text = verify_text(verifier, encode_qr_text(parsed)[:-3])
     assert status == "rejected" and "[bad_format]" in text
-    status, text = verify_text(page, bundle.decode())  # pasted bundle text
+    status, text = verify_text(verifier, bundle.decode())  # pasted bundle text
     assert status == "valid", text
 
 
@@ -360,7 +364,6 @@ def test_verifier_loads_another_trust_list(
     assert status == "rejected" and "[trust_list_mismatch]" in text
     page.set_input_files("#trust-file", str(federation.trust_file))
     page.wait_for_selector("#trust-status:has-text('test, version 1')")
-    page.locator("#verdict").evaluate("v => { v.removeAttribute('data-status'); }")
     status, text = verify_file(page, bundle)
     assert status == "valid", text
 
