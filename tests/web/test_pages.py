@@ -408,7 +408,8 @@ def test_explorer_shows_mirrors_and_flags_when_reported(
     my = page.locator("#members tr[data-agency=MY-PERKESO]").inner_text()
     assert "size 120, 3 behind, verified 2026-11-23T10:00:00Z" in my and my.endswith("no")
     sg = page.locator("#members tr[data-agency=SG-CPF]").inner_text()
-    assert "error: fork proven" in sg and sg.endswith("FLAGGED")
+    assert "size 7, up to date, not verified yet, error: fork proven" in sg
+    assert sg.endswith("FLAGGED")
 
 
 def test_explorer_shows_checkpoint_cosigners_and_members(
