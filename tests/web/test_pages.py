@@ -175,6 +175,14 @@ def verify_text(page: Any, text: str) -> tuple[str, str]:
     return verdict_after(page, act)
 
 
+def table_rows(page: Any, selector: str) -> list[list[list[str]]]:
+    """The body rows of each table under ``selector``, as cell texts."""
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+        selector + " table",
+        "ts => ts.map(t => [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent)))",
+    )
+
+
 def screenshot(page: Any, name: str) -> None:
     """With PEL_SCREENSHOTS=DIR, keep a full-page picture of what the test saw."""
     folder = os.environ.get("PEL_SCREENSHOTS")
@@ -209,14 +217,22 @@ def test_verify_page_accepts_a_bundle_and_summarises_it(
     # TH: three months filed, one revoked; the amended month's earnings count as amended.
     assert "TH: TH-SSO (TH-SSO)\n" in th
     assert "1 revoked; 1 amended; checkpoints cosigned by MY-PERKESO, SG-CPF." in th
-    assert "employment injury\t2\t2026-07\t2026-08" in th
-    assert "THB\t17500.00\t110.26" in th  # 15000 + 2500 (amended) and the two months' dues
+    months, totals = table_rows(verifier, "section.state[data-country=TH]")
+    assert months == [
+        ["employment injury", "2", "2026-07", "2026-08"],
+        ["invalidity", "2", "2026-07", "2026-08"],
+    ]
+    assert totals == [["THB", "17500.00", "110.26"]]  # 15000 + 2500 (amended); two months' dues
     corrections = verifier.inner_text("#corrections")
     assert (
         "amends" in corrections and "revokes" in corrections and "(clerical error)" in corrections
     )
-    assert "old age\t1\t2026-10\t2026-10" in my
-    assert "lump sum refund\tgranted\t1200.00 MYR one-off\t2026-12-01\tyes" in my
+    months, totals, entitlements = table_rows(verifier, "section.state[data-country=MY]")
+    assert months == [["old age", "1", "2026-10", "2026-10"]]
+    assert totals == [["MYR", "2450.00", "49.00"]]
+    assert entitlements == [
+        ["lump sum refund", "granted", "1200.00 MYR one-off", "2026-12-01", "yes"]
+    ]
     assert "checkpoints cosigned by SG-CPF, TH-SSO." in my
     assert f.PWID2 not in verifier.inner_text("body")
     screenshot(verifier, "verify.png")
