@@ -27,6 +27,7 @@ from ledger.federation import SignedTrustList, TrustList
 from node.node import Node
 from node.tokens import create_token
 from tests import factories as f
+from tests.conftest import IN_CI
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)
 from tests.node.test_cli import run
 
@@ -42,7 +43,6 @@ ARGS = [
     "--no-first-run",
 ]
 WAIT_MS = 20_000
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="module")
