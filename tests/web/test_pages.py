@@ -165,6 +165,18 @@ def verify_file(page: Any, data: bytes) -> tuple[str, str]:
     return verdict_after(page, lambda: page.set_input_files("#bundle-file", files=[file]))
 
 
+def drop_file(page: Any, data: bytes) -> tuple[str, str]:
+    """Drop ``data`` as a file on the page's drop zone."""
+    script = """b64 => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "bundle.json", {type: "application/json"}));
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+    }"""
+    return verdict_after(page, lambda: page.evaluate(script, base64.b64encode(data).decode()))
+
+
 def verify_text(page: Any, text: str) -> tuple[str, str]:
     """Paste ``text`` and press the button."""
 
@@ -354,13 +366,17 @@ def test_saved_verifier_works_from_a_file(
     assert "trust list version 1" in stdout
     saved = tmp_path / "saved.html"
     saved.write_bytes(httpx.get(federation.urls[0] + "/verify").content)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
     for html in (out, saved):
         page.goto(html.as_uri())
         status, text = verify_file(page, bundle)
         assert status == "valid", (html, text)
         assert page.locator("section.state").count() == 2
-        status, text = verify_file(page, replace_once(bundle, f.PWID, "MM-0000000000000000"))
-        assert status == "rejected" and "Rejected" in text
+        # Dropped on the page, a record about another worker is refused.
+        status, text = drop_file(page, replace_once(bundle, f.PWID, "MM-0000000000000000"))
+        assert status == "rejected" and "[subject_mismatch]" in text
+    assert requests == [out.as_uri(), saved.as_uri()]  # the pages fetched nothing
 
 
 def test_verifier_loads_another_trust_list(
