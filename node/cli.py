@@ -675,7 +675,8 @@ def web_verifier(
 
     signed = write_verifier(trust, out_file)
     tl = signed.trust_list
-    out.print(f"{out_file}: verifier for {tl.federation} trust list version {tl.version}")
+    message = f"{out_file}: verifier for {tl.federation} trust list version {tl.version}"
+    out.print(message, markup=False)
 
 
 def main() -> None:  # pragma: no cover - console-script shim
