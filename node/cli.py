@@ -271,10 +271,10 @@ def demo(
     states: Annotated[
         int, typer.Option(min=2, max=10, help="How many member states (the first N)")
     ] = 10,
-    workers: Annotated[int, typer.Option(min=1, help="Synthetic migrant workers")] = 200,
+    workers: Annotated[int, typer.Option(min=1, help="Synthetic migrant workers")] = 500,
     months: Annotated[
         int, typer.Option(min=1, max=240, help="Months of contributions (from 2023-01)")
-    ] = 36,
+    ] = 48,
     directory: Annotated[
         Path, typer.Option("--dir", help="Demo directory (reused when it holds the same demo)")
     ] = Path("var/demo"),

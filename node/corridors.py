@@ -62,9 +62,7 @@ def corridors_between(agency_ids: Sequence[str]) -> list[tuple[str, str, int]]:
     ]
 
 
-def _assign(
-    rng: random.Random, agency_ids: Sequence[str], workers: int
-) -> list[tuple[str, str]]:
+def _assign(rng: random.Random, agency_ids: Sequence[str], workers: int) -> list[tuple[str, str]]:
     """A corridor for each worker: first enough to give every state's log some records
     (heaviest corridors first), then in proportion to the corridors' weights."""
     corridors = sorted(corridors_between(agency_ids), key=lambda c: -c[2])

@@ -463,8 +463,7 @@ def survey(demo: Demo, http: httpx.Client, urls: dict[str, str]) -> list[LogStat
             st.mirrored_by = sorted(
                 agency
                 for agency, info in infos.items()
-                if agency != st.node.agency
-                and _mirrors(info, st.node.origin, st.tree_size)
+                if agency != st.node.agency and _mirrors(info, st.node.origin, st.tree_size)
             )
     return statuses
 
@@ -542,9 +541,7 @@ def summary_rows(statuses: Sequence[LogStatus]) -> list[dict[str, Any]]:
     ]
 
 
-def sample_worker(
-    demo: Demo, worker: Worker, urls: dict[str, str] | None = None
-) -> dict[str, Any]:
+def sample_worker(demo: Demo, worker: Worker, urls: dict[str, str] | None = None) -> dict[str, Any]:
     """Where one worker's records are: the enrolment's index in the home log, the
     contributions' (and any entitlements') indices in the host log, read over HTTP."""
     urls = urls or {n.agency: n.url for n in demo.nodes}
@@ -618,8 +615,8 @@ class DemoOptions:
 
     directory: Path = Path("var/demo")
     states: int = len(DEMO_ORDER)
-    workers: int = 200
-    months: int = 36
+    workers: int = 500
+    months: int = 48
     quorum: int | None = None
     base_port: int | None = None
     seed: int = 0
@@ -704,6 +701,12 @@ def fill_and_watch(
     filings = corridor_filings(
         demo.agencies, workers=opts.workers, months=opts.months, seed=opts.seed
     )
+    empty = [a for a, d in filings.drafts.items() if not d]
+    if empty:
+        # An empty log has no checkpoint for anyone to witness.
+        raise DemoError(
+            f"{opts.workers} workers leave {', '.join(empty)} without records: give more --workers"
+        )
     started = time.monotonic()
     taken = load_filings(demo, filings, urls=urls)
     say(

@@ -32,8 +32,11 @@ def print_summary(console: Console, result: DemoResult) -> None:
             if mirrored is None
             else f"{len(mirrored)}/{members - 1} {_countries(mirrored)}",
         )
-    # Piped output is 80 columns by default; the table is worth its full width.
-    console.print(table, width=None if console.is_terminal else max(console.width, 140))
+    if not console.is_terminal and console.width < 140:
+        # Piped output is 80 columns unless told; the table is worth its full width.
+        Console(file=console.file, width=140, soft_wrap=True).print(table)
+    else:
+        console.print(table)
     if all(row["mirrored_by"] is None for row in result.logs):
         console.print("mirrors: not reported by the nodes")
     sample = result.sample
@@ -60,9 +63,7 @@ def print_summary(console: Console, result: DemoResult) -> None:
             highlight=False,
         )
     for agency, url in result.urls.items():
-        console.print(
-            f"{agency:<11} {url}/checkpoint  {url}/docs  {url}/v1/node", highlight=False
-        )
+        console.print(f"{agency:<11} {url}/checkpoint  {url}/docs  {url}/v1/node", highlight=False)
     console.print(
         f"{result.records} records in {members} logs, all witnessed, in {result.elapsed:.1f} s",
         highlight=False,
