@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,15 @@ from api.app import create_app
 from ledger.records import validate_record
 from node.asean import agency_for
 from node.corridors import corridor_filings
-from node.demo import DEMO_ORDER, DemoResult, default_quorum, setup_federation, wait_witnessed
+from node.demo import (
+    DEMO_ORDER,
+    DemoResult,
+    default_quorum,
+    setup_federation,
+    summary_rows,
+    survey,
+    wait_witnessed,
+)
 from node.demo_view import print_summary
 from node.errors import DemoError
 from node.node import Node
@@ -170,7 +179,8 @@ def _read_json_line(proc: subprocess.Popen[str], timeout: float) -> dict:
 
 
 @pytest.mark.slow
-def test_sigint_stops_every_node_of_the_interactive_demo(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_every_node_of_the_interactive_demo(tmp_path: Path, signum: int) -> None:
     directory = tmp_path / "demo"
     proc = subprocess.Popen(
         demo_args(directory, "--json"),
@@ -196,7 +206,7 @@ def test_sigint_stops_every_node_of_the_interactive_demo(tmp_path: Path) -> None
         assert r.status_code == 200 and r.json()["integrated"] is True
         assert r.json()["record"]["subject"] == sample["pwid"]
         assert proc.poll() is None  # still serving
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
@@ -208,6 +218,28 @@ def test_sigint_stops_every_node_of_the_interactive_demo(tmp_path: Path) -> None
     assert [p for p in below if alive(p)] == []
     assert all(refuses(url) for url in summary["urls"].values())
     assert "stopped every node" in proc.stderr.read()  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_node_that_fails_stops_the_others(tmp_path: Path) -> None:
+    base = free_port()
+    with socket.socket() as taken:  # the second node's port is in use
+        try:
+            taken.bind(("127.0.0.1", base + 1))
+            taken.listen()
+        except OSError:
+            pass  # someone else holds it: the node fails all the same
+        done = subprocess.run(
+            demo_args(tmp_path / "demo", "--exit-after", "--base-port", str(base)),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert "error: the MM-SSB node exited" in done.stderr and "[node_failed]" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert processes_mentioning(str(tmp_path / "demo")) == []
 
 
 def test_corridor_filings_put_each_record_in_the_right_log() -> None:
@@ -282,3 +314,64 @@ def test_summary_table_names_every_state_and_its_witnesses() -> None:
         assert "not reported" in line
     assert "mirrors: not reported" in text
     assert "http://h:1/checkpoint" in text and "33 records in 3 logs, all witnessed" in text
+
+
+def test_mirrors_count_once_the_nodes_report_them(tmp_path: Path) -> None:
+    agencies = list(DEMO_ORDER[:3])
+    demo = setup_federation(tmp_path / "d", agencies, ports=[1, 2, 3], quorum=1)
+    origins = {n.agency: n.origin for n in demo.nodes}
+    sizes = {"TH-SSO": 40, "MM-SSB": 7, "MY-PERKESO": 25}
+
+    def info(agency: str, mirrors: dict[str, Any] | None) -> dict[str, Any]:
+        others = [a for a in agencies if a != agency]
+        body: dict[str, Any] = {
+            "agency": agency,
+            "tree_size": sizes[agency],
+            "pending": 0,
+            "witnessing": {
+                "size": sizes[agency],
+                "cosigners": others,
+                "quorum": 1,
+                "witnessed": True,
+            },
+        }
+        if mirrors is not None:
+            body["mirrors"] = mirrors
+        return body
+
+    def mirror(agency: str, size: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "agency": agency,
+            "size": size,
+            "verified_at": "t",
+            "behind": 0,
+            "error": "",
+            "flagged": False,
+            **extra,
+        }
+
+    reports: dict[str, dict[str, Any] | None] = {a: None for a in agencies}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        agency = request.url.host.upper()
+        return httpx.Response(200, json=info(agency, reports[agency]))
+
+    urls = {a: f"http://{a.lower()}" for a in agencies}
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        statuses = survey(demo, http, urls)
+        assert [st.mirrored_by for st in statuses] == [None, None, None]
+        assert all(st.done(sizes[st.node.agency], mirrors=False) for st in statuses)
+        # Once reported: MM-SSB mirrors TH-SSO fully; MY-PERKESO is behind on it, and
+        # holds MM-SSB's log but flagged it.
+        reports["MM-SSB"] = {origins["TH-SSO"]: mirror("TH-SSO", 40)}
+        reports["MY-PERKESO"] = {
+            origins["TH-SSO"]: mirror("TH-SSO", 39, behind=1),
+            origins["MM-SSB"]: mirror("MM-SSB", 7, flagged=True),
+        }
+        th, mm, my = survey(demo, http, urls)
+        assert th.mirrored_by == ["MM-SSB"] and mm.mirrored_by == [] and my.mirrored_by == []
+        assert not th.done(40, mirrors=True)  # MY-PERKESO's mirror is one entry behind
+        assert summary_rows([th, mm, my])[0]["mirrored_by"] == ["MM-SSB"]
+        reports["MY-PERKESO"][origins["TH-SSO"]] = mirror("TH-SSO", 40)  # type: ignore[index]
+        th = survey(demo, http, urls)[0]
+        assert th.mirrored_by == ["MM-SSB", "MY-PERKESO"] and th.done(40, mirrors=True)
