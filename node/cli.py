@@ -322,7 +322,6 @@ def demo(
         seed=seed,
         timeout=timeout,
         exit_after=exit_after,
-        as_json=as_json,
         init_only=init_only,
         load_only=load_only,
         url_template=url_template,

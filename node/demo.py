@@ -622,7 +622,6 @@ class DemoOptions:
     seed: int = 0
     timeout: float = 60.0
     exit_after: bool = False
-    as_json: bool = False
     init_only: bool = False
     load_only: bool = False
     url_template: str = LOCAL_URL

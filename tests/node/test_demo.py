@@ -45,6 +45,13 @@ def demo_args(directory: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "node.cli", "demo", "--dir", str(directory), *SMALL, *extra]
 
 
+def run_demo(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``pel demo`` run to its end in a process of its own, within two minutes."""
+    return subprocess.run(
+        demo_args(directory, *extra), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Live processes whose command line contains ``text`` (zombies excluded)."""
     found = []
@@ -111,13 +118,7 @@ def check_summary(summary: dict) -> None:
 @pytest.mark.slow
 def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None:
     directory = tmp_path / "demo"
-    done = subprocess.run(
-        demo_args(directory, "--exit-after", "--json"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_demo(directory, "--exit-after", "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     check_summary(summary)
@@ -154,13 +155,7 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
     finally:
         node.stop()
     # A second run reopens the same federation: the same records, all already there.
-    again = subprocess.run(
-        demo_args(directory, "--exit-after", "--json"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_demo(directory, "--exit-after", "--json")
     assert again.returncode == 0, again.stderr
     assert "reusing" in again.stderr
     assert [r["tree_size"] for r in json.loads(again.stdout)["logs"]] == [
@@ -229,13 +224,7 @@ def test_a_node_that_fails_stops_the_others(tmp_path: Path) -> None:
             taken.listen()
         except OSError:
             pass  # someone else holds it: the node fails all the same
-        done = subprocess.run(
-            demo_args(tmp_path / "demo", "--exit-after", "--base-port", str(base)),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_demo(tmp_path / "demo", "--exit-after", "--base-port", str(base))
     assert done.returncode == 1
     assert "error: the MM-SSB node exited" in done.stderr and "[node_failed]" in done.stderr
     assert "Traceback" not in done.stderr
