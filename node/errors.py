@@ -6,7 +6,8 @@
     ├── ConfigError           code: bad_config        a node directory or setting is wrong
     ├── AuthError             code: unauthorized      401: no or unknown write token
     ├── ForbiddenError        code: forbidden         403: the token may not do this
-    └── PeerError             code: peer_unreachable  a remote node failed or answered badly
+    ├── PeerError             code: peer_unreachable  a remote node failed or answered badly
+    └── DemoError             code: demo_failed       the demo federation failed (not_witnessed, …)
 """
 
 from __future__ import annotations
@@ -37,3 +38,9 @@ class ForbiddenError(NodeError):
 class PeerError(NodeError):
     code = "peer_unreachable"
     http_status = 502
+
+
+class DemoError(NodeError):
+    """The demo federation could not be set up, filled or witnessed."""
+
+    code = "demo_failed"
