@@ -144,9 +144,6 @@ def rebuild_log(
             compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "the saved edge against")
             entries, hashes, first = entries[skip:], hashes[skip:], first + skip
         report.bundles += 1
-        if issuer_key is not None:
-            _check_signatures(entries, first, issuer_key, issuer)
-            report.signatures += len(entries)
         full = rebuilt.add(hashes)
         if full:
             fetched = {(0, n): tile0}
@@ -156,6 +153,9 @@ def rebuild_log(
             report.tiles += len(full)
         else:
             compare_tiles({(0, n): rebuilt.edge()[0]}, [tile0], "served")
+        if issuer_key is not None:
+            _check_signatures(entries, first, issuer_key, issuer)
+            report.signatures += len(entries)
         report.entries += len(entries)
         done += len(entries)
         if progress:
