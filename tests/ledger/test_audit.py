@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -10,7 +12,7 @@ from crypto.cosignature import CosignatureSigner
 from crypto.keys import SigningKey
 from crypto.note import NoteSignature, parse_note
 from ledger.audit import AuditState, Seen, check_cosignatures, check_prefix
-from ledger.checkpoint import open_checkpoint
+from ledger.checkpoint import SignedCheckpoint, open_checkpoint
 from ledger.errors import AuditStateError, ProofError
 from ledger.evidence import verify_fork
 from ledger.merkle.proof import prefix_proof
@@ -20,7 +22,7 @@ from tests.ledger.test_witness import ORIGIN, FakeLog
 T = 1_700_000_000
 
 
-def opened(log: FakeLog, size: int | None = None):  # type: ignore[no-untyped-def]
+def opened(log: FakeLog, size: int | None = None) -> SignedCheckpoint:
     return open_checkpoint(log.note(size), log.signer.verifier)
 
 
@@ -53,7 +55,7 @@ def test_state_round_trip_and_edge_reproduces_the_root() -> None:
         lambda d: d.pop("seen"),
     ],
 )
-def test_state_parsing_is_strict(change) -> None:  # type: ignore[no-untyped-def]
+def test_state_parsing_is_strict(change: Callable[[dict[str, Any]], object]) -> None:
     log = FakeLog()
     log.grow(3)
     rebuilt = TileRebuilder()
