@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -21,18 +22,18 @@ from starlette.routing import Mount
 from api.app import create_app
 from ledger.federation import SignedTrustList, TrustList
 from ledger.merkle.hashing import hash_leaf
-from node.audit import AuditFailed, audit_log
+from node.audit import AuditFailed, audit_log, write_atomic
 from node.node import Node
 from tests import factories as f
 from tests.conftest import serve
 from tests.e2e import test_federation as tf
+from tests.node import test_cli
 from tests.node.test_cli import run
 
 federation = tf.federation  # the three members on loopback, quorum 2
+node_dir, served = test_cli.node_dir, test_cli.served  # one node on loopback, no trust list
 Federation = tf.Federation
 ORIGIN = "sso.go.th/pel"
-
-pytestmark = pytest.mark.slow
 
 
 def fill(fed: Federation, count: int) -> bytes:
@@ -86,6 +87,7 @@ def twin(fed: Federation, tmp_path: Path, records: int) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_an_honest_log_passes_and_the_next_audit_resumes(
     federation: Federation, tmp_path: Path
 ) -> None:
@@ -126,6 +128,7 @@ def test_an_honest_log_passes_and_the_next_audit_resumes(
     assert len(list(state.glob("report-*.json"))) == 2
 
 
+@pytest.mark.slow
 def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
     federation: Federation, tmp_path: Path
 ) -> None:
@@ -178,6 +181,7 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
     }
 
 
+@pytest.mark.slow
 def test_a_rewritten_history_is_a_proven_fork(federation: Federation, tmp_path: Path) -> None:
     fed, state = federation, tmp_path / "audit"
     fill(fed, 40)
@@ -202,6 +206,7 @@ def test_a_rewritten_history_is_a_proven_fork(federation: Federation, tmp_path: 
         assert code == 0, err2
 
 
+@pytest.mark.slow
 def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Path) -> None:
     fed = federation
     with twin(fed, tmp_path, 35) as lone:
@@ -220,3 +225,44 @@ def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Pa
     report = failed.value.report
     assert [x.code for x in report.failures] == ["no_quorum"]
     assert report.tree.entries == 35 and report.tree.signatures == 35  # the tree itself is fine
+
+
+def test_audit_with_keys_alone_checks_every_signature(
+    served: tuple[str, Node, dict], tmp_path: Path
+) -> None:
+    url, node, info = served
+    node.submit([f.contribution(body={"currency": "THB"}) for _ in range(40)])
+    deadline = time.monotonic() + 20
+    while node.log.state()[1] != 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    keys = ("--vkey", info["log_vkey"], "--issuer-key")
+    code, out, err = run("audit", url, "--state", str(tmp_path / "a"), *keys, info["issuer_key"])
+    assert code == 0, err
+    assert "40 signatures verified" in out and "witness cosignatures not checked" in err
+    assert json.loads((tmp_path / "a" / "state.json").read_text())["issuer"] == "TH-SSO"
+    # Another issuer key: the first record's signature fails, nothing is saved.
+    other = base64.b64encode(bytes(range(32))).decode()
+    code, _, err = run("audit", url, "--state", str(tmp_path / "b"), *keys, other)
+    assert code == 1 and "[bad_signature]" in err and "Traceback" not in err
+    [file] = evidence_files(err)
+    assert json.loads(file.read_text())["index"] == 0
+    assert not (tmp_path / "b" / "state.json").exists()
+    # Neither a trust list nor keys: refused before anything is fetched.
+    code, _, err = run("audit", url, "--state", str(tmp_path / "c"), "--vkey", info["log_vkey"])
+    assert code == 1 and "[bad_config]" in err and not (tmp_path / "c").exists()
+
+
+def test_state_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.json"
+    write_atomic(path, "old\n")
+
+    def crash(*_: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        write_atomic(path, "new\n")
+    assert path.read_text() == "old\n"
