@@ -141,7 +141,7 @@ def rebuild_log(
         skip = max(0, resumed - first)
         if skip:  # the partial bundle the last audit ended in
             old = rebuilt.edge().get(0, b"")
-            compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "the saved edge against")
+            compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
             entries, hashes, first = entries[skip:], hashes[skip:], first + skip
         report.bundles += 1
         full = rebuilt.add(hashes)
