@@ -48,7 +48,7 @@ from ledger.merkle.proof import prefix_proof
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from ledger.tilecheck import TileRebuilder
 from node.client import LogClient
-from node.errors import ConfigError, NodeError, PeerError
+from node.errors import AuditFailed, ConfigError, PeerError
 from node.verify import VerifyReport, rebuild_log
 
 REPORT_FORMAT = "pel-audit-report/v1"
@@ -57,18 +57,6 @@ STATE_FILE = "state.json"
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(phase, done, total)``."""
-
-
-class AuditFailed(NodeError):
-    """The audit found an inconsistency; ``report`` holds every failure and its evidence."""
-
-    code = "audit_failed"
-
-    def __init__(self, report: AuditReport) -> None:
-        first = report.failures[0]
-        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
-        super().__init__(first.message + more, code=first.code)
-        self.report = report
 
 
 @dataclass(frozen=True)
@@ -555,5 +543,7 @@ def audit_log(
         write_atomic(report_file, text)
         report.files.append(str(report_file))
     if report.failures:
-        raise AuditFailed(report)
+        first = report.failures[0]
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise AuditFailed(first.message + more, code=first.code, report=report)
     return report

@@ -532,8 +532,8 @@ def audit(
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
     from crypto.keys import PublicKey
     from crypto.note import parse_vkey
-    from node.audit import AuditFailed, AuditTrust, audit_log
-    from node.errors import ConfigError
+    from node.audit import AuditTrust, audit_log
+    from node.errors import AuditFailed, ConfigError
 
     if trust is not None:
         keys: Any = _read_signed(trust).trust_list

@@ -4,6 +4,9 @@ Fetches the checkpoint (verified with the given log key), every entry bundle and
 every tile, rehashes every entry, rebuilds every tile and the root, compares them
 with what was served, and checks a sample of the node's inclusion proofs against
 the checkpoint. Optionally checks every record's issuer signature.
+
+``rebuild_log`` is the part ``pel audit`` shares: it grows a tree from any right
+edge (empty, or the one a previous audit saved) to a checkpoint's size.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from starlette.routing import Mount
 from api.app import create_app
 from ledger.federation import SignedTrustList, TrustList
 from ledger.merkle.hashing import hash_leaf
-from node.audit import AuditFailed, audit_log, write_atomic
+from node.audit import audit_log, write_atomic
+from node.errors import AuditFailed
 from node.node import Node
 from tests import factories as f
 from tests.conftest import serve
