@@ -70,10 +70,10 @@ class RecordingTransport(httpx.HTTPTransport):
 
 
 @contextlib.contextmanager
-def twin(fed: Federation, tmp_path: Path, records: int) -> Iterator[str]:
+def twin(fed: Federation, tmp_path: Path, records: int, name: str = "twin") -> Iterator[str]:
     """A node with TH-SSO's keys and origin but its own history of ``records`` entries,
     and no trust list (so no witness cosigns it)."""
-    d = tmp_path / "twin"
+    d = tmp_path / name
     shutil.copytree(fed.dirs[0] / "keys", d / "keys")
     shutil.copy(fed.dirs[0] / "node.json", d / "node.json")
     node = Node.open(d, database_url=f"sqlite:///{d / 'pel.db'}", federation_genesis=None)
@@ -205,6 +205,11 @@ def test_a_rewritten_history_is_a_proven_fork(federation: Federation, tmp_path: 
         [file] = evidence_files(err)
         code, _, err2 = run("evidence", "verify", str(file), "--trust", str(fed.trust_file))
         assert code == 0, err2
+    with twin(fed, tmp_path, 25, "short") as short:
+        # A log that serves fewer entries than were audited is refused too.
+        code, _, err = audit(fed, short, state)
+        assert code == 1 and "[log_shrank]" in err and "25 entries; 40 were audited" in err
+        assert (state / "state.json").read_text() == before
 
 
 @pytest.mark.slow
