@@ -55,8 +55,8 @@ REPORT_FORMAT = "pel-audit-report/v1"
 EVIDENCE_FORMAT = "pel-audit-evidence/v1"
 STATE_FILE = "state.json"
 
-Progress = Callable[[str, int, int | None], None]
-"""``progress(phase, done, total)``."""
+Progress = Callable[[str, int, int | None, int], None]
+"""``progress(phase, done, total, bytes downloaded so far)``."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ class _Audit:
 
     def _say(self, phase: str, done: int = 0, total: int | None = None) -> None:
         if self.progress:
-            self.progress(phase, done, total)
+            self.progress(phase, done, total, self.counter.bytes)
 
     def _reader(self, client: LogClient, size: int) -> TileHashReader:
         key = (client.base_url, size)

@@ -546,14 +546,15 @@ def audit(
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("entries"),
+        TextColumn("{task.fields[mib]:.1f} MiB"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
-        task = bar.add_task("checkpoint", total=None)
+        task = bar.add_task("checkpoint", total=None, mib=0.0)
 
-        def progress(phase: str, done: int, total: int | None) -> None:
-            bar.update(task, description=phase, completed=done, total=total)
+        def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
 
         try:
             result = audit_log(
