@@ -16,7 +16,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from crypto.errors import PelError
@@ -575,6 +582,81 @@ def evidence_verify(
         raise EvidenceError(f"no member of {tl.federation} has the log {ev.origin!r}")
     how = verify_fork(ev, member.log_verifier)
     out.print(f"fork proven: {member.agency}'s log {ev.origin}: {how}")
+
+
+@app.command()
+@friendly
+def audit(
+    url: Annotated[
+        str, typer.Argument(help="The log's base URL (node, or <node>/mirror/<origin>)")
+    ],
+    state: Annotated[Path, typer.Option(help="State directory: kept between audits of this log")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A signed trust-list version (JSON): keys, witnesses")
+    ] = None,
+    vkey: Annotated[
+        str | None, typer.Option(help="The log's verifier key, without --trust")
+    ] = None,
+    issuer_key: Annotated[
+        str | None, typer.Option(help="The issuer's public key (base64), with --vkey")
+    ] = None,
+    mirror: Annotated[
+        list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+) -> None:
+    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.audit import AuditTrust, audit_log
+    from node.errors import AuditFailed, ConfigError
+
+    if trust is not None:
+        keys: Any = _read_signed(trust).trust_list
+    elif vkey and issuer_key:
+        keys = AuditTrust(parse_vkey(vkey), PublicKey.from_base64(issuer_key), None)
+    else:
+        raise ConfigError("give --trust TRUST.json, or --vkey and --issuer-key")
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entries"),
+        TextColumn("{task.fields[mib]:.1f} MiB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("checkpoint", total=None, mib=0.0)
+
+        def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
+
+        try:
+            result = audit_log(
+                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+            )
+        except AuditFailed as exc:
+            bar.stop()
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            for f in exc.report.failures:
+                err.print(f"evidence: {f.file} [{f.code}]", markup=False, highlight=False)
+            for path in exc.report.files:
+                err.print(f"report: {path}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    cos = result.cosignatures
+    witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
+    out.print(
+        f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
+        f"{result.tree.entries} entries rehashed, {result.tree.tiles} tiles compared, "
+        f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
+        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
+        highlight=False,
+    )
+    for path in result.files:
+        out.print(f"report: {path}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console-script shim
