@@ -4,6 +4,7 @@ ask for a part, pending records, ``pel verify-bundle`` and the QR code decoded f
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from PIL import Image
 
 from api.app import create_app
 from crypto.keys import SigningKey
-from crypto.note import parse_signature_line
+from crypto.note import NoteSignature, parse_signature_line
 from crypto.request import parse_authorization, sign_request
 from ledger.bundle import Bundle, BundleError, merge_bundles, verify_bundle
 from ledger.bundle_qr import b45decode, b45encode, read_qr_text
@@ -330,3 +331,25 @@ def test_signed_requests_and_holder_keys_are_strict() -> None:
         assert err.value.code == code
     enrol["body"]["holder_key"] = key.public_key.to_base64()
     validate_record(enrol)
+
+
+def test_log_reads_a_subject_and_its_cosigned_sizes(node_and_token: tuple[Node, str]) -> None:
+    """On SQLite and PostgreSQL: a worker's entries, and checkpoints with enough cosigners."""
+    node, _ = node_and_token
+    mine = f.contribution(subject=PWID)
+    node.submit([f.contribution(subject=STRANGER), mine])
+    seq = Sequencer(node.log)
+    seq.sequence_once()
+    node.submit([f.revocation(mine)])
+    seq.sequence_once()
+    assert [(i, json.loads(d)["type"]) for i, d in node.log.subject_entries(PWID)] == [
+        (1, "contribution"),
+        (2, "revocation"),
+    ]
+    assert node.log.subject_entries("TH-0000000000000000") == []
+    sig = NoteSignature("w1", b"\x00\x00\x00\x01", bytes(72))
+    node.log.add_cosignatures(2, [sig])
+    node.log.add_cosignatures(3, [sig, NoteSignature("w2", b"\x00\x00\x00\x02", bytes(72))])
+    assert node.log.cosigned_sizes(1) == [3, 2]
+    assert node.log.cosigned_sizes(2) == [3]
+    assert node.log.cosigned_sizes(3) == []
