@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ from ledger.bundle_qr import b45decode, b45encode, read_qr_text
 from ledger.errors import RecordError
 from ledger.federation import Member, SignedTrustList, TrustList
 from ledger.records import validate_record
-from node.bundle import BUNDLE_PATH, build_part, write_qr
+from node.bundle import BUNDLE_PATH, assemble, build_part, write_qr
 from node.federation import apply_version
 from node.keys import write_private_key
 from node.node import Node, init_node
@@ -353,3 +354,33 @@ def test_log_reads_a_subject_and_its_cosigned_sizes(node_and_token: tuple[Node, 
     assert node.log.cosigned_sizes(1) == [3, 2]
     assert node.log.cosigned_sizes(2) == [3]
     assert node.log.cosigned_sizes(3) == []
+
+
+def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
+    home = build_part(trio.nodes["MM-SSB"], PWID).bundle.to_bytes()
+    host = build_part(trio.nodes["TH-SSO"], PWID).bundle.to_bytes()
+    answers = {
+        "mm.test": httpx.Response(200, content=home, headers={"Pel-Pending": "e-9"}),
+        "th.test": httpx.Response(200, content=host.replace(b"16000.00", b"16000.01")),
+        "my.test": httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}}),
+        "sg.test": httpx.Response(403, json={"error": {"code": "forbidden", "message": "no"}}),
+    }
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        if request.url.host == "down.test":
+            raise httpx.ConnectError("refused")
+        return answers[request.url.host]
+
+    urls = [f"http://{h}" for h in [*answers, "down.test"]]
+    mock = httpx.MockTransport(handler)
+    got = assemble(PWID, trio.trust_list, urls=urls, sign=lambda p: "Bearer t:" + p, transport=mock)
+    assert seen == ["Bearer t:" + BUNDLE_PATH.format(pwid=PWID)] * 5
+    assert [e.record["issuer"] for e in got.bundle.records] == ["MM-SSB"]
+    assert got.pending == {"http://mm.test": ["e-9"]}
+    assert set(got.failed) == {"http://th.test", "http://sg.test", "http://down.test"}
+    assert "[bad_record_signature]" in got.failed["http://th.test"]
+    with pytest.raises(BundleError) as info:
+        assemble(PWID, trio.trust_list, urls=urls[1:], sign=str, transport=mock)
+    assert info.value.code == "no_records"
