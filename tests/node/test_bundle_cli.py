@@ -23,7 +23,7 @@ from crypto.request import parse_authorization, sign_request
 from ledger.bundle import Bundle, BundleError, merge_bundles, verify_bundle
 from ledger.bundle_qr import b45decode, b45encode, read_qr_text
 from ledger.errors import RecordError
-from ledger.federation import Member, SignedTrustList, TrustList
+from ledger.federation import Member, SignedTrustList, TrustList, new_version
 from ledger.records import validate_record
 from node.bundle import BUNDLE_PATH, assemble, build_part, write_qr
 from node.federation import apply_version
@@ -384,3 +384,26 @@ def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
     with pytest.raises(BundleError) as info:
         assemble(PWID, trio.trust_list, urls=urls[1:], sign=str, transport=mock)
     assert info.value.code == "no_records"
+
+
+def test_verify_bundle_with_a_trust_list_chain(trio: Trio, tmp_path: Path) -> None:
+    path, _ = _bundle_file(trio, tmp_path)
+    signed = SignedTrustList(new_version(trio.trust_list, witness_quorum=1))
+    for node in trio.nodes.values():
+        signed = signed.sign(node.agency, node.issuer_key)
+    v2 = tmp_path / "trust-2.json"
+    v2.write_text(signed.to_json())
+    code, _, err = run("verify-bundle", str(path), "--trust", str(v2))
+    assert code == 1 and "[trust_list_mismatch]" in err
+    code, out, err = run(
+        "verify-bundle", str(path), "--trust", str(trio.trust_file), "--trust", str(v2)
+    )
+    assert code == 0, err
+    assert "trust list version 1" in out
+    # A chain whose link is not signed by the members is refused.
+    (tmp_path / "unsigned-2.json").write_text(SignedTrustList(signed.trust_list).to_json())
+    code, _, err = run(
+        "verify-bundle", str(path), "--trust", str(trio.trust_file),
+        "--trust", str(tmp_path / "unsigned-2.json"),
+    )  # fmt: skip
+    assert code == 1 and "[bad_trust_list]" in err
