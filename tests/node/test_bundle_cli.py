@@ -72,26 +72,20 @@ def trio(tmp_path: Path) -> Iterator[Trio]:
     tokens = {}
     for agency, origin, _ in MEMBERS:
         made[agency], tokens[agency] = init_node(tmp_path / agency, agency=agency, origin=origin)
-    members = tuple(
-        Member(
-            agency=agency,
-            country=cc,
-            name=agency,
-            role="both",
-            origin=origin,
-            url=f"http://127.0.0.1:9/{cc}",
-            log_key=made[agency].log_signer.vkey,
-            issuer_key=made[agency].issuer_public_key.to_base64(),
-            witness_key=made[agency].witness.signer.vkey,
+    members = []
+    for agency, _, cc in MEMBERS:  # each member's entry, as the agencies would make it
+        made[agency].stop()
+        url = f"http://127.0.0.1:9/{cc}"
+        code, out, err = run(
+            "federation", "member", str(tmp_path / agency), "--url", url, "--name", agency
         )
-        for agency, origin, cc in MEMBERS
-    )
+        assert code == 0, err
+        members.append(Member.model_validate(json.loads(out)))
     signed = SignedTrustList(
-        TrustList(federation="t", version=1, members=members, witness_quorum=2, threshold=3)
+        TrustList(federation="t", version=1, members=tuple(members), witness_quorum=2, threshold=3)
     )
     for n in made.values():
         signed = signed.sign(n.agency, n.issuer_key)
-        n.stop()
     for agency in made:
         apply_version(tmp_path / agency, signed)
     trust_file = tmp_path / "trust.json"
