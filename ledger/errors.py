@@ -14,7 +14,9 @@
     │   └── MismatchError         code: integrity_failure, with the evidence  500
     ├── TrustListError            code: bad_trust_list                        400
     ├── AuditStateError           code: bad_audit_state                       400
-    └── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── EvidenceError             code: bad_evidence                          400
+    └── BundleError               code: per failure (not_canonical, no_quorum …) 422
 """
 
 from __future__ import annotations
@@ -175,3 +177,17 @@ class AuditStateError(LedgerError):
     """An auditor's saved state is malformed or does not reproduce its own checkpoint."""
 
     code = "bad_audit_state"
+
+
+class BundleError(LedgerError):
+    """A worker's proof bundle is malformed, altered, or does not prove what it claims.
+
+    The code names the failure (``not_canonical``, ``bad_record_signature``,
+    ``no_quorum`` …; the list is in ``ledger.bundle``).
+    """
+
+    code = "bad_bundle"
+    http_status = 422
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
