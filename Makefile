@@ -3,8 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-NODE_DIR ?= var/node
-PORT ?= 8080
+DEMO_DIR ?= var/demo
 # The browser tests drive the system Chromium; never fetch a browser build.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
@@ -19,9 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: one agency's node on SQLite, filled with synthetic records, served on :$(PORT).
+## The main job: the ten ASEAN member states' nodes (SQLite each), witnessing each other,
+## filled with corridor data, served on loopback until Ctrl-C.
 run: $(STAMP)
-	$(BIN)/pel quickstart $(NODE_DIR) --port $(PORT)
+	$(BIN)/pel demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 ## The tests (SQLite always; PostgreSQL on 127.0.0.1:5432 when reachable, required in CI).
 test: $(STAMP) chromium

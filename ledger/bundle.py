@@ -504,8 +504,16 @@ def verify_bundle(
     Raises:
         BundleError: with a stable code for the first failure found.
     """
-    parsed = bundle if isinstance(bundle, Bundle) else Bundle.from_json(bundle)
-    digest = hashlib.sha256(parsed.to_bytes()).hexdigest()
+    if isinstance(bundle, Bundle):
+        try:
+            bundle = bundle.to_bytes()  # checked exactly as if read from a file
+        except PelError as exc:
+            raise BundleError(
+                "not_canonical", f"the bundle has no canonical form: {exc.message}"
+            ) from None
+    parsed = Bundle.from_json(bundle)
+    raw = bundle.encode("utf-8") if isinstance(bundle, str) else bytes(bundle)
+    digest = hashlib.sha256(raw).hexdigest()
     trust_list = _trust_for(parsed, trust)
     try:
         check_pwid(parsed.subject)

@@ -32,9 +32,16 @@ from crypto.errors import CryptoError
 from crypto.keys import PublicKey
 from crypto.note import NoteSignature, add_signatures, parse_note
 from crypto.request import AGENCY_SCHEME, parse_authorization
-from ledger.bundle import Bundle, BundleError, build_bundle, make_entry, merge_bundles
+from ledger.bundle import (
+    Bundle,
+    BundleError,
+    build_bundle,
+    make_entry,
+    merge_bundles,
+    verify_bundle,
+)
 from ledger.bundle_qr import encode_qr_text, reference_text
-from ledger.errors import NotFoundError
+from ledger.errors import LedgerError, NotFoundError
 from ledger.federation import TrustList
 from node.client import LogClient, RemoteError
 from node.errors import AuthError, ConfigError, ForbiddenError, PeerError
@@ -216,12 +223,16 @@ def assemble(
 ) -> Assembled:
     """Ask every member's node (or ``urls``) for its part of ``subject``'s bundle; merge.
 
+    A part that does not verify against ``trust_list`` (also one made under another
+    trust-list version) is left out and reported in ``failed``, like a node that
+    refused or could not be reached; a node without records of the worker (404) is
+    not a failure.
+
     Args:
         sign: Gives the ``Authorization`` value for a request path.
 
     Raises:
-        BundleError: a part is of another trust-list version or worker, or no node
-            had a witnessed record of the worker.
+        BundleError: no node shared a witnessed record of the worker.
     """
     targets = list(urls) if urls else [m.url for m in trust_list.members]
     path = BUNDLE_PATH.format(pwid=subject)
@@ -239,18 +250,23 @@ def assemble(
             except PeerError as exc:
                 failed[url] = exc.message
                 continue
-        part = Bundle.from_json(text)
-        if part.subject != subject:
-            raise BundleError("subject_mismatch", f"{url} sent another worker's records")
-        parts.append(part)
+        try:
+            part = Bundle.from_json(text)
+            if part.subject != subject:
+                raise BundleError("subject_mismatch", "the part is of another worker")
+            if part.records:  # a part is checked like a bundle before it is merged
+                verify_bundle(part, trust_list)
+                parts.append(part)
+        except LedgerError as exc:
+            failed[url] = f"its part does not verify: {exc.message} [{exc.code}]"
+            continue
         if waiting:
             pending[url] = waiting
-    merged = merge_bundles(parts, trust_list) if parts else None
-    if merged is None or not merged.records:
+    if not parts:
         raise BundleError(
             "no_records", "no node holds a witnessed record of this worker that it would share"
         )
-    return Assembled(merged, pending, failed)
+    return Assembled(merge_bundles(parts, trust_list), pending, failed)
 
 
 # ---- QR ---------------------------------------------------------------------------

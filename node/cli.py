@@ -16,7 +16,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from crypto.errors import PelError
@@ -265,6 +272,82 @@ def quickstart(
     run(directory, port=port, records=records, agency=agency, exit_after=exit_after)
 
 
+@app.command()
+@friendly
+def demo(
+    states: Annotated[
+        int, typer.Option(min=2, max=10, help="How many member states (the first N)")
+    ] = 10,
+    workers: Annotated[int, typer.Option(min=1, help="Synthetic migrant workers")] = 500,
+    months: Annotated[
+        int, typer.Option(min=1, max=240, help="Months of contributions (from 2023-01)")
+    ] = 48,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Demo directory (reused when it holds the same demo)")
+    ] = Path("var/demo"),
+    base_port: Annotated[
+        int | None, typer.Option(min=1, max=65525, help="Ports P, P+1, … (default: free ports)")
+    ] = None,
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="Witness quorum k (default: half the states)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data")] = 0,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for every log to be witnessed")
+    ] = 60.0,
+    exit_after: Annotated[
+        bool, typer.Option(help="Set up, fill, print the summary, stop every node, exit")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object")
+    ] = False,
+    init_only: Annotated[
+        bool, typer.Option(help="Only create the node directories and the signed trust list")
+    ] = False,
+    load_only: Annotated[
+        bool, typer.Option(help="Only fill nodes already running at their trust-list URLs")
+    ] = False,
+    url_template: Annotated[
+        str, typer.Option(help="Each node's URL: {agency} {host} {db} {port}")
+    ] = "http://127.0.0.1:{port}",
+    database_template: Annotated[
+        str | None,
+        typer.Option(help="Each node's database URL, e.g. postgresql+psycopg://db/{db}"),
+    ] = None,
+) -> None:
+    """Run the ASEAN federation: every state's agency node, witnessing each other, filled."""
+    from node.demo import DemoOptions, run_demo
+
+    talk = err if as_json else out
+    opts = DemoOptions(
+        directory=directory,
+        states=states,
+        workers=workers,
+        months=months,
+        quorum=quorum,
+        base_port=base_port,
+        seed=seed,
+        timeout=timeout,
+        exit_after=exit_after,
+        init_only=init_only,
+        load_only=load_only,
+        url_template=url_template,
+        database_template=database_template,
+    )
+
+    def show(result: Any) -> None:
+        if as_json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            from node.demo_view import print_summary
+
+            print_summary(out, result)
+
+    code = run_demo(opts, lambda line: talk.print(line, highlight=False, markup=False), show)
+    if code:
+        raise typer.Exit(code)
+
+
 federation = typer.Typer(
     help="The federation's trust list: create, propose, sign, apply and show versions.",
     no_args_is_help=True,
@@ -499,6 +582,81 @@ def evidence_verify(
         raise EvidenceError(f"no member of {tl.federation} has the log {ev.origin!r}")
     how = verify_fork(ev, member.log_verifier)
     out.print(f"fork proven: {member.agency}'s log {ev.origin}: {how}")
+
+
+@app.command()
+@friendly
+def audit(
+    url: Annotated[
+        str, typer.Argument(help="The log's base URL (node, or <node>/mirror/<origin>)")
+    ],
+    state: Annotated[Path, typer.Option(help="State directory: kept between audits of this log")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A signed trust-list version (JSON): keys, witnesses")
+    ] = None,
+    vkey: Annotated[
+        str | None, typer.Option(help="The log's verifier key, without --trust")
+    ] = None,
+    issuer_key: Annotated[
+        str | None, typer.Option(help="The issuer's public key (base64), with --vkey")
+    ] = None,
+    mirror: Annotated[
+        list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+) -> None:
+    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.audit import AuditTrust, audit_log
+    from node.errors import AuditFailed, ConfigError
+
+    if trust is not None:
+        keys: Any = _read_signed(trust).trust_list
+    elif vkey and issuer_key:
+        keys = AuditTrust(parse_vkey(vkey), PublicKey.from_base64(issuer_key), None)
+    else:
+        raise ConfigError("give --trust TRUST.json, or --vkey and --issuer-key")
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entries"),
+        TextColumn("{task.fields[mib]:.1f} MiB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("checkpoint", total=None, mib=0.0)
+
+        def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
+
+        try:
+            result = audit_log(
+                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+            )
+        except AuditFailed as exc:
+            bar.stop()
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            for f in exc.report.failures:
+                err.print(f"evidence: {f.file} [{f.code}]", markup=False, highlight=False)
+            for path in exc.report.files:
+                err.print(f"report: {path}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    cos = result.cosignatures
+    witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
+    out.print(
+        f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
+        f"{result.tree.entries} entries rehashed, {result.tree.tiles} tiles compared, "
+        f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
+        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
+        highlight=False,
+    )
+    for path in result.files:
+        out.print(f"report: {path}", highlight=False)
 
 
 # ---- worker proof bundles ------------------------------------------------------------

@@ -4,11 +4,13 @@ ask for a part, pending records, ``pel verify-bundle`` and the QR code decoded f
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import zxingcpp
 from fastapi.testclient import TestClient
@@ -16,14 +18,14 @@ from PIL import Image
 
 from api.app import create_app
 from crypto.keys import SigningKey
-from crypto.note import parse_signature_line
+from crypto.note import NoteSignature, parse_signature_line
 from crypto.request import parse_authorization, sign_request
 from ledger.bundle import Bundle, BundleError, merge_bundles, verify_bundle
 from ledger.bundle_qr import b45decode, b45encode, read_qr_text
 from ledger.errors import RecordError
-from ledger.federation import Member, SignedTrustList, TrustList
+from ledger.federation import Member, SignedTrustList, TrustList, new_version
 from ledger.records import validate_record
-from node.bundle import BUNDLE_PATH, build_part, write_qr
+from node.bundle import BUNDLE_PATH, assemble, build_part, write_qr
 from node.federation import apply_version
 from node.keys import write_private_key
 from node.node import Node, init_node
@@ -70,26 +72,20 @@ def trio(tmp_path: Path) -> Iterator[Trio]:
     tokens = {}
     for agency, origin, _ in MEMBERS:
         made[agency], tokens[agency] = init_node(tmp_path / agency, agency=agency, origin=origin)
-    members = tuple(
-        Member(
-            agency=agency,
-            country=cc,
-            name=agency,
-            role="both",
-            origin=origin,
-            url=f"http://127.0.0.1:9/{cc}",
-            log_key=made[agency].log_signer.vkey,
-            issuer_key=made[agency].issuer_public_key.to_base64(),
-            witness_key=made[agency].witness.signer.vkey,
+    members = []
+    for agency, _, cc in MEMBERS:  # each member's entry, as the agencies would make it
+        made[agency].stop()
+        url = f"http://127.0.0.1:9/{cc}"
+        code, out, err = run(
+            "federation", "member", str(tmp_path / agency), "--url", url, "--name", agency
         )
-        for agency, origin, cc in MEMBERS
-    )
+        assert code == 0, err
+        members.append(Member.model_validate(json.loads(out)))
     signed = SignedTrustList(
-        TrustList(federation="t", version=1, members=members, witness_quorum=2, threshold=3)
+        TrustList(federation="t", version=1, members=tuple(members), witness_quorum=2, threshold=3)
     )
     for n in made.values():
         signed = signed.sign(n.agency, n.issuer_key)
-        n.stop()
     for agency in made:
         apply_version(tmp_path / agency, signed)
     trust_file = tmp_path / "trust.json"
@@ -330,3 +326,78 @@ def test_signed_requests_and_holder_keys_are_strict() -> None:
         assert err.value.code == code
     enrol["body"]["holder_key"] = key.public_key.to_base64()
     validate_record(enrol)
+
+
+def test_log_reads_a_subject_and_its_cosigned_sizes(node_and_token: tuple[Node, str]) -> None:
+    """On SQLite and PostgreSQL: a worker's entries, and checkpoints with enough cosigners."""
+    node, _ = node_and_token
+    mine = f.contribution(subject=PWID)
+    node.submit([f.contribution(subject=STRANGER), mine])
+    seq = Sequencer(node.log)
+    seq.sequence_once()
+    node.submit([f.revocation(mine)])
+    seq.sequence_once()
+    assert [(i, json.loads(d)["type"]) for i, d in node.log.subject_entries(PWID)] == [
+        (1, "contribution"),
+        (2, "revocation"),
+    ]
+    assert node.log.subject_entries("TH-0000000000000000") == []
+    sig = NoteSignature("w1", b"\x00\x00\x00\x01", bytes(72))
+    node.log.add_cosignatures(2, [sig])
+    node.log.add_cosignatures(3, [sig, NoteSignature("w2", b"\x00\x00\x00\x02", bytes(72))])
+    assert node.log.cosigned_sizes(1) == [3, 2]
+    assert node.log.cosigned_sizes(2) == [3]
+    assert node.log.cosigned_sizes(3) == []
+
+
+def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
+    home = build_part(trio.nodes["MM-SSB"], PWID).bundle.to_bytes()
+    host = build_part(trio.nodes["TH-SSO"], PWID).bundle.to_bytes()
+    answers = {
+        "mm.test": httpx.Response(200, content=home, headers={"Pel-Pending": "e-9"}),
+        "th.test": httpx.Response(200, content=host.replace(b"16000.00", b"16000.01")),
+        "my.test": httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}}),
+        "sg.test": httpx.Response(403, json={"error": {"code": "forbidden", "message": "no"}}),
+    }
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        if request.url.host == "down.test":
+            raise httpx.ConnectError("refused")
+        return answers[request.url.host]
+
+    urls = [f"http://{h}" for h in [*answers, "down.test"]]
+    mock = httpx.MockTransport(handler)
+    got = assemble(PWID, trio.trust_list, urls=urls, sign=lambda p: "Bearer t:" + p, transport=mock)
+    assert seen == ["Bearer t:" + BUNDLE_PATH.format(pwid=PWID)] * 5
+    assert [e.record["issuer"] for e in got.bundle.records] == ["MM-SSB"]
+    assert got.pending == {"http://mm.test": ["e-9"]}
+    assert set(got.failed) == {"http://th.test", "http://sg.test", "http://down.test"}
+    assert "[bad_record_signature]" in got.failed["http://th.test"]
+    with pytest.raises(BundleError) as info:
+        assemble(PWID, trio.trust_list, urls=urls[1:], sign=str, transport=mock)
+    assert info.value.code == "no_records"
+
+
+def test_verify_bundle_with_a_trust_list_chain(trio: Trio, tmp_path: Path) -> None:
+    path, _ = _bundle_file(trio, tmp_path)
+    signed = SignedTrustList(new_version(trio.trust_list, witness_quorum=1))
+    for node in trio.nodes.values():
+        signed = signed.sign(node.agency, node.issuer_key)
+    v2 = tmp_path / "trust-2.json"
+    v2.write_text(signed.to_json())
+    code, _, err = run("verify-bundle", str(path), "--trust", str(v2))
+    assert code == 1 and "[trust_list_mismatch]" in err
+    code, out, err = run(
+        "verify-bundle", str(path), "--trust", str(trio.trust_file), "--trust", str(v2)
+    )
+    assert code == 0, err
+    assert "trust list version 1" in out
+    # A chain whose link is not signed by the members is refused.
+    (tmp_path / "unsigned-2.json").write_text(SignedTrustList(signed.trust_list).to_json())
+    code, _, err = run(
+        "verify-bundle", str(path), "--trust", str(trio.trust_file),
+        "--trust", str(tmp_path / "unsigned-2.json"),
+    )  # fmt: skip
+    assert code == 1 and "[bad_trust_list]" in err
