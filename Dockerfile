@@ -8,6 +8,7 @@ COPY crypto ./crypto
 COPY ledger ./ledger
 COPY node ./node
 COPY api ./api
+COPY web ./web
 RUN pip install --no-cache-dir . \
     && useradd --create-home --uid 10001 pel \
     && mkdir /demo \
