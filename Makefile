@@ -3,10 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-NODE_DIR ?= var/node
-PORT ?= 8080
+DEMO_DIR ?= var/demo
+# The browser tests drive the system Chromium; never fetch a browser build.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,14 +18,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: one agency's node on SQLite, filled with synthetic records, served on :$(PORT).
+## The main job: the ten ASEAN member states' nodes (SQLite each), witnessing each other,
+## filled with corridor data, served on loopback until Ctrl-C.
 run: $(STAMP)
-	$(BIN)/pel quickstart $(NODE_DIR) --port $(PORT)
+	$(BIN)/pel demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 ## The tests (SQLite always; PostgreSQL on 127.0.0.1:5432 when reachable, required in CI).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+## Debian's Chromium for the browser tests: installed when missing and we are root with apt-get
+## (a no-op when present; elsewhere the tests skip, or fail when CI=true).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'

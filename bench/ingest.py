@@ -31,8 +31,25 @@ BATCH = 1000
 
 
 def _bodies(records: int, seed: int) -> list[bytes]:
+    """Batches of about ``BATCH`` drafts, cut only where no later draft corrects an
+    earlier one: concurrent clients may commit batches in any order, and a node refuses
+    an amendment whose target is not yet in the log (as a back office would file them)."""
     drafts = list(synth_drafts("TH-SSO", records, seed=seed))
-    return [json.dumps(drafts[i : i + BATCH]).encode() for i in range(0, records, BATCH)]
+    position = {d["id"]: i for i, d in enumerate(drafts)}
+    # earliest[i]: the lowest position that draft i or a later one depends on.
+    earliest = list(range(len(drafts)))
+    for i, d in enumerate(drafts):
+        target = d["body"].get("target") if d["type"] in ("amendment", "revocation") else None
+        if target is not None:
+            earliest[i] = min(i, position[target["id"]])
+    for i in range(len(drafts) - 2, -1, -1):
+        earliest[i] = min(earliest[i], earliest[i + 1])
+    bodies, start = [], 0
+    for cut in range(1, len(drafts) + 1):
+        if cut == len(drafts) or (cut - start >= BATCH and earliest[cut] >= cut):
+            bodies.append(json.dumps(drafts[start:cut]).encode())
+            start = cut
+    return bodies
 
 
 def _checkpoint_size(client: httpx.Client) -> int:

@@ -11,15 +11,19 @@
     ├── CheckpointError           code: bad_checkpoint                        400
     ├── TileError                 code: bad_tile                              400
     ├── IntegrityError            code: integrity_failure                     500
+    │   └── MismatchError         code: integrity_failure, with the evidence  500
     ├── TrustListError            code: bad_trust_list                        400
+    ├── AuditStateError           code: bad_audit_state                       400
     ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
     ├── EvidenceError             code: bad_evidence                          400
+    ├── BundleError               code: per failure (not_canonical, no_quorum …) 422
     └── MirrorError               code: mirror_refused (and narrower codes)   422
 """
 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from crypto.errors import PelError
 
@@ -157,6 +161,37 @@ class EvidenceError(LedgerError):
     """Evidence of a fork is malformed, wrongly signed, or does not prove a fork."""
 
     code = "bad_evidence"
+
+
+class MismatchError(IntegrityError):
+    """Served data is not what the log signed; ``evidence`` says exactly where (tile,
+    position, entry index, the hash calculated from the data and the one served, or
+    the record whose signature or issuer is wrong). The code stays ``integrity_failure``
+    unless a narrower one is given."""
+
+    def __init__(self, message: str, *, evidence: dict[str, Any], code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.evidence = evidence
+
+
+class AuditStateError(LedgerError):
+    """An auditor's saved state is malformed or does not reproduce its own checkpoint."""
+
+    code = "bad_audit_state"
+
+
+class BundleError(LedgerError):
+    """A worker's proof bundle is malformed, altered, or does not prove what it claims.
+
+    The code names the failure (``not_canonical``, ``bad_record_signature``,
+    ``no_quorum`` …; the list is in ``ledger.bundle``).
+    """
+
+    code = "bad_bundle"
+    http_status = 422
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
 
 
 class MirrorError(LedgerError):

@@ -587,3 +587,33 @@ class Log:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one())
+
+    # ---- a worker's records --------------------------------------------------------
+
+    def subject_entries(self, subject: str) -> list[tuple[int, bytes]]:
+        """``(index, entry)`` of every sequenced record of ``subject``, in log order
+        (integrated or not yet: compare with a checkpoint's size)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ENTRIES.c.idx, ENTRIES.c.data)
+                .where(ENTRIES.c.subject == subject)
+                .order_by(ENTRIES.c.idx)
+            ).all()
+        return [(int(i), bytes(d)) for i, d in rows]
+
+    def cosigned_sizes(self, at_least: int) -> list[int]:
+        """Checkpoint sizes holding at least ``at_least`` stored cosignatures, newest first.
+
+        Stored lines were checked when collected; a caller still verifies the ones
+        it uses against the trust list it holds now.
+        """
+        with self.engine.connect() as conn:
+            return [
+                int(s)
+                for s in conn.execute(
+                    select(COSIGNATURES.c.size)
+                    .group_by(COSIGNATURES.c.size)
+                    .having(func.count() >= at_least)
+                    .order_by(COSIGNATURES.c.size.desc())
+                ).scalars()
+            ]

@@ -7,9 +7,11 @@ Memory stays O(log n): only the right edge of the tree is kept.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import Any
 
-from ledger.errors import IntegrityError
+from ledger.errors import MismatchError
 from ledger.merkle.builder import TreeBuilder
 from ledger.merkle.tiles import TILE_WIDTH
 
@@ -21,8 +23,10 @@ Coords = tuple[int, int]
 class TileRebuilder:
     """Grows a tree from leaf hashes and hands out each tile once it is final."""
 
-    def __init__(self) -> None:
-        self._builder = TreeBuilder(0, {})
+    def __init__(self, size: int = 0, edge: dict[int, bytes] | None = None) -> None:
+        """Start empty, or from a tree of ``size`` leaves whose partial tiles are ``edge``
+        (a resumed audit: the right edge saved last time stands in for the old entries)."""
+        self._builder = TreeBuilder(size, edge or {})
 
     @property
     def size(self) -> int:
@@ -48,12 +52,37 @@ class TileRebuilder:
     def root(self) -> bytes:
         return self._builder.root()
 
+    def edge(self) -> dict[int, bytes]:
+        """``{level: partial tile bytes}``: all a later rebuild needs to go on from here."""
+        return self._builder.edge()
+
+
+def first_difference(want: bytes, got: bytes, level: int, index: int) -> dict[str, Any]:
+    """Where two versions of tile ``level/index`` part: the evidence of a mismatch.
+
+    ``calculated`` is the hash rebuilt from the entries, ``served`` the tile's; at
+    level 0 the position is also given as the entry's index in the log.
+    """
+    pos = 0
+    while pos * 32 < len(want) and got[pos * 32 : pos * 32 + 32] == want[pos * 32 : pos * 32 + 32]:
+        pos += 1
+    out: dict[str, Any] = {"tile": f"{level}/{index}", "position": pos}
+    if level == 0:
+        out["index"] = index * TILE_WIDTH + pos
+    out["calculated"] = base64.b64encode(want[pos * 32 : pos * 32 + 32]).decode()
+    out["served"] = base64.b64encode(got[pos * 32 : pos * 32 + 32]).decode()
+    return out
+
 
 def compare_tiles(expected: dict[Coords, bytes], actual: Sequence[bytes], where: str) -> None:
-    """Raise ``IntegrityError`` naming the first tile whose bytes differ."""
+    """Raise ``MismatchError`` naming the first tile (and hash in it) whose bytes differ."""
     for (level, index), got in zip(sorted(expected), actual, strict=True):
         want = expected[(level, index)]
         if got[: len(want)] != want or len(got) < len(want):
-            raise IntegrityError(
+            evidence = first_difference(want, got, level, index)
+            at = f", entry {evidence['index']}" if "index" in evidence else ""
+            raise MismatchError(
                 f"{where} tile {level}/{index} does not match the hashes of the entries"
+                f" (position {evidence['position']}{at})",
+                evidence=evidence,
             )

@@ -16,7 +16,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from crypto.errors import PelError
@@ -263,6 +270,82 @@ def quickstart(
     from node.quickstart import quickstart as run
 
     run(directory, port=port, records=records, agency=agency, exit_after=exit_after)
+
+
+@app.command()
+@friendly
+def demo(
+    states: Annotated[
+        int, typer.Option(min=2, max=10, help="How many member states (the first N)")
+    ] = 10,
+    workers: Annotated[int, typer.Option(min=1, help="Synthetic migrant workers")] = 500,
+    months: Annotated[
+        int, typer.Option(min=1, max=240, help="Months of contributions (from 2023-01)")
+    ] = 48,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Demo directory (reused when it holds the same demo)")
+    ] = Path("var/demo"),
+    base_port: Annotated[
+        int | None, typer.Option(min=1, max=65525, help="Ports P, P+1, … (default: free ports)")
+    ] = None,
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="Witness quorum k (default: half the states)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data")] = 0,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for every log to be witnessed")
+    ] = 60.0,
+    exit_after: Annotated[
+        bool, typer.Option(help="Set up, fill, print the summary, stop every node, exit")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object")
+    ] = False,
+    init_only: Annotated[
+        bool, typer.Option(help="Only create the node directories and the signed trust list")
+    ] = False,
+    load_only: Annotated[
+        bool, typer.Option(help="Only fill nodes already running at their trust-list URLs")
+    ] = False,
+    url_template: Annotated[
+        str, typer.Option(help="Each node's URL: {agency} {host} {db} {port}")
+    ] = "http://127.0.0.1:{port}",
+    database_template: Annotated[
+        str | None,
+        typer.Option(help="Each node's database URL, e.g. postgresql+psycopg://db/{db}"),
+    ] = None,
+) -> None:
+    """Run the ASEAN federation: every state's agency node, witnessing each other, filled."""
+    from node.demo import DemoOptions, run_demo
+
+    talk = err if as_json else out
+    opts = DemoOptions(
+        directory=directory,
+        states=states,
+        workers=workers,
+        months=months,
+        quorum=quorum,
+        base_port=base_port,
+        seed=seed,
+        timeout=timeout,
+        exit_after=exit_after,
+        init_only=init_only,
+        load_only=load_only,
+        url_template=url_template,
+        database_template=database_template,
+    )
+
+    def show(result: Any) -> None:
+        if as_json:
+            print(json.dumps(result.to_json()), flush=True)
+        else:
+            from node.demo_view import print_summary
+
+            print_summary(out, result)
+
+    code = run_demo(opts, lambda line: talk.print(line, highlight=False, markup=False), show)
+    if code:
+        raise typer.Exit(code)
 
 
 federation = typer.Typer(
@@ -547,6 +630,259 @@ def mirror_status(
     out.print(table)
     if status["flagged"]:
         out.print(f"flagged for a proven fork: {', '.join(status['flagged'])}")
+
+
+@app.command()
+@friendly
+def audit(
+    url: Annotated[
+        str, typer.Argument(help="The log's base URL (node, or <node>/mirror/<origin>)")
+    ],
+    state: Annotated[Path, typer.Option(help="State directory: kept between audits of this log")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A signed trust-list version (JSON): keys, witnesses")
+    ] = None,
+    vkey: Annotated[
+        str | None, typer.Option(help="The log's verifier key, without --trust")
+    ] = None,
+    issuer_key: Annotated[
+        str | None, typer.Option(help="The issuer's public key (base64), with --vkey")
+    ] = None,
+    mirror: Annotated[
+        list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+) -> None:
+    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.audit import AuditTrust, audit_log
+    from node.errors import AuditFailed, ConfigError
+
+    if trust is not None:
+        keys: Any = _read_signed(trust).trust_list
+    elif vkey and issuer_key:
+        keys = AuditTrust(parse_vkey(vkey), PublicKey.from_base64(issuer_key), None)
+    else:
+        raise ConfigError("give --trust TRUST.json, or --vkey and --issuer-key")
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entries"),
+        TextColumn("{task.fields[mib]:.1f} MiB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("checkpoint", total=None, mib=0.0)
+
+        def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
+
+        try:
+            result = audit_log(
+                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+            )
+        except AuditFailed as exc:
+            bar.stop()
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            for f in exc.report.failures:
+                err.print(f"evidence: {f.file} [{f.code}]", markup=False, highlight=False)
+            for path in exc.report.files:
+                err.print(f"report: {path}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    cos = result.cosignatures
+    witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
+    out.print(
+        f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
+        f"{result.tree.entries} entries rehashed, {result.tree.tiles} tiles compared, "
+        f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
+        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
+        highlight=False,
+    )
+    for path in result.files:
+        out.print(f"report: {path}", highlight=False)
+
+
+# ---- worker proof bundles ------------------------------------------------------------
+
+
+def _trust_chain(paths: list[Path]) -> list[Any]:
+    """The trust-list versions given (one, or a chain checked link by link)."""
+    from ledger.federation import verify_next
+
+    versions = [_read_signed(p) for p in paths]
+    if len(versions) == 1:
+        return [versions[0].trust_list]
+    chain, previous = [], None
+    for signed in versions:
+        previous = verify_next(signed, previous)
+        chain.append(previous)
+    return chain
+
+
+def _request_signer(
+    token: str | None, key: Path | None, agency: str | None, holder_key: Path | None
+) -> Callable[[str], str]:
+    import time
+
+    from crypto.request import sign_request
+    from node.errors import ConfigError
+    from node.keys import read_private_key
+
+    if token:
+        return lambda _path: f"Bearer {token}"
+    if key is not None and agency:
+        signing = read_private_key(key)
+        return lambda path: sign_request(signing, "GET", path, int(time.time()), agency=agency)
+    if holder_key is not None:
+        holder = read_private_key(holder_key)
+        return lambda path: sign_request(holder, "GET", path, int(time.time()))
+    raise ConfigError("give --token, --key with --agency, or --holder-key")
+
+
+@app.command("bundle")
+@friendly
+def bundle_cmd(
+    pwid: Annotated[str, typer.Argument(help="The worker's PWID")],
+    trust: Annotated[Path, typer.Option(help="The current signed trust list (JSON)")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the bundle")],
+    url: Annotated[
+        list[str] | None, typer.Option(help="Node URLs to ask (default: every member's)")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="A node's write token (Bearer)")] = None,
+    key: Annotated[Path | None, typer.Option(help="The agency's issuer key (PEM)")] = None,
+    agency: Annotated[str | None, typer.Option(help="The agency signing with --key")] = None,
+    holder_key: Annotated[Path | None, typer.Option(help="The worker's holder key (PEM)")] = None,
+    qr: Annotated[Path | None, typer.Option(help="Also write a QR code (PNG)")] = None,
+    ref_url: Annotated[
+        str | None, typer.Option(help="Where the bundle will be kept, for a reference QR")
+    ] = None,
+) -> None:
+    """Ask every member's node for its part of a worker's bundle, merge, write it."""
+    from node.bundle import assemble, write_qr
+
+    trust_list = _read_signed(trust).trust_list
+    signer = _request_signer(token, key, agency, holder_key)
+    got = assemble(pwid, trust_list, urls=url, sign=signer)
+    data = got.bundle.to_bytes()
+    out_file.write_bytes(data)
+    out.print(
+        f"wrote {out_file}: {len(got.bundle.records)} records, {len(data)} bytes, "
+        f"sha256 {got.bundle.digest()}",
+        highlight=False,
+    )
+    for node_url, ids in got.pending.items():
+        out.print(f"pending at {node_url} (not yet witnessed): {len(ids)} record(s)")
+    if qr is not None:
+        kind = write_qr(got.bundle, qr, ref_url=ref_url)
+        out.print(f"wrote {qr}: QR code of the {'bundle' if kind == 'embedded' else 'reference'}")
+    for node_url, why in got.failed.items():
+        err.print(f"warning: {node_url}: {why}", markup=False, highlight=False)
+    if got.failed:
+        raise typer.Exit(2)
+
+
+def _print_summary(report: Any) -> None:
+    from ledger.bundle import summarise
+
+    s = summarise(report)
+    out.print(
+        f"[bold green]verified[/bold green]: bundle of {s.subject} "
+        f"({len(report.records)} records, trust list version {report.trust_version}, "
+        f"sha256 {report.digest})",
+        highlight=False,
+    )
+    if s.enrolment:
+        out.print(
+            f"home state {s.home_country}: enrolled on {s.enrolment['enrolled_on']} "
+            f"by {s.enrolment['issuer']}",
+            highlight=False,
+        )
+    else:
+        out.print(f"home state {s.home_country} (no enrolment in the bundle)", highlight=False)
+    for country, st in s.states.items():
+        if not (st.months_by_branch or st.entitlements or st.earnings):
+            continue
+        table = Table(title=f"{country} ({', '.join(sorted(st.agencies))})", title_justify="left")
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        for branch, months in st.months_by_branch.items():
+            table.add_row(f"months of contributions: {branch}", str(months))
+        for cur, total in sorted(st.earnings.items()):
+            table.add_row(f"insured earnings ({cur})", f"{total:.2f}")
+        for cur, total in sorted(st.contributions.items()):
+            table.add_row(f"contributions paid ({cur})", f"{total:.2f}")
+        for e in st.entitlements:
+            state = e["status"] if e["record_status"] != "revoked" else "revoked (does not count)"
+            table.add_row(
+                f"entitlement {e['benefit']} ({e['frequency']}, from {e['start_date']})",
+                f"{e['amount']} {e['currency']}: {state}",
+            )
+        if st.amended or st.revoked:
+            table.add_row("records amended / revoked", f"{st.amended} / {st.revoked}")
+        out.print(table)
+    for line in s.corrections:
+        out.print(f"correction applied: {line}", highlight=False)
+
+
+@app.command("verify-bundle")
+@friendly
+def verify_bundle_cmd(
+    file: Annotated[str, typer.Argument(help="A bundle, or decoded QR text; - for stdin")],
+    trust: Annotated[
+        list[Path], typer.Option(help="The signed trust list (repeat for a chain, oldest first)")
+    ],
+    bundle_file: Annotated[
+        Path | None, typer.Option("--bundle", help="The bundle a QR reference names")
+    ] = None,
+) -> None:
+    """Verify a worker's bundle offline with the trust list alone and summarise it."""
+    from ledger.bundle import BundleError, verify_bundle
+    from ledger.bundle_qr import BundleRef, is_qr_text, read_qr_text
+
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    if is_qr_text(data):
+        try:
+            text = data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise BundleError("bad_format", "QR text is not ASCII") from None
+        content = read_qr_text(text)
+        if isinstance(content, BundleRef):
+            if bundle_file is None:
+                where = f" (kept at {content.url})" if content.url else ""
+                raise BundleError(
+                    "bundle_needed",
+                    f"the QR code refers to a bundle{where}: give that file with --bundle",
+                )
+            data = bundle_file.read_bytes()
+            content.check(data)
+        else:
+            data = content
+    report = verify_bundle(data, _trust_chain(trust))
+    _print_summary(report)
+
+
+web = typer.Typer(help="The node's web pages: write the standalone verifier.", no_args_is_help=True)
+app.add_typer(web, name="web")
+
+
+@web.command("verifier")
+@friendly
+def web_verifier(
+    trust: Annotated[Path, typer.Option(help="A signed trust-list version (JSON)")],
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write")],
+) -> None:
+    """Write the bundle verifier as one HTML file that works offline, with TRUST embedded."""
+    from node.pages import write_verifier
+
+    signed = write_verifier(trust, out_file)
+    tl = signed.trust_list
+    message = f"{out_file}: verifier for {tl.federation} trust list version {tl.version}"
+    out.print(message, markup=False)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

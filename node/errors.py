@@ -6,10 +6,14 @@
     ├── ConfigError           code: bad_config        a node directory or setting is wrong
     ├── AuthError             code: unauthorized      401: no or unknown write token
     ├── ForbiddenError        code: forbidden         403: the token may not do this
-    └── PeerError             code: peer_unreachable  a remote node failed or answered badly
+    ├── PeerError             code: peer_unreachable  a remote node failed or answered badly
+    ├── DemoError             code: demo_failed       the demo federation failed (not_witnessed, …)
+    └── AuditFailed           code: the first failure's (fork, no_quorum, hash_mismatch, …)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from crypto.errors import PelError
 
@@ -37,3 +41,20 @@ class ForbiddenError(NodeError):
 class PeerError(NodeError):
     code = "peer_unreachable"
     http_status = 502
+
+
+class DemoError(NodeError):
+    """The demo federation could not be set up, filled or witnessed."""
+
+    code = "demo_failed"
+
+
+class AuditFailed(NodeError):
+    """``pel audit`` found an inconsistency; ``report`` (a ``node.audit.AuditReport``)
+    lists every failure and its evidence. The code is the first failure's."""
+
+    code = "audit_failed"
+
+    def __init__(self, message: str, *, code: str, report: Any) -> None:
+        super().__init__(message, code=code)
+        self.report = report

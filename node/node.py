@@ -33,7 +33,7 @@ from node.cosigning import CosignatureCollector
 from node.errors import ConfigError
 from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
-from node.mirror import MirrorFollower, describe, receive_gossip
+from node.mirror import MirrorFollower, describe, note_checkpoint, receive_gossip
 from node.parallel import SignaturePool
 from node.sequencer import Sequencer
 from node.tokens import create_token
@@ -159,12 +159,17 @@ class Node:
         return receive_gossip(self.mirrors, self.trust_list, self.agency, notes, self.mirroring)
 
     def add_checkpoint(self, body: bytes, *, now: int) -> bytes:
-        """C2SP tlog-witness (``POST /add-checkpoint``), after comparing the checkpoint with
-        this node's copy of the log: a fork the copy proves (an older checkpoint with
-        another root than the copy's tiles give) flags the log before the witness looks."""
+        """C2SP tlog-witness (``POST /add-checkpoint``). A checkpoint the witness cannot
+        judge itself — it holds none of the log yet, or a larger one — is first compared
+        with this node's copy of the log, so a fork the copy proves flags the log before
+        the witness looks (the witness then refuses it, 403)."""
         # A malformed request is left to the witness, which refuses it with its own status.
         with contextlib.suppress(PelError, UnicodeDecodeError):
-            self.gossip([parse_request(body).note.decode()])
+            note = parse_request(body).note
+            cp = note_checkpoint(note)
+            held = self.witness.latest(cp.origin)
+            if held is None or cp.size < held[0]:
+                self.gossip([note.decode()])
         return self.witness.add_checkpoint(body, now=now)
 
     def refresh_trust_list(self) -> None:

@@ -4,13 +4,17 @@ Fetches the checkpoint (verified with the given log key), every entry bundle and
 every tile, rehashes every entry, rebuilds every tile and the root, compares them
 with what was served, and checks a sample of the node's inclusion proofs against
 the checkpoint. Optionally checks every record's issuer signature.
+
+``rebuild_log`` is the part ``pel audit`` shares: it grows a tree from any right
+edge (empty, or the one a previous audit saved) to a checkpoint's size.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -18,8 +22,8 @@ from crypto.errors import PelError
 from crypto.keys import PublicKey
 from crypto.note import NoteVerifier
 from crypto.record import record_signature, record_signing_bytes
-from ledger.checkpoint import open_checkpoint
-from ledger.errors import IntegrityError
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.errors import IntegrityError, MismatchError
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
@@ -39,13 +43,15 @@ class VerifyReport:
     tiles: int = 0
     signatures: int = 0
     proofs: int = 0
+    bundles: int = 0
     problems: list[str] = field(default_factory=list)
 
 
 def _bundles(
-    client: LogClient, size: int, workers: int
+    client: LogClient, first: int, size: int, workers: int
 ) -> Iterator[tuple[int, list[bytes], bytes]]:
-    """``(n, entries, level-0 tile)`` for every bundle in order, fetched in parallel."""
+    """``(n, entries, level-0 tile)`` for every bundle from the one holding entry ``first``
+    up to ``size``, in order, fetched in parallel."""
     count = (size + TILE_WIDTH - 1) // TILE_WIDTH
 
     def fetch(n: int) -> tuple[int, list[bytes], bytes]:
@@ -58,23 +64,35 @@ def _bundles(
 
     with ThreadPoolExecutor(workers) as pool:
         step = workers * 4
-        for start in range(0, count, step):
+        for start in range(first // TILE_WIDTH, count, step):
             yield from pool.map(fetch, range(start, min(count, start + step)))
 
 
-def _check_signatures(entries: list[bytes], first: int, key: PublicKey) -> None:
-    """Every entry's issuer signature; the Ed25519 work runs on every core."""
+def _bad_record(index: int, entry: bytes, message: str, code: str) -> MismatchError:
+    evidence = {"index": index, "entry": base64.b64encode(entry).decode(), "reason": message}
+    return MismatchError(f"entry {index}: {message}", evidence=evidence, code=code)
+
+
+def _check_signatures(
+    entries: list[bytes], first: int, key: PublicKey, issuer: str | None = None
+) -> None:
+    """Every entry's issuer signature (and, given ``issuer``, that the log's owner issued
+    it); the Ed25519 work runs on every core."""
     work = []
     for i, e in enumerate(entries):
         try:
             record = json.loads(e)
             work.append((record_signature(record), record_signing_bytes(record)))
         except (PelError, ValueError, AttributeError) as exc:
-            raise IntegrityError(f"entry {first + i}: not a signed record: {exc}") from None
+            raise _bad_record(first + i, e, f"not a signed record: {exc}", "bad_record") from None
+        if issuer is not None and record.get("issuer") != issuer:
+            message = f"issued by {record.get('issuer')!r}, not by the log's owner {issuer!r}"
+            raise _bad_record(first + i, e, message, "foreign_issuer")
     ok = parallel_map(lambda w: key.verify(w[0], w[1]), work)
     if not all(ok):
-        bad = first + ok.index(False)
-        raise IntegrityError(f"entry {bad}: the issuer signature does not verify")
+        bad = ok.index(False)
+        message = "the issuer signature does not verify"
+        raise _bad_record(first + bad, entries[bad], message, "bad_signature")
 
 
 def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict) -> list[bytes]:
@@ -83,6 +101,82 @@ def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict
         width = len(partial[(level, index)]) // 32 if (level, index) in partial else None
         out.append(client.tile(level, index, width))
     return out
+
+
+def rebuild_log(
+    client: LogClient,
+    checkpoint: Checkpoint,
+    rebuilt: TileRebuilder,
+    report: VerifyReport,
+    *,
+    issuer_key: PublicKey | None = None,
+    issuer: str | None = None,
+    workers: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+    keep: Collection[int] = (),
+) -> dict[int, bytes]:
+    """Grow ``rebuilt`` to the checkpoint's size from the served entries and check it.
+
+    Fetches every entry bundle from ``rebuilt.size`` on (the first one again when it
+    was partial: its old entries must still hash to the saved edge), rehashes every
+    entry, compares each tile it completes and the final partial tiles with the
+    served ones, and the root with the checkpoint's; checks record signatures when
+    given the issuer key. Counts go into ``report``.
+
+    Returns:
+        The leaf hashes of the indexes in ``keep`` (for sampled inclusion proofs).
+
+    Raises:
+        MismatchError: with the evidence of the first difference found.
+    """
+    size = checkpoint.size
+    resumed = rebuilt.size
+    if resumed > size:
+        raise IntegrityError(f"the log shrank from {resumed} to {size} entries")
+    leaf_hashes: dict[int, bytes] = {}
+    wanted = set(keep)
+    done = 0
+    for n, entries, tile0 in _bundles(client, resumed, size, workers):
+        first = n * TILE_WIDTH
+        hashes = [hash_leaf(e) for e in entries]
+        for index in wanted.intersection(range(first, first + len(entries))):
+            leaf_hashes[index] = hashes[index - first]
+        skip = max(0, resumed - first)
+        if skip:  # the partial bundle the last audit ended in
+            old = rebuilt.edge().get(0, b"")
+            compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
+            entries, hashes, first = entries[skip:], hashes[skip:], first + skip
+        report.bundles += 1
+        full = rebuilt.add(hashes)
+        if full:
+            fetched = {(0, n): tile0}
+            upper = sorted(c for c in full if c[0] > 0)
+            fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
+            compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
+            report.tiles += len(full)
+        else:
+            compare_tiles({(0, n): rebuilt.edge()[0]}, [tile0], "served")
+        if issuer_key is not None:
+            _check_signatures(entries, first, issuer_key, issuer)
+            report.signatures += len(entries)
+        report.entries += len(entries)
+        done += len(entries)
+        if progress:
+            progress(done, size - resumed)
+    partial = rebuilt.partial_tiles()
+    if partial and size > resumed:
+        compare_tiles(partial, _fetch_tiles(client, sorted(partial), partial), "served")
+        report.tiles += len(partial)
+    if size and rebuilt.root() != checkpoint.root:
+        raise MismatchError(
+            "the entries served do not hash to the checkpoint's root",
+            evidence={
+                "tree_size": size,
+                "expected_root": base64.b64encode(checkpoint.root).decode(),
+                "calculated_root": base64.b64encode(rebuilt.root()).decode(),
+            },
+        )
+    return leaf_hashes
 
 
 def verify_log(
@@ -100,36 +194,18 @@ def verify_log(
     signed = open_checkpoint(client.checkpoint(), log_key)
     cp = signed.checkpoint
     report.origin, report.tree_size, report.root = cp.origin, cp.size, cp.root
-    rebuilt = TileRebuilder()
-    leaf_hashes: dict[int, bytes] = {}
     rng = rng or random.Random()
     sample = set(rng.sample(range(cp.size), min(samples, cp.size))) if cp.size else set()
-    for n, entries, tile0 in _bundles(client, cp.size, workers):
-        first = n * TILE_WIDTH
-        hashes = [hash_leaf(e) for e in entries]
-        for index in sample.intersection(range(first, first + len(entries))):
-            leaf_hashes[index] = hashes[index - first]
-        if issuer_key is not None:
-            _check_signatures(entries, first, issuer_key)
-            report.signatures += len(entries)
-        full = rebuilt.add(hashes)
-        if full:
-            fetched = {(0, n): tile0}
-            upper = sorted(c for c in full if c[0] > 0)
-            fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
-            compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
-            report.tiles += len(full)
-        elif b"".join(hashes) != tile0:
-            raise IntegrityError(f"served tile 0/{n} does not match the hashes of the entries")
-        report.entries += len(entries)
-        if progress:
-            progress(report.entries, cp.size)
-    partial = rebuilt.partial_tiles()
-    if partial:
-        compare_tiles(partial, _fetch_tiles(client, sorted(partial), partial), "served")
-        report.tiles += len(partial)
-    if cp.size and rebuilt.root() != cp.root:
-        raise IntegrityError("the entries served do not hash to the checkpoint's root")
+    leaf_hashes = rebuild_log(
+        client,
+        cp,
+        TileRebuilder(),
+        report,
+        issuer_key=issuer_key,
+        workers=workers,
+        progress=progress,
+        keep=sample,
+    )
     for index in sorted(sample):
         proof = client.inclusion_proof(index, cp.size)
         verify_inclusion(index, cp.size, leaf_hashes[index], proof, cp.root)

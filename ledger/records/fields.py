@@ -131,13 +131,26 @@ def check_time(value: str) -> str:
     return value
 
 
-def check_digest(value: str) -> str:
+def _is_base64_32(value: str) -> bool:
+    """Canonical standard base64 of exactly 32 bytes."""
     try:
         raw = base64.b64decode(value, validate=True)
     except ValueError:
-        raw = b""
-    if len(raw) != 32 or base64.b64encode(raw).decode() != value:
+        return False
+    return len(raw) == 32 and base64.b64encode(raw).decode() == value
+
+
+def check_digest(value: str) -> str:
+    if not _is_base64_32(value):
         raise _fail("bad_commitment", "a commitment is a base64 SHA-256 digest (32 bytes)")
+    return value
+
+
+def check_holder_key(value: str) -> str:
+    if not _is_base64_32(value):
+        raise _fail(
+            "bad_holder_key", "a holder key is a raw Ed25519 public key in base64 (32 bytes)"
+        )
     return value
 
 
@@ -152,3 +165,4 @@ Period = Annotated[StrictStr, AfterValidator(check_period)]
 Date = Annotated[StrictStr, AfterValidator(check_date)]
 Timestamp = Annotated[StrictStr, AfterValidator(check_time)]
 Digest = Annotated[StrictStr, AfterValidator(check_digest)]
+HolderKey = Annotated[StrictStr, AfterValidator(check_holder_key)]

@@ -21,7 +21,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ledger.records.fields import (
     PWID,
@@ -30,6 +39,7 @@ from ledger.records.fields import (
     Currency,
     Date,
     Digest,
+    HolderKey,
     Money,
     Period,
     Pseudonym,
@@ -90,12 +100,23 @@ class EnrolmentBody(_Strict):
 
     ``commitment`` is base64 SHA-256 over a random salt and the identity
     attributes (``commitment_scheme`` says how); only the worker holds the opening.
+    ``holder_key`` (optional) is the worker's own Ed25519 public key (raw, base64):
+    with it the worker can ask a node for their proof bundle. When present it is a
+    key, never ``null``.
     """
 
     home_country: Country
     enrolled_on: Date
     commitment_scheme: Literal["sha256-salted-jcs-v1"]
     commitment: Digest
+    holder_key: HolderKey | None = None
+
+    @field_validator("holder_key", mode="before")
+    @classmethod
+    def _given_means_a_key(cls, value: object) -> object:
+        if value is None:
+            raise PydanticCustomError("bad_holder_key", "holder_key, when present, is a key")
+        return value
 
 
 class ContributionBody(_Strict):

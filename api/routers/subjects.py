@@ -1,0 +1,52 @@
+"""``/v1/subjects/{pwid}/bundle``: this node's part of a worker's proof bundle.
+
+Only for the worker's agencies and the worker (see ``node.bundle.authorise``): 401
+without credentials, 403 when they do not grant this worker, and only then 404 when
+this log holds no record of the worker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.deps import NodeDep
+from ledger.errors import RecordError
+from ledger.records.fields import check_pwid
+from node.bundle import authorise, build_part
+
+router = APIRouter(prefix="/v1/subjects", tags=["bundles"])
+
+
+@router.get(
+    "/{pwid}/bundle",
+    summary="This node's part of a worker's proof bundle (pel-bundle/v1, canonical JSON)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+async def subject_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
+    try:
+        check_pwid(pwid)
+    except ValueError:
+        raise RecordError(f"{pwid[:40]!r} is not a PWID", code="bad_pwid") from None
+
+    def work() -> tuple[bytes, list[str]]:
+        authorise(
+            node,
+            pwid,
+            request.headers.get("authorization"),
+            path=request.url.path,
+            now=int(time.time()),
+        )
+        part = build_part(node, pwid)
+        return part.bundle.to_bytes(), part.pending
+
+    body, pending = await anyio.to_thread.run_sync(work)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Pel-Pending": ",".join(pending), "Cache-Control": "no-store"},
+    )

@@ -1,0 +1,102 @@
+"""An in-memory federation for bundle tests: members with keys, logs as hash dicts,
+checkpoints signed and cosigned by the other members' witnesses. No database, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crypto.cosignature import CosignatureSigner
+from crypto.jcs import canonicalize
+from crypto.keys import SigningKey
+from crypto.note import NoteSigner, add_signatures
+from crypto.record import sign_record
+from ledger.bundle import Bundle, BundleEntry, build_bundle, make_entry
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.federation import Member, TrustList
+from ledger.merkle.hashing import hash_leaf
+from ledger.merkle.memory import DictHashReader
+
+AGENCIES = [
+    ("MM-SSB", "ssb.gov.mm/pel", "MM"),
+    ("TH-SSO", "sso.go.th/pel", "TH"),
+    ("MY-PERKESO", "perkeso.gov.my/pel", "MY"),
+]
+
+
+@dataclass
+class KitLog:
+    agency: str
+    country: str
+    issuer: SigningKey
+    log: NoteSigner
+    witness: CosignatureSigner
+    tree: DictHashReader = field(default_factory=DictHashReader)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Kit:
+    """Three members (Myanmar home, Thailand and Malaysia hosts), quorum ``quorum``."""
+
+    def __init__(self, quorum: int = 2) -> None:
+        self.logs: dict[str, KitLog] = {}
+        for agency, origin, cc in AGENCIES:
+            self.logs[agency] = KitLog(
+                agency,
+                cc,
+                SigningKey.generate(),
+                NoteSigner(origin, SigningKey.generate()),
+                CosignatureSigner(
+                    origin.split("/")[0] + "/witness", SigningKey.generate(), 1_700_000_000
+                ),
+            )
+        members = tuple(
+            Member(
+                agency=k.agency,
+                country=k.country,
+                name=k.agency,
+                role="both",
+                origin=k.log.name,
+                url=f"http://127.0.0.1:1/{k.country}",
+                log_key=k.log.vkey,
+                issuer_key=k.issuer.public_key.to_base64(),
+                witness_key=k.witness.vkey,
+            )
+            for k in self.logs.values()
+        )
+        self.trust_list = TrustList(
+            federation="kit", version=1, members=members, witness_quorum=quorum, threshold=3
+        )
+        self.trust_list.check()
+
+    def append(self, agency: str, draft: dict[str, Any]) -> dict[str, Any]:
+        """Sign ``draft`` as ``agency`` and append it to its log; return the record."""
+        k = self.logs[agency]
+        record = sign_record({**draft, "issuer": agency}, k.issuer)
+        k.tree.append(hash_leaf(canonicalize(record)))
+        k.records.append(record)
+        return record
+
+    def checkpoint(self, agency: str, cosigners: int | None = None) -> bytes:
+        """The log's current checkpoint, cosigned by ``cosigners`` other members (all)."""
+        k = self.logs[agency]
+        cp = Checkpoint(k.log.name, k.tree.size, k.tree.root())
+        note = sign_checkpoint(cp, k.log)
+        others = [o for o in self.logs.values() if o.agency != agency]
+        if cosigners is not None:
+            others = others[:cosigners]
+        return add_signatures(note, [o.witness.cosign(cp.body()) for o in others])
+
+    def entries(self, agency: str, note: bytes | None = None) -> list[BundleEntry]:
+        """Every record of ``agency``'s log with a proof against ``note`` (its checkpoint)."""
+        k = self.logs[agency]
+        note = note or self.checkpoint(agency)
+        size = k.tree.size
+        return [
+            make_entry(r, i, k.tree.inclusion_proof(i, size), note) for i, r in enumerate(k.records)
+        ]
+
+    def bundle(self, subject: str, *agencies: str, **notes: bytes) -> Bundle:
+        agencies = agencies or tuple(self.logs)
+        entries = [e for a in agencies for e in self.entries(a, notes.get(a))]
+        return build_bundle(subject, self.trust_list, entries)

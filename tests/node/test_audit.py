@@ -1,0 +1,286 @@
+"""``pel audit`` over real HTTP against the three-member federation: an honest log passes
+and resumes, and a tampered mirror, a rewritten history and a missing witness quorum
+each fail with evidence."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from api.app import create_app
+from ledger.federation import SignedTrustList, TrustList
+from ledger.merkle.hashing import hash_leaf
+from node.audit import audit_log, write_atomic
+from node.errors import AuditFailed
+from node.node import Node
+from tests import factories as f
+from tests.conftest import serve
+from tests.e2e import test_federation as tf
+from tests.e2e.cluster import wait_for
+from tests.node import test_cli
+from tests.node.test_cli import run
+
+federation = tf.federation  # the three members on loopback, quorum 2
+node_dir, served = test_cli.node_dir, test_cli.served  # one node on loopback, no trust list
+Federation = tf.Federation
+ORIGIN = "sso.go.th/pel"
+
+
+def fill(fed: Federation, count: int) -> bytes:
+    """``count`` more THB contributions in TH-SSO's log, once cosigned by both witnesses."""
+    th = fed.nodes[0]
+    size = th.log.state()[1] + count
+    th.submit([f.contribution(body={"currency": "THB"}) for _ in range(count)])
+    return tf.wait_cosigned(fed, size, 2)
+
+
+def audit(fed: Federation, url: str, state: Path, *extra: str) -> tuple[int, str, str]:
+    return run("audit", url, "--state", str(state), "--trust", str(fed.trust_file), *extra)
+
+
+def trust_list(fed: Federation) -> TrustList:
+    return SignedTrustList.from_json(fed.trust_file.read_text()).trust_list
+
+
+def evidence_files(err: str) -> list[Path]:
+    return [Path(line.split()[1]) for line in err.splitlines() if line.startswith("evidence: ")]
+
+
+class RecordingTransport(httpx.HTTPTransport):
+    """Real HTTP, remembering every path asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+@contextlib.contextmanager
+def twin(fed: Federation, tmp_path: Path, records: int, name: str = "twin") -> Iterator[str]:
+    """A node with TH-SSO's keys and origin but its own history of ``records`` entries,
+    and no trust list (so no witness cosigns it)."""
+    d = tmp_path / name
+    shutil.copytree(fed.dirs[0] / "keys", d / "keys")
+    shutil.copy(fed.dirs[0] / "node.json", d / "node.json")
+    node = Node.open(d, database_url=f"sqlite:///{d / 'pel.db'}", federation_genesis=None)
+    node.submit(
+        [f.contribution(body={"currency": "THB", "period": "2026-09"}) for _ in range(records)]
+    )
+    with serve(create_app(node)) as url:
+        deadline = time.monotonic() + 20
+        while node.log.state()[1] != records:
+            assert time.monotonic() < deadline, "the twin did not integrate its records"
+            time.sleep(0.05)
+        yield url
+
+
+@pytest.mark.slow
+def test_an_honest_log_passes_and_the_next_audit_resumes(
+    federation: Federation, tmp_path: Path
+) -> None:
+    fed, state = federation, tmp_path / "audit"
+    fill(fed, 300)
+    for url in fed.urls[1:]:  # the other members' mirrors hold the log too
+        wait_for(
+            f"{url} mirroring {ORIGIN}",
+            lambda url=url: httpx.get(url + "/v1/node").json()["mirrors"][ORIGIN]["size"] == 300,
+        )
+    code, out, err = audit(fed, fed.urls[0], state, "--report", str(tmp_path / "r1.json"))
+    assert code == 0, err
+    assert "ok: sso.go.th/pel audited from size 0 to 300" in out
+    report = json.loads((tmp_path / "r1.json").read_text())
+    assert report["ok"] and report["failures"] == []
+    assert report["tree_size"]["from"] == 0 and report["tree_size"]["to"] == 300
+    assert report["entries_rehashed"] == 300 and report["signatures_verified"] == 300
+    assert report["bundles_fetched"] == 2 and report["tiles_compared"] >= 2
+    assert sorted(report["cosignatures"]["verified"]) == ["MY-PERKESO", "SG-CPF"]
+    assert report["cosignatures"]["ok"] and report["cosignatures"]["quorum"] == 2
+    # Each member's mirror of the log is compared with it.
+    assert [m["result"] for m in report["mirrors"]] == ["consistent", "consistent"]
+    assert [m["how"] for m in report["mirrors"]] == ["equal roots", "equal roots"]
+    assert report["mirrors"][0]["url"] == f"{fed.urls[1]}/mirror/{ORIGIN}"
+    saved = json.loads((state / "state.json").read_text())
+    assert saved["checkpoint"].startswith("sso.go.th/pel\n300\n") and saved["issuer"] == "TH-SSO"
+    edge = {level: len(base64.b64decode(h)) // 32 for level, h in saved["edge"].items()}
+    assert edge == {"0": 44, "1": 1}  # the right edge of 300 leaves: 256 + 44
+
+    fill(fed, 300)
+    transport = RecordingTransport()
+    second = audit_log(fed.urls[0], state, trust_list(fed), transport=transport)
+    bundles = [p for p in transport.paths if p.startswith("/tile/entries/")]
+    # Only what is new: the bundle the first audit ended in (now full) and the next one.
+    assert bundles == ["/tile/entries/001", "/tile/entries/002.p/88"], bundles
+    assert second.resumed and (second.size_from, second.size_to) == (300, 600)
+    assert second.tree.entries == 300 and second.tree.signatures == 300
+    [last] = [c for c in second.checkpoints if c["against"]["source"] == "the last audit"]
+    assert last["against"]["size"] == 300 and last["result"] == "consistent"
+    assert last["how"].startswith("prefix proof")
+    # The second audit also re-checked the checkpoint seen in the first one (kept once,
+    # under the last source that served it: a mirror).
+    seen = [c for c in second.checkpoints if c["against"]["source"] != "the last audit"]
+    assert {c["against"]["source"] for c in seen} <= {
+        fed.urls[0],
+        *(f"{u}/mirror/{ORIGIN}" for u in fed.urls[1:]),
+    }
+    assert seen and all(c["result"] == "consistent" for c in seen)
+    assert len(list(state.glob("report-*.json"))) == 2
+
+
+@pytest.mark.slow
+def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
+    federation: Federation, tmp_path: Path
+) -> None:
+    fed = federation
+    fill(fed, 300)
+    th = fed.nodes[0]
+    # A stand-in for a member's mirror: a copy of TH-SSO's database served under
+    # /mirror/<origin>, with one byte of entry 7 changed.
+    copy_dir = tmp_path / "mirror-copy"
+    shutil.copytree(fed.dirs[0], copy_dir, ignore=shutil.ignore_patterns("pel.db*"))
+    src = sqlite3.connect(fed.dirs[0] / "pel.db")
+    dst = sqlite3.connect(copy_dir / "pel.db")
+    with dst:
+        src.backup(dst)
+        (original,) = dst.execute("SELECT data FROM entries WHERE idx = 7").fetchone()
+        tampered = original.replace(b'"2450.00"', b'"2451.00"', 1)
+        assert tampered != original and len(tampered) == len(original)
+        dst.execute("UPDATE entries SET data = ? WHERE idx = 7", (tampered,))
+    src.close()
+    dst.close()
+    copy = Node.open(copy_dir, database_url=f"sqlite:///{copy_dir / 'pel.db'}")
+    mirror_app = Starlette(routes=[Mount(f"/mirror/{ORIGIN}", app=create_app(copy, start=False))])
+    try:
+        with serve(mirror_app) as mirror:
+            base = f"{mirror}/mirror/{ORIGIN}"
+            code, _, err = audit(fed, base, tmp_path / "audit", "--report", str(tmp_path / "r"))
+            # The mirror's checkpoint is the log's own, so only the entries give it away.
+            code2, out2, err2 = audit(fed, fed.urls[0], tmp_path / "a2", "--mirror", base)
+    finally:
+        copy.stop()
+    assert code == 1 and "Traceback" not in err
+    assert "error: served tile 0/0 does not match" in err and "[hash_mismatch]" in err
+    [file] = evidence_files(err)
+    ev = json.loads(file.read_text())
+    assert ev["code"] == "hash_mismatch" and ev["source"] == base
+    assert ev["index"] == 7 and ev["tile"] == "0/0" and ev["position"] == 7
+    assert ev["calculated"] == base64.b64encode(hash_leaf(tampered)).decode()
+    assert ev["served"] == base64.b64encode(hash_leaf(original)).decode()
+    assert ev["checkpoint"].startswith("sso.go.th/pel\n300\n")
+    report = json.loads((tmp_path / "r").read_text())
+    assert not report["ok"] and report["failures"][0]["file"] == str(file)
+    assert not (tmp_path / "audit" / "state.json").exists()  # a failed tree is not resumed from
+    assert th.log.state()[1] == 300
+    assert code2 == 0, err2
+    assert json.loads(Path(out2.split("report: ")[1].strip()).read_text())["mirrors"][0] == {
+        "url": base,
+        "size": 300,
+        "how": "equal roots",
+        "result": "consistent",
+    }
+
+
+@pytest.mark.slow
+def test_a_rewritten_history_is_a_proven_fork(federation: Federation, tmp_path: Path) -> None:
+    fed, state = federation, tmp_path / "audit"
+    fill(fed, 40)
+    code, _, err = audit(fed, fed.urls[0], state)
+    assert code == 0, err
+    before = (state / "state.json").read_text()
+    with twin(fed, tmp_path, 70) as other:
+        # The same origin and key later serve another history: the resumed audit says so.
+        code, _, err = audit(fed, other, state)
+        assert code == 1 and "Traceback" not in err
+        assert "[fork]" in err and "rewrote the history audited at size 40" in err
+        [file] = evidence_files(err)
+        code, out, err2 = run("evidence", "verify", str(file), "--trust", str(fed.trust_file))
+        assert code == 0, err2
+        assert "fork proven: TH-SSO's log sso.go.th/pel: the tree of size 70" in out
+        assert (state / "state.json").read_text() == before  # the audited state stays
+        # Comparing the honest log with the other history as its mirror: inconsistent.
+        code, _, err = audit(fed, fed.urls[0], tmp_path / "a2", "--mirror", other)
+        assert code == 1 and "[mirror_fork]" in err
+        [file] = evidence_files(err)
+        code, _, err2 = run("evidence", "verify", str(file), "--trust", str(fed.trust_file))
+        assert code == 0, err2
+    with twin(fed, tmp_path, 25, "short") as short:
+        # A log that serves fewer entries than were audited is refused too.
+        code, _, err = audit(fed, short, state)
+        assert code == 1 and "[log_shrank]" in err and "25 entries; 40 were audited" in err
+        assert (state / "state.json").read_text() == before
+
+
+@pytest.mark.slow
+def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Path) -> None:
+    fed = federation
+    with twin(fed, tmp_path, 35) as lone:
+        code, _, err = audit(fed, lone, tmp_path / "audit")
+        with pytest.raises(AuditFailed) as failed:
+            audit_log(lone, tmp_path / "again", trust_list(fed))
+    assert code == 1 and "Traceback" not in err
+    assert (
+        "error: 0 valid witness cosignature(s) on the checkpoint of size 35; the quorum is 2" in err
+    )
+    assert "[no_quorum]" in err
+    [file] = evidence_files(err)
+    ev = json.loads(file.read_text())
+    assert ev["missing"] == ["MY-PERKESO", "SG-CPF"] and ev["quorum"] == 2
+    assert ev["checkpoint"].startswith("sso.go.th/pel\n35\n")
+    report = failed.value.report
+    assert [x.code for x in report.failures] == ["no_quorum"]
+    assert report.tree.entries == 35 and report.tree.signatures == 35  # the tree itself is fine
+
+
+def test_audit_with_keys_alone_checks_every_signature(
+    served: tuple[str, Node, dict], tmp_path: Path
+) -> None:
+    url, node, info = served
+    node.submit([f.contribution(body={"currency": "THB"}) for _ in range(40)])
+    deadline = time.monotonic() + 20
+    while node.log.state()[1] != 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    keys = ("--vkey", info["log_vkey"], "--issuer-key")
+    code, out, err = run("audit", url, "--state", str(tmp_path / "a"), *keys, info["issuer_key"])
+    assert code == 0, err
+    assert "40 signatures verified" in out and "witness cosignatures not checked" in err
+    assert json.loads((tmp_path / "a" / "state.json").read_text())["issuer"] == "TH-SSO"
+    # Another issuer key: the first record's signature fails, nothing is saved.
+    other = base64.b64encode(bytes(range(32))).decode()
+    code, _, err = run("audit", url, "--state", str(tmp_path / "b"), *keys, other)
+    assert code == 1 and "[bad_signature]" in err and "Traceback" not in err
+    [file] = evidence_files(err)
+    assert json.loads(file.read_text())["index"] == 0
+    assert not (tmp_path / "b" / "state.json").exists()
+    # Neither a trust list nor keys: refused before anything is fetched.
+    code, _, err = run("audit", url, "--state", str(tmp_path / "c"), "--vkey", info["log_vkey"])
+    assert code == 1 and "[bad_config]" in err and not (tmp_path / "c").exists()
+
+
+def test_state_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.json"
+    write_atomic(path, "old\n")
+
+    def crash(*_: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        write_atomic(path, "new\n")
+    assert path.read_text() == "old\n"
