@@ -77,9 +77,9 @@ def stored(store: MirrorStore) -> tuple[object, int, int]:
 
 def mirror(store: MirrorStore, src: Source, step: int = 10_000) -> None:
     assert store.update_checkpoint(src.log(), src.note(), src.hashes) == "pending"
-    while (st := store.state(ORIGIN)) and st.next_index < len(src.entries):
-        first = st.next_index
+    for first in range(store.state(ORIGIN).next_index, len(src.entries), step):  # type: ignore[union-attr]
         store.add_entries(src.log(), first, src.entries[first : first + step], src.hashes)
+    assert store.state(ORIGIN).size == len(src.entries)  # type: ignore[union-attr]
 
 
 def mirrored(engine: Engine, size: int) -> tuple[Source, MirrorStore]:
