@@ -148,6 +148,9 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
             meta = RecordMeta(record["id"], record["subject"], record["type"])
             if not all(isinstance(x, str) for x in (meta.record_id, meta.subject, meta.type)):
                 raise ValueError("id, subject and type must be strings")
+            # The columns' sizes (the origin's own validation keeps well inside them).
+            if len(meta.record_id) > 128 or len(meta.subject) > 32 or len(meta.type) > 16:
+                raise ValueError("id, subject or type is too long")
         except (ValueError, KeyError, CryptoError) as exc:
             raise MirrorError(f"{where}: {exc}", code="bad_record") from None
         if record.get("issuer") != log.agency:

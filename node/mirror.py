@@ -146,6 +146,9 @@ class MirrorFollower:
                 if error != st.error:  # once per new failure, not every round
                     log.warning("mirror of %s: %s", member.origin, error)
                 st.error = error
+            except Exception as exc:  # a bug or the database: logged in full, one log fails
+                st.error = f"internal error ({type(exc).__name__}); see the node's log"
+                log.exception("mirror of %s failed", member.origin)
         return stored
 
     def _step(self, mlog: MirroredLog, member: Member, status: MirrorStatus) -> int:

@@ -157,7 +157,9 @@ def refused(store: MirrorStore, code: str, call: object, *args: object) -> None:
     assert stored(store) == before
 
 
-@pytest.mark.parametrize("kind", ["tampered", "other_key", "other_issuer", "not_canonical"])
+@pytest.mark.parametrize(
+    "kind", ["tampered", "other_key", "other_issuer", "not_canonical", "long_subject"]
+)
 def test_bad_entries_are_refused_and_nothing_is_stored(engine: Engine, kind: str) -> None:
     src, store = mirrored(engine, 40)
     log = src.log()
@@ -166,6 +168,7 @@ def test_bad_entries_are_refused_and_nothing_is_stored(engine: Engine, kind: str
         "other_key": (src.record(key=SigningKey.generate()), "bad_signature"),
         "other_issuer": (src.record(issuer="MY-PERKESO"), "foreign_issuer"),
         "not_canonical": (src.record().replace(b"{", b"{ ", 1), "bad_record"),
+        "long_subject": (src.record(subject="MM-" + "7" * 40), "bad_record"),
     }[kind]
     # The log signs a checkpoint over the bad entry: only the record check stops it.
     bad = src.fork()
