@@ -41,13 +41,13 @@ from crypto.keys import PublicKey
 from crypto.note import NoteVerifier
 from ledger.audit import AuditState, Seen, check_cosignatures, check_prefix
 from ledger.checkpoint import SignedCheckpoint, open_checkpoint
-from ledger.errors import AuditStateError, IntegrityError, MismatchError, ProofError, TileError
+from ledger.errors import AuditStateError, IntegrityError, MismatchError, TileError
 from ledger.evidence import ForkEvidence, checkpoint_of, verify_fork
 from ledger.federation import TrustList
 from ledger.merkle.proof import prefix_proof
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from ledger.tilecheck import TileRebuilder
-from node.client import LogClient
+from node.client import LogClient, ServedTiles
 from node.errors import AuditFailed, ConfigError, PeerError
 from node.verify import VerifyReport, rebuild_log
 
@@ -172,24 +172,6 @@ class CountingTransport(httpx.BaseTransport):
 
     def shut(self) -> None:
         self._inner.close()
-
-
-class ServedTiles:
-    """A ``TileSource`` over a source's tiles as they stand at tree ``size``."""
-
-    def __init__(self, client: LogClient, size: int) -> None:
-        self._client = client
-        self._size = size
-
-    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
-        out = []
-        for level, index in coords:
-            count = (self._size >> (8 * level)) - index * TILE_WIDTH
-            width = None if count >= TILE_WIDTH else count
-            if count <= 0:
-                raise ProofError(f"tile {level}/{index} is beyond tree size {self._size}")
-            out.append(self._client.tile(level, index, width))
-        return out
 
 
 def _now() -> dt.datetime:

@@ -1,6 +1,8 @@
 """A small HTTP client for a pel node's API (tlog-tiles reads, proofs, submissions).
 
-Transport failures and unexpected answers become one project error, ``PeerError``;
+``ServedTiles`` reads a log's tiles through it as a ``TileSource``, so proofs can be
+built from what a node (or a mirror) serves. Transport failures and unexpected
+answers become one project error, ``PeerError``;
 a node's own error answers become ``RemoteError`` carrying its code and body.
 Tests pass an ``httpx`` transport (ASGI or mock) instead of the network.
 """
@@ -8,11 +10,13 @@ Tests pass an ``httpx`` transport (ASGI or mock) instead of the network.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from ledger.merkle.tiles import entries_path, tile_path
+from ledger.errors import ProofError
+from ledger.merkle.tiles import TILE_WIDTH, entries_path, tile_path
 from node.errors import PeerError
 
 
@@ -116,3 +120,21 @@ class LogClient:
         r = self._check(r)
         pending = r.headers.get("pel-pending", "")
         return r.content, [x for x in pending.split(",") if x]
+
+
+class ServedTiles:
+    """A ``TileSource`` over a source's tiles as they stand at tree ``size``."""
+
+    def __init__(self, client: LogClient, size: int) -> None:
+        self._client = client
+        self._size = size
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        out = []
+        for level, index in coords:
+            count = (self._size >> (8 * level)) - index * TILE_WIDTH
+            width = None if count >= TILE_WIDTH else count
+            if count <= 0:
+                raise ProofError(f"tile {level}/{index} is beyond tree size {self._size}")
+            out.append(self._client.tile(level, index, width))
+        return out

@@ -33,7 +33,7 @@ from ledger.errors import CheckpointError, MirrorError
 from ledger.federation import Member, TrustList
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from ledger.mirror import MirroredLog, MirrorState, MirrorStore
-from node.client import LogClient, RemoteError
+from node.client import LogClient, RemoteError, ServedTiles
 
 log = logging.getLogger("pel.mirror")
 
@@ -45,21 +45,6 @@ _KEEP_AHEAD = 4
 def note_checkpoint(note: bytes) -> Checkpoint:
     """The checkpoint a note states (unverified: for routing and sizes only)."""
     return Checkpoint.parse(note.split(b"\n\n", 1)[0] + b"\n")
-
-
-class RemoteTiles:
-    """A ``TileSource`` reading a log's tiles as of tree ``size`` from its node."""
-
-    def __init__(self, client: LogClient, size: int) -> None:
-        self.client = client
-        self.size = size
-
-    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
-        out = []
-        for level, index in coords:
-            width = (self.size >> (8 * level)) - index * TILE_WIDTH
-            out.append(self.client.tile(level, index, None if width >= TILE_WIDTH else width))
-        return out
 
 
 @dataclass
@@ -163,7 +148,7 @@ class MirrorFollower:
                     return 0
                 raise
             size = note_checkpoint(note).size
-            remote = TileHashReader(RemoteTiles(client, size))
+            remote = TileHashReader(ServedTiles(client, size))
             result = self.store.update_checkpoint(mlog, note, remote)
             status.seen_size = max(status.seen_size or 0, size)
             if result == "cosigned":
@@ -188,7 +173,7 @@ class MirrorFollower:
             skip = max(0, first - n * TILE_WIDTH)
             entries.extend(bundle[skip:])
             n += 1
-        remote = TileHashReader(RemoteTiles(client, pending))
+        remote = TileHashReader(ServedTiles(client, pending))
         done = self.store.add_entries(mlog, first, entries, remote)
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:

@@ -17,8 +17,7 @@ from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.evidence import verify_fork
 from ledger.merkle.proof import consistency_proof, verify_consistency
 from ledger.merkle.tiles import TileHashReader
-from node.client import LogClient
-from node.mirror import RemoteTiles
+from node.client import LogClient, ServedTiles
 from node.verify import verify_log
 from tests import factories as f
 from tests.e2e.cluster import Cluster, federation, wait_for
@@ -67,7 +66,7 @@ def consistent_in_mirror(mirror: str, old: bytes, new: bytes, c: Cluster, origin
     a = open_checkpoint(old, key).checkpoint
     b = open_checkpoint(new, key).checkpoint
     with LogClient(mirror) as client:
-        reader = TileHashReader(RemoteTiles(client, b.size))
+        reader = TileHashReader(ServedTiles(client, b.size))
         verify_consistency(
             a.size, b.size, a.root, b.root, consistency_proof(a.size, b.size, reader)
         )
