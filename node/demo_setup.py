@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.federation import Member, SignedTrustList, TrustList
+from ledger.federation import SignedTrustList, TrustList
 from node.asean import agency_for
 from node.errors import DemoError
-from node.federation import apply_version
+from node.federation import apply_version, member_entry
 from node.keys import TOKEN_FILE, save_token
 from node.node import init_node
 
@@ -175,19 +175,8 @@ def setup_federation(
         node, token = init_node(node_dir, agency=agency, origin=ORIGINS[agency], database_url=db)
         try:
             save_token(node_dir, token)
-            members.append(
-                Member(
-                    agency=agency,
-                    country=agency_for(agency).country,
-                    name=agency_for(agency).name,
-                    role="both",
-                    origin=ORIGINS[agency],
-                    url=url,
-                    log_key=node.log_signer.vkey,
-                    issuer_key=node.issuer_public_key.to_base64(),
-                    witness_key=node.witness.signer.vkey,
-                )
-            )
+            who = agency_for(agency)
+            members.append(member_entry(node, name=who.name, url=url, country=who.country))
             keys.append(node.issuer_key)
         finally:
             node.stop()

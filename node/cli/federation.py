@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -18,27 +18,6 @@ app = typer.Typer(
 )
 
 
-def _member_of(directory: Path, country: str | None, name: str, role: str, url: str) -> Any:
-    from ledger.federation import Member
-    from node.node import Node
-
-    node = Node.open(directory)
-    try:
-        return Member(
-            agency=node.agency,
-            country=country or node.agency[:2],
-            name=name,
-            role=role,
-            origin=node.settings.origin,
-            url=url,
-            log_key=node.log_signer.vkey,
-            issuer_key=node.issuer_public_key.to_base64(),
-            witness_key=node.witness.signer.vkey,
-        )
-    finally:
-        node.stop()
-
-
 @app.command("member")
 @friendly
 def federation_member(
@@ -49,7 +28,14 @@ def federation_member(
     country: Annotated[str | None, typer.Option(help="ISO 3166 code (default: the id's)")] = None,
 ) -> None:
     """Print the node's member entry (its public keys) as JSON, for a proposal."""
-    member = _member_of(directory, country, name, role, url)
+    from node.federation import member_entry
+    from node.node import Node
+
+    node = Node.open(directory)
+    try:
+        member = member_entry(node, name=name, url=url, role=role, country=country)
+    finally:
+        node.stop()
     out.print_json(json.dumps(member.model_dump()))
 
 
