@@ -208,7 +208,7 @@ def run_demo(
     if opts.init_only:
         return 0
     if opts.load_only:
-        urls = {n.agency: n.url for n in demo.nodes}
+        urls = demo.urls()
         statuses, sample, records = fill_and_watch(demo, opts, urls, say)
         elapsed = time.monotonic() - started
         show(DemoResult(elapsed, summary_rows(statuses), demo.quorum, sample, records, {}, urls))

@@ -135,7 +135,7 @@ def wait_witnessed(
     Raises:
         DemoError (``not_witnessed``): not all done within ``timeout`` seconds.
     """
-    urls = urls or {n.agency: n.url for n in demo.nodes}
+    urls = urls or demo.urls()
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=5.0) as http:
         while True:
@@ -187,7 +187,7 @@ def summary_rows(statuses: Sequence[LogStatus]) -> list[dict[str, Any]]:
 def sample_worker(demo: Demo, worker: Worker, urls: dict[str, str] | None = None) -> dict[str, Any]:
     """Where one worker's records are: the enrolment's index in the home log, the
     contributions' (and any entitlements') indices in the host log, read over HTTP."""
-    urls = urls or {n.agency: n.url for n in demo.nodes}
+    urls = urls or demo.urls()
 
     def indices(agency: str, ids: Sequence[str]) -> list[int]:
         out = []

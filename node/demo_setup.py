@@ -121,6 +121,10 @@ class Demo:
     def agencies(self) -> list[str]:
         return [n.agency for n in self.nodes]
 
+    def urls(self) -> dict[str, str]:
+        """Each agency's node URL as the trust list gives it."""
+        return {n.agency: n.url for n in self.nodes}
+
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct free loopback ports (all held open while choosing)."""

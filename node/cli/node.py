@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from node.cli.common import friendly, out, progress
+
+if TYPE_CHECKING:
+    from node.node import Node
 
 
 @friendly
@@ -44,6 +47,13 @@ def init(
     out.print("[yellow]The write token is shown only now; the node keeps only its hash.[/yellow]")
 
 
+def _check_log(node: Node, *, full: bool) -> None:
+    """The node's start-up check of its stored log, with a progress bar."""
+    with progress() as bar:
+        task = bar.add_task("checking log", total=None)
+        node.check(full=full, progress=lambda d, t: bar.update(task, completed=d, total=t))
+
+
 @friendly
 def serve(
     directory: Annotated[Path, typer.Argument(help="The node directory")],
@@ -64,11 +74,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     node = Node.open(directory)
-    with progress() as bar:
-        task = bar.add_task("checking log", total=None)
-        node.check(
-            full=not quick_check, progress=lambda d, t: bar.update(task, completed=d, total=t)
-        )
+    _check_log(node, full=not quick_check)
     out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
     uvicorn.run(create_app(node, check=False), host=host, port=port, log_level="warning")
 
@@ -83,9 +89,7 @@ def check(
 
     node = Node.open(directory)
     try:
-        with progress() as bar:
-            task = bar.add_task("checking log", total=None)
-            node.check(full=not quick, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        _check_log(node, full=not quick)
         out.print(f"ok: the stored log reproduces its checkpoint at size {node.log.tree_size()}")
     finally:
         node.stop()
