@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from crypto.errors import CryptoError
 from crypto.note import parse_signature_line
 from ledger.federation import Member, TrustList
 from ledger.log import Log
+from node.loop import WakeLoop
 
 log = logging.getLogger("pel.cosigning")
 
@@ -36,8 +36,10 @@ class WitnessStatus:
     last_error: str = ""
 
 
-class CosignatureCollector:
+class CosignatureCollector(WakeLoop):
     """Asks the federation's witnesses to cosign this log's checkpoints, in a thread."""
+
+    thread_name = "pel-cosigning"
 
     def __init__(
         self,
@@ -49,21 +51,15 @@ class CosignatureCollector:
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        super().__init__(interval)
         self.log = log
         self.trust_list = trust_list
         self.agency = agency
-        self.interval = interval
         self.status: dict[str, WitnessStatus] = {}
         self._http = httpx.Client(timeout=timeout, transport=transport)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def witnesses(self) -> list[Member]:
         return [m for m in self.trust_list.members if m.agency != self.agency]
-
-    def poke(self) -> None:
-        self._wake.set()
 
     def collect_once(self) -> int:
         """Ask every witness about the latest checkpoint; return how many cosigned it."""
@@ -130,27 +126,13 @@ class CosignatureCollector:
         st.cosigned_size, st.last_error = size, ""
         return False
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.collect_once()
-            except Exception:
-                log.exception("collecting cosignatures failed; retrying")
-                time.sleep(1.0)
+    def tick(self) -> None:
+        try:
+            self.collect_once()
+        except Exception:
+            log.exception("collecting cosignatures failed; retrying")
+            time.sleep(1.0)
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pel-cosigning", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
         self._http.close()

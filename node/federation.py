@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.errors import TrustListError
-from ledger.federation import SignedTrustList, TrustList, follow_chain, verify_next
+from ledger.federation import Member, SignedTrustList, TrustList, follow_chain, verify_next
 from node.config import NodeSettings, load_settings, save_settings
 from node.errors import ConfigError
+
+if TYPE_CHECKING:
+    from node.node import Node
 
 FEDERATION_DIR = "federation"
 
@@ -68,3 +72,28 @@ def apply_version(directory: Path, signed: SignedTrustList) -> TrustList:
 def _digest_of(directory: Path, version: int) -> str:
     path = directory / FEDERATION_DIR / f"{version}.json"
     return SignedTrustList.from_json(path.read_text()).trust_list.digest()
+
+
+def member_entry(
+    node: Node, *, name: str, url: str, role: str = "both", country: str | None = None
+) -> Member:
+    """The node's entry for a trust list: its agency, log origin, public URL and public keys.
+
+    Args:
+        node: The open node.
+        name: The agency's name.
+        url: The node's public base URL.
+        role: ``sending``, ``receiving`` or ``both``.
+        country: ISO 3166 code; by default the agency id's first two letters.
+    """
+    return Member(
+        agency=node.agency,
+        country=country or node.agency[:2],
+        name=name,
+        role=role,
+        origin=node.settings.origin,
+        url=url,
+        log_key=node.log_signer.vkey,
+        issuer_key=node.issuer_public_key.to_base64(),
+        witness_key=node.witness.signer.vkey,
+    )

@@ -8,7 +8,6 @@ prints where to look, and serves until Ctrl-C.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from rich.console import Console
 from api.app import create_app
 from crypto.note import parse_vkey
 from node.client import LogClient
+from node.keys import read_token, save_token
 from node.node import Node, init_node
 from node.submit import submit_rows
 from node.synth import synth_drafts
@@ -27,27 +27,16 @@ from node.verify import verify_log
 console = Console(soft_wrap=True)
 
 
-def _token(directory: Path) -> str | None:
-    path = directory / "token"
-    return path.read_text().strip() if path.is_file() else None
-
-
-def _save_token(directory: Path, token: str) -> None:
-    fd = os.open(directory / "token", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-
-
 def quickstart(directory: Path, *, port: int, records: int, agency: str, exit_after: bool) -> None:
     if not (directory / "node.json").exists():
         node, token = init_node(
             directory, agency=agency, origin=f"{agency.lower()}.pel.example/log"
         )
         node.stop()
-        _save_token(directory, token)
+        save_token(directory, token)
         console.print(f"created node {directory} for {agency}")
     node = Node.open(directory)
-    token = _token(directory)
+    token = read_token(directory)
     server = uvicorn.Server(
         uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -14,11 +14,12 @@ import time
 from ledger.checkpoint import SignedCheckpoint
 from ledger.errors import ConflictError
 from ledger.log import Log
+from node.loop import WakeLoop
 
 log = logging.getLogger("pel.sequencer")
 
 
-class Sequencer:
+class Sequencer(WakeLoop):
     """Integrates a log's new entries and publishes checkpoints.
 
     Args:
@@ -27,15 +28,14 @@ class Sequencer:
         min_gap: Shortest gap between two checkpoints, so bursts share one.
     """
 
+    thread_name = "pel-sequencer"
+
     def __init__(self, log: Log, *, interval: float = 0.5, min_gap: float = 0.05) -> None:
+        super().__init__(interval)
         self.log = log
-        self.interval = interval
         self.min_gap = min_gap
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._published = threading.Condition()
         self._size = log.tree_size()
-        self._thread: threading.Thread | None = None
         self.failures = 0
 
     @property
@@ -55,10 +55,6 @@ class Sequencer:
                 self._published.notify_all()
         return checkpoint
 
-    def poke(self) -> None:
-        """Ask for a checkpoint soon (after an append)."""
-        self._wake.set()
-
     def wait_for(self, size: int, timeout: float) -> bool:
         """Block until a checkpoint covers ``size`` entries; False on timeout."""
         deadline = time.monotonic() + timeout
@@ -70,30 +66,14 @@ class Sequencer:
                 self._published.wait(left)
         return True
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                while self.sequence_once() is not None and not self._stop.is_set():
-                    time.sleep(self.min_gap)
-                self.failures = 0
-            except Exception:
-                self.failures += 1
-                log.exception("integration failed (attempt %d); retrying", self.failures)
-                time.sleep(min(5.0, 0.1 * 2**self.failures))
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pel-sequencer", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop after its current step (nothing acknowledged is lost either way)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def tick(self) -> None:
+        """Publish until nothing is new; a failure is retried with a growing back-off
+        (nothing acknowledged is lost either way)."""
+        try:
+            while self.sequence_once() is not None and not self.stopping():
+                time.sleep(self.min_gap)
+            self.failures = 0
+        except Exception:
+            self.failures += 1
+            log.exception("integration failed (attempt %d); retrying", self.failures)
+            time.sleep(min(5.0, 0.1 * 2**self.failures))

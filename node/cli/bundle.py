@@ -1,0 +1,167 @@
+"""``pel bundle`` and ``pel verify-bundle``: assemble a worker's proof bundle, verify it offline."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from node.cli.common import err, friendly, out, read_signed
+
+
+def _trust_chain(paths: list[Path]) -> list[Any]:
+    """The trust-list versions given (one, or a chain checked link by link)."""
+    from ledger.federation import verify_next
+
+    versions = [read_signed(p) for p in paths]
+    if len(versions) == 1:
+        return [versions[0].trust_list]
+    chain, previous = [], None
+    for signed in versions:
+        previous = verify_next(signed, previous)
+        chain.append(previous)
+    return chain
+
+
+def _request_signer(
+    token: str | None, key: Path | None, agency: str | None, holder_key: Path | None
+) -> Callable[[str], str]:
+    import time
+
+    from crypto.request import sign_request
+    from node.errors import ConfigError
+    from node.keys import read_private_key
+
+    if token:
+        return lambda _path: f"Bearer {token}"
+    if key is not None and agency:
+        signing = read_private_key(key)
+        return lambda path: sign_request(signing, "GET", path, int(time.time()), agency=agency)
+    if holder_key is not None:
+        holder = read_private_key(holder_key)
+        return lambda path: sign_request(holder, "GET", path, int(time.time()))
+    raise ConfigError("give --token, --key with --agency, or --holder-key")
+
+
+@friendly
+def bundle_cmd(
+    pwid: Annotated[str, typer.Argument(help="The worker's PWID")],
+    trust: Annotated[Path, typer.Option(help="The current signed trust list (JSON)")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the bundle")],
+    url: Annotated[
+        list[str] | None, typer.Option(help="Node URLs to ask (default: every member's)")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="A node's write token (Bearer)")] = None,
+    key: Annotated[Path | None, typer.Option(help="The agency's issuer key (PEM)")] = None,
+    agency: Annotated[str | None, typer.Option(help="The agency signing with --key")] = None,
+    holder_key: Annotated[Path | None, typer.Option(help="The worker's holder key (PEM)")] = None,
+    qr: Annotated[Path | None, typer.Option(help="Also write a QR code (PNG)")] = None,
+    ref_url: Annotated[
+        str | None, typer.Option(help="Where the bundle will be kept, for a reference QR")
+    ] = None,
+) -> None:
+    """Ask every member's node for its part of a worker's bundle, merge, write it."""
+    from node.bundle import assemble, write_qr
+
+    trust_list = read_signed(trust).trust_list
+    signer = _request_signer(token, key, agency, holder_key)
+    got = assemble(pwid, trust_list, urls=url, sign=signer)
+    data = got.bundle.to_bytes()
+    out_file.write_bytes(data)
+    out.print(
+        f"wrote {out_file}: {len(got.bundle.records)} records, {len(data)} bytes, "
+        f"sha256 {got.bundle.digest()}",
+        highlight=False,
+    )
+    for node_url, ids in got.pending.items():
+        out.print(f"pending at {node_url} (not yet witnessed): {len(ids)} record(s)")
+    if qr is not None:
+        kind = write_qr(got.bundle, qr, ref_url=ref_url)
+        out.print(f"wrote {qr}: QR code of the {'bundle' if kind == 'embedded' else 'reference'}")
+    for node_url, why in got.failed.items():
+        err.print(f"warning: {node_url}: {why}", markup=False, highlight=False)
+    if got.failed:
+        raise typer.Exit(2)
+
+
+def _print_summary(report: Any) -> None:
+    from ledger.bundle import summarise
+
+    s = summarise(report)
+    out.print(
+        f"[bold green]verified[/bold green]: bundle of {s.subject} "
+        f"({len(report.records)} records, trust list version {report.trust_version}, "
+        f"sha256 {report.digest})",
+        highlight=False,
+    )
+    if s.enrolment:
+        out.print(
+            f"home state {s.home_country}: enrolled on {s.enrolment['enrolled_on']} "
+            f"by {s.enrolment['issuer']}",
+            highlight=False,
+        )
+    else:
+        out.print(f"home state {s.home_country} (no enrolment in the bundle)", highlight=False)
+    for country, st in s.states.items():
+        if not (st.months_by_branch or st.entitlements or st.earnings):
+            continue
+        table = Table(title=f"{country} ({', '.join(sorted(st.agencies))})", title_justify="left")
+        table.add_column("what")
+        table.add_column("value", justify="right")
+        for branch, months in st.months_by_branch.items():
+            table.add_row(f"months of contributions: {branch}", str(months))
+        for cur, total in sorted(st.earnings.items()):
+            table.add_row(f"insured earnings ({cur})", f"{total:.2f}")
+        for cur, total in sorted(st.contributions.items()):
+            table.add_row(f"contributions paid ({cur})", f"{total:.2f}")
+        for e in st.entitlements:
+            state = e["status"] if e["record_status"] != "revoked" else "revoked (does not count)"
+            table.add_row(
+                f"entitlement {e['benefit']} ({e['frequency']}, from {e['start_date']})",
+                f"{e['amount']} {e['currency']}: {state}",
+            )
+        if st.amended or st.revoked:
+            table.add_row("records amended / revoked", f"{st.amended} / {st.revoked}")
+        out.print(table)
+    for line in s.corrections:
+        out.print(f"correction applied: {line}", highlight=False)
+
+
+@friendly
+def verify_bundle_cmd(
+    file: Annotated[str, typer.Argument(help="A bundle, or decoded QR text; - for stdin")],
+    trust: Annotated[
+        list[Path], typer.Option(help="The signed trust list (repeat for a chain, oldest first)")
+    ],
+    bundle_file: Annotated[
+        Path | None, typer.Option("--bundle", help="The bundle a QR reference names")
+    ] = None,
+) -> None:
+    """Verify a worker's bundle offline with the trust list alone and summarise it."""
+    from ledger.bundle import BundleError, verify_bundle
+    from ledger.bundle_qr import BundleRef, is_qr_text, read_qr_text
+
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    if is_qr_text(data):
+        try:
+            text = data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise BundleError("bad_format", "QR text is not ASCII") from None
+        content = read_qr_text(text)
+        if isinstance(content, BundleRef):
+            if bundle_file is None:
+                where = f" (kept at {content.url})" if content.url else ""
+                raise BundleError(
+                    "bundle_needed",
+                    f"the QR code refers to a bundle{where}: give that file with --bundle",
+                )
+            data = bundle_file.read_bytes()
+            content.check(data)
+        else:
+            data = content
+    report = verify_bundle(data, _trust_chain(trust))
+    _print_summary(report)

@@ -1,0 +1,71 @@
+"""What every ``pel`` command shares: the two consoles, ``friendly`` (a project error
+becomes one line on stderr and exit status 1), the progress bar and reading a signed
+trust-list file."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from crypto.errors import PelError
+
+if TYPE_CHECKING:
+    from ledger.federation import SignedTrustList
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(fn: F) -> F:
+    """Turn project errors (and bad files) into one line on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PelError as exc:
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(
+                f"error: {exc.strerror or exc}: {exc.filename or ''} [io_error]",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress() -> Progress:
+    """A progress bar on stderr, drawn only when stderr is a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+def read_signed(path: Path) -> SignedTrustList:
+    """A signed trust-list version read from a JSON file."""
+    from ledger.federation import SignedTrustList
+
+    return SignedTrustList.from_json(path.read_text())

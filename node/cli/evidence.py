@@ -1,0 +1,59 @@
+"""``pel evidence …``: export the fork evidence a node recorded, verify it offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from node.cli.common import friendly, out, read_signed
+
+app = typer.Typer(
+    help="Fork evidence: list what this node's witness and mirrors found; verify.",
+    no_args_is_help=True,
+)
+
+
+@app.command("export")
+@friendly
+def evidence_export(
+    directory: Annotated[Path, typer.Argument(help="The node directory")],
+    out_dir: Annotated[Path, typer.Argument(help="Where to write one JSON file per case")],
+) -> None:
+    """Write the evidence this node's witness and mirrors recorded (proven forks and failed
+    proofs)."""
+    from node.node import Node
+
+    node = Node.open(directory)
+    try:
+        found = node.witness.evidence()
+    finally:
+        node.stop()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, (proven, ev) in enumerate(found, 1):
+        kind = "fork" if proven else "unproven"
+        path = out_dir / f"{i:04d}-{kind}-{ev.origin.replace('/', '_')}.json"
+        path.write_text(ev.to_json())
+        out.print(f"{path}: {ev.origin} ({kind})")
+    if not found:
+        out.print("no evidence recorded")
+
+
+@app.command("verify")
+@friendly
+def evidence_verify(
+    file: Annotated[Path, typer.Argument(help="A fork evidence file")],
+    trust: Annotated[Path, typer.Option(help="A signed trust-list version (JSON)")],
+) -> None:
+    """Check fork evidence offline with the trust list alone; exit 0 only if it proves a fork."""
+    from ledger.errors import EvidenceError
+    from ledger.evidence import ForkEvidence, verify_fork
+
+    ev = ForkEvidence.from_json(file.read_bytes())
+    tl = read_signed(trust).trust_list
+    member = tl.member_for_origin(ev.origin)
+    if member is None:
+        raise EvidenceError(f"no member of {tl.federation} has the log {ev.origin!r}")
+    how = verify_fork(ev, member.log_verifier)
+    out.print(f"fork proven: {member.agency}'s log {ev.origin}: {how}")

@@ -1,0 +1,111 @@
+"""``pel init``, ``serve``, ``check`` and ``quickstart``: create, check and run a node."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from node.cli.common import friendly, out, progress
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+
+@friendly
+def init(
+    directory: Annotated[Path, typer.Argument(help="The node directory to create")],
+    agency: Annotated[str, typer.Option(help="Agency id, e.g. MY-PERKESO")],
+    origin: Annotated[str, typer.Option(help="Log origin, e.g. perkeso.gov.my/pel")],
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default: SQLite in DIR)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create a node: keys (0600), settings, database, and a write token (shown once)."""
+    from node.node import init_node
+
+    node, token = init_node(directory, agency=agency, origin=origin, database_url=database)
+    info = {
+        "origin": origin,
+        "log_vkey": node.log_signer.vkey,
+        "issuer_key": node.issuer_public_key.to_base64(),
+        "witness_vkey": node.witness.signer.vkey,
+        "token": token,
+    }
+    node.stop()
+    if as_json:
+        print(json.dumps(info))
+        return
+    out.print(f"[bold]Created node[/bold] {directory} for {agency}")
+    out.print(f"log verifier key: {info['log_vkey']}", highlight=False)
+    out.print(f"issuer key:       {info['issuer_key']}", highlight=False)
+    out.print(f"write token:      {token}", highlight=False)
+    out.print("[yellow]The write token is shown only now; the node keeps only its hash.[/yellow]")
+
+
+def _check_log(node: Node, *, full: bool) -> None:
+    """The node's start-up check of its stored log, with a progress bar."""
+    with progress() as bar:
+        task = bar.add_task("checking log", total=None)
+        node.check(full=full, progress=lambda d, t: bar.update(task, completed=d, total=t))
+
+
+@friendly
+def serve(
+    directory: Annotated[Path, typer.Argument(help="The node directory")],
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
+    quick_check: Annotated[
+        bool,
+        typer.Option(
+            help="At start-up, check stored tiles against the checkpoint but do not rehash entries"
+        ),
+    ] = False,
+) -> None:
+    """Check the stored log, then serve it over HTTP."""
+    import uvicorn
+
+    from api.app import create_app
+    from node.node import Node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    node = Node.open(directory)
+    _check_log(node, full=not quick_check)
+    out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(create_app(node, check=False), host=host, port=port, log_level="warning")
+
+
+@friendly
+def check(
+    directory: Annotated[Path, typer.Argument(help="The node directory")],
+    quick: Annotated[bool, typer.Option(help="Tiles against checkpoint only (no rehash)")] = False,
+) -> None:
+    """Check that the stored log reproduces its latest checkpoint (what serve does first)."""
+    from node.node import Node
+
+    node = Node.open(directory)
+    try:
+        _check_log(node, full=not quick)
+        out.print(f"ok: the stored log reproduces its checkpoint at size {node.log.tree_size()}")
+    finally:
+        node.stop()
+
+
+@friendly
+def quickstart(
+    directory: Annotated[Path, typer.Argument(help="Node directory (created on first use)")] = Path(
+        "var/node"
+    ),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8080,
+    records: Annotated[int, typer.Option(min=0, help="Synthetic records to submit")] = 20_000,
+    agency: Annotated[str, typer.Option(help="Agency id of the node")] = "TH-SSO",
+    exit_after: Annotated[bool, typer.Option(help="Exit after filling and verifying")] = False,
+) -> None:
+    """Run one agency's node on SQLite: create, fill with synthetic filings, verify, serve."""
+    from node.quickstart import quickstart as run
+
+    run(directory, port=port, records=records, agency=agency, exit_after=exit_after)

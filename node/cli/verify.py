@@ -1,0 +1,127 @@
+"""``pel verify`` and ``pel audit``: check a served log from the outside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from node.cli.common import err, friendly, out, progress, read_signed
+
+
+@friendly
+def verify(
+    url: Annotated[str, typer.Argument(help="The node's base URL")],
+    vkey: Annotated[str, typer.Option(help="The log's verifier key (name+keyid+key)")],
+    issuer_key: Annotated[
+        str | None,
+        typer.Option(help="Also check every record's signature with this issuer key (base64)"),
+    ] = None,
+    samples: Annotated[int, typer.Option(min=0, help="Inclusion proofs to check")] = 100,
+) -> None:
+    """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.client import LogClient
+    from node.verify import verify_log
+
+    log_key = parse_vkey(vkey)
+    key = PublicKey.from_base64(issuer_key) if issuer_key else None
+    with LogClient(url) as client, progress() as bar:
+        task = bar.add_task("verifying", total=None)
+        report = verify_log(
+            client,
+            log_key,
+            issuer_key=key,
+            samples=samples,
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
+    out.print(
+        f"ok: {report.origin} at size {report.tree_size}: {report.entries} entries rehashed, "
+        f"{report.tiles} tiles rebuilt, {report.proofs} inclusion proofs and "
+        f"{report.signatures} record signatures checked",
+        highlight=False,
+    )
+
+
+@friendly
+def audit(
+    url: Annotated[
+        str, typer.Argument(help="The log's base URL (node, or <node>/mirror/<origin>)")
+    ],
+    state: Annotated[Path, typer.Option(help="State directory: kept between audits of this log")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A signed trust-list version (JSON): keys, witnesses")
+    ] = None,
+    vkey: Annotated[
+        str | None, typer.Option(help="The log's verifier key, without --trust")
+    ] = None,
+    issuer_key: Annotated[
+        str | None, typer.Option(help="The issuer's public key (base64), with --vkey")
+    ] = None,
+    mirror: Annotated[
+        list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+) -> None:
+    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
+    from crypto.keys import PublicKey
+    from crypto.note import parse_vkey
+    from node.audit import AuditTrust, audit_log
+    from node.errors import AuditFailed, ConfigError
+
+    if trust is not None:
+        keys: Any = read_signed(trust).trust_list
+    elif vkey and issuer_key:
+        keys = AuditTrust(parse_vkey(vkey), PublicKey.from_base64(issuer_key), None)
+    else:
+        raise ConfigError("give --trust TRUST.json, or --vkey and --issuer-key")
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("entries"),
+        TextColumn("{task.fields[mib]:.1f} MiB"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not err.is_terminal) as bar:
+        task = bar.add_task("checkpoint", total=None, mib=0.0)
+
+        def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
+
+        try:
+            result = audit_log(
+                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+            )
+        except AuditFailed as exc:
+            bar.stop()
+            err.print(exc.diagnostics(), markup=False, highlight=False)
+            for f in exc.report.failures:
+                err.print(f"evidence: {f.file} [{f.code}]", markup=False, highlight=False)
+            for path in exc.report.files:
+                err.print(f"report: {path}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    cos = result.cosignatures
+    witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
+    out.print(
+        f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
+        f"{result.tree.entries} entries rehashed, {result.tree.tiles} tiles compared, "
+        f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
+        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
+        highlight=False,
+    )
+    for path in result.files:
+        out.print(f"report: {path}", highlight=False)

@@ -1,0 +1,60 @@
+"""A background thread around one step: the step runs every ``interval`` seconds, or
+sooner when poked, and the thread stops between steps. The sequencer and the
+cosignature collector are each one of these."""
+
+from __future__ import annotations
+
+import threading
+
+
+class WakeLoop:
+    """Runs ``tick`` in a daemon thread until ``stop``.
+
+    Subclasses implement ``tick`` (one step, handling its own failures so the loop
+    goes on) and name their thread with ``thread_name``.
+
+    Args:
+        interval: Longest wait, in seconds, between two steps.
+    """
+
+    thread_name = "pel-loop"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        """One step of the loop."""
+        raise NotImplementedError
+
+    def stopping(self) -> bool:
+        """Whether ``stop`` was called (a long step may end early)."""
+        return self._stop.is_set()
+
+    def poke(self) -> None:
+        """Run the step soon rather than after up to ``interval`` seconds."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self.tick()
+
+    def start(self) -> None:
+        """Start the thread (once; a second call does nothing)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop after its current step and wait up to ``timeout`` seconds for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
