@@ -33,6 +33,7 @@ from typing import Any
 
 from crypto.cosignature import verify_cosignature
 from crypto.errors import CryptoError
+from crypto.jcs import canonicalize
 from crypto.keys import PublicKey
 from crypto.note import NoteSignature, add_signatures, parse_note
 from crypto.request import AGENCY_SCHEME, parse_authorization
@@ -46,8 +47,10 @@ from ledger.bundle import (
 )
 from ledger.bundle_qr import encode_qr_text, reference_text
 from ledger.checkpoint import Checkpoint
-from ledger.errors import LedgerError, NotFoundError
+from ledger.errors import IntegrityError, LedgerError, NotFoundError
 from ledger.federation import Member, TrustList
+from ledger.merkle.hashing import hash_leaf
+from ledger.merkle.proof import verify_inclusion
 from node.client import LogClient, RemoteError
 from node.errors import AuthError, ConfigError, ForbiddenError, PeerError
 from node.node import Node
@@ -210,9 +213,13 @@ def _chosen(logs: dict[str, _Held], record_ids: Iterable[str] | None) -> set[tup
 def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None) -> BundlePart:
     """This node's part of ``subject``'s bundle: its own log's records and its mirrors'.
 
+    Every record is checked to lead to its checkpoint's root before it is handed out,
+    so a stored entry altered behind the node's back is never passed on as proven.
+
     Raises:
         NotFoundError: neither the log nor a mirror holds a record of ``subject`` (or
             not a chosen id).
+        IntegrityError: a stored entry does not match the log's tree.
     """
     trust_list = _trust(node)
     logs, left_out = _held(node, subject)
@@ -224,13 +231,22 @@ def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None
     for origin in sorted(logs):
         held = logs[origin]
         size, note = held.witnessed or (0, b"")
+        root = Checkpoint.parse(parse_note(note).text).root if note else b""
         for i, r in held.records:
             if (r["issuer"], r["id"]) not in keep:
                 continue
-            if i < size:
-                entries.append(make_entry(r, i, held.path(i, size), note))
-            else:
+            if i >= size:
                 pending.append(r["id"])
+                continue
+            path = held.path(i, size)
+            try:
+                verify_inclusion(i, size, hash_leaf(canonicalize(r)), path, root)
+            except (LedgerError, CryptoError):
+                raise IntegrityError(
+                    f"{origin}: the stored entry {i} does not match the log's tree "
+                    f"(checkpoint of size {size}); the copy is damaged"
+                ) from None
+            entries.append(make_entry(r, i, path, note))
     return BundlePart(build_bundle(subject, trust_list, entries), pending, left_out)
 
 
