@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from ledger.federation import SignedTrustList, TrustList
 from node.bundle import BUNDLE_PATH
 from node.keys import write_private_key
 from tests import factories as f
-from tests.e2e.cluster import Cluster, federation, wait_for
+from tests.e2e import test_mirrors
+from tests.e2e.cluster import Cluster, wait_for
 from tests.node.test_cli import run
 
 pytestmark = pytest.mark.slow
@@ -33,14 +33,7 @@ PWID = "TH-7K3Q9X2M4T8V1B5N"
 OTHER = "TH-0123456789ABCDEF"
 PATH = BUNDLE_PATH.format(pwid=PWID)
 TH, MY, SG = "sso.go.th/pel", "perkeso.gov.my/pel", "cpf.gov.sg/pel"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with federation(
-        tmp_path, 4, quorum=2, mirror_interval=0.2, mirror_bundles=4, mirror_timeout=2.0
-    ) as c:
-        yield c
+cluster = test_mirrors.cluster  # four members mirroring each other, quorum 2
 
 
 def trust(c: Cluster) -> TrustList:
