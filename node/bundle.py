@@ -169,8 +169,8 @@ def _mirrored(
     return held, sorted(left_out)
 
 
-def _held(node: Node, subject: str) -> tuple[dict[str, _Held], list[str]]:
-    trust_list = _trust(node)
+def _held(node: Node, subject: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
+    """The subject's records by log origin (own and mirrored), and the flagged origins."""
     logs: dict[str, _Held] = {}
     own = [(i, json.loads(d)) for i, d in node.log.subject_entries(subject)]
     if own:
@@ -222,7 +222,7 @@ def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None
         IntegrityError: a stored entry does not match the log's tree.
     """
     trust_list = _trust(node)
-    logs, left_out = _held(node, subject)
+    logs, left_out = _held(node, subject, trust_list)
     if not logs and not left_out:
         raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
     keep = _chosen(logs, record_ids)
