@@ -18,6 +18,10 @@ being fetched). The copy moves in three kinds of step, each one transaction:
 3. When the entries reach the pending size, the rebuilt root must equal the signed
    one, and the pending checkpoint becomes the mirror checkpoint.
 
+The newest mirror checkpoint that carried the trust list's witness quorum is kept
+besides (:meth:`MirrorStore.witnessed`): a worker's bundle proves mirrored records
+against it while a newer mirror checkpoint still waits for its cosignatures.
+
 Two signed checkpoints that cannot both be true (another root for a size the
 mirror knows, or a prefix proof showing another root for the mirror's size) are
 recorded as :class:`~ledger.evidence.ForkEvidence` in the table the witness uses;
