@@ -244,7 +244,7 @@ def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None
             except (LedgerError, CryptoError):
                 raise IntegrityError(
                     f"{origin}: the stored entry {i} does not match the log's tree "
-                    f"(checkpoint of size {size}); the copy is damaged"
+                    f"(checkpoint of size {size}): the stored data is damaged"
                 ) from None
             entries.append(make_entry(r, i, path, note))
     return BundlePart(build_bundle(subject, trust_list, entries), pending, left_out)
