@@ -18,6 +18,10 @@ being fetched). The copy moves in three kinds of step, each one transaction:
 3. When the entries reach the pending size, the rebuilt root must equal the signed
    one, and the pending checkpoint becomes the mirror checkpoint.
 
+The newest mirror checkpoint that carried the trust list's witness quorum is kept
+besides (:meth:`MirrorStore.witnessed`): a worker's bundle proves mirrored records
+against it while a newer mirror checkpoint still waits for its cosignatures.
+
 Two signed checkpoints that cannot both be true (another root for a size the
 mirror knows, or a prefix proof showing another root for the mirror's size) are
 recorded as :class:`~ledger.evidence.ForkEvidence` in the table the witness uses;
@@ -65,12 +69,18 @@ from ledger.merkle.proof import (
     tree_hash,
 )
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
-from ledger.storage.models import MirrorEntryRow, MirrorStateRow, MirrorTileRow
+from ledger.storage.models import (
+    MirrorEntryRow,
+    MirrorStateRow,
+    MirrorTileRow,
+    MirrorWitnessedRow,
+)
 from ledger.witness import flagged_origins, record_evidence
 
 STATE = MirrorStateRow.__table__  # type: ignore[attr-defined]
 ENTRIES = MirrorEntryRow.__table__  # type: ignore[attr-defined]
 TILES = MirrorTileRow.__table__  # type: ignore[attr-defined]
+WITNESSED = MirrorWitnessedRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -82,16 +92,19 @@ class MirroredLog:
     log_key: NoteVerifier
     issuer_key: PublicKey
     witnesses: tuple[NoteVerifier, ...] = ()
+    quorum: int = 0
 
     @classmethod
     def of(cls, member: Member, trust_list: TrustList) -> MirroredLog:
-        """The member's log, with every other member's witness key for its cosignatures."""
+        """The member's log, with every other member's witness key for its cosignatures
+        and the trust list's witness quorum."""
         return cls(
             member.origin,
             member.agency,
             member.log_verifier,
             member.issuer_public_key,
             tuple(m.witness_verifier for m in trust_list.members if m.agency != member.agency),
+            trust_list.witness_quorum,
         )
 
 
@@ -343,11 +356,13 @@ class MirrorStore:
             if merged == st.note:
                 return "same"
             with self.engine.begin() as conn:
-                conn.execute(
+                moved = conn.execute(
                     update(STATE)
                     .where(STATE.c.origin == log.origin, STATE.c.size == st.size)
                     .values(note=merged)
-                )
+                ).rowcount
+                if moved == 1:
+                    _keep_witnessed(conn, log, st.size, merged)
             return "cosigned"
         path = prefix_proof(cp.size, st.size, self.hashes(log.origin))
         held = prefix_root(cp.size, st.size, st.root, path)
@@ -422,6 +437,8 @@ class MirrorStore:
             ).rowcount
             if moved != 1:
                 raise MirrorError(f"{log.origin}: the mirror moved meanwhile", code="out_of_order")
+            if size == pending.size:
+                _keep_witnessed(conn, log, size, st.pending)
             conn.execute(
                 insert(ENTRIES),
                 [
@@ -531,10 +548,26 @@ class MirrorStore:
         """The inclusion proof of entry ``index`` in the mirror checkpoint, and that
         checkpoint (cosigned): what a C2SP tlog-proof of a mirrored record needs."""
         st = self._served(origin)
-        if not 0 <= index < st.size:
-            raise NotFoundError(f"index {index} is not in the mirror of {origin}")
         assert st.note is not None
-        return inclusion_proof(index, st.size, self.hashes(origin)), st.note
+        return self.inclusion_path(origin, index, st.size), st.note
+
+    def inclusion_path(self, origin: str, index: int, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``index`` in the first ``size`` entries of the
+        mirrored log (any size up to the mirror checkpoint's: the tiles hold them all)."""
+        st = self._served(origin)
+        if not 0 <= index < size <= st.size:
+            raise NotFoundError(f"index {index} at size {size} is not in the mirror of {origin}")
+        return inclusion_proof(index, size, self.hashes(origin))
+
+    def witnessed(self, origin: str) -> bytes | None:
+        """The newest mirror checkpoint of ``origin`` that carried the witness quorum
+        when it was stored (its cosignatures verified then; a reader checks them again
+        against the trust list it holds)."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                select(WITNESSED.c.note).where(WITNESSED.c.origin == origin)
+            ).scalar()
+        return None if note is None else bytes(note)
 
     def consistency_proof(self, origin: str, first: int, second: int) -> list[bytes]:
         size = self._served(origin).size
@@ -562,6 +595,25 @@ def _remote_prefix(
             f"{origin}: the log's tiles do not lead to its checkpoint's root: {exc.message}",
             code="bad_tiles",
         ) from None
+
+
+def _keep_witnessed(conn: Any, log: MirroredLog, size: int, note: bytes) -> None:
+    """Keep ``note``, the new mirror checkpoint, as the log's witnessed one if it carries
+    the quorum and is not older than the one kept. Every line on it verified (``_open``
+    keeps no other), so counting the lines that are not the log's counts cosignatures."""
+    log_line = (log.log_key.name, log.log_key.key_id)
+    cosigned = sum((s.name, s.key_id) != log_line for s in parse_note(note).signatures)
+    if log.quorum < 1 or cosigned < log.quorum:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(WITNESSED).values(origin=log.origin, size=size, note=note)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[WITNESSED.c.origin],
+            set_={"size": stmt.excluded.size, "note": stmt.excluded.note},
+            where=WITNESSED.c.size <= stmt.excluded.size,
+        )
+    )
 
 
 def _state(row: Any) -> MirrorState:

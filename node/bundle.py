@@ -1,22 +1,26 @@
 """Assembling workers' proof bundles: this node's part, who may ask for it, and the
 merge of every member's part into one bundle.
 
-A node's part holds its own records of the subject (all of them, or a chosen set
-with the enrolment and every correction of those), each with a tlog-proof against
-the newest checkpoint that carries the trust list's witness quorum of valid
-cosignatures. Records not yet under such a checkpoint are left out and reported
-as pending.
+A node's part holds the subject's records in its own log and in every log it mirrors
+(``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
+chosen set with the enrolment and every correction of those — each with a tlog-proof
+against the newest checkpoint of that log that carries the trust list's witness
+quorum of valid cosignatures. Records not yet under such a checkpoint are left out
+and reported as pending; a mirrored log flagged for a proven fork is left out whole
+and reported (``left_out``). So one node can hand over a worker's records from every
+state, and parts from several nodes merge without duplicates (same log and index).
 
 Who may ask (``authorise``), answered 401 without credentials or with bad ones,
-403 when they do not grant this subject:
+403 when they do not grant this subject. "Held here" means in this node's own log
+or in a log it mirrors (not one flagged for a fork):
 
 * this node's own write token (``Bearer``): the issuing agency;
 * ``Pel-Agency`` signed with a member's issuer key (``crypto.request``) within
   ±300 s: the worker's home agency (the member whose country is the PWID's
-  prefix), this node's own agency, or an agency that this subject's records here
-  name (an entitlement's ``based_on``);
+  prefix), this node's own agency, an agency that issued a record of this subject
+  held here, or one that such a record names (an entitlement's ``based_on``);
 * ``Pel-Holder`` signed with the ``holder_key`` of the subject's standing
-  enrolment, where this node holds that enrolment (the home node).
+  enrolment, where that enrolment is held here.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from crypto.cosignature import verify_cosignature
 from crypto.errors import CryptoError
+from crypto.jcs import canonicalize
 from crypto.keys import PublicKey
 from crypto.note import NoteSignature, add_signatures, parse_note
 from crypto.request import AGENCY_SCHEME, parse_authorization
@@ -41,8 +46,11 @@ from ledger.bundle import (
     verify_bundle,
 )
 from ledger.bundle_qr import encode_qr_text, reference_text
-from ledger.errors import LedgerError, NotFoundError
-from ledger.federation import TrustList
+from ledger.checkpoint import Checkpoint
+from ledger.errors import IntegrityError, LedgerError, NotFoundError
+from ledger.federation import Member, TrustList
+from ledger.merkle.hashing import hash_leaf
+from ledger.merkle.proof import verify_inclusion
 from node.client import LogClient, RemoteError
 from node.errors import AuthError, ConfigError, ForbiddenError, PeerError
 from node.node import Node
@@ -54,10 +62,13 @@ BUNDLE_PATH = "/v1/subjects/{pwid}/bundle"
 
 @dataclass
 class BundlePart:
-    """One node's part of a bundle, and the ids of records left out as not yet witnessed."""
+    """One node's part of a bundle, the ids of records left out as not yet witnessed,
+    and the origins of mirrored logs holding records of the subject that were left out
+    whole because the log is flagged for a proven fork."""
 
     bundle: Bundle
     pending: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
 
 
 def _trust(node: Node) -> TrustList:
@@ -67,71 +78,176 @@ def _trust(node: Node) -> TrustList:
     return node.trust_list
 
 
+def _cosignatures(
+    text: bytes, signatures: Iterable[NoteSignature], agency: str, trust_list: TrustList
+) -> list[NoteSignature]:
+    """The signatures that are valid cosignatures of ``text`` (a checkpoint of
+    ``agency``'s log) by the other members' witness keys, each witness once."""
+    witnesses = {
+        (m.witness_verifier.name, m.witness_verifier.key_id): m.witness_verifier
+        for m in trust_list.members
+        if m.agency != agency
+    }
+    good: list[NoteSignature] = []
+    for sig in signatures:
+        verifier = witnesses.pop((sig.name, sig.key_id), None)
+        if verifier is None:
+            continue
+        try:
+            verify_cosignature(text, sig, verifier)
+        except CryptoError:
+            witnesses[(sig.name, sig.key_id)] = verifier  # a later line may be the good one
+            continue
+        good.append(sig)
+    return good
+
+
 def witnessed_checkpoint(node: Node, trust_list: TrustList) -> tuple[int, bytes] | None:
     """The newest checkpoint with the witness quorum of cosignatures valid under
     ``trust_list``: its size and note (the log signature and those cosignatures only)."""
     need = trust_list.witness_quorum
     if need < 1:
         return None
-    witnesses = {
-        (m.witness_verifier.name, m.witness_verifier.key_id): m.witness_verifier
-        for m in trust_list.members
-        if m.agency != node.agency
-    }
     for size in node.log.cosigned_sizes(need):
         note = node.log.checkpoint_note(size)
         text = parse_note(note).text
-        good: list[NoteSignature] = []
-        for sig in parse_note(node.log.cosigned_note(size)).signatures:
-            verifier = witnesses.get((sig.name, sig.key_id))
-            if verifier is None:
-                continue
-            try:
-                verify_cosignature(text, sig, verifier)
-            except CryptoError:
-                continue
-            good.append(sig)
+        cosigned = parse_note(node.log.cosigned_note(size)).signatures
+        good = _cosignatures(text, cosigned, node.agency, trust_list)
         if len(good) >= need:
             return size, add_signatures(note, good)
     return None
 
 
-def _chosen(
-    records: list[tuple[int, dict[str, Any]]], record_ids: Iterable[str] | None
-) -> list[tuple[int, dict[str, Any]]]:
-    """All records, or the chosen ones plus the enrolment and their corrections."""
+def mirror_witnessed(node: Node, log: Member, trust_list: TrustList) -> tuple[int, bytes] | None:
+    """The newest checkpoint of a mirrored log (within this node's verified copy) with
+    the witness quorum valid under ``trust_list``: its size and note, reduced to the
+    log's signature and those cosignatures (a bundle verifier refuses any other line)."""
+    need = trust_list.witness_quorum
+    st = node.mirrors.state(log.origin)
+    if need < 1 or st is None or st.note is None:
+        return None
+    key = log.log_verifier
+    for note in (st.note, node.mirrors.witnessed(log.origin)):
+        if note is None:
+            continue
+        parsed = parse_note(note)
+        size = Checkpoint.parse(parsed.text).size
+        signed = [
+            s
+            for s in parsed.signatures
+            if (s.name, s.key_id) == (key.name, key.key_id) and key.verify(parsed.text, s.payload)
+        ]
+        good = _cosignatures(parsed.text, parsed.signatures, log.agency, trust_list)
+        if size <= st.size and signed and len(good) >= need:
+            lines = "".join(s.line() for s in (signed[0], *good))
+            return size, parsed.text + b"\n" + lines.encode()
+    return None
+
+
+@dataclass
+class _Held:
+    """One log's records of the subject held here, and how to prove them."""
+
+    records: list[tuple[int, dict[str, Any]]]
+    witnessed: tuple[int, bytes] | None
+    path: Callable[[int, int], list[bytes]]
+
+
+def _mirrored(
+    node: Node, subject: str
+) -> tuple[dict[str, list[tuple[int, dict[str, Any]]]], list[str]]:
+    """The subject's records in this node's mirrors by origin, and the flagged origins
+    (proven forks) that hold some, left out."""
+    flagged = node.mirrors.flagged()
+    held: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    left_out: set[str] = set()
+    for origin, index, entry in node.mirrors.records_of(subject):
+        if origin in flagged:
+            left_out.add(origin)
+        else:
+            held.setdefault(origin, []).append((index, json.loads(entry)))
+    return held, sorted(left_out)
+
+
+def _held(node: Node, subject: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
+    """The subject's records by log origin (own and mirrored), and the flagged origins."""
+    logs: dict[str, _Held] = {}
+    own = [(i, json.loads(d)) for i, d in node.log.subject_entries(subject)]
+    if own:
+        logs[node.settings.origin] = _Held(
+            own, witnessed_checkpoint(node, trust_list), node.log.inclusion_proof
+        )
+    mirrored, left_out = _mirrored(node, subject)
+    for origin, records in mirrored.items():
+        member = trust_list.member_for_origin(origin)
+        witnessed = mirror_witnessed(node, member, trust_list) if member else None
+
+        def path(index: int, size: int, origin: str = origin) -> list[bytes]:
+            return node.mirrors.inclusion_path(origin, index, size)
+
+        logs[origin] = _Held(records, witnessed, path)
+    return logs, left_out
+
+
+def _chosen(logs: dict[str, _Held], record_ids: Iterable[str] | None) -> set[tuple[str, str]]:
+    """The (issuer, id) of every record, or of the chosen ones plus the enrolment and
+    their corrections."""
+    records = [r for o in sorted(logs) for _, r in logs[o].records]
     if record_ids is None:
-        return records
+        return {(r["issuer"], r["id"]) for r in records}
     wanted = set(record_ids)
-    known = {r["id"] for _, r in records}
-    missing = sorted(wanted - known)
+    missing = sorted(wanted - {r["id"] for r in records})
     if missing:
-        raise NotFoundError(f"this log holds no record {missing[0]!r} of this worker")
-    keep = set(wanted) | {r["id"] for _, r in records if r["type"] == "enrolment"}
-    for _, r in records:  # corrections follow their targets in log order
-        if r["type"] in ("amendment", "revocation") and r["body"]["target"]["id"] in keep:
-            keep.add(r["id"])
-    return [(i, r) for i, r in records if r["id"] in keep]
+        raise NotFoundError(f"this node holds no record {missing[0]!r} of this worker")
+    keep = {
+        (r["issuer"], r["id"]) for r in records if r["id"] in wanted or r["type"] == "enrolment"
+    }
+    for r in records:  # corrections follow their targets in log order
+        if r["type"] in ("amendment", "revocation"):
+            target = r["body"]["target"]
+            if (target["issuer"], target["id"]) in keep:
+                keep.add((r["issuer"], r["id"]))
+    return keep
 
 
 def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None) -> BundlePart:
-    """This node's part of ``subject``'s bundle.
+    """This node's part of ``subject``'s bundle: its own log's records and its mirrors'.
+
+    Every record is checked to lead to its checkpoint's root before it is handed out,
+    so a stored entry altered behind the node's back is never passed on as proven.
 
     Raises:
-        NotFoundError: the log holds no record of ``subject`` (or not a chosen id).
+        NotFoundError: neither the log nor a mirror holds a record of ``subject`` (or
+            not a chosen id).
+        IntegrityError: a stored entry does not match the log's tree.
     """
     trust_list = _trust(node)
-    stored = [(i, json.loads(d)) for i, d in node.log.subject_entries(subject)]
-    if not stored:
-        raise NotFoundError("this log holds no records of that worker")
-    chosen = _chosen(stored, record_ids)
-    witnessed = witnessed_checkpoint(node, trust_list)
-    size, note = witnessed if witnessed else (0, b"")
-    entries = [
-        make_entry(r, i, node.log.inclusion_proof(i, size), note) for i, r in chosen if i < size
-    ]
-    pending = [r["id"] for i, r in chosen if i >= size]
-    return BundlePart(build_bundle(subject, trust_list, entries), pending)
+    logs, left_out = _held(node, subject, trust_list)
+    if not logs and not left_out:
+        raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
+    keep = _chosen(logs, record_ids)
+    entries = []
+    pending: list[str] = []
+    for origin in sorted(logs):
+        held = logs[origin]
+        size, note = held.witnessed or (0, b"")
+        root = Checkpoint.parse(parse_note(note).text).root if note else b""
+        for i, r in held.records:
+            if (r["issuer"], r["id"]) not in keep:
+                continue
+            if i >= size:
+                pending.append(r["id"])
+                continue
+            path = held.path(i, size)
+            try:
+                verify_inclusion(i, size, hash_leaf(canonicalize(r)), path, root)
+            except (LedgerError, CryptoError):
+                raise IntegrityError(
+                    f"{origin}: the stored entry {i} does not match the log's tree "
+                    f"(checkpoint of size {size}): the stored data is damaged"
+                ) from None
+            entries.append(make_entry(r, i, path, note))
+    return BundlePart(build_bundle(subject, trust_list, entries), pending, left_out)
 
 
 # ---- who may ask ----------------------------------------------------------------
@@ -139,18 +255,22 @@ def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None
 
 def _holder_keys(records: Sequence[dict[str, Any]]) -> list[str]:
     """The holder keys of the subject's standing enrolments (amendments applied)."""
-    revoked = {r["body"]["target"]["id"] for r in records if r["type"] == "revocation"}
-    bodies = {r["id"]: r["body"] for r in records if r["type"] == "enrolment"}
-    for r in records:
-        if r["type"] == "amendment" and r["body"]["target"]["id"] in bodies:
-            bodies[r["body"]["target"]["id"]] = r["body"]["body"]
-    return [
-        b["holder_key"] for rid, b in bodies.items() if rid not in revoked and "holder_key" in b
-    ]
+    revoked = {
+        (r["body"]["target"]["issuer"], r["body"]["target"]["id"])
+        for r in records
+        if r["type"] == "revocation"
+    }
+    bodies = {(r["issuer"], r["id"]): r["body"] for r in records if r["type"] == "enrolment"}
+    for r in records:  # in log order: the newest amendment wins
+        target = r["body"].get("target") if r["type"] == "amendment" else None
+        if target and (target["issuer"], target["id"]) in bodies:
+            bodies[(target["issuer"], target["id"])] = r["body"]["body"]
+    return [b["holder_key"] for k, b in bodies.items() if k not in revoked and "holder_key" in b]
 
 
-def _named_agencies(records: Sequence[dict[str, Any]]) -> set[str]:
-    return {
+def _agencies(records: Sequence[dict[str, Any]]) -> set[str]:
+    """The agencies that issued the subject's records held here, or that they name."""
+    return {r["issuer"] for r in records} | {
         ref["issuer"]
         for r in records
         if r["type"] == "entitlement"
@@ -182,7 +302,9 @@ def authorise(node: Node, subject: str, authorization: str | None, *, path: str,
         raise AuthError(f"bad authorization: {exc.message}") from None
     if abs(now - request.time) > MAX_SKEW:
         raise AuthError(f"the signed request's time is more than {MAX_SKEW} s from this node's")
+    mirrored, _ = _mirrored(node, subject)
     records = [json.loads(d) for _, d in node.log.subject_entries(subject)]
+    records += [r for origin in sorted(mirrored) for _, r in mirrored[origin]]
     if request.scheme == AGENCY_SCHEME:
         trust_list = _trust(node)
         member = trust_list.member(request.agency or "")
@@ -191,7 +313,7 @@ def authorise(node: Node, subject: str, authorization: str | None, *, path: str,
         if (
             member.agency == node.agency
             or member.country == subject[:2]
-            or member.agency in _named_agencies(records)
+            or member.agency in _agencies(records)
         ):
             return "agency:" + member.agency
         raise ForbiddenError(f"{member.agency} is not one of this worker's agencies")
@@ -206,11 +328,13 @@ def authorise(node: Node, subject: str, authorization: str | None, *, path: str,
 
 @dataclass
 class Assembled:
-    """A merged bundle, with what each node said (``{url: message}`` for failures)."""
+    """A merged bundle, with what each node said (``{url: message}`` for failures;
+    ``left_out``: the mirrored logs a node left out as flagged for a proven fork)."""
 
     bundle: Bundle
     pending: dict[str, list[str]]
     failed: dict[str, str]
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def assemble(
@@ -239,10 +363,11 @@ def assemble(
     parts: list[Bundle] = []
     pending: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
+    left_out: dict[str, list[str]] = {}
     for url in targets:
         with LogClient(url, transport=transport) as client:
             try:
-                text, waiting = client.subject_bundle(path, sign(path))
+                text, waiting, flagged = client.subject_bundle(path, sign(path))
             except RemoteError as exc:
                 if exc.status != 404:
                     failed[url] = f"{exc.message} [{exc.code}]"
@@ -262,11 +387,13 @@ def assemble(
             continue
         if waiting:
             pending[url] = waiting
+        if flagged:
+            left_out[url] = flagged
     if not parts:
         raise BundleError(
             "no_records", "no node holds a witnessed record of this worker that it would share"
         )
-    return Assembled(merge_bundles(parts, trust_list), pending, failed)
+    return Assembled(merge_bundles(parts, trust_list), pending, failed, left_out)
 
 
 # ---- QR ---------------------------------------------------------------------------

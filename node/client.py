@@ -110,16 +110,22 @@ class LogClient:
             raise PeerError(f"cannot reach {self.base_url}/v1/gossip: {exc}") from None
         return self._check(r).json()["results"]  # type: ignore[no-any-return]
 
-    def subject_bundle(self, path: str, authorization: str) -> tuple[bytes, list[str]]:
-        """A node's part of a worker's bundle at ``path``: its canonical bytes and the ids
-        of records left out as not yet witnessed (the ``Pel-Pending`` header)."""
+    def subject_bundle(self, path: str, authorization: str) -> tuple[bytes, list[str], list[str]]:
+        """A node's part of a worker's bundle at ``path``: its canonical bytes, the ids
+        of records left out as not yet witnessed (the ``Pel-Pending`` header) and the
+        mirrored logs left out as flagged for a proven fork (``Pel-Left-Out``)."""
         try:
             r = self._http.get(path, headers={"Authorization": authorization})
         except httpx.HTTPError as exc:
             raise PeerError(f"cannot reach {self.base_url}{path}: {exc}") from None
         r = self._check(r)
         pending = r.headers.get("pel-pending", "")
-        return r.content, [x for x in pending.split(",") if x]
+        left_out = r.headers.get("pel-left-out", "")
+        return (
+            r.content,
+            [x for x in pending.split(",") if x],
+            [x for x in left_out.split(",") if x],
+        )
 
 
 class ServedTiles:

@@ -1,8 +1,9 @@
 """``/v1/subjects/{pwid}/bundle``: this node's part of a worker's proof bundle.
 
-Only for the worker's agencies and the worker (see ``node.bundle.authorise``): 401
-without credentials, 403 when they do not grant this worker, and only then 404 when
-this log holds no record of the worker.
+The worker's records in this node's own log and in the logs it mirrors. Only for the
+worker's agencies and the worker (see ``node.bundle.authorise``): 401 without
+credentials, 403 when they do not grant this worker, and only then 404 when neither
+the log nor a mirror holds a record of the worker.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ async def subject_bundle(pwid: str, request: Request, node: NodeDep) -> Response
     except ValueError:
         raise RecordError(f"{pwid[:40]!r} is not a PWID", code="bad_pwid") from None
 
-    def work() -> tuple[bytes, list[str]]:
+    def work() -> tuple[bytes, list[str], list[str]]:
         authorise(
             node,
             pwid,
@@ -42,11 +43,10 @@ async def subject_bundle(pwid: str, request: Request, node: NodeDep) -> Response
             now=int(time.time()),
         )
         part = build_part(node, pwid)
-        return part.bundle.to_bytes(), part.pending
+        return part.bundle.to_bytes(), part.pending, part.left_out
 
-    body, pending = await anyio.to_thread.run_sync(work)
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Pel-Pending": ",".join(pending), "Cache-Control": "no-store"},
-    )
+    body, pending, left_out = await anyio.to_thread.run_sync(work)
+    headers = {"Pel-Pending": ",".join(pending), "Cache-Control": "no-store"}
+    if left_out:
+        headers["Pel-Left-Out"] = ",".join(left_out)
+    return Response(body, media_type="application/json", headers=headers)

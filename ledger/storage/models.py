@@ -170,3 +170,15 @@ class MirrorTileRow(SQLModel, table=True):
     level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MirrorWitnessedRow(SQLModel, table=True):
+    """The newest mirror checkpoint of a mirrored log that carried the trust list's witness
+    quorum of valid cosignatures: what workers' bundles prove mirrored records against
+    while a newer mirror checkpoint still waits for its cosignatures."""
+
+    __tablename__ = "mirror_witnessed"
+
+    origin: str = Field(sa_column=Column(String(200), primary_key=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

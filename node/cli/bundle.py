@@ -82,6 +82,9 @@ def bundle_cmd(
     if qr is not None:
         kind = write_qr(got.bundle, qr, ref_url=ref_url)
         out.print(f"wrote {qr}: QR code of the {'bundle' if kind == 'embedded' else 'reference'}")
+    for node_url, origins in got.left_out.items():
+        left = ", ".join(origins)
+        err.print(f"warning: {node_url} left out {left}: flagged for a fork", markup=False)
     for node_url, why in got.failed.items():
         err.print(f"warning: {node_url}: {why}", markup=False, highlight=False)
     if got.failed:

@@ -12,13 +12,14 @@ import zxingcpp
 from PIL import Image
 
 from crypto.keys import SigningKey
-from ledger.bundle import Bundle, summarise, verify_bundle
+from ledger.bundle import summarise, verify_bundle
 from ledger.bundle_qr import read_qr_text
 from ledger.federation import SignedTrustList
 from node.config import KEY_FILES
 from node.keys import write_private_key
 from node.node import Node
 from tests import factories as f
+from tests.e2e.cluster import wait_for
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 - the fixture
 from tests.node.test_cli import run
 
@@ -96,18 +97,29 @@ def test_a_bundle_from_three_nodes_verifies_offline(
     code, qr_out, err = run("verify-bundle", str(tmp_path / "qr.txt"), *trust)
     assert code == 0 and qr_out == out, err
 
-    # The worker's own key opens only the home node's part (where the enrolment is).
+    # The worker's own key opens the home node's part (where the enrolment is) and the
+    # hosts' parts once they mirror the home log; the parts overlap and merge, each
+    # record once.
+    for node in (th, fed.nodes[2]):
+        wait_for(
+            f"{node.agency} mirroring MY",
+            lambda node=node: (st := node.mirrors.state("perkeso.gov.my/pel")) and st.size >= 1,
+        )
     mine = tmp_path / "mine.json"
     code, out, err = run(
         "bundle", PWID, *trust, "--out", str(mine), "--holder-key", str(tmp_path / "holder.pem")
-    )
-    assert code == 2 and "forbidden" in err
-    assert [e.record["type"] for e in Bundle.from_json(mine.read_bytes()).records] == ["enrolment"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert "6 records" in out
+    merged = verify_bundle(mine.read_bytes(), tl)
+    statuses = [(v.key, v.status) for v in report.records]
+    assert [(v.key, v.status) for v in merged.records] == statuses
 
-    # A host that is neither home nor named gets nothing.
+    # A host that is neither home nor named gets nothing from the other members' nodes
+    # (its own node answers its own agency).
     sg_key = str(fed.dirs[2] / KEY_FILES["issuer"])
     code, _, err = run(
         "bundle", PWID, *trust, "--out", str(tmp_path / "x.json"), "--key", sg_key,
-        "--agency", "SG-CPF",
+        "--agency", "SG-CPF", "--url", fed.urls[0], "--url", fed.urls[1],
     )  # fmt: skip
     assert code == 1 and "[no_records]" in err and "Traceback" not in err

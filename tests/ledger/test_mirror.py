@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, func, select
 
+from crypto.cosignature import CosignatureSigner
 from crypto.jcs import canonicalize
 from crypto.keys import SigningKey
-from crypto.note import NoteSigner
+from crypto.note import NoteSigner, add_signatures, parse_note
 from crypto.record import sign_record
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.errors import MirrorError
@@ -238,3 +239,49 @@ def test_tiles_that_do_not_lead_to_the_root_prove_nothing(engine: Engine) -> Non
     refused(store, "bad_tiles", store.update_checkpoint, src.log(), src.note(), liar.hashes)
     assert store.flagged() == set()
     assert store.update_checkpoint(src.log(), src.note(), src.hashes) == "pending"
+
+
+def test_the_newest_witnessed_mirror_checkpoint_is_kept(engine: Engine) -> None:
+    src = Source()
+    witnesses = [CosignatureSigner(f"w{i}.test/witness", SigningKey.generate()) for i in range(3)]
+    log = MirroredLog(
+        ORIGIN,
+        AGENCY,
+        src.signer.verifier,
+        src.issuer.public_key,
+        tuple(w.verifier for w in witnesses),
+        quorum=2,
+    )
+
+    def cosigned(by: int) -> bytes:
+        note = src.note()
+        return add_signatures(note, [w.cosign(parse_note(note).text) for w in witnesses[:by]])
+
+    store = MirrorStore(engine)
+    src.grow(40)
+    one = cosigned(1)  # short of the quorum
+    assert store.update_checkpoint(log, one, src.hashes) == "pending"
+    store.add_entries(log, 0, src.entries, src.hashes)
+    assert store.checkpoint(ORIGIN) == one and store.witnessed(ORIGIN) is None
+    two = cosigned(2)  # the same checkpoint, now with the quorum (as gossip brings it)
+    assert store.compare(log, two) == "cosigned"
+    assert store.witnessed(ORIGIN) == two
+    # The mirror moves on to a checkpoint not yet cosigned: the witnessed one stays, and
+    # proofs at its size still come from the copy's tiles.
+    src.grow(300)
+    assert store.update_checkpoint(log, src.note(), src.hashes) == "pending"
+    store.add_entries(log, 40, src.entries[40:], src.hashes)
+    assert store.state(ORIGIN).size == 340  # type: ignore[union-attr]
+    assert store.witnessed(ORIGIN) == two
+    path = store.inclusion_path(ORIGIN, 17, 40)
+    verify_inclusion(17, 40, hash_leaf(src.entries[17]), path, src.hashes.root(40))
+    with pytest.raises(Exception, match="not in the mirror"):
+        store.inclusion_path(ORIGIN, 40, 40)
+    with pytest.raises(Exception, match="not in the mirror"):
+        store.inclusion_path(ORIGIN, 3, 341)
+    # Once that one is cosigned (on arrival, here) it replaces the older one.
+    src.grow(10)
+    three = cosigned(3)
+    assert store.update_checkpoint(log, three, src.hashes) == "pending"
+    store.add_entries(log, 340, src.entries[340:], src.hashes)
+    assert store.witnessed(ORIGIN) == three

@@ -1,6 +1,6 @@
 """``pel audit`` over real HTTP against the three-member federation: an honest log passes
-and resumes, and a tampered mirror, a rewritten history and a missing witness quorum
-each fail with evidence."""
+and resumes, and a member's mirror with a tampered entry in its database, a rewritten
+history and a missing witness quorum each fail with evidence."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ import contextlib
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
+from sqlalchemy import select, update
 
 from api.app import create_app
+from crypto.note import parse_note
+from crypto.request import sign_request
 from ledger.federation import SignedTrustList, TrustList
 from ledger.merkle.hashing import hash_leaf
+from ledger.mirror import ENTRIES as MIRROR_ENTRIES
 from node.audit import audit_log, write_atomic
+from node.bundle import BUNDLE_PATH
 from node.errors import AuditFailed
 from node.node import Node
 from tests import factories as f
@@ -147,31 +149,27 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
 ) -> None:
     fed = federation
     fill(fed, 300)
-    th = fed.nodes[0]
-    # A stand-in for a member's mirror: a copy of TH-SSO's database served under
-    # /mirror/<origin>, with one byte of entry 7 changed.
-    copy_dir = tmp_path / "mirror-copy"
-    shutil.copytree(fed.dirs[0], copy_dir, ignore=shutil.ignore_patterns("pel.db*"))
-    src = sqlite3.connect(fed.dirs[0] / "pel.db")
-    dst = sqlite3.connect(copy_dir / "pel.db")
-    with dst:
-        src.backup(dst)
-        (original,) = dst.execute("SELECT data FROM entries WHERE idx = 7").fetchone()
+    th, my = fed.nodes[0], fed.nodes[1]
+    # MY-PERKESO's node mirrors TH-SSO's log; wait for its copy with the quorum on it.
+    wait_for(
+        "MY's copy of the log, cosigned",
+        lambda: (
+            (st := my.mirrors.state(ORIGIN)) is not None
+            and st.size == 300
+            and len(parse_note(my.mirrors.checkpoint(ORIGIN)).signatures) == 3
+        ),
+    )
+    # One byte of entry 7 in that node's database: its served copy is now wrong.
+    where = (MIRROR_ENTRIES.c.origin == ORIGIN, MIRROR_ENTRIES.c.idx == 7)
+    with my.engine.begin() as conn:
+        original = bytes(conn.execute(select(MIRROR_ENTRIES.c.data).where(*where)).scalar_one())
         tampered = original.replace(b'"2450.00"', b'"2451.00"', 1)
         assert tampered != original and len(tampered) == len(original)
-        dst.execute("UPDATE entries SET data = ? WHERE idx = 7", (tampered,))
-    src.close()
-    dst.close()
-    copy = Node.open(copy_dir, database_url=f"sqlite:///{copy_dir / 'pel.db'}")
-    mirror_app = Starlette(routes=[Mount(f"/mirror/{ORIGIN}", app=create_app(copy, start=False))])
-    try:
-        with serve(mirror_app) as mirror:
-            base = f"{mirror}/mirror/{ORIGIN}"
-            code, _, err = audit(fed, base, tmp_path / "audit", "--report", str(tmp_path / "r"))
-            # The mirror's checkpoint is the log's own, so only the entries give it away.
-            code2, out2, err2 = audit(fed, fed.urls[0], tmp_path / "a2", "--mirror", base)
-    finally:
-        copy.stop()
+        conn.execute(update(MIRROR_ENTRIES).where(*where).values(data=tampered))
+    base = f"{fed.urls[1]}/mirror/{ORIGIN}"
+    code, _, err = audit(fed, base, tmp_path / "audit", "--report", str(tmp_path / "r"))
+    # The mirror's checkpoint is the log's own, so only the entries give it away.
+    code2, out2, err2 = audit(fed, fed.urls[0], tmp_path / "a2", "--mirror", base)
     assert code == 1 and "Traceback" not in err
     assert "error: served tile 0/0 does not match" in err and "[hash_mismatch]" in err
     [file] = evidence_files(err)
@@ -192,6 +190,12 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
         "how": "equal roots",
         "result": "consistent",
     }
+    # Nor does that node pass the damaged record on in a worker's bundle.
+    path = BUNDLE_PATH.format(pwid=f.PWID)
+    auth = sign_request(th.issuer_key, "GET", path, int(time.time()), agency="TH-SSO")
+    r = httpx.get(fed.urls[1] + path, headers={"Authorization": auth}, timeout=10)
+    assert r.status_code == 500 and r.json()["error"]["code"] == "integrity_failure"
+    assert "stored entry 7 does not match" in r.json()["error"]["message"]
 
 
 @pytest.mark.slow
