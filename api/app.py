@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.openapi import install_openapi
 from api.routers import mirror, proofs, records, subjects, tiles, web, witness
 from api.routers import node as node_router
 from node.node import Node
@@ -50,5 +51,6 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(mirror.router)
     app.include_router(web.router)
     app.include_router(subjects.router)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
     return app

@@ -29,6 +29,10 @@ def writer_agency(request: Request) -> str:
     return authenticate(node.engine, token.strip() if scheme.lower() == "bearer" else None)
 
 
+# The largest index or tree size a BIGINT column holds: larger numbers in a request are
+# refused as invalid (422) before they reach the database driver.
+MAX_INDEX = 2**63 - 1
+
 NodeDep = Annotated[Node, Depends(get_node)]
 LogDep = Annotated[Log, Depends(get_log)]
 WriterDep = Annotated[str, Depends(writer_agency)]
