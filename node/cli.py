@@ -57,6 +57,24 @@ def friendly(fn: F) -> F:
                 highlight=False,
             )
             raise typer.Exit(1) from None
+        except UnicodeDecodeError as exc:
+            err.print(
+                f"error: the input is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                " [bad_encoding]",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            # Imported here: the CLI does not load SQLAlchemy for commands that need no database.
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            # The driver's first line only: the whole text may repeat the statement's values.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            err.print(f"error: the database failed: {reason} [storage_error]", markup=False)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -396,6 +414,23 @@ def federation_member(
     out.print_json(json.dumps(member.model_dump()))
 
 
+def _read_member(path: Path) -> Any:
+    """A member entry file (``pel federation member``'s output), checked."""
+    from pydantic import ValidationError
+
+    from ledger.errors import TrustListError
+    from ledger.federation import Member
+
+    try:
+        return Member.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise TrustListError(
+            f"{path} is not a member entry: {where + ': ' if where else ''}{first['msg']}"
+        ) from None
+
+
 @federation.command("init")
 @friendly
 def federation_init(
@@ -408,9 +443,9 @@ def federation_init(
     ] = None,
 ) -> None:
     """Write version 1 of a trust list, unsigned: every member then signs it."""
-    from ledger.federation import Member, SignedTrustList, TrustList
+    from ledger.federation import SignedTrustList, TrustList
 
-    members = tuple(Member.model_validate_json(p.read_text()) for p in member)
+    members = tuple(_read_member(p) for p in member)
     tl = TrustList(
         federation=name,
         version=1,
@@ -435,7 +470,7 @@ def federation_propose(
 ) -> None:
     """Write the next version of the node's trust list with the given changes."""
     from ledger.errors import TrustListError
-    from ledger.federation import Member, SignedTrustList, new_version
+    from ledger.federation import SignedTrustList, new_version
     from node.config import load_settings
     from node.federation import load_trust_list
 
@@ -447,7 +482,7 @@ def federation_propose(
         if members.pop(agency, None) is None:
             raise TrustListError(f"{agency} is not a member")
     for path in add or []:
-        m = Member.model_validate_json(path.read_text())
+        m = _read_member(path)
         members[m.agency] = m
     changed = set(members) != {m.agency for m in current.members} or bool(add)
     tl = new_version(
