@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.openapi import install_openapi
@@ -27,6 +28,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        keep_query_strings_out_of_access_logs()
         if start:
             node.start(check=check)
         try:
@@ -53,4 +55,5 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(subjects.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
+    app.add_middleware(NoCredentialsInURL)
     return app

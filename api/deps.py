@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import BeforeValidator
 
 from ledger.log import Log
 from node.node import Node
@@ -32,6 +33,19 @@ def writer_agency(request: Request) -> str:
 # The largest index or tree size a BIGINT column holds: larger numbers in a request are
 # refused as invalid (422) before they reach the database driver.
 MAX_INDEX = 2**63 - 1
+
+
+def _canonical_decimal(value: object) -> object:
+    # Pydantic would read "+3", " 3", "03", "3_000" and "3.0" as 3: one number, one spelling.
+    if isinstance(value, str) and not (
+        value.isascii() and value.isdigit() and (value == "0" or value[0] != "0")
+    ):
+        raise ValueError("must be a decimal number: digits only, no sign or leading zeros")
+    return value
+
+
+# An index or a tree size in a path or query: canonical decimal, 0 … MAX_INDEX.
+Index = Annotated[int, BeforeValidator(_canonical_decimal)]
 
 NodeDep = Annotated[Node, Depends(get_node)]
 LogDep = Annotated[Log, Depends(get_log)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as FPath
 from fastapi.responses import JSONResponse
 
-from api.deps import MAX_INDEX, LogDep, NodeDep, WriterDep
+from api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
 from api.openapi import BEARER, RecordView, SubmitResult
 from ledger.errors import RecordError
 from node.errors import ForbiddenError
@@ -78,6 +78,7 @@ def b64(raw: bytes) -> str:
         401: {"description": "no or unknown token"},
         409: {"description": "conflict"},
         413: {"description": "too large"},
+        415: {"description": "not sent as application/json"},
         422: {"description": "refused records"},
     },
 )
@@ -89,6 +90,9 @@ async def submit(
 ) -> JSONResponse:
     if agency != node.agency:
         raise ForbiddenError(f"this token writes for {agency}, not for {node.agency}")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, "a batch is JSON: send it with Content-Type: application/json")
     items = parse_batch(await request.body())
     appended = await anyio.to_thread.run_sync(node.submit, items)
     out: dict[str, Any] = {
@@ -138,7 +142,8 @@ def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:
 
 @router.get("/{index}", summary="A record by its log index", response_model=RecordView)
 def by_index(
-    log: LogDep, index: int = FPath(..., ge=0, le=MAX_INDEX, description="log index")
+    log: LogDep,
+    index: Annotated[Index, FPath(ge=0, le=MAX_INDEX, description="log index")],
 ) -> dict[str, Any]:
     return _record_view(index, log.entry(index), log.tree_size())
 
