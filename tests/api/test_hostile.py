@@ -101,6 +101,14 @@ def test_a_batch_must_be_sent_as_json(hostile: TestClient, content_type: str | N
     assert hostile.post("/v1/records", content=b"[]", headers=charset).status_code == 422
 
 
+def test_gossip_must_be_json_and_methods_and_paths_are_checked(hostile: TestClient) -> None:
+    note = json.dumps({"checkpoints": ["x"]}).encode()
+    refused(hostile.post("/v1/gossip", content=note, headers={"Content-Type": "text/plain"}), 422)
+    refused(hostile.delete("/v1/records/0"), 405, "method_not_allowed")
+    refused(hostile.put("/checkpoint", content=b"x"), 405, "method_not_allowed")
+    refused(hostile.get("/v2/records"), 404, "not_found")
+
+
 @pytest.mark.parametrize(
     "body",
     [
