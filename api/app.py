@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
+from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.openapi import install_openapi
@@ -42,6 +43,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
         summary=f"Portable Entitlements Ledger: the log of {node.agency}",
         version="1",
         lifespan=lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.node = node
     install_error_handlers(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from pydantic import BeforeValidator
 
 from ledger.log import Log
@@ -46,6 +46,16 @@ def _canonical_decimal(value: object) -> object:
 
 # An index or a tree size in a path or query: canonical decimal, 0 … MAX_INDEX.
 Index = Annotated[int, BeforeValidator(_canonical_decimal)]
+
+
+async def single_query_values(request: Request) -> None:
+    """Refuse a query parameter given twice (``?tree_size=5&tree_size=7``): which one
+    counts would be the server's guess."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise HTTPException(422, f"query parameter {twice!r} is given more than once")
+
 
 NodeDep = Annotated[Node, Depends(get_node)]
 LogDep = Annotated[Log, Depends(get_log)]

@@ -152,6 +152,12 @@ def test_indexes_and_sizes_are_canonical_decimals_in_range(
         refused(hostile.get(f"/v1/records/{number}"), 422, "invalid_request")
 
 
+def test_a_query_parameter_given_twice_is_refused(hostile: TestClient) -> None:
+    r = hostile.get("/v1/proof/inclusion?index=3&tree_size=5&tree_size=7")
+    assert "tree_size" in refused(r, 422, "invalid_request")["message"]
+    assert hostile.get("/v1/proof/inclusion?index=3&tree_size=7").is_success
+
+
 def test_the_largest_index_is_only_not_found(hostile: TestClient) -> None:
     largest = str(2**63 - 1)
     refused(hostile.get(f"/v1/records/{largest}"), 404, "not_found")
