@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
+from api.deps import single_query_values
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
+from api.openapi import install_openapi
 from api.routers import mirror, proofs, records, subjects, tiles, web, witness
 from api.routers import node as node_router
 from node.node import Node
@@ -26,6 +29,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        keep_query_strings_out_of_access_logs()
         if start:
             node.start(check=check)
         try:
@@ -39,6 +43,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
         summary=f"Portable Entitlements Ledger: the log of {node.agency}",
         version="1",
         lifespan=lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.node = node
     install_error_handlers(app)
@@ -50,5 +55,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(mirror.router)
     app.include_router(web.router)
     app.include_router(subjects.router)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
+    app.add_middleware(NoCredentialsInURL)
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from pydantic import BeforeValidator
 
 from ledger.log import Log
 from node.node import Node
@@ -27,6 +28,33 @@ def writer_agency(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     node: Node = request.app.state.node
     return authenticate(node.engine, token.strip() if scheme.lower() == "bearer" else None)
+
+
+# The largest index or tree size a BIGINT column holds: larger numbers in a request are
+# refused as invalid (422) before they reach the database driver.
+MAX_INDEX = 2**63 - 1
+
+
+def _canonical_decimal(value: object) -> object:
+    # Pydantic would read "+3", " 3", "03", "3_000" and "3.0" as 3: one number, one spelling.
+    if isinstance(value, str) and not (
+        value.isascii() and value.isdigit() and (value == "0" or value[0] != "0")
+    ):
+        raise ValueError("must be a decimal number: digits only, no sign or leading zeros")
+    return value
+
+
+# An index or a tree size in a path or query: canonical decimal, 0 … MAX_INDEX.
+Index = Annotated[int, BeforeValidator(_canonical_decimal)]
+
+
+async def single_query_values(request: Request) -> None:
+    """Refuse a query parameter given twice (``?tree_size=5&tree_size=7``): which one
+    counts would be the server's guess."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise HTTPException(422, f"query parameter {twice!r} is given more than once")
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

@@ -46,7 +46,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(422, "invalid_request", f"{where}: {first.get('msg')}")
+        message = str(first.get("msg")).removeprefix("Value error, ")
+        return error_response(422, "invalid_request", f"{where}: {message}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The details stay in the node's log; the client learns only that it was not its fault.
+        log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        return error_response(500, "internal_error", "the node failed to answer; try again later")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

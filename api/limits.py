@@ -42,25 +42,25 @@ class BodyLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Any) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "request_too_large",
-                    "message": f"request body is larger than {self.max_bytes} bytes",
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await send_error(
+            send, 413, "request_too_large", f"request body is larger than {self.max_bytes} bytes"
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Any, status: int, code: str, message: str) -> None:
+    """Answer ``{"error": {"code", "message"}}`` from a pure ASGI middleware."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(Exception):

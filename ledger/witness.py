@@ -54,6 +54,8 @@ def parse_request(body: bytes) -> AddCheckpoint:
     head, sep, note = body.partition(b"\n\n")
     if not sep:
         raise _bad("the request needs an old size line, proof lines and a blank line")
+    if not note.strip():
+        raise _bad("the request holds no checkpoint after the blank line")
     lines = head.split(b"\n")
     m = _OLD.fullmatch(lines[0])
     if m is None:

@@ -43,6 +43,12 @@ class LogClient:
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL as exc:
+            raise PeerError(f"{base_url!r} is not a URL: {exc}", code="bad_url") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise PeerError(f"{base_url!r} is not an http(s) URL of a node", code="bad_url")
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )

@@ -80,5 +80,9 @@ def load_settings(directory: Path, **overrides: Any) -> NodeSettings:
 
 
 def save_settings(directory: Path, settings: NodeSettings) -> None:
-    """Write ``node.json`` (no secrets in it)."""
-    (directory / CONFIG_FILE).write_text(json.dumps(settings.model_dump(), indent=2) + "\n")
+    """Write ``node.json``, mode 0600: no keys or tokens are in it, but a PostgreSQL
+    ``database_url`` may hold the database's password."""
+    fd = os.open(directory / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(settings.model_dump(), indent=2) + "\n")

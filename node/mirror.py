@@ -301,7 +301,10 @@ def receive_gossip(
         )
     out: list[dict[str, Any]] = []
     for text in notes:
-        note = text.encode()
+        try:
+            note = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (``"\ud800"``) is valid JSON, not UTF-8
+            raise MirrorError("a gossiped checkpoint is not text", code="bad_gossip") from None
         if len(note) > MAX_NOTE_BYTES:
             raise MirrorError("a gossiped checkpoint is too large", code="bad_gossip")
         try:

@@ -26,7 +26,7 @@ from ledger.federation import TrustList
 from ledger.log import Log
 from ledger.mirror import MirrorStore
 from ledger.records import validate_record
-from ledger.storage.engine import create_schema, make_engine
+from ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from ledger.witness import Witness, parse_request
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from node.cosigning import CosignatureCollector
@@ -368,6 +368,7 @@ def init_node(
         raise ConfigError(f"{agency!r} is not an agency id such as MY-PERKESO") from None
     if not origin or any(c.isspace() for c in origin) or "+" in origin:
         raise ConfigError("the origin must be one word with no '+', e.g. perkeso.gov.my/pel")
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "node.json").exists():
         raise ConfigError(f"{directory} already holds a node")
@@ -376,6 +377,13 @@ def init_node(
         origin=origin,
         database_url=database_url or default_database_url(directory),
     )
+    # Before any file is written: a node refused for its database leaves nothing behind.
+    try:
+        check_reachable(settings.database_url)
+    except StorageError:
+        if created:
+            directory.rmdir()
+        raise
     keys = {name: SigningKey.generate() for name in KEY_FILES}
     for name, rel in KEY_FILES.items():
         write_private_key(directory / rel, keys[name])

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import NodeDep
+from api.openapi import BINARY, TEXT, GossipResults
 from api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
 from ledger.errors import NotFoundError, TileError
 from ledger.merkle.tiles import parse_tile_path
@@ -33,7 +34,12 @@ def _origin(node: Node, name: str) -> str:
     return name
 
 
-@router.get("/mirror/{path:path}", summary="A mirrored log's checkpoint, tiles and entry bundles")
+@router.get(
+    "/mirror/{path:path}",
+    summary="A mirrored log's checkpoint, tiles and entry bundles",
+    response_class=Response,
+    responses={200: {"content": {**TEXT, **BINARY}, "description": "checkpoint or tile"}},
+)
 async def mirror(path: str, node: NodeDep) -> Response:
     store = node.mirrors
     if path.endswith("/checkpoint"):
@@ -68,7 +74,11 @@ class Gossip(BaseModel):
     checkpoints: list[str] = Field(max_length=MAX_GOSSIP_NOTES)
 
 
-@router.post("/v1/gossip", summary="Compare other nodes' checkpoints with this node's mirrors")
+@router.post(
+    "/v1/gossip",
+    summary="Compare other nodes' checkpoints with this node's mirrors",
+    response_model=GossipResults,
+)
 async def gossip(body: Gossip, node: NodeDep) -> dict[str, Any]:
     results = await anyio.to_thread.run_sync(node.gossip, body.checkpoints)
     return {"results": results}

@@ -9,11 +9,14 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import NodeDep
+from api.openapi import Health, NodeInfo
 
 router = APIRouter(tags=["node"])
 
 
-@router.get("/v1/node", summary="Origin, keys and tree size of this node's log")
+@router.get(
+    "/v1/node", summary="Origin, keys and tree size of this node's log", response_model=NodeInfo
+)
 def node_info(node: NodeDep) -> dict[str, Any]:
     next_index, tree_size = node.log.state()
     return {
@@ -29,7 +32,7 @@ def node_info(node: NodeDep) -> dict[str, Any]:
     }
 
 
-@router.get("/healthz", summary="Liveness: the database answers")
+@router.get("/healthz", summary="Liveness: the database answers", response_model=Health)
 def health(node: NodeDep) -> dict[str, Any]:
     _next_index, tree_size = node.log.state()
     return {"status": "ok", "tree_size": tree_size}

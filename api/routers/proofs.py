@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import LogDep
+from api.deps import MAX_INDEX, Index, LogDep
 
 router = APIRouter(prefix="/v1/proof", tags=["proofs"])
 
@@ -44,7 +45,9 @@ def _b64(hashes: list[bytes]) -> list[str]:
     response_model=InclusionProof,
 )
 async def inclusion(
-    log: LogDep, index: int = Query(..., ge=0), tree_size: int = Query(..., ge=1)
+    log: LogDep,
+    index: Annotated[Index, Query(ge=0, le=MAX_INDEX)],
+    tree_size: Annotated[Index, Query(ge=1, le=MAX_INDEX)],
 ) -> Response:
     proof = log.inclusion_proof(index, tree_size)
     return _json({"index": index, "tree_size": tree_size, "hashes": _b64(proof)})
@@ -56,7 +59,9 @@ async def inclusion(
     response_model=ConsistencyProof,
 )
 async def consistency(
-    log: LogDep, first: int = Query(..., ge=1), second: int = Query(..., ge=1)
+    log: LogDep,
+    first: Annotated[Index, Query(ge=1, le=MAX_INDEX)],
+    second: Annotated[Index, Query(ge=1, le=MAX_INDEX)],
 ) -> Response:
     proof = log.consistency_proof(first, second)
     return _json({"first": first, "second": second, "hashes": _b64(proof)})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as FPath
 from fastapi.responses import JSONResponse
 
-from api.deps import LogDep, NodeDep, WriterDep
+from api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
+from api.openapi import BEARER, RecordView, SubmitResult
 from ledger.errors import RecordError
 from node.errors import ForbiddenError
 
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 RECEIPT_TIMEOUT = 30.0
 
 _BATCH_SCHEMA = {
+    "security": BEARER,
     "requestBody": {
         "required": True,
         "content": {
@@ -31,7 +34,7 @@ _BATCH_SCHEMA = {
                 }
             }
         },
-    }
+    },
 }
 
 
@@ -69,10 +72,13 @@ def b64(raw: bytes) -> str:
     "",
     openapi_extra=_BATCH_SCHEMA,
     summary="Append a batch of records (all or nothing)",
+    response_model=SubmitResult,
     responses={
+        202: {"model": SubmitResult, "description": "appended, not yet in a checkpoint"},
         401: {"description": "no or unknown token"},
         409: {"description": "conflict"},
         413: {"description": "too large"},
+        415: {"description": "not sent as application/json"},
         422: {"description": "refused records"},
     },
 )
@@ -84,6 +90,9 @@ async def submit(
 ) -> JSONResponse:
     if agency != node.agency:
         raise ForbiddenError(f"this token writes for {agency}, not for {node.agency}")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, "a batch is JSON: send it with Content-Type: application/json")
     items = parse_batch(await request.body())
     appended = await anyio.to_thread.run_sync(node.submit, items)
     out: dict[str, Any] = {
@@ -131,14 +140,17 @@ def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:
     }
 
 
-@router.get("/{index}", summary="A record by its log index")
-def by_index(index: int, log: LogDep) -> dict[str, Any]:
-    if index < 0:
-        raise RecordError("index must be non-negative", code="bad_index")
+@router.get("/{index}", summary="A record by its log index", response_model=RecordView)
+def by_index(
+    log: LogDep,
+    index: Annotated[Index, FPath(ge=0, le=MAX_INDEX, description="log index")],
+) -> dict[str, Any]:
     return _record_view(index, log.entry(index), log.tree_size())
 
 
-@router.get("/{issuer}/{record_id}", summary="A record by its (issuer, id)")
+@router.get(
+    "/{issuer}/{record_id}", summary="A record by its (issuer, id)", response_model=RecordView
+)
 def by_id(issuer: str, record_id: str, log: LogDep, node: NodeDep) -> dict[str, Any]:
     from ledger.errors import NotFoundError
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import NodeDep
+from api.openapi import BEARER
 from ledger.errors import RecordError
 from ledger.records.fields import check_pwid
 from node.bundle import authorise, build_part
@@ -26,7 +27,8 @@ router = APIRouter(prefix="/v1/subjects", tags=["bundles"])
     "/{pwid}/bundle",
     summary="This node's part of a worker's proof bundle (pel-bundle/v1, canonical JSON)",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    openapi_extra={"security": BEARER},
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
 )
 async def subject_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
     try:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.deps import LogDep
+from api.openapi import BINARY, TEXT
 from ledger.errors import NotFoundError, TileError
 from ledger.merkle.tiles import parse_tile_path
 
@@ -17,7 +18,12 @@ PARTIAL = "public, max-age=3600"
 CHECKPOINT = "no-cache, max-age=1"
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+@router.get(
+    "/checkpoint",
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
+    response_class=Response,
+    responses={200: {"content": TEXT, "description": "a signed note"}},
+)
 async def checkpoint(log: LogDep) -> Response:
     latest = log.latest()
     if latest is None:
@@ -28,7 +34,12 @@ async def checkpoint(log: LogDep) -> Response:
     )
 
 
-@router.get("/tile/{path:path}", summary="A Merkle tile or an entry bundle (C2SP tlog-tiles)")
+@router.get(
+    "/tile/{path:path}",
+    summary="A Merkle tile or an entry bundle (C2SP tlog-tiles)",
+    response_class=Response,
+    responses={200: {"content": BINARY, "description": "tile or entry bundle"}},
+)
 async def tile(path: str, log: LogDep) -> Response:
     try:
         kind, level, index, width = parse_tile_path("tile/" + path)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from api.deps import NodeDep
+from api.openapi import TrustDocument
 from ledger.errors import NotFoundError
 from node.pages import current_trust_document, page, verifier_page
 
@@ -28,6 +29,7 @@ def verifier(node: NodeDep) -> HTMLResponse:
 @router.get(
     "/v1/federation",
     summary="The node's current trust list (signed version, public data)",
+    response_model=TrustDocument,
     responses={404: {"description": "the node belongs to no federation"}},
 )
 def federation(node: NodeDep) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import NodeDep
+from api.openapi import ERROR_CONTENT, TEXT
 from ledger.errors import WitnessError
 
 router = APIRouter(tags=["tlog-witness"])
@@ -19,12 +20,21 @@ MAX_BODY = 64 << 10
     "/add-checkpoint",
     summary="Cosign a checkpoint that extends the one last cosigned (C2SP tlog-witness)",
     response_class=Response,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/plain": {"schema": {"type": "string", "maxLength": MAX_BODY}}},
+        }
+    },
     responses={
-        200: {"content": {"text/plain": {}}, "description": "cosignature line(s)"},
+        200: {"content": TEXT, "description": "cosignature line(s)"},
         400: {"description": "malformed request"},
         403: {"description": "not signed by the log's key"},
         404: {"description": "this witness does not witness that log"},
-        409: {"content": {"text/x.tlog.size": {}}, "description": "old size mismatch"},
+        409: {
+            "content": {"text/x.tlog.size": {"schema": {"type": "string"}}, **ERROR_CONTENT},
+            "description": "old size mismatch: the size on record",
+        },
         422: {"description": "the consistency proof does not verify"},
     },
 )

@@ -182,6 +182,14 @@ class _Envelope(_Strict):
     subject: PWID
     sig: StrictStr | None = None
 
+    @field_validator("v", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: object) -> object:
+        # ``true == 1`` in Python, so ``Literal[1]`` alone would take the JSON ``true``.
+        if isinstance(value, bool):
+            raise ValueError("v must be the number 1")
+        return value
+
 
 class EnrolmentRecord(_Envelope):
     type: Literal["enrolment"]

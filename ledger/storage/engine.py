@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from ledger.errors import LedgerError
@@ -21,7 +22,14 @@ class StorageError(LedgerError):
 
 def normalise_url(url: str) -> str:
     """Pick pel's drivers: psycopg 3 for PostgreSQL, the stdlib for SQLite."""
-    u = make_url(url)
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        # The URL itself is not repeated: it may hold a password.
+        raise StorageError(
+            "the database URL cannot be parsed: use sqlite:///PATH or postgresql://…",
+            code="bad_database_url",
+        ) from None
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     if u.get_backend_name() not in ("sqlite", "postgresql"):
@@ -54,6 +62,19 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     return engine
+
+
+def check_reachable(url: str) -> None:
+    """Connect once to ``url``; a ``StorageError`` with the driver's first line if it fails."""
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageError(f"cannot open the database: {reason}") from None
+    finally:
+        engine.dispose()
 
 
 def create_schema(engine: Engine) -> None:

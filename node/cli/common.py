@@ -47,6 +47,24 @@ def friendly(fn: F) -> F:
                 highlight=False,
             )
             raise typer.Exit(1) from None
+        except UnicodeDecodeError as exc:
+            err.print(
+                f"error: the input is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                " [bad_encoding]",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            # Imported here: the CLI does not load SQLAlchemy for commands that need no database.
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            # The driver's first line only: the whole text may repeat the statement's values.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            err.print(f"error: the database failed: {reason} [storage_error]", markup=False)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -39,6 +39,23 @@ def federation_member(
     out.print_json(json.dumps(member.model_dump()))
 
 
+def _read_member(path: Path) -> Any:
+    """A member entry file (``pel federation member``'s output), checked."""
+    from pydantic import ValidationError
+
+    from ledger.errors import TrustListError
+    from ledger.federation import Member
+
+    try:
+        return Member.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise TrustListError(
+            f"{path} is not a member entry: {where + ': ' if where else ''}{first['msg']}"
+        ) from None
+
+
 @app.command("init")
 @friendly
 def federation_init(
@@ -51,9 +68,9 @@ def federation_init(
     ] = None,
 ) -> None:
     """Write version 1 of a trust list, unsigned: every member then signs it."""
-    from ledger.federation import Member, SignedTrustList, TrustList
+    from ledger.federation import SignedTrustList, TrustList
 
-    members = tuple(Member.model_validate_json(p.read_text()) for p in member)
+    members = tuple(_read_member(p) for p in member)
     tl = TrustList(
         federation=name,
         version=1,
@@ -78,7 +95,7 @@ def federation_propose(
 ) -> None:
     """Write the next version of the node's trust list with the given changes."""
     from ledger.errors import TrustListError
-    from ledger.federation import Member, SignedTrustList, new_version
+    from ledger.federation import SignedTrustList, new_version
     from node.config import load_settings
     from node.federation import load_trust_list
 
@@ -90,7 +107,7 @@ def federation_propose(
         if members.pop(agency, None) is None:
             raise TrustListError(f"{agency} is not a member")
     for path in add or []:
-        m = Member.model_validate_json(path.read_text())
+        m = _read_member(path)
         members[m.agency] = m
     changed = set(members) != {m.agency for m in current.members} or bool(add)
     tl = new_version(
