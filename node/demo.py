@@ -136,6 +136,7 @@ class DemoResult:
     records: int
     pids: dict[str, int]
     urls: dict[str, str]
+    directory: Path = Path("var/demo")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -211,7 +212,18 @@ def run_demo(
         urls = demo.urls()
         statuses, sample, records = fill_and_watch(demo, opts, urls, say)
         elapsed = time.monotonic() - started
-        show(DemoResult(elapsed, summary_rows(statuses), demo.quorum, sample, records, {}, urls))
+        show(
+            DemoResult(
+                elapsed,
+                summary_rows(statuses),
+                demo.quorum,
+                sample,
+                records,
+                {},
+                urls,
+                opts.directory,
+            )
+        )
         return 0
     urls = {n.agency: LOCAL_URL.format(port=n.port) for n in demo.nodes}
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -223,7 +235,11 @@ def run_demo(
             statuses, sample, records = fill_and_watch(demo, opts, urls, say, procs.check_alive)
             elapsed = time.monotonic() - started
             rows = summary_rows(statuses)
-            show(DemoResult(elapsed, rows, demo.quorum, sample, records, procs.pids(), urls))
+            show(
+                DemoResult(
+                    elapsed, rows, demo.quorum, sample, records, procs.pids(), urls, opts.directory
+                )
+            )
             if opts.exit_after:
                 return 0
             say("serving; Ctrl-C stops every node")

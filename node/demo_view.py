@@ -62,8 +62,21 @@ def print_summary(console: Console, result: DemoResult) -> None:
             ),
             highlight=False,
         )
+        home, d = sample["home"]["agency"], result.directory
+        console.print(
+            "  the worker's whole bundle, from the home agency's node (it mirrors the others):\n"
+            f"    pel bundle {sample['pwid']} --trust {d}/trust.json "
+            f'--url {result.urls[home]} --token "$(cat {d}/{home}/token)" --out bundle.json\n'
+            f"    pel verify-bundle bundle.json --trust {d}/trust.json   "
+            f"(or drop it on {result.urls[home]}/verify)",
+            highlight=False,
+            markup=False,
+        )
     for agency, url in result.urls.items():
-        console.print(f"{agency:<11} {url}/checkpoint  {url}/docs  {url}/v1/node", highlight=False)
+        console.print(
+            f"{agency:<11} {url}/  {url}/verify  {url}/checkpoint  {url}/docs  {url}/v1/node",
+            highlight=False,
+        )
     console.print(
         f"{result.records} records in {members} logs, all witnessed, in {result.elapsed:.1f} s",
         highlight=False,
