@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from crypto.keys import PublicKey, SigningKey
@@ -41,6 +41,15 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, min_chunk: int = 6
     for f in futures:
         out.extend(f.result())
     return out
+
+
+def map_chunks_async(
+    fn: Callable[[Sequence[T]], R], items: Sequence[T], *, chunks: int = WORKERS
+) -> list[Future[R]]:
+    """``fn`` over ``chunks`` slices of ``items`` on the crypto threads, without waiting:
+    for callers with Python work to do meanwhile (Ed25519 work releases the GIL)."""
+    size = max(1, -(-len(items) // max(1, chunks)))
+    return [_threads.submit(fn, items[i : i + size]) for i in range(0, len(items), size)]
 
 
 # ---- the worker process -------------------------------------------------------------

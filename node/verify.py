@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crypto.errors import PelError
@@ -25,7 +26,7 @@ from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
 from ledger.tilecheck import TileRebuilder, compare_tiles
 from node.client import LogClient
-from node.parallel import parallel_map
+from node.parallel import map_chunks_async
 
 
 @dataclass
@@ -57,24 +58,59 @@ def _bundles(
         return n, entries, client.tile(0, n, w)
 
     with ThreadPoolExecutor(workers) as pool:
-        step = workers * 4
-        for start in range(0, count, step):
-            yield from pool.map(fetch, range(start, min(count, start + step)))
+        # A window of fetches kept in flight, topped up as each bundle is taken.
+        window: deque[Future[tuple[int, list[bytes], bytes]]] = deque()
+        following = 0
+        for _ in range(count):
+            while following < count and len(window) < workers * 4:
+                window.append(pool.submit(fetch, following))
+                following += 1
+            yield window.popleft().result()
 
 
-def _check_signatures(entries: list[bytes], first: int, key: PublicKey) -> None:
-    """Every entry's issuer signature; the Ed25519 work runs on every core."""
-    work = []
-    for i, e in enumerate(entries):
-        try:
-            record = json.loads(e)
-            work.append((record_signature(record), record_signing_bytes(record)))
-        except (PelError, ValueError, AttributeError) as exc:
-            raise IntegrityError(f"entry {first + i}: not a signed record: {exc}") from None
-    ok = parallel_map(lambda w: key.verify(w[0], w[1]), work)
-    if not all(ok):
-        bad = first + ok.index(False)
-        raise IntegrityError(f"entry {bad}: the issuer signature does not verify")
+class _SignatureChecks:
+    """Issuer signatures checked on every core while the caller goes on with the next
+    bundles: the Ed25519 work releases the GIL, so parsing and hashing (which hold it)
+    overlap with it instead of waiting for it. Results are settled in log order, at
+    most ``ahead`` bundles behind, so the first bad entry is the one reported."""
+
+    def __init__(self, key: PublicKey, ahead: int = 8) -> None:
+        self._key = key
+        self._ahead = ahead
+        self._pending: deque[list[Future[int]]] = deque()
+
+    def submit(self, entries: list[bytes], first: int) -> None:
+        """Queue the signatures of ``entries`` (the first is entry ``first``)."""
+        work = []
+        for i, e in enumerate(entries):
+            try:
+                record = json.loads(e)
+                work.append((first + i, record_signature(record), record_signing_bytes(record)))
+            except (PelError, ValueError, AttributeError) as exc:
+                raise IntegrityError(f"entry {first + i}: not a signed record: {exc}") from None
+        verify = self._key.verify
+
+        def first_bad(chunk: Sequence[tuple[int, bytes, bytes]]) -> int:
+            for index, sig, message in chunk:
+                if not verify(sig, message):
+                    return index
+            return -1
+
+        self._pending.append(map_chunks_async(first_bad, work))
+        while len(self._pending) > self._ahead:
+            self._settle()
+
+    def finish(self) -> None:
+        """Wait for every queued check; raise on the first bad signature."""
+        while self._pending:
+            self._settle()
+
+    def _settle(self) -> None:
+        for future in self._pending.popleft():
+            bad = future.result()
+            if bad >= 0:
+                self._pending.clear()
+                raise IntegrityError(f"entry {bad}: the issuer signature does not verify")
 
 
 def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict) -> list[bytes]:
@@ -104,13 +140,14 @@ def verify_log(
     leaf_hashes: dict[int, bytes] = {}
     rng = rng or random.Random()
     sample = set(rng.sample(range(cp.size), min(samples, cp.size))) if cp.size else set()
+    signatures = _SignatureChecks(issuer_key) if issuer_key is not None else None
     for n, entries, tile0 in _bundles(client, cp.size, workers):
         first = n * TILE_WIDTH
         hashes = [hash_leaf(e) for e in entries]
         for index in sample.intersection(range(first, first + len(entries))):
             leaf_hashes[index] = hashes[index - first]
-        if issuer_key is not None:
-            _check_signatures(entries, first, issuer_key)
+        if signatures is not None:
+            signatures.submit(entries, first)
             report.signatures += len(entries)
         full = rebuilt.add(hashes)
         if full:
@@ -124,6 +161,8 @@ def verify_log(
         report.entries += len(entries)
         if progress:
             progress(report.entries, cp.size)
+    if signatures is not None:
+        signatures.finish()
     partial = rebuilt.partial_tiles()
     if partial:
         compare_tiles(partial, _fetch_tiles(client, sorted(partial), partial), "served")
