@@ -43,13 +43,10 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, min_chunk: int = 6
     return out
 
 
-def map_chunks_async(
-    fn: Callable[[Sequence[T]], R], items: Sequence[T], *, chunks: int = WORKERS
-) -> list[Future[R]]:
-    """``fn`` over ``chunks`` slices of ``items`` on the crypto threads, without waiting:
-    for callers with Python work to do meanwhile (Ed25519 work releases the GIL)."""
-    size = max(1, -(-len(items) // max(1, chunks)))
-    return [_threads.submit(fn, items[i : i + size]) for i in range(0, len(items), size)]
+def submit_crypto(fn: Callable[..., R], *args: object) -> Future[R]:
+    """Run ``fn(*args)`` on the crypto threads without waiting: for callers with Python
+    work to do meanwhile."""
+    return _threads.submit(fn, *args)
 
 
 # ---- the worker process -------------------------------------------------------------

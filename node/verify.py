@@ -9,10 +9,11 @@ the checkpoint. Optionally checks every record's issuer signature.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crypto.errors import PelError
@@ -26,7 +27,10 @@ from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
 from ledger.tilecheck import TileRebuilder, compare_tiles
 from node.client import LogClient
-from node.parallel import map_chunks_async
+from node.parallel import WORKERS, submit_crypto
+
+PROCESSES_FROM = 20_000
+"""Logs of at least this many entries have their signatures checked in worker processes."""
 
 
 @dataclass
@@ -70,47 +74,76 @@ def _bundles(
 
 class _SignatureChecks:
     """Issuer signatures checked on every core while the caller goes on with the next
-    bundles: the Ed25519 work releases the GIL, so parsing and hashing (which hold it)
-    overlap with it instead of waiting for it. Results are settled in log order, at
-    most ``ahead`` bundles behind, so the first bad entry is the one reported."""
+    bundles, so parsing and hashing overlap with the Ed25519 work instead of waiting for
+    it. Results are settled in log order, at most ``ahead`` bundles behind, so the first
+    bad entry is the one reported (a problem may surface at a later ``submit`` or at
+    ``finish``).
 
-    def __init__(self, key: PublicKey, ahead: int = 8) -> None:
+    ``processes``: verify in one worker process per core rather than in threads.
+    ``cryptography`` holds the GIL for part of each verification, so threads of one
+    process reach about 1.5 cores, and they compete with the parsing; worker processes
+    cost a start-up of a fraction of a second, worth it for big logs only.
+    """
+
+    def __init__(self, key: PublicKey, *, ahead: int = 8, processes: bool = False) -> None:
         self._key = key
         self._ahead = ahead
-        self._pending: deque[list[Future[int]]] = deque()
+        self._pending: deque[list[Future[str | None]]] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+        if processes:
+            self._pool = ProcessPoolExecutor(
+                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
+            )
 
     def submit(self, entries: list[bytes], first: int) -> None:
         """Queue the signatures of ``entries`` (the first is entry ``first``)."""
-        work = []
-        for i, e in enumerate(entries):
-            try:
-                record = json.loads(e)
-                work.append((first + i, record_signature(record), record_signing_bytes(record)))
-            except (PelError, ValueError, AttributeError) as exc:
-                raise IntegrityError(f"entry {first + i}: not a signed record: {exc}") from None
-        verify = self._key.verify
-
-        def first_bad(chunk: Sequence[tuple[int, bytes, bytes]]) -> int:
-            for index, sig, message in chunk:
-                if not verify(sig, message):
-                    return index
-            return -1
-
-        self._pending.append(map_chunks_async(first_bad, work))
+        size = -(-len(entries) // WORKERS)
+        chunks = [(first + i, entries[i : i + size]) for i in range(0, len(entries), size)]
+        raw = self._key.raw
+        if self._pool is not None:
+            futures = [self._pool.submit(check_signatures, raw, c, at) for at, c in chunks]
+        else:
+            futures = [submit_crypto(check_signatures, raw, c, at) for at, c in chunks]
+        self._pending.append(futures)
         while len(self._pending) > self._ahead:
             self._settle()
 
     def finish(self) -> None:
         """Wait for every queued check; raise on the first bad signature."""
-        while self._pending:
-            self._settle()
+        try:
+            while self._pending:
+                self._settle()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def _settle(self) -> None:
         for future in self._pending.popleft():
-            bad = future.result()
-            if bad >= 0:
+            problem = future.result()
+            if problem is not None:
                 self._pending.clear()
-                raise IntegrityError(f"entry {bad}: the issuer signature does not verify")
+                self.close()
+                raise IntegrityError(problem)
+
+
+def check_signatures(raw_key: bytes, entries: list[bytes], first: int) -> str | None:
+    """What is wrong with the first entry (entry ``first`` onwards) that is not a record
+    signed by ``raw_key``, or None. A plain function, so that worker processes run it:
+    the parsing and canonical JSON are theirs too."""
+    key = PublicKey(raw_key)
+    for i, e in enumerate(entries):
+        try:
+            record = json.loads(e)
+            sig, message = record_signature(record), record_signing_bytes(record)
+        except (PelError, ValueError, AttributeError) as exc:
+            return f"entry {first + i}: not a signed record: {exc}"
+        if not key.verify(sig, message):
+            return f"entry {first + i}: the issuer signature does not verify"
+    return None
 
 
 def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict) -> list[bytes]:
@@ -140,29 +173,35 @@ def verify_log(
     leaf_hashes: dict[int, bytes] = {}
     rng = rng or random.Random()
     sample = set(rng.sample(range(cp.size), min(samples, cp.size))) if cp.size else set()
-    signatures = _SignatureChecks(issuer_key) if issuer_key is not None else None
-    for n, entries, tile0 in _bundles(client, cp.size, workers):
-        first = n * TILE_WIDTH
-        hashes = [hash_leaf(e) for e in entries]
-        for index in sample.intersection(range(first, first + len(entries))):
-            leaf_hashes[index] = hashes[index - first]
+    signatures = None
+    if issuer_key is not None:
+        signatures = _SignatureChecks(issuer_key, processes=cp.size >= PROCESSES_FROM)
+    try:
+        for n, entries, tile0 in _bundles(client, cp.size, workers):
+            first = n * TILE_WIDTH
+            hashes = [hash_leaf(e) for e in entries]
+            for index in sample.intersection(range(first, first + len(entries))):
+                leaf_hashes[index] = hashes[index - first]
+            if signatures is not None:
+                signatures.submit(entries, first)
+                report.signatures += len(entries)
+            full = rebuilt.add(hashes)
+            if full:
+                fetched = {(0, n): tile0}
+                upper = sorted(c for c in full if c[0] > 0)
+                fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
+                compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
+                report.tiles += len(full)
+            elif b"".join(hashes) != tile0:
+                raise IntegrityError(f"served tile 0/{n} does not match the hashes of the entries")
+            report.entries += len(entries)
+            if progress:
+                progress(report.entries, cp.size)
         if signatures is not None:
-            signatures.submit(entries, first)
-            report.signatures += len(entries)
-        full = rebuilt.add(hashes)
-        if full:
-            fetched = {(0, n): tile0}
-            upper = sorted(c for c in full if c[0] > 0)
-            fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
-            compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
-            report.tiles += len(full)
-        elif b"".join(hashes) != tile0:
-            raise IntegrityError(f"served tile 0/{n} does not match the hashes of the entries")
-        report.entries += len(entries)
-        if progress:
-            progress(report.entries, cp.size)
-    if signatures is not None:
-        signatures.finish()
+            signatures.finish()
+    finally:
+        if signatures is not None:
+            signatures.close()
     partial = rebuilt.partial_tiles()
     if partial:
         compare_tiles(partial, _fetch_tiles(client, sorted(partial), partial), "served")

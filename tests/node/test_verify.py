@@ -28,8 +28,8 @@ def _bundles(count: int, bad: set[int]) -> list[list[bytes]]:
     return out
 
 
-def _check_all(bundles: list[list[bytes]], ahead: int) -> None:
-    checks = _SignatureChecks(KEY.public_key, ahead=ahead)
+def _check_all(bundles: list[list[bytes]], ahead: int, processes: bool = False) -> None:
+    checks = _SignatureChecks(KEY.public_key, ahead=ahead, processes=processes)
     for n, entries in enumerate(bundles):
         checks.submit(entries, n * 256)
     checks.finish()
@@ -47,7 +47,17 @@ def test_the_first_bad_signature_is_reported(bad: set[int], ahead: int) -> None:
         _check_all(_bundles(3, bad), ahead)
 
 
-def test_an_entry_that_is_not_a_signed_record_is_refused() -> None:
-    checks = _SignatureChecks(KEY.public_key)
-    with pytest.raises(IntegrityError, match="entry 12: not a signed record"):
-        checks.submit([prepare_record(sign_record(f.contribution(), KEY)).entry, b"[]"], 11)
+def test_worker_processes_find_the_same_first_bad_signature() -> None:
+    bundles = _bundles(3, {20, 600})
+    _check_all(_bundles(2, set()), 2, processes=True)
+    with pytest.raises(IntegrityError, match=r"^entry 20: the issuer signature"):
+        _check_all(bundles, 1, processes=True)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_an_entry_that_is_not_a_signed_record_is_refused(processes: bool) -> None:
+    checks = _SignatureChecks(KEY.public_key, processes=processes)
+    good = prepare_record(sign_record(f.contribution(), KEY)).entry
+    with pytest.raises(IntegrityError, match=r"^entry 12: not a signed record"):
+        checks.submit([good, b"[]", good], 11)
+        checks.finish()
