@@ -39,7 +39,8 @@ def main() -> None:
             samples=100,
         )
         took = time.perf_counter() - t0
-    assert report.entries == report.signatures == args.size
+    # At least: the growth benchmark appends to the same log after this one.
+    assert report.entries == report.signatures >= args.size
     two_core_verify = limits.verify * min(2, limits.cores)
     row(
         "entries fully verified (signature, hash, tiles)",

@@ -9,8 +9,13 @@ and store them durably in SQLite on the same disk, in one run:
   arrive) and, for reference, its bulk ``append_entries`` (which stores leaves
   only: interior hashes are computed later, when proofs are asked for).
 
-Then 1 000 random inclusion proofs from each, in process; both trees are checked
-to have the same root first.
+Then the same 1 000 random inclusion proofs from each, both trees checked to have
+the same root first, twice:
+
+- cold: in a fresh process that opens the stored tree (no cache of either library
+  holds anything yet; the operating system's file cache does, as on a running server);
+- warm: the same proofs again in that process, once every tile (pel) or every
+  cached subtree (pymerkle) the first pass touched is in memory.
 
     python -m bench.versus_pymerkle [--entries N] [--proofs P]
 """
@@ -18,10 +23,14 @@ to have the same root first.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from bench.common import header, init_node, row, workdir
+from bench.common import ROOT, header, init_node, row, workdir
 from crypto.record import sign_record
 from ledger.entries import PreparedRecord
 from ledger.merkle.hashing import hash_leaf
@@ -50,7 +59,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--entries", type=int, default=100_000)
     p.add_argument("--proofs", type=int, default=1000)
+    p.add_argument("--measure", nargs=2, metavar=("LIBRARY", "PATH"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.measure:
+        _measure(args.measure[0], Path(args.measure[1]), args.entries, args.proofs)
+        return
     header("pel versus pymerkle (SqliteTree)")
     from pymerkle import SqliteTree
 
@@ -84,29 +97,65 @@ def main() -> None:
         if node.log.hashes.read_hashes([(0, 0)])[0] != hash_leaf(raw[0]):
             raise SystemExit("pel's first leaf hash is wrong")
 
-        rng = random.Random(1)
-        indexes = [rng.randrange(n) for _ in range(args.proofs)]
-        t0 = time.perf_counter()
-        for i in indexes:
-            node.log.inclusion_proof(i, n)
-        pel_proofs = args.proofs / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for i in indexes:
-            one.prove_inclusion(i + 1, n)  # pymerkle counts leaves from one
-        pm_proofs = args.proofs / (time.perf_counter() - t0)
         node.stop()
         one.close()
         bulk.close()
+        # Each library's proofs in a fresh process of its own: cold, then warm.
+        pel_cold, pel_warm = _proofs_elsewhere("pel", d / "node", n, args.proofs)
+        pm_cold, pm_warm = _proofs_elsewhere("pymerkle", d / "pymerkle-one.db", n, args.proofs)
 
     print(f"  same {n:,} entries, same root in both")
     row("pel appends (batches of 1 000, signed checkpoints)", pel_append, "entries/s")
     row("pymerkle SqliteTree.append_entry", pm_append, "entries/s")
     row("pymerkle SqliteTree.append_entries (bulk, leaves only)", pm_bulk, "entries/s")
-    row(f"pel inclusion proofs ({args.proofs:,}, random)", pel_proofs, "proofs/s")
-    row("pymerkle inclusion proofs", pm_proofs, "proofs/s")
+    row(f"pel inclusion proofs, cold ({args.proofs:,}, random)", pel_cold, "proofs/s")
+    row("pymerkle inclusion proofs, cold", pm_cold, "proofs/s")
+    row("pel inclusion proofs, warm (same proofs again)", pel_warm, "proofs/s")
+    row("pymerkle inclusion proofs, warm", pm_warm, "proofs/s")
     print(f"  ratio appends, pel / pymerkle append_entry:      {pel_append / pm_append:8.1f}x")
     print(f"  ratio appends, pel / pymerkle append_entries:    {pel_append / pm_bulk:8.2f}x")
-    print(f"  ratio inclusion proofs, pel / pymerkle:          {pel_proofs / pm_proofs:8.1f}x")
+    print(f"  ratio inclusion proofs, cold, pel / pymerkle:    {pel_cold / pm_cold:8.1f}x")
+    print(f"  ratio inclusion proofs, warm, pel / pymerkle:    {pel_warm / pm_warm:8.1f}x")
+
+
+def _indexes(n: int, proofs: int) -> list[int]:
+    rng = random.Random(1)
+    return [rng.randrange(n) for _ in range(proofs)]
+
+
+def _proofs_elsewhere(library: str, path: Path, n: int, proofs: int) -> tuple[float, float]:
+    """(cold, warm) proofs/s of ``library`` over the tree at ``path``, in a fresh process."""
+    cmd = [sys.executable, "-m", "bench.versus_pymerkle", "--measure", library, str(path)]
+    cmd += ["--entries", str(n), "--proofs", str(proofs)]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    cold, warm = json.loads(out.splitlines()[-1])
+    return float(cold), float(warm)
+
+
+def _measure(library: str, path: Path, n: int, proofs: int) -> None:
+    """Print ``[cold, warm]`` proofs/s: the same proofs twice, in this (fresh) process."""
+    indexes = _indexes(n, proofs)
+    if library == "pel":
+        node = Node.open(path)
+
+        def prove(i: int) -> object:
+            return node.log.inclusion_proof(i, n)
+
+    else:
+        from pymerkle import SqliteTree
+
+        tree = SqliteTree(str(path))
+
+        def prove(i: int) -> object:
+            return tree.prove_inclusion(i + 1, n)  # pymerkle counts leaves from one
+
+    rates = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        for i in indexes:
+            prove(i)
+        rates.append(len(indexes) / (time.perf_counter() - t0))
+    print(json.dumps(rates))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from ledger.errors import (
 )
 from ledger.merkle.builder import TreeBuilder, edge_of
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
-from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
+from ledger.merkle.proof import consistency_proof, tree_hash
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
 from ledger.storage.models import CheckpointRow, CosignatureRow, EntryRow, LogStateRow, TileRow
 from ledger.tilecheck import TileRebuilder, compare_tiles
@@ -86,15 +86,20 @@ class _SqlTileSource:
         wanted = set(coords)
         found: dict[tuple[int, int], bytes] = {}
         with self._engine.connect() as conn:
+            # Plain DB-API statements: a cold proof reads one tile, and SQLAlchemy's
+            # statement building would cost more than the database's own work.
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             for level in {c[0] for c in wanted}:
-                idxs = [i for lv, i in wanted if lv == level]
-                rows = conn.execute(
-                    select(TILES.c.idx, TILES.c.data).where(
-                        TILES.c.level == level, TILES.c.idx.in_(idxs)
+                idxs = sorted(i for lv, i in wanted if lv == level)
+                for start in range(0, len(idxs), _IN_CHUNK):
+                    chunk = idxs[start : start + _IN_CHUNK]
+                    rows = conn.exec_driver_sql(
+                        f"SELECT idx, data FROM {TILES.name} WHERE level = {mark} "
+                        f"AND idx IN ({', '.join([mark] * len(chunk))})",
+                        (level, *chunk),
                     )
-                )
-                for idx, data in rows:
-                    found[(level, idx)] = bytes(data)
+                    for idx, data in rows:
+                        found[(level, int(idx))] = bytes(data)
         missing = wanted - found.keys()
         if missing:
             raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
@@ -493,7 +498,7 @@ class Log:
         self._check_size(size)
         if not 0 <= index < size:
             raise NotFoundError(f"index {index} is not in a tree of size {size}")
-        return inclusion_proof(index, size, self.hashes)
+        return self.hashes.inclusion_proof(index, size)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from crypto.keys import PublicKey, SigningKey
@@ -41,6 +41,12 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, min_chunk: int = 6
     for f in futures:
         out.extend(f.result())
     return out
+
+
+def submit_crypto(fn: Callable[..., R], *args: object) -> Future[R]:
+    """Run ``fn(*args)`` on the crypto threads without waiting: for callers with Python
+    work to do meanwhile."""
+    return _threads.submit(fn, *args)
 
 
 # ---- the worker process -------------------------------------------------------------

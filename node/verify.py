@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 import random
+from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crypto.errors import PelError
@@ -29,7 +31,11 @@ from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
 from ledger.tilecheck import TileRebuilder, compare_tiles
 from node.client import LogClient
-from node.parallel import parallel_map
+from node.parallel import WORKERS, submit_crypto
+
+#: From this many entries on, signatures are checked in worker processes (see
+#: ``_SignatureChecks``); below, the start-up would cost more than it saves.
+PROCESSES_FROM = 20_000
 
 
 @dataclass
@@ -63,9 +69,14 @@ def _bundles(
         return n, entries, client.tile(0, n, w)
 
     with ThreadPoolExecutor(workers) as pool:
-        step = workers * 4
-        for start in range(first // TILE_WIDTH, count, step):
-            yield from pool.map(fetch, range(start, min(count, start + step)))
+        # A window of fetches kept in flight, topped up as each bundle is taken.
+        window: deque[Future[tuple[int, list[bytes], bytes]]] = deque()
+        following = first // TILE_WIDTH
+        for _ in range(following, count):
+            while following < count and len(window) < workers * 4:
+                window.append(pool.submit(fetch, following))
+                following += 1
+            yield window.popleft().result()
 
 
 def _bad_record(index: int, entry: bytes, message: str, code: str) -> MismatchError:
@@ -73,26 +84,101 @@ def _bad_record(index: int, entry: bytes, message: str, code: str) -> MismatchEr
     return MismatchError(f"entry {index}: {message}", evidence=evidence, code=code)
 
 
-def _check_signatures(
-    entries: list[bytes], first: int, key: PublicKey, issuer: str | None = None
-) -> None:
-    """Every entry's issuer signature (and, given ``issuer``, that the log's owner issued
-    it); the Ed25519 work runs on every core."""
-    work = []
+class _SignatureChecks:
+    """Issuer signatures (and, given ``issuer``, that the log's owner issued each record)
+    checked on every core while the caller goes on with the next bundles, so parsing and
+    hashing overlap with the Ed25519 work instead of waiting for it. Results are settled
+    in log order, at most ``ahead`` bundles behind, so the first bad entry is the one
+    reported (a problem may surface at a later ``submit`` or at ``finish``).
+
+    ``processes``: verify in one worker process per core rather than in threads.
+    ``cryptography`` holds the GIL for part of each verification, so threads of one
+    process reach about 1.5 cores, and they compete with the parsing; worker processes
+    cost a start-up of a fraction of a second, worth it for big logs only.
+    """
+
+    def __init__(
+        self,
+        key: PublicKey,
+        *,
+        issuer: str | None = None,
+        ahead: int = 8,
+        processes: bool = False,
+    ) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._ahead = ahead
+        self._pending: deque[tuple[list[bytes], int, list[Future[Problem | None]]]] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+        if processes:
+            self._pool = ProcessPoolExecutor(
+                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
+            )
+
+    def submit(self, entries: list[bytes], first: int) -> None:
+        """Queue the checks of ``entries`` (the first is entry ``first``)."""
+        size = -(-len(entries) // WORKERS)
+        chunks = [(first + i, entries[i : i + size]) for i in range(0, len(entries), size)]
+        raw, issuer = self._key.raw, self._issuer
+        if self._pool is not None:
+            futures = [self._pool.submit(check_records, raw, c, at, issuer) for at, c in chunks]
+        else:
+            futures = [submit_crypto(check_records, raw, c, at, issuer) for at, c in chunks]
+        self._pending.append((entries, first, futures))
+        while len(self._pending) > self._ahead:
+            self._settle()
+
+    def finish(self) -> None:
+        """Wait for every queued check; raise on the first bad record."""
+        try:
+            while self._pending:
+                self._settle()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _settle(self) -> None:
+        entries, first, futures = self._pending.popleft()
+        for future in futures:
+            problem = future.result()
+            if problem is not None:
+                self._pending.clear()
+                self.close()
+                index, code, message = problem
+                raise _bad_record(index, entries[index - first], message, code)
+
+
+#: What is wrong with a record: its index, an error code and a message.
+Problem = tuple[int, str, str]
+
+
+def check_records(
+    raw_key: bytes, entries: list[bytes], first: int, issuer: str | None = None
+) -> Problem | None:
+    """The first entry (entry ``first`` onwards) that is not a record signed by
+    ``raw_key`` (or, given ``issuer``, issued by someone else), or None. A plain
+    function, so that worker processes run it: the parsing and canonical JSON are
+    theirs too."""
+    key = PublicKey(raw_key)
     for i, e in enumerate(entries):
         try:
             record = json.loads(e)
-            work.append((record_signature(record), record_signing_bytes(record)))
+            sig, message = record_signature(record), record_signing_bytes(record)
         except (PelError, ValueError, AttributeError) as exc:
-            raise _bad_record(first + i, e, f"not a signed record: {exc}", "bad_record") from None
+            return first + i, "bad_record", f"not a signed record: {exc}"
         if issuer is not None and record.get("issuer") != issuer:
-            message = f"issued by {record.get('issuer')!r}, not by the log's owner {issuer!r}"
-            raise _bad_record(first + i, e, message, "foreign_issuer")
-    ok = parallel_map(lambda w: key.verify(w[0], w[1]), work)
-    if not all(ok):
-        bad = ok.index(False)
-        message = "the issuer signature does not verify"
-        raise _bad_record(first + bad, entries[bad], message, "bad_signature")
+            return (
+                first + i,
+                "foreign_issuer",
+                f"issued by {record.get('issuer')!r}, not by the log's owner {issuer!r}",
+            )
+        if not key.verify(sig, message):
+            return first + i, "bad_signature", "the issuer signature does not verify"
+    return None
 
 
 def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict) -> list[bytes]:
@@ -136,33 +222,43 @@ def rebuild_log(
     leaf_hashes: dict[int, bytes] = {}
     wanted = set(keep)
     done = 0
-    for n, entries, tile0 in _bundles(client, resumed, size, workers):
-        first = n * TILE_WIDTH
-        hashes = [hash_leaf(e) for e in entries]
-        for index in wanted.intersection(range(first, first + len(entries))):
-            leaf_hashes[index] = hashes[index - first]
-        skip = max(0, resumed - first)
-        if skip:  # the partial bundle the last audit ended in
-            old = rebuilt.edge().get(0, b"")
-            compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
-            entries, hashes, first = entries[skip:], hashes[skip:], first + skip
-        report.bundles += 1
-        full = rebuilt.add(hashes)
-        if full:
-            fetched = {(0, n): tile0}
-            upper = sorted(c for c in full if c[0] > 0)
-            fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
-            compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
-            report.tiles += len(full)
-        else:
-            compare_tiles({(0, n): rebuilt.edge()[0]}, [tile0], "served")
-        if issuer_key is not None:
-            _check_signatures(entries, first, issuer_key, issuer)
-            report.signatures += len(entries)
-        report.entries += len(entries)
-        done += len(entries)
-        if progress:
-            progress(done, size - resumed)
+    signatures = None
+    if issuer_key is not None:
+        processes = size - resumed >= PROCESSES_FROM
+        signatures = _SignatureChecks(issuer_key, issuer=issuer, processes=processes)
+    try:
+        for n, entries, tile0 in _bundles(client, resumed, size, workers):
+            first = n * TILE_WIDTH
+            hashes = [hash_leaf(e) for e in entries]
+            for index in wanted.intersection(range(first, first + len(entries))):
+                leaf_hashes[index] = hashes[index - first]
+            skip = max(0, resumed - first)
+            if skip:  # the partial bundle the last audit ended in
+                old = rebuilt.edge().get(0, b"")
+                compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
+                entries, hashes, first = entries[skip:], hashes[skip:], first + skip
+            report.bundles += 1
+            if signatures is not None:
+                signatures.submit(entries, first)
+                report.signatures += len(entries)
+            full = rebuilt.add(hashes)
+            if full:
+                fetched = {(0, n): tile0}
+                upper = sorted(c for c in full if c[0] > 0)
+                fetched.update(zip(upper, _fetch_tiles(client, upper, {}), strict=True))
+                compare_tiles(full, [fetched[c] for c in sorted(full)], "served")
+                report.tiles += len(full)
+            else:
+                compare_tiles({(0, n): rebuilt.edge()[0]}, [tile0], "served")
+            report.entries += len(entries)
+            done += len(entries)
+            if progress:
+                progress(done, size - resumed)
+        if signatures is not None:
+            signatures.finish()
+    finally:
+        if signatures is not None:
+            signatures.close()
     partial = rebuilt.partial_tiles()
     if partial and size > resumed:
         compare_tiles(partial, _fetch_tiles(client, sorted(partial), partial), "served")

@@ -21,3 +21,13 @@ def hash_leaf(entry: bytes) -> bytes:
 def hash_children(left: bytes, right: bytes) -> bytes:
     """Interior node: SHA-256(0x01 ‖ left ‖ right)."""
     return _sha256(b"\x01" + left + right).digest()
+
+
+def hash_pairs(row: bytes) -> bytes:
+    """The interior nodes over each consecutive pair of a packed row of hashes, packed
+    (a trailing odd hash is left out): one tree level at a time without a list of
+    hashes, the fast path when a whole tile's inner nodes are computed."""
+    pair = 2 * HASH_SIZE
+    return b"".join(
+        [_sha256(b"\x01" + row[i : i + pair]).digest() for i in range(0, len(row) - pair + 1, pair)]
+    )

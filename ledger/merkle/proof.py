@@ -52,7 +52,7 @@ def subtree_coords(lo: int, hi: int) -> list[Coord]:
     return out
 
 
-def _fold(hashes: Sequence[bytes]) -> bytes:
+def fold(hashes: Sequence[bytes]) -> bytes:
     """Combine the perfect-subtree roots of a range (largest first) into its MTH."""
     acc = hashes[-1]
     for h in reversed(hashes[:-1]):
@@ -68,7 +68,7 @@ def _range_hashes(ranges: Sequence[tuple[int, int]], reader: HashReader) -> list
     out: list[bytes] = []
     pos = 0
     for p in pieces:
-        out.append(_fold(got[pos : pos + len(p)]))
+        out.append(fold(got[pos : pos + len(p)]))
         pos += len(p)
     return out
 

@@ -14,8 +14,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from ledger.errors import IntegrityError, TileError
-from ledger.merkle.hashing import HASH_SIZE, hash_children
+from ledger.errors import IntegrityError, ProofError, TileError
+from ledger.merkle.hashing import HASH_SIZE, hash_pairs
+from ledger.merkle.proof import Coord, fold, subtree_coords
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -23,6 +24,8 @@ MAX_ENTRY_SIZE = 0xFFFF
 """Entry bundles prefix each entry with a big-endian uint16 length."""
 
 _FULL = TILE_WIDTH * HASH_SIZE
+_LEVEL_SHIFT = TILE_HEIGHT.bit_length() - 1
+"""Merkle level >> this = tile level (TILE_HEIGHT is a power of two)."""
 
 
 def encode_tile_index(index: int) -> str:
@@ -148,18 +151,16 @@ class _TileNodes:
     __slots__ = ("count", "data", "offsets")
 
     def __init__(self, tile: bytes) -> None:
-        row = [
-            tile[i : i + HASH_SIZE] for i in range(0, len(tile) - len(tile) % HASH_SIZE, HASH_SIZE)
-        ]
-        self.count = len(row)
-        parts = [b"".join(row)]
+        row = bytes(tile[: len(tile) - len(tile) % HASH_SIZE])
+        self.count = len(row) // HASH_SIZE
+        parts = [row]
         offsets = [0]
-        size = len(parts[0])
-        while len(row) > 1:
-            row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
+        size = len(row)
+        while len(row) > HASH_SIZE:
+            row = hash_pairs(row)
             offsets.append(size)
-            parts.append(b"".join(row))
-            size += len(parts[-1])
+            parts.append(row)
+            size += len(row)
         self.offsets = tuple(offsets)
         self.data = b"".join(parts)
 
@@ -224,6 +225,56 @@ class TileHashReader:
                     f"tile {tile_level}/{index} is too short for the hash asked of it"
                 )
             out.append(nodes.node(height, pos >> height))
+        return out
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The same proof as :func:`ledger.merkle.proof.inclusion_proof` over this reader,
+        by a direct path: the sibling of the leaf's ancestor at each height, clipped to
+        ``size``, is the proof hash of that height; all but the right edge's one are stored
+        nodes, looked up in the cached tiles without the generic batching."""
+        if not 0 <= index < size:
+            raise ProofError(f"index {index} is not in a tree of size {size}")
+        coords: list[Coord] = []
+        edge = -1  # position in the proof of the one sibling cut by the tree's right edge
+        edge_len = 0
+        height = 0
+        while (1 << height) < size:
+            lo = ((index >> height) ^ 1) << height
+            if lo < size:
+                if lo + (1 << height) <= size:
+                    coords.append((height, lo >> height))
+                else:
+                    pieces = subtree_coords(lo, size)
+                    edge, edge_len = len(coords), len(pieces)
+                    coords.extend(pieces)
+            height += 1
+        got = self._cached_hashes(coords)
+        if got is None:
+            got = self.read_hashes(coords)
+        if edge_len > 1:
+            got[edge : edge + edge_len] = [fold(got[edge : edge + edge_len])]
+        return got
+
+    def _cached_hashes(self, coords: Sequence[Coord]) -> list[bytes] | None:
+        """The hashes at ``coords`` if every tile they need is cached (and long enough), else
+        None: the fast path of a warm reader, one dictionary look-up per hash."""
+        out: list[bytes] = []
+        cache, partial = self._cache, self._partial
+        with self._lock:
+            for level, n in coords:
+                height = level & (TILE_HEIGHT - 1)
+                first = n << height
+                key = (level >> _LEVEL_SHIFT, first >> TILE_HEIGHT)
+                nodes = cache.get(key)
+                if nodes is not None:
+                    cache.move_to_end(key)
+                else:
+                    nodes = partial.get(key)
+                    pos = first & (TILE_WIDTH - 1)
+                    if nodes is None or nodes.count < pos + (1 << height):
+                        return None
+                start = nodes.offsets[height] + ((first & (TILE_WIDTH - 1)) >> height) * HASH_SIZE
+                out.append(nodes.data[start : start + HASH_SIZE])
         return out
 
     def _remember(self, key: tuple[int, int], nodes: _TileNodes) -> None:

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import IntegrityError, TileError
+from ledger.errors import IntegrityError, ProofError, TileError
 from ledger.merkle.builder import TreeBuilder, edge_root, tile_root
-from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf
+from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf, hash_pairs
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
 from ledger.merkle.tiles import (
@@ -399,6 +399,7 @@ def test_a_long_lived_reader_follows_a_growing_tree() -> None:
         assert tree_hash(size, reader) == tree.root() == builder.root(), size
         for index in {0, size // 2, size - 1, rng.randrange(size)}:
             assert inclusion_proof(index, size, reader) == tree.inclusion_proof(index), size
+            assert reader.inclusion_proof(index, size) == tree.inclusion_proof(index), size
         for first in {1, size // 2 or 1, size - 1 or 1, rng.randrange(1, size + 1)}:
             assert consistency_proof(first, size, reader) == tree.consistency_proof(first)
 
@@ -427,6 +428,86 @@ def test_short_tiles_are_an_integrity_failure() -> None:
         reader.read_hashes([(2, 2)])  # leaves 8..11
     with pytest.raises(IntegrityError):
         TileHashReader(CountingSource({(0, 0): hashes + b"\x00"})).read_hashes([(0, 1)])
+
+
+# ---- the direct inclusion-proof path ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def all_tiles() -> dict[tuple[int, int], bytes]:
+    """Every tile of the tree of MAX leaves: a smaller tree's tiles are these, with the
+    partial ones cut short (a tile only ever grows by appending hashes)."""
+    builder = TreeBuilder(0, {})
+    builder.append(LEAVES)
+    return builder.take_changed()
+
+
+def _tiles_at(all_tiles: dict[tuple[int, int], bytes], size: int) -> dict[tuple[int, int], bytes]:
+    out = {}
+    for level, index, width in tile_coords_for_size(size):
+        data = all_tiles[(level, index)]
+        out[(level, index)] = data if width is None else data[: width * HASH_SIZE]
+    return out
+
+
+@SETTINGS
+@given(data=st.data())
+def test_the_direct_path_gives_the_generic_proofs(
+    data: st.DataObject, all_tiles: dict[tuple[int, int], bytes], tree: DictHashReader
+) -> None:
+    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
+    source = CountingSource(_tiles_at(all_tiles, size))
+    reader = TileHashReader(source)
+    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
+    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+        want = inclusion_proof(index, size, tree)
+        assert inclusion_proof(index, size, TileHashReader(source)) == want
+        cold = TileHashReader(source)
+        before = len(source.calls)
+        assert cold.inclusion_proof(index, size) == want
+        assert len(source.calls) - before == (1 if want else 0)
+        # Warm: only partial tiles are ever read again, and the answer is the same.
+        before = len(source.calls)
+        assert cold.inclusion_proof(index, size) == want
+        again = [c for coords in source.calls[before:] for c in coords]
+        assert [c for c in again if len(source.tiles[c]) == FULL] == []
+        # And a reader shared by all the proofs of this size agrees too.
+        assert reader.inclusion_proof(index, size) == want
+
+
+def test_the_direct_path_is_served_from_cached_tiles_alone() -> None:
+    builder = TreeBuilder(0, {})
+    builder.append(LEAVES[:L2])
+    source = CountingSource(builder.take_changed())
+    reader = TileHashReader(source)
+    size = L2  # every tile a proof needs is full: nothing is read twice
+    indexes = (0, 1, 255, 256, 4097, L2 // 2 + 7, size - 1)
+    for index in indexes:
+        reader.inclusion_proof(index, size)
+    calls = len(source.calls)
+    tree = DictHashReader()
+    tree.extend(LEAVES[:size])
+    for index in indexes:
+        assert reader.inclusion_proof(index, size) == tree.inclusion_proof(index)
+    assert len(source.calls) == calls
+
+
+def test_the_direct_path_refuses_what_the_generic_one_refuses() -> None:
+    builder = TreeBuilder(0, {})
+    builder.append(LEAVES[:300])
+    reader = TileHashReader(CountingSource(builder.take_changed()))
+    for index, size in ((300, 300), (-1, 300), (0, 0)):
+        with pytest.raises(ProofError):
+            reader.inclusion_proof(index, size)
+    with pytest.raises(IntegrityError):
+        reader.inclusion_proof(0, 301)  # beyond the stored tiles
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 255, 256])
+def test_hash_pairs_hashes_each_pair_of_a_packed_row(count: int) -> None:
+    row = LEAVES[:count]
+    want = [hash_children(row[i], row[i + 1]) for i in range(0, count - 1, 2)]
+    assert hash_pairs(b"".join(row)) == b"".join(want)
 
 
 # ---- TreeBuilder -------------------------------------------------------------------------
