@@ -86,7 +86,7 @@ class _LRU:
 
 class _SqlTileSource:
     """Reads stored tiles, with their stored inner nodes, for :class:`TileHashReader`
-    (one query per batch)."""
+    (one query per batch), and the entries of entry bundles."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -147,6 +147,32 @@ class _SqlTileSource:
                         None if inner is None else bytes(inner),
                     )
 
+        self._plain(run)
+        missing = wanted - found.keys()
+        if missing:
+            raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
+        return [found[c] for c in coords]
+
+    def read_entries(self, start: int, end: int) -> list[bytes]:
+        """The stored entries ``start`` ≤ index < ``end``, in order (those that exist):
+        an entry bundle is 256 rows, and SQLAlchemy's row processing would cost more
+        than reading them."""
+        rows: list[Any] = []
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            sql = (
+                f"SELECT data FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} ORDER BY idx"
+            )
+            rows.extend(execute(sql, (start, end)))
+
+        self._plain(run)
+        return [bytes(row[0]) for row in rows]
+
+    def _plain(
+        self, run: Callable[[Callable[[str, tuple[int, ...]], Iterable[Any]], str], None]
+    ) -> None:
+        """Call ``run(execute, mark)`` with plain DB-API statement execution and the
+        driver's parameter mark."""
         if self._sqlite:
             with self._raw_lock:
                 if self._raw is None:
@@ -158,10 +184,6 @@ class _SqlTileSource:
                 # Plain DB-API statements: SQLAlchemy's statement building would cost
                 # more than the database's own work.
                 run(lambda sql, params: conn.exec_driver_sql(sql, params).all(), "%s")
-        missing = wanted - found.keys()
-        if missing:
-            raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
-        return [found[c] for c in coords]
 
 
 def _same_record(stored: bytes, new: PreparedRecord) -> bool:
@@ -515,18 +537,10 @@ class Log:
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Entries ``start`` ≤ index < ``end`` (all must exist)."""
-        with self.engine.connect() as conn:
-            # A plain DB-API statement, as for tiles: an entry bundle is 256 rows, and
-            # SQLAlchemy's statement building and row processing cost more than the read.
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            rows = conn.exec_driver_sql(
-                f"SELECT data FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} "
-                "ORDER BY idx",
-                (start, end),
-            ).fetchall()
-        if len(rows) != end - start:
+        data = self._tile_source.read_entries(start, end)
+        if len(data) != end - start:
             raise IntegrityError(f"entries {start}..{end - 1} are not all stored")
-        return [bytes(row[0]) for row in rows]
+        return data
 
     def entry(self, index: int) -> bytes:
         """One entry by index (sequenced entries, integrated or not yet)."""
