@@ -28,8 +28,10 @@ def _bundles(count: int, bad: set[int]) -> list[list[bytes]]:
     return out
 
 
-def _check_all(bundles: list[list[bytes]], ahead: int, processes: bool = False) -> None:
-    checks = _SignatureChecks(KEY.public_key, ahead=ahead, processes=processes)
+def _check_all(
+    bundles: list[list[bytes]], ahead: int, processes: bool = False, batch: int = 1024
+) -> None:
+    checks = _SignatureChecks(KEY.public_key, ahead=ahead, processes=processes, batch=batch)
     for n, entries in enumerate(bundles):
         checks.submit(entries, n * 256)
     checks.finish()
@@ -40,11 +42,21 @@ def test_good_signatures_pass(ahead: int) -> None:
     _check_all(_bundles(3, set()), ahead)
 
 
+@pytest.mark.parametrize("batch", [100, 256, 1024])
 @pytest.mark.parametrize("ahead", [1, 8])
 @pytest.mark.parametrize("bad", [{0}, {300}, {511, 700}, {767}, {600, 20}])
-def test_the_first_bad_signature_is_reported(bad: set[int], ahead: int) -> None:
+def test_the_first_bad_signature_is_reported(bad: set[int], ahead: int, batch: int) -> None:
     with pytest.raises(IntegrityError, match=rf"^entry {min(bad)}: the issuer signature"):
-        _check_all(_bundles(3, bad), ahead)
+        _check_all(_bundles(3, bad), ahead, batch=batch)
+
+
+def test_entries_must_follow_the_ones_queued() -> None:
+    checks = _SignatureChecks(KEY.public_key)
+    [entries] = _bundles(1, set())
+    checks.submit(entries[:10], 0)
+    with pytest.raises(ValueError, match="do not follow"):
+        checks.submit(entries[11:20], 11)
+    checks.close()
 
 
 def test_worker_processes_find_the_same_first_bad_signature() -> None:
@@ -52,6 +64,8 @@ def test_worker_processes_find_the_same_first_bad_signature() -> None:
     _check_all(_bundles(2, set()), 2, processes=True)
     with pytest.raises(IntegrityError, match=r"^entry 20: the issuer signature"):
         _check_all(bundles, 1, processes=True)
+    with pytest.raises(IntegrityError, match=r"^entry 600: the issuer signature"):
+        _check_all(_bundles(3, {600, 700}), 1, processes=True, batch=256)
 
 
 @pytest.mark.parametrize("processes", [False, True])
