@@ -14,7 +14,6 @@ import json
 import time
 
 from bench.common import header, row, served
-from bench.proofs import bench_dir
 from crypto.keys import PublicKey
 from crypto.note import parse_vkey
 from node.client import LogClient
@@ -25,6 +24,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=1_000_000)
     args = p.parse_args()
+    # Imported here, not at the top: the signature workers are spawned processes that
+    # import this module again, and the log builder's imports are not theirs to pay for
+    # (``pel verify``'s workers import only the command line's module).
+    from bench.proofs import bench_dir
+
     limits = header(f"audit of a {args.size:,}-entry log")
     directory = bench_dir(args.size)
     settings = json.loads((directory / "node.json").read_text())
