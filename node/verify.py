@@ -25,7 +25,7 @@ from crypto.keys import PublicKey
 from crypto.note import NoteVerifier
 from crypto.record import record_signature, record_signing_bytes
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.errors import IntegrityError, MismatchError
+from ledger.errors import IntegrityError, LedgerError, MismatchError, TileError
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.proof import verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
@@ -159,6 +159,23 @@ class _SignatureChecks:
         finally:
             self.close()
 
+    def raise_before(self, limit: int) -> None:
+        """Settle the checks of the entries before entry ``limit`` and raise on the first
+        bad one: a problem found at ``limit`` (a hash that does not match, a short bundle)
+        is reported only when no earlier entry is bad. Later checks are dropped."""
+        try:
+            self._hand_out()
+            while self._pending and self._pending[0][1] < limit:
+                entries, first, futures = self._pending.popleft()
+                for future in futures:
+                    problem = future.result()
+                    if problem is not None and problem[0] < limit:
+                        index, code, message = problem
+                        raise _bad_record(index, entries[index - first], message, code)
+        finally:
+            self._pending.clear()
+            self.close()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -202,6 +219,20 @@ def check_records(
         if not key.verify(sig, message):
             return first + i, "bad_signature", "the issuer signature does not verify"
     return None
+
+
+def _first_entry(exc: LedgerError, bundle_first: int) -> int:
+    """The first entry in log order that ``exc``, raised while the bundle starting at
+    entry ``bundle_first`` was checked, concerns: the entry under the first differing
+    hash of a tile, or else the bundle's first entry."""
+    evidence = exc.evidence if isinstance(exc, MismatchError) else {}
+    if isinstance(evidence.get("index"), int):
+        return int(evidence["index"])
+    tile, position = evidence.get("tile"), evidence.get("position")
+    if isinstance(tile, str) and isinstance(position, int):
+        level, index = (int(x) for x in tile.split("/"))
+        return (index * TILE_WIDTH + position) << (8 * level)
+    return bundle_first
 
 
 def _fetch_tiles(client: LogClient, coords: list[tuple[int, int]], partial: dict) -> list[bytes]:
@@ -249,6 +280,7 @@ def rebuild_log(
     if issuer_key is not None:
         processes = size - resumed >= PROCESSES_FROM
         signatures = _SignatureChecks(issuer_key, issuer=issuer, processes=processes)
+    first = resumed - resumed % TILE_WIDTH
     try:
         for n, entries, tile0 in _bundles(client, resumed, size, workers):
             first = n * TILE_WIDTH
@@ -277,8 +309,14 @@ def rebuild_log(
             done += len(entries)
             if progress:
                 progress(done, size - resumed)
+            first = (n + 1) * TILE_WIDTH
         if signatures is not None:
             signatures.finish()
+    except (IntegrityError, TileError) as exc:
+        # Signature checks run behind: an earlier bad record is the one to report.
+        if signatures is not None:
+            signatures.raise_before(_first_entry(exc, first))
+        raise
     finally:
         if signatures is not None:
             signatures.close()

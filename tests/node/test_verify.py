@@ -3,12 +3,19 @@ every bad signature is found, and the first one in log order is the one reported
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from crypto.keys import SigningKey
 from crypto.record import sign_record
+from ledger.checkpoint import Checkpoint
 from ledger.entries import prepare_record
-from ledger.errors import IntegrityError
+from ledger.errors import IntegrityError, MismatchError
+from ledger.merkle.hashing import hash_leaf
+from ledger.merkle.tiles import decode_entry_bundle, encode_entry_bundle, parse_tile_path
+from ledger.tilecheck import TileRebuilder
+from node import verify
+from node.client import LogClient
 from node.verify import _SignatureChecks
 from tests import factories as f
 
@@ -18,14 +25,17 @@ OTHER = SigningKey.generate()
 
 def _bundles(count: int, bad: set[int]) -> list[list[bytes]]:
     """``count`` bundles of 256 signed entries; those at ``bad`` signed by another key."""
-    out = []
-    for n in range(count):
-        entries = []
-        for i in range(n * 256, (n + 1) * 256):
-            record = f.contribution(issuer="TH-SSO")
-            entries.append(prepare_record(sign_record(record, OTHER if i in bad else KEY)).entry)
-        out.append(entries)
-    return out
+    return _bundles_of(count * 256, bad, 256)
+
+
+def _bundles_of(total: int, bad: set[int], per: int | None = None) -> list[list[bytes]]:
+    """``total`` signed THB contributions, in lists of ``per`` (default: one list)."""
+    entries = []
+    for i in range(total):
+        record = f.contribution(issuer="TH-SSO", body={"currency": "THB"})
+        entries.append(prepare_record(sign_record(record, OTHER if i in bad else KEY)).entry)
+    per = per or total
+    return [entries[i : i + per] for i in range(0, total, per)]
 
 
 def _check_all(
@@ -75,3 +85,67 @@ def test_an_entry_that_is_not_a_signed_record_is_refused(processes: bool) -> Non
     with pytest.raises(IntegrityError, match=r"^entry 12: not a signed record"):
         checks.submit([good, b"[]", good], 11)
         checks.finish()
+
+
+# ---- the first bad entry in log order, whichever check finds it -------------------------
+
+
+def _served(entries: list[bytes], tamper: dict[int, bytes]) -> tuple[LogClient, Checkpoint]:
+    """A client of a log holding ``entries`` whose bundles serve ``tamper[i]`` in place of
+    entry i (tiles and the checkpoint stay those of the true entries)."""
+    rebuilt = TileRebuilder()
+    tiles = dict(rebuilt.add([hash_leaf(e) for e in entries]))
+    tiles.update(rebuilt.partial_tiles())
+    served = [tamper.get(i, e) for i, e in enumerate(entries)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        kind, level, index, width = parse_tile_path(request.url.path.lstrip("/"))
+        if kind == "entries":
+            start = index * 256
+            return httpx.Response(200, content=encode_entry_bundle(served[start : start + 256]))
+        return httpx.Response(200, content=tiles[(level, index)][: (width or 256) * 32])
+
+    client = LogClient("http://node.example", transport=httpx.MockTransport(answer))
+    return client, Checkpoint("sso.go.th/pel", len(entries), rebuilt.root())
+
+
+@pytest.mark.parametrize("processes", [False, True])
+@pytest.mark.parametrize(
+    ("bad_signature", "changed", "reported"),
+    [
+        (10, 2000, "entry 10: the issuer signature"),  # behind the changed bytes
+        (2000, 10, "served tile 0/0 does not match .* entry 10"),
+        (10, 10, "served tile 0/0 does not match .* entry 10"),  # the same entry: its hash
+        (700, 1300, "entry 700: the issuer signature"),  # a few bundles and batches back
+    ],
+)
+def test_the_first_bad_entry_is_reported_whichever_check_finds_it(
+    bad_signature: int,
+    changed: int,
+    reported: str,
+    processes: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [entries] = _bundles_of(2100, {bad_signature})
+    client, checkpoint = _served(entries, {changed: entries[changed].replace(b"THB", b"THX", 1)})
+    monkeypatch.setattr(verify, "PROCESSES_FROM", 0 if processes else 10**9)
+    with client, pytest.raises(MismatchError, match=rf"^{reported}"):
+        verify.rebuild_log(
+            client, checkpoint, TileRebuilder(), verify.VerifyReport(), issuer_key=KEY.public_key
+        )
+
+
+def test_a_short_bundle_behind_a_bad_signature_reports_the_signature() -> None:
+    [entries] = _bundles_of(1000, {5})
+    client, checkpoint = _served(entries, {})
+    bundle = client.entry_bundle
+
+    def short(index: int, width: int | None = None) -> bytes:
+        data = bundle(index, width)
+        return data if index != 2 else encode_entry_bundle(decode_entry_bundle(data)[:-1])
+
+    client.entry_bundle = short  # type: ignore[method-assign]
+    with client, pytest.raises(MismatchError, match=r"^entry 5: the issuer signature"):
+        verify.rebuild_log(
+            client, checkpoint, TileRebuilder(), verify.VerifyReport(), issuer_key=KEY.public_key
+        )
