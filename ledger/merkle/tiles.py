@@ -9,6 +9,7 @@ may keep them stored (:class:`NodeTileSource`) so that a cold proof hashes nothi
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import OrderedDict
@@ -238,6 +239,7 @@ class TileHashReader:
         self._cache_tiles = cache_tiles
         self._partial: dict[tuple[int, int], _TileNodes] = {}
         self._edges: dict[tuple[int, int], bytes] = {}
+        self._uppers: dict[tuple[int, int], tuple[bytes, ...]] = {}
         self._lock = threading.Lock()
 
     def read_hashes(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
@@ -321,9 +323,10 @@ class TileHashReader:
         ``size``, is the proof hash of that height. At most one source read.
 
         While the ancestor's whole tile lies inside the tree, its eight proof hashes are
-        slices of that full tile's nodes (one look-up per tile level); above, at the
-        right edge, each height is looked up on its own, and the one sibling the edge
-        cuts is folded from its perfect subtrees (and kept for that size).
+        slices of that full tile's nodes (one look-up per tile level). The rest, at the
+        right edge, is the same for every leaf under the same ancestor at that height and
+        the same size, so it is kept: each height looked up on its own, and the one
+        sibling the edge cuts folded from its perfect subtrees.
         """
         if not 0 <= index < size:
             raise ProofError(f"index {index} is not in a tree of size {size}")
@@ -332,6 +335,20 @@ class TileHashReader:
         while (index >> shift | TILE_WIDTH - 1) + 1 << shift <= size:
             inside.append(((shift >> _LEVEL_SHIFT, index >> shift + TILE_HEIGHT), index >> shift))
             shift += TILE_HEIGHT
+        out: list[bytes] = []
+        cache = self._cache
+        for key, pos in inside:
+            nodes = cache.get(key)
+            if nodes is None:
+                break
+            with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+                cache.move_to_end(key)
+            out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
+        else:
+            upper = self._uppers.get((index >> shift, size))
+            if upper is not None:
+                out.extend(upper)
+                return out
         coords: list[Coord] = []
         edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
         edge_lo = 0
@@ -346,16 +363,6 @@ class TileHashReader:
             height += 1
         edge_hash = self._edges.get((edge_lo, size)) if edge >= 0 else None
         pieces = subtree_coords(edge_lo, size) if edge >= 0 and edge_hash is None else []
-
-        out: list[bytes] = []
-        cache = self._cache
-        with self._lock:
-            for key, pos in inside:
-                nodes = cache.get(key)
-                if nodes is None:
-                    break
-                cache.move_to_end(key)
-                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
         if len(out) == TILE_HEIGHT * len(inside):
             rest = self._cached_hashes(coords + pieces)
             if rest is None:
@@ -375,6 +382,9 @@ class TileHashReader:
             self._edges[(edge_lo, size)] = edge_hash
         if edge_hash is not None:
             rest.insert(edge, edge_hash)
+        if len(self._uppers) >= 16384:
+            self._uppers.clear()
+        self._uppers[(index >> shift, size)] = tuple(rest)
         out.extend(rest)
         return out
 
