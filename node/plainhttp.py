@@ -58,10 +58,13 @@ class PlainGetter:
         cls, base_url: str, *, headers: dict[str, str], timeout: float
     ) -> PlainGetter | None:
         """A getter for ``base_url``, or None when one should not be used (a scheme other
-        than http(s), or a proxy named in the environment for it)."""
+        than http(s), a query, a path that needs percent-encoding, or a proxy named in
+        the environment for it)."""
         url = urllib.parse.urlsplit(base_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
             return None
+        if not all(33 <= ord(c) < 127 for c in url.path):
+            return None  # a path httpx would percent-encode first
         proxies = urllib.request.getproxies()
         if (url.scheme in proxies or "all" in proxies) and not urllib.request.proxy_bypass(
             url.hostname

@@ -92,7 +92,8 @@ def test_httpx_is_kept_for_a_given_transport_and_behind_a_proxy(
 ) -> None:
     with LogClient("http://node.example", transport=httpx.MockTransport(lambda r: None)) as c:
         assert c._plain is None
-    assert PlainGetter.for_url("ftp://node.example", headers={}, timeout=1) is None
+    for odd in ("ftp://node.example", "http://node.example/a b", "http://node.example/?x=1"):
+        assert PlainGetter.for_url(odd, headers={}, timeout=1) is None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert PlainGetter.for_url("https://node.example", headers={}, timeout=1) is None
     assert PlainGetter.for_url("http://node.example", headers={}, timeout=1) is not None
