@@ -1,19 +1,32 @@
 """RFC 8785 (JCS) canonical JSON, through the ``rfc8785`` package, with a fast path.
 
-Records hold only objects with ASCII keys, arrays, strings, booleans, null and
+Records hold only objects with string keys, arrays, strings, booleans, null and
 small integers (money is a decimal string, never a float). For such values the
 standard library's ``json.dumps`` with sorted keys, no whitespace and no ASCII
-escaping writes exactly the RFC 8785 bytes: key order by UTF-16 code units is
-plain order for ASCII keys, integers within ±2^53 print the same, and both
-escape only ``"``, ``\\`` and control characters, with lowercase ``\\u00xx``.
-It is about ten times faster than the pure-Python ``rfc8785`` serialiser, so it
-is used for such values; anything else (floats, non-ASCII keys, big integers)
-goes to ``rfc8785``. A property test checks the two agree.
+escaping writes exactly the RFC 8785 bytes, with two exceptions it cannot see:
+
+* key order: RFC 8785 sorts keys by UTF-16 code units, Python by code points.
+  The two orders differ only between a character above U+FFFF (a surrogate
+  pair, D800-DBFF first) and one in U+E000..U+FFFF, so keys holding any
+  character from U+E000 up are left to ``rfc8785``;
+* numbers: integers within ±(2^53 - 1) print the same, floats and bigger
+  integers may not, so they are left to ``rfc8785`` too.
+
+Lone surrogates cannot be encoded as UTF-8 and fall back to ``rfc8785``, which
+refuses them. Strings are escaped alike by both (only ``"``, ``\\`` and control
+characters, with lowercase ``\\u00xx``). The fast path is hand-written because
+the pure-Python ``rfc8785`` serialiser costs about ten times as much, and a
+node canonicalises every record it appends; a property test checks the two
+agree on generated values, tricky strings included.
+
+``canonical_halves`` and ``join_objects`` let a caller add one member to an
+object already encoded (a record's ``sig``) without encoding the rest again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import rfc8785
@@ -21,9 +34,15 @@ import rfc8785
 from crypto.errors import CanonicalJSONError
 
 _MAX_INT = 2**53 - 1
+# Keys with a character from here up may sort differently by UTF-16 code units.
+_FIRST_UNSAFE_KEY_CHAR = "\ue000"
 _dumps = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
+
+
+def _key_ok(key: object) -> bool:
+    return type(key) is str and (key.isascii() or max(key) < _FIRST_UNSAFE_KEY_CHAR)
 
 
 def _plain(value: Any) -> bool:
@@ -39,7 +58,7 @@ def _plain(value: Any) -> bool:
                 return False
         elif t is dict:
             for k, x in v.items():
-                if type(k) is not str or not k.isascii():
+                if not _key_ok(k):
                     return False
                 if type(x) is not str:
                     stack.append(x)
@@ -67,3 +86,40 @@ def canonicalize(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
         raise CanonicalJSONError(f"value cannot be written as canonical JSON: {exc}") from None
+
+
+def _utf16(key: str) -> bytes:
+    # Big-endian UTF-16 compares bytewise in the order of its code units (RFC 8785 §3.2.3).
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def canonical_halves(value: Mapping[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The canonical JSON of ``value``'s members that sort before ``key`` and of those
+    that sort after it (``key`` itself left out), each as an object of its own.
+
+    ``join_objects(*halves)`` is ``canonicalize`` of ``value`` without ``key``;
+    ``join_objects(head, canonicalize({key: x}), tail)`` is ``canonicalize`` of
+    ``value`` with ``key`` set to ``x``. So a record is encoded once for both its
+    signing bytes and its signed entry.
+
+    Raises:
+        CanonicalJSONError: as :func:`canonicalize`, or a key is not a string.
+    """
+    if key.isascii() and all(type(k) is str and k.isascii() for k in value):
+        head = {k: v for k, v in value.items() if k < key}
+        tail = {k: v for k, v in value.items() if k > key}
+    else:
+        if any(type(k) is not str for k in value):
+            raise CanonicalJSONError(
+                "value cannot be written as canonical JSON: a key is not a string"
+            )
+        cut = _utf16(key)
+        head = {k: v for k, v in value.items() if _utf16(k) < cut}
+        tail = {k: v for k, v in value.items() if _utf16(k) > cut}
+    return canonicalize(head), canonicalize(tail)
+
+
+def join_objects(*parts: bytes) -> bytes:
+    """One canonical JSON object from canonical JSON objects whose keys, taken in the
+    order given, are already in canonical order (as :func:`canonical_halves` cuts them)."""
+    return b"{" + b",".join([p[1:-1] for p in parts if len(p) > 2]) + b"}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.merkle.hashing import hash_leaf
-from ledger.records import encode_entry
+from ledger.records import check_entry_size, encode_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +36,24 @@ class PreparedRecord:
         return hash_leaf(self.entry)
 
 
-def prepare_record(record: Mapping[str, Any], *, loose_time: bool = False) -> PreparedRecord:
-    """Encode a validated, signed record for :meth:`ledger.log.Log.append`."""
+def prepare_record(
+    record: Mapping[str, Any], *, loose_time: bool = False, entry: bytes | None = None
+) -> PreparedRecord:
+    """Encode a validated, signed record for :meth:`ledger.log.Log.append`.
+
+    Args:
+        record: The record, ``sig`` included.
+        loose_time: See :class:`PreparedRecord`.
+        entry: The record's canonical JSON when the caller has already encoded it
+            (``crypto.record.halves_entry``); only its size is checked here.
+    """
     body = record["body"]
     target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None
     return PreparedRecord(
         record_id=record["id"],
         subject=record["subject"],
         type=record["type"],
-        entry=encode_entry(record),
+        entry=encode_entry(record) if entry is None else check_entry_size(entry),
         target=target,
         loose_time=loose_time,
     )

@@ -6,7 +6,6 @@ is the single entry point for new records, used by the HTTP API and tests alike.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import logging
@@ -18,7 +17,13 @@ from crypto.cosignature import CosignatureSigner
 from crypto.errors import PelError, SignatureError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
-from crypto.record import record_signature, record_signing_bytes
+from crypto.record import (
+    encode_signature,
+    halves_entry,
+    halves_signing_bytes,
+    record_halves,
+    record_signature,
+)
 from ledger.checkpoint import open_checkpoint
 from ledger.entries import Appended, PreparedRecord, prepare_record
 from ledger.errors import BatchError, LedgerError, RecordError
@@ -53,6 +58,14 @@ def utc_now() -> str:
 
 def default_database_url(directory: Path) -> str:
     return f"sqlite:///{(directory / 'pel.db').resolve()}"
+
+
+def _bad_signature(record: dict[str, Any]) -> RecordError:
+    return RecordError(
+        f"the signature of record {record['id']!r} does not verify with the issuer's key",
+        code="bad_signature",
+        field="sig",
+    )
 
 
 class Node:
@@ -262,21 +275,6 @@ class Node:
         validate_record(draft, signed=False)
         return draft, loose
 
-    def _check_signatures(
-        self, signed: list[tuple[int, dict[str, Any], bool]]
-    ) -> list[tuple[int, dict[str, Any], bool]]:
-        """The submitted signed records whose signature is not the issuer's."""
-        bad, work, waiting = [], [], []
-        for c in signed:
-            try:
-                work.append((record_signature(c[1]), record_signing_bytes(c[1])))
-                waiting.append(c)
-            except SignatureError:
-                bad.append(c)
-        ok = self.signatures.verify(self.issuer_keys(self.agency), work)
-        bad.extend(c for c, good in zip(waiting, ok, strict=True) if not good)
-        return bad
-
     def prepare(self, item: object, *, now: str) -> PreparedRecord:
         """Validate, sign (a draft) or check (a signed record) one submitted record."""
         try:
@@ -285,53 +283,67 @@ class Node:
             raise exc.problems[0][1] from None
 
     def _prepare_all(self, items: Sequence[object], now: str) -> list[PreparedRecord]:
-        checked: list[tuple[int, dict[str, Any], bool]] = []
+        # (position, record, issued_at filled in, the record's canonical halves)
+        checked: list[tuple[int, dict[str, Any], bool, tuple[bytes, bytes]]] = []
         problems: list[tuple[int, LedgerError]] = []
         for pos, item in enumerate(items):
             try:
                 record, loose = self._validate(item, now)
-                checked.append((pos, record, loose))
+                # One encoding serves both the signing bytes and the entry.
+                checked.append((pos, record, loose, record_halves(record)))
             except LedgerError as exc:
                 problems.append((pos, exc))
             except PelError as exc:
                 problems.append((pos, RecordError(exc.message, code=exc.code)))
-        # The Ed25519 work, in one round trip to the signature worker.
         drafts = [c for c in checked if "sig" not in c[1]]
+        signed = [c for c in checked if "sig" in c[1]]
         if drafts and self.issuer_public_key not in self.issuer_keys(self.agency):
             raise RecordError(
                 "this node's issuer key is not the one the trust list gives "
                 f"{self.agency}: apply the key rotation's key, or sign records elsewhere",
                 code="issuer_key_not_current",
             )
-        signed = [c for c in checked if "sig" in c[1]]
-        sigs = self.signatures.sign([record_signing_bytes(c[1]) for c in drafts])
-        for (_, record, _), sig in zip(drafts, sigs, strict=True):
-            record["sig"] = base64.b64encode(sig).decode()
+        entries: dict[int, bytes] = {}
+        # The Ed25519 work, in one round trip to the signature worker.
+        sigs = self.signatures.sign([halves_signing_bytes(c[3]) for c in drafts])
+        for (pos, record, _, halves), raw in zip(drafts, sigs, strict=True):
+            record["sig"] = encode_signature(raw)
+            entries[pos] = halves_entry(halves, record["sig"])
         if signed:
-            bad = {pos for pos, _, _ in self._check_signatures(signed)}
-            problems.extend(
-                (
-                    pos,
-                    RecordError(
-                        f"the signature of record {record['id']!r} does not verify with the "
-                        "issuer's key",
-                        code="bad_signature",
-                        field="sig",
-                    ),
-                )
-                for pos, record, _ in signed
-                if pos in bad
-            )
-            checked = [c for c in checked if c[0] not in bad]
+            problems.extend(self._check_signatures(signed, entries))
         prepared: list[PreparedRecord] = []
-        for pos, record, loose in checked:
+        for pos, record, loose, _ in checked:
+            if pos not in entries:
+                continue  # its signature did not verify
             try:
-                prepared.append(prepare_record(record, loose_time=loose))
+                prepared.append(prepare_record(record, loose_time=loose, entry=entries[pos]))
             except LedgerError as exc:
                 problems.append((pos, exc))
         if problems:
             raise BatchError(sorted(problems, key=lambda p: p[0]))
         return prepared
+
+    def _check_signatures(
+        self,
+        signed: list[tuple[int, dict[str, Any], bool, tuple[bytes, bytes]]],
+        entries: dict[int, bytes],
+    ) -> list[tuple[int, LedgerError]]:
+        """Verify submitted signed records against the issuer's key: the entries of the
+        good ones go into ``entries``, the bad ones are returned as problems."""
+        work, waiting, problems = [], [], []
+        for pos, record, _, halves in signed:
+            try:
+                work.append((record_signature(record), halves_signing_bytes(halves)))
+                waiting.append((pos, record, halves))
+            except SignatureError:
+                problems.append((pos, _bad_signature(record)))
+        ok = self.signatures.verify(self.issuer_keys(self.agency), work)
+        for (pos, record, halves), good in zip(waiting, ok, strict=True):
+            if good:
+                entries[pos] = halves_entry(halves, record["sig"])
+            else:
+                problems.append((pos, _bad_signature(record)))
+        return problems
 
     def submit(self, items: Sequence[object]) -> list[Appended]:
         """Validate, sign (drafts) and append a batch: all of it, or nothing.
