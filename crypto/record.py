@@ -1,9 +1,9 @@
 """Record signatures: Ed25519 over the RFC 8785 canonical JSON of the record minus ``sig``.
 
 A node signs thousands of records a second, and each needs two encodings: its
-signing bytes (without ``sig``) and its entry (with it). ``record_halves``
-encodes the record once, cut where ``sig`` sorts, so both come from one
-encoding: ``halves_signing_bytes`` and ``halves_entry``.
+signing bytes (without ``sig``) and its entry (with it). ``record_cut``
+encodes the record once and finds where ``sig`` sorts in it, and
+``signed_entry`` splices the signature in there.
 """
 
 from __future__ import annotations
@@ -15,35 +15,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from crypto.errors import SignatureError
-from crypto.jcs import canonical_halves, canonicalize, join_objects
+from crypto.jcs import canonical_cut, canonicalize, insert_member
 from crypto.keys import PublicKey, SigningKey
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def record_halves(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """The record's canonical JSON without ``sig``, cut where ``sig`` sorts (as two objects).
+def record_cut(record: Mapping[str, Any]) -> tuple[bytes, int]:
+    """The record's signing bytes (its canonical JSON without ``sig``), and the offset
+    in them where ``sig`` belongs, for :func:`signed_entry`.
 
     Raises:
         CanonicalJSONError: the record holds something JSON cannot carry exactly.
     """
-    return canonical_halves(record, "sig")
+    return canonical_cut(record, "sig")
 
 
-def halves_signing_bytes(halves: tuple[bytes, bytes]) -> bytes:
-    """What an issuer signs, from :func:`record_halves`."""
-    return join_objects(*halves)
-
-
-def halves_entry(halves: tuple[bytes, bytes], sig: str) -> bytes:
-    """The signed record's canonical JSON, from :func:`record_halves` and its ``sig``.
+def signed_entry(signing_bytes: bytes, offset: int, sig: str) -> bytes:
+    """The signed record's canonical JSON, from :func:`record_cut` and its ``sig``.
 
     ``sig`` must be standard base64 (as :func:`record_signature` checks, or as
     :func:`encode_signature` writes): its characters need no escaping in JSON.
+
+    Raises:
+        SignatureError: ``sig`` is not made of base64 characters.
     """
     if not _BASE64.fullmatch(sig):
         raise SignatureError("the record's signature is not standard base64")
-    return join_objects(halves[0], b'{"sig":"' + sig.encode() + b'"}', halves[1])
+    return insert_member(signing_bytes, offset, b'"sig":"' + sig.encode() + b'"')
 
 
 def encode_signature(raw: bytes) -> str:

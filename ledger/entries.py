@@ -45,7 +45,7 @@ def prepare_record(
         record: The record, ``sig`` included.
         loose_time: See :class:`PreparedRecord`.
         entry: The record's canonical JSON when the caller has already encoded it
-            (``crypto.record.halves_entry``); only its size is checked here.
+            (``crypto.record.signed_entry``); only its size is checked here.
     """
     body = record["body"]
     target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None

@@ -17,13 +17,7 @@ from crypto.cosignature import CosignatureSigner
 from crypto.errors import PelError, SignatureError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
-from crypto.record import (
-    encode_signature,
-    halves_entry,
-    halves_signing_bytes,
-    record_halves,
-    record_signature,
-)
+from crypto.record import encode_signature, record_cut, record_signature, signed_entry
 from ledger.checkpoint import open_checkpoint
 from ledger.entries import Appended, PreparedRecord, prepare_record
 from ledger.errors import BatchError, LedgerError, RecordError
@@ -283,14 +277,14 @@ class Node:
             raise exc.problems[0][1] from None
 
     def _prepare_all(self, items: Sequence[object], now: str) -> list[PreparedRecord]:
-        # (position, record, issued_at filled in, the record's canonical halves)
-        checked: list[tuple[int, dict[str, Any], bool, tuple[bytes, bytes]]] = []
+        # (position, record, issued_at filled in, (signing bytes, where sig goes in them))
+        checked: list[tuple[int, dict[str, Any], bool, tuple[bytes, int]]] = []
         problems: list[tuple[int, LedgerError]] = []
         for pos, item in enumerate(items):
             try:
                 record, loose = self._validate(item, now)
                 # One encoding serves both the signing bytes and the entry.
-                checked.append((pos, record, loose, record_halves(record)))
+                checked.append((pos, record, loose, record_cut(record)))
             except LedgerError as exc:
                 problems.append((pos, exc))
             except PelError as exc:
@@ -305,10 +299,10 @@ class Node:
             )
         entries: dict[int, bytes] = {}
         # The Ed25519 work, in one round trip to the signature worker.
-        sigs = self.signatures.sign([halves_signing_bytes(c[3]) for c in drafts])
-        for (pos, record, _, halves), raw in zip(drafts, sigs, strict=True):
+        sigs = self.signatures.sign([c[3][0] for c in drafts])
+        for (pos, record, _, (signing, offset)), raw in zip(drafts, sigs, strict=True):
             record["sig"] = encode_signature(raw)
-            entries[pos] = halves_entry(halves, record["sig"])
+            entries[pos] = signed_entry(signing, offset, record["sig"])
         if signed:
             problems.extend(self._check_signatures(signed, entries))
         prepared: list[PreparedRecord] = []
@@ -325,22 +319,22 @@ class Node:
 
     def _check_signatures(
         self,
-        signed: list[tuple[int, dict[str, Any], bool, tuple[bytes, bytes]]],
+        signed: list[tuple[int, dict[str, Any], bool, tuple[bytes, int]]],
         entries: dict[int, bytes],
     ) -> list[tuple[int, LedgerError]]:
         """Verify submitted signed records against the issuer's key: the entries of the
         good ones go into ``entries``, the bad ones are returned as problems."""
         work, waiting, problems = [], [], []
-        for pos, record, _, halves in signed:
+        for pos, record, _, cut in signed:
             try:
-                work.append((record_signature(record), halves_signing_bytes(halves)))
-                waiting.append((pos, record, halves))
+                work.append((record_signature(record), cut[0]))
+                waiting.append((pos, record, cut))
             except SignatureError:
                 problems.append((pos, _bad_signature(record)))
         ok = self.signatures.verify(self.issuer_keys(self.agency), work)
-        for (pos, record, halves), good in zip(waiting, ok, strict=True):
+        for (pos, record, (signing, offset)), good in zip(waiting, ok, strict=True):
             if good:
-                entries[pos] = halves_entry(halves, record["sig"])
+                entries[pos] = signed_entry(signing, offset, record["sig"])
             else:
                 problems.append((pos, _bad_signature(record)))
         return problems

@@ -1,5 +1,5 @@
-"""The JCS fast path writes exactly what the ``rfc8785`` package writes, and a record
-cut in halves around ``sig`` joins back into exactly its canonical JSON."""
+"""The JCS fast path writes exactly what the ``rfc8785`` package writes, and a member
+spliced into an encoded object gives exactly the object's canonical JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import CanonicalJSONError
-from crypto.jcs import _plain, canonical_halves, canonicalize, join_objects
+from crypto.jcs import _plain, canonical_cut, canonicalize, insert_member
 
 # Characters where JSON encoders tend to differ: escapes, DEL, line separators, lone
 # surrogates, both sides of U+E000 and of U+FFFF (the UTF-16 ordering boundary).
@@ -105,7 +105,7 @@ def test_lone_surrogates_are_refused(value: Any) -> None:
         canonicalize(value)
 
 
-# ---- halves: one encoding for a record's signing bytes and its entry -----------------
+# ---- one encoding for a record's signing bytes and its entry ---------------------------
 
 members = st.dictionaries(keys, values, max_size=6)
 cut_keys = st.sampled_from(["sig", "", "a", "é", *TRICKY]) | texts
@@ -116,46 +116,47 @@ cut_keys = st.sampled_from(["sig", "", "a", "é", *TRICKY]) | texts
 # A key that sorts one way by code point and the other by UTF-16 code unit.
 @example({"\uffff": 1, "a": 2}, "\U0001f600", 0)
 @example({"\U0001f600": 1, "sig": 2}, "\ue000", 0)
-def test_halves_join_into_the_canonical_json(value: dict[str, Any], key: str, x: Any) -> None:
+def test_cut_and_insert_give_the_canonical_json(value: dict[str, Any], key: str, x: Any) -> None:
     without = {k: v for k, v in value.items() if k != key}
     want_without = _canonical_or_refused(without)
     want_with = _canonical_or_refused({**without, key: x})
     try:
-        head, tail = canonical_halves(value, key)
+        encoded, offset = canonical_cut(value, key)
     except CanonicalJSONError:
         assert want_without is None
         return
-    assert join_objects(head, tail) == want_without
+    assert encoded == want_without
     member = _canonical_or_refused({key: x})
     if member is not None:
-        assert join_objects(head, member, tail) == want_with
+        assert insert_member(encoded, offset, member[1:-1]) == want_with
 
 
-def test_halves_of_a_record_around_sig() -> None:
+def test_cut_of_a_record_at_sig() -> None:
     record = {"v": 1, "type": "t", "subject": "s", "issuer": "i", "id": "x", "body": {"a": [1]}}
-    head, tail = canonical_halves(record, "sig")
-    assert head == b'{"body":{"a":[1]},"id":"x","issuer":"i"}'
-    assert tail == b'{"subject":"s","type":"t","v":1}'
-    signed = join_objects(head, b'{"sig":"AA=="}', tail)
+    encoded, offset = canonical_cut(record, "sig")
+    assert encoded == b'{"body":{"a":[1]},"id":"x","issuer":"i","subject":"s","type":"t","v":1}'
+    assert encoded[:offset] == b'{"body":{"a":[1]},"id":"x","issuer":"i"'
+    signed = insert_member(encoded, offset, b'"sig":"AA=="')
     assert signed == rfc8785.dumps({**record, "sig": "AA=="})
 
 
 @pytest.mark.parametrize(
-    ("parts", "want"),
+    ("value", "want"),
     [
-        ((b"{}", b"{}"), b"{}"),
-        ((b"{}", b'{"sig":"x"}', b"{}"), b'{"sig":"x"}'),
-        ((b'{"a":1}', b'{"sig":"x"}', b"{}"), b'{"a":1,"sig":"x"}'),
-        ((b"{}", b'{"sig":"x"}', b'{"z":1}'), b'{"sig":"x","z":1}'),
-        ((b'{"a":1,"b":2}', b'{"z":1}'), b'{"a":1,"b":2,"z":1}'),
+        ({}, b'{"sig":"x"}'),
+        ({"sig": "old"}, b'{"sig":"x"}'),
+        ({"a": 1}, b'{"a":1,"sig":"x"}'),
+        ({"z": 1}, b'{"sig":"x","z":1}'),
+        ({"z": 1, "a": {"sig": 2}}, b'{"a":{"sig":2},"sig":"x","z":1}'),
+        ({"z": "sig", "b": 2, "a": 1}, b'{"a":1,"b":2,"sig":"x","z":"sig"}'),
     ],
 )
-def test_join_objects_edges(parts: tuple[bytes, ...], want: bytes) -> None:
-    assert join_objects(*parts) == want
+def test_insert_member_edges(value: dict[str, Any], want: bytes) -> None:
+    assert insert_member(*canonical_cut(value, "sig"), b'"sig":"x"') == want
 
 
-def test_halves_refuse_non_string_keys() -> None:
+def test_cut_refuses_non_string_keys() -> None:
     with pytest.raises(CanonicalJSONError):
-        canonical_halves({1: "x", "é": 2}, "sig")  # type: ignore[dict-item]
+        canonical_cut({1: "x", "é": 2}, "sig")  # type: ignore[dict-item]
     with pytest.raises(CanonicalJSONError):
-        canonical_halves({1: "x"}, "sig")  # type: ignore[dict-item]
+        canonical_cut({1: "x"}, "sig")  # type: ignore[dict-item]

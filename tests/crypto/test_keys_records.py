@@ -18,11 +18,10 @@ from crypto.jcs import canonicalize
 from crypto.keys import PublicKey, SigningKey
 from crypto.record import (
     encode_signature,
-    halves_entry,
-    halves_signing_bytes,
-    record_halves,
+    record_cut,
     record_signing_bytes,
     sign_record,
+    signed_entry,
     verify_record,
 )
 
@@ -209,21 +208,21 @@ def test_signing_bytes_are_jcs_without_sig(signed: dict[str, Any]) -> None:
     assert want.startswith(b'{"body":{"amount":"1250.00","currency":"THB","employer_paid":true,')
 
 
-def test_halves_give_the_signing_bytes_and_the_signed_entry(
+def test_one_encoding_gives_the_signing_bytes_and_the_signed_entry(
     issuer: SigningKey, signed: dict[str, Any]
 ) -> None:
-    halves = record_halves(signed)
-    assert halves == record_halves(RECORD)  # sig is left out
-    assert halves_signing_bytes(halves) == record_signing_bytes(signed)
-    assert halves_entry(halves, signed["sig"]) == canonicalize(signed)
+    signing, offset = record_cut(signed)
+    assert (signing, offset) == record_cut(RECORD)  # sig is left out
+    assert signing == record_signing_bytes(signed)
+    assert signed_entry(signing, offset, signed["sig"]) == canonicalize(signed)
     raw = base64.b64decode(signed["sig"])
     assert encode_signature(raw) == signed["sig"]
 
 
 @pytest.mark.parametrize("sig", ['a"b', "a\\b", "AA==\n", "é"])
-def test_halves_entry_refuses_a_sig_that_is_not_base64(sig: str) -> None:
+def test_signed_entry_refuses_a_sig_that_is_not_base64(sig: str) -> None:
     with pytest.raises(SignatureError):
-        halves_entry(record_halves(RECORD), sig)
+        signed_entry(*record_cut(RECORD), sig)
 
 
 def test_sign_record_copies_and_replaces_an_old_sig(issuer: SigningKey) -> None:
