@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from crypto.cosignature import CosignatureSigner
-from crypto.errors import PelError, SignatureError
+from crypto.errors import PelError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
-from crypto.record import encode_signature, record_cut, record_signature, signed_entry
 from ledger.checkpoint import open_checkpoint
-from ledger.entries import Appended, PreparedRecord, prepare_record
-from ledger.errors import BatchError, LedgerError, RecordError
+from ledger.entries import Appended, PreparedRecord
+from ledger.errors import BatchError
 from ledger.federation import TrustList
 from ledger.log import Log
 from ledger.mirror import MirrorStore
-from ledger.records import validate_record
 from ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from ledger.witness import Witness, parse_request
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
@@ -34,6 +32,7 @@ from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
 from node.mirror import MirrorFollower, describe, note_checkpoint, receive_gossip
 from node.parallel import SignaturePool
+from node.prepare import BatchRules, check_batch_size, prepare_batch
 from node.sequencer import Sequencer
 from node.tokens import create_token
 
@@ -52,14 +51,6 @@ def utc_now() -> str:
 
 def default_database_url(directory: Path) -> str:
     return f"sqlite:///{(directory / 'pel.db').resolve()}"
-
-
-def _bad_signature(record: dict[str, Any]) -> RecordError:
-    return RecordError(
-        f"the signature of record {record['id']!r} does not verify with the issuer's key",
-        code="bad_signature",
-        field="sig",
-    )
 
 
 class Node:
@@ -241,103 +232,34 @@ class Node:
 
     # ---- writing -----------------------------------------------------------------
 
-    def _validate(self, item: object, now: str) -> tuple[dict[str, Any], bool]:
-        """Check one submitted item; return the record (without ``sig`` for drafts) and
-        whether the node filled in ``issued_at``."""
-        if not isinstance(item, dict):
-            raise RecordError("a record must be a JSON object", code="not_an_object")
-        if self.trust_list is not None and self.trust_list.member(self.agency) is None:
-            raise RecordError(
+    def batch_rules(self, now: str) -> BatchRules:
+        """What this node's rules say about a batch submitted now (trust list as loaded)."""
+        tl = self.trust_list
+        not_member = None
+        if tl is not None and tl.member(self.agency) is None:
+            not_member = (
                 f"{self.agency} is not a member of the federation's current trust list "
-                f"(version {self.trust_list.version})",
-                code="not_a_member",
-                field="issuer",
+                f"(version {tl.version})"
             )
-        issuer = item.get("issuer", self.agency)
-        if issuer != self.agency:
-            raise RecordError(
-                f"this log belongs to {self.agency}; it does not take records of {issuer!r}",
-                code="foreign_issuer",
-                field="issuer",
-            )
-        if "sig" in item:
-            return dict(validate_record(item, signed=True)), False
-        draft = {"v": 1, **item, "issuer": self.agency}
-        loose = "issued_at" not in draft
-        if loose:
-            draft["issued_at"] = now
-        validate_record(draft, signed=False)
-        return draft, loose
+        return BatchRules(
+            agency=self.agency,
+            now=now,
+            max_records=self.settings.max_batch_records,
+            not_member=not_member,
+            can_sign=self.issuer_public_key in self.issuer_keys(self.agency),
+        )
+
+    def _verify(self, work: list[tuple[bytes, bytes]]) -> list[bool]:
+        return self.signatures.verify(self.issuer_keys(self.agency), work)
 
     def prepare(self, item: object, *, now: str) -> PreparedRecord:
         """Validate, sign (a draft) or check (a signed record) one submitted record."""
         try:
-            return self._prepare_all([item], now)[0]
+            return prepare_batch([item], self.batch_rules(now), self.signatures.sign, self._verify)[
+                0
+            ]
         except BatchError as exc:
             raise exc.problems[0][1] from None
-
-    def _prepare_all(self, items: Sequence[object], now: str) -> list[PreparedRecord]:
-        # (position, record, issued_at filled in, (signing bytes, where sig goes in them))
-        checked: list[tuple[int, dict[str, Any], bool, tuple[bytes, int]]] = []
-        problems: list[tuple[int, LedgerError]] = []
-        for pos, item in enumerate(items):
-            try:
-                record, loose = self._validate(item, now)
-                # One encoding serves both the signing bytes and the entry.
-                checked.append((pos, record, loose, record_cut(record)))
-            except LedgerError as exc:
-                problems.append((pos, exc))
-            except PelError as exc:
-                problems.append((pos, RecordError(exc.message, code=exc.code)))
-        drafts = [c for c in checked if "sig" not in c[1]]
-        signed = [c for c in checked if "sig" in c[1]]
-        if drafts and self.issuer_public_key not in self.issuer_keys(self.agency):
-            raise RecordError(
-                "this node's issuer key is not the one the trust list gives "
-                f"{self.agency}: apply the key rotation's key, or sign records elsewhere",
-                code="issuer_key_not_current",
-            )
-        entries: dict[int, bytes] = {}
-        # The Ed25519 work, in one round trip to the signature worker.
-        sigs = self.signatures.sign([c[3][0] for c in drafts])
-        for (pos, record, _, (signing, offset)), raw in zip(drafts, sigs, strict=True):
-            record["sig"] = encode_signature(raw)
-            entries[pos] = signed_entry(signing, offset, record["sig"])
-        if signed:
-            problems.extend(self._check_signatures(signed, entries))
-        prepared: list[PreparedRecord] = []
-        for pos, record, loose, _ in checked:
-            if pos not in entries:
-                continue  # its signature did not verify
-            try:
-                prepared.append(prepare_record(record, loose_time=loose, entry=entries[pos]))
-            except LedgerError as exc:
-                problems.append((pos, exc))
-        if problems:
-            raise BatchError(sorted(problems, key=lambda p: p[0]))
-        return prepared
-
-    def _check_signatures(
-        self,
-        signed: list[tuple[int, dict[str, Any], bool, tuple[bytes, int]]],
-        entries: dict[int, bytes],
-    ) -> list[tuple[int, LedgerError]]:
-        """Verify submitted signed records against the issuer's key: the entries of the
-        good ones go into ``entries``, the bad ones are returned as problems."""
-        work, waiting, problems = [], [], []
-        for pos, record, _, cut in signed:
-            try:
-                work.append((record_signature(record), cut[0]))
-                waiting.append((pos, record, cut))
-            except SignatureError:
-                problems.append((pos, _bad_signature(record)))
-        ok = self.signatures.verify(self.issuer_keys(self.agency), work)
-        for (pos, record, (signing, offset)), good in zip(waiting, ok, strict=True):
-            if good:
-                entries[pos] = signed_entry(signing, offset, record["sig"])
-            else:
-                problems.append((pos, _bad_signature(record)))
-        return problems
 
     def submit(self, items: Sequence[object]) -> list[Appended]:
         """Validate, sign (drafts) and append a batch: all of it, or nothing.
@@ -345,13 +267,25 @@ class Node:
         Raises:
             BatchError: listing every refused record by position; nothing appended.
         """
-        if len(items) > self.settings.max_batch_records:
-            raise RecordError(
-                f"a batch holds at most {self.settings.max_batch_records} records",
-                code="batch_too_large",
-            )
         self.refresh_trust_list()
-        prepared = self._prepare_all(items, utc_now())
+        rules = self.batch_rules(utc_now())
+        check_batch_size(items, rules)
+        return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
+
+    def submit_json(self, raw: bytes) -> list[Appended]:
+        """:meth:`submit` for a batch as its JSON body (parsed strictly: UTF-8, no
+        duplicate keys, no NaN), prepared in a signature worker when it is big.
+
+        Raises:
+            RecordError: the body is not a JSON array of records, or is too big.
+            BatchError: as :meth:`submit`.
+        """
+        self.refresh_trust_list()
+        rules = self.batch_rules(utc_now())
+        keys = self.issuer_keys(self.agency)
+        return self._append(self.signatures.prepare_json(raw, rules, keys))
+
+    def _append(self, prepared: list[PreparedRecord]) -> list[Appended]:
         appended = self.log.append(prepared)
         if self.sequencer is not None:
             self.sequencer.poke()
