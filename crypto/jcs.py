@@ -54,10 +54,6 @@ def _make_dumps() -> Callable[[Any], str]:
 _dumps = _make_dumps()
 
 
-def _key_ok(key: object) -> bool:
-    return type(key) is str and (key.isascii() or max(key) < _FIRST_UNSAFE_KEY_CHAR)
-
-
 def _plain(value: Any) -> bool:
     """Whether ``value`` holds only what the fast path writes exactly as RFC 8785."""
     stack = [value]
@@ -71,7 +67,7 @@ def _plain(value: Any) -> bool:
                 return False
         elif t is dict:
             for k, x in v.items():
-                if not _key_ok(k):
+                if type(k) is not str or not (k.isascii() or max(k) < _FIRST_UNSAFE_KEY_CHAR):
                     return False
                 if type(x) is not str:
                     stack.append(x)

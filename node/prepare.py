@@ -211,9 +211,7 @@ def prepare_json(raw: bytes, rules: BatchRules, sign: Sign, verify: Verify) -> O
         return "batch", [(pos, *_plain_error(e)) for pos, e in exc.problems]
     except RecordError as exc:
         return "record", _plain_error(exc)
-    return "ok", [
-        (p.record_id, p.subject, p.type, p.entry, p.target, p.loose_time) for p in prepared
-    ]
+    return "ok", [tuple(p) for p in prepared]
 
 
 def _plain_error(exc: LedgerError) -> tuple[str, str, str | None]:
