@@ -86,13 +86,18 @@ def canonicalize(value: Any) -> bytes:
             (an integer beyond ±2^53, a non-finite float, a non-string key, a lone
             surrogate, …).
     """
+    return _canonical(value)[0]
+
+
+def _canonical(value: Any) -> tuple[bytes, bool]:
+    """:func:`canonicalize`, and whether the fast path wrote it."""
     if _plain(value):
         try:
-            return _dumps(value).encode("utf-8")
+            return _dumps(value).encode("utf-8"), True
         except UnicodeEncodeError:
             pass  # a lone surrogate: let rfc8785 name the problem
     try:
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(value), False
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
         raise CanonicalJSONError(f"value cannot be written as canonical JSON: {exc}") from None
 
@@ -123,14 +128,16 @@ def canonical_cut(value: Mapping[str, Any], key: str) -> tuple[bytes, int]:
     else:
         cut = _utf16(key)
         after = {k: v for k, v in rest.items() if _utf16(k) > cut}
-    encoded = canonicalize(rest)
+    encoded, fast = _canonical(rest)
     if not after:
         return encoded, len(encoded) - 1
     if len(after) == len(rest):
         return encoded, 1
     # ``encoded`` ends with "," and the members after ``key``: the same bytes as the
-    # canonical JSON of those members alone, but for its opening brace.
-    return encoded, len(encoded) - len(canonicalize(after))
+    # canonical JSON of those members alone, but for its opening brace. (Members of a
+    # value the fast path wrote need no second look.)
+    tail = _dumps(after).encode("utf-8") if fast else canonicalize(after)
+    return encoded, len(encoded) - len(tail)
 
 
 def insert_member(encoded: bytes, offset: int, member: bytes) -> bytes:
