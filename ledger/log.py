@@ -41,11 +41,19 @@ from ledger.merkle.builder import TreeBuilder, edge_of
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from ledger.merkle.proof import consistency_proof, tree_hash
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
-from ledger.storage.models import CheckpointRow, CosignatureRow, EntryRow, LogStateRow, TileRow
+from ledger.storage.models import (
+    CheckpointRow,
+    CosignatureRow,
+    EntryRow,
+    LogStateRow,
+    TileNodesRow,
+    TileRow,
+)
 from ledger.tilecheck import TileRebuilder, compare_tiles
 
 ENTRIES = EntryRow.__table__
 TILES = TileRow.__table__
+TILE_NODES = TileNodesRow.__table__
 CHECKPOINTS = CheckpointRow.__table__
 STATE = LogStateRow.__table__
 COSIGNATURES = CosignatureRow.__table__
@@ -77,30 +85,103 @@ class _LRU:
                 self._data.popitem(last=False)
 
 
+_ONE_TILE = {
+    False: f"SELECT data, NULL FROM {TILES.name} WHERE level = ? AND idx = ?",
+    True: f"SELECT t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+    "ON n.level = t.level AND n.idx = t.idx WHERE t.level = ? AND t.idx = ?",
+}
+
+
 class _SqlTileSource:
-    """Reads stored tiles for :class:`TileHashReader` (one query per batch)."""
+    """Reads stored tiles, with their stored inner nodes, for :class:`TileHashReader`
+    (one query per batch)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # On SQLite, tiles are read through one connection kept for the purpose: a cold
+        # proof reads one tile (10-25 µs in SQLite), and checking a connection out of the
+        # pool and SQLAlchemy's statement handling would cost several times that. Reads in
+        # WAL mode never block the writer, and each statement sees the latest commit.
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._raw: Any = None  # the pool's handle, given back on close
+        self._db: Any = None  # its sqlite3 connection
+        self._raw_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = self._db = None
 
     def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        return [tile for tile, _ in self._read(coords, nodes=False)]
+
+    def read_tiles_and_nodes(
+        self, coords: Sequence[tuple[int, int]]
+    ) -> list[tuple[bytes, bytes | None]]:
+        return self._read(coords, nodes=True)
+
+    def read_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored inner nodes of those of ``coords`` that have them."""
+        read = self._read(coords, nodes=True)
+        return {c: inner for c, (_, inner) in zip(coords, read, strict=True) if inner}
+
+    def _sqlite_db(self) -> Any:
+        """The kept connection (the caller holds ``_raw_lock``)."""
+        if self._db is None:
+            self._raw = self._engine.raw_connection()
+            self._db = self._raw.driver_connection
+            # Memory-mapped reads (of this connection only; writes are unchanged): a
+            # tile and its inner nodes span six pages, and mapping them halves a cold
+            # read. SQLite caps the size at its build's limit (2 GiB here).
+            self._db.execute("PRAGMA mmap_size=1099511627776")
+        return self._db
+
+    def _read(
+        self, coords: Sequence[tuple[int, int]], *, nodes: bool
+    ) -> list[tuple[bytes, bytes | None]]:
+        if self._sqlite and len(coords) == 1:  # a cold proof's one tile
+            with self._raw_lock:
+                row = self._sqlite_db().execute(_ONE_TILE[nodes], coords[0]).fetchone()
+            if row is None:
+                raise IntegrityError(f"stored tiles missing: {list(coords)}")
+            return [(bytes(row[0]), None if row[1] is None else bytes(row[1]))]
         wanted = set(coords)
-        found: dict[tuple[int, int], bytes] = {}
-        with self._engine.connect() as conn:
-            # Plain DB-API statements: a cold proof reads one tile, and SQLAlchemy's
-            # statement building would cost more than the database's own work.
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            for level in {c[0] for c in wanted}:
-                idxs = sorted(i for lv, i in wanted if lv == level)
-                for start in range(0, len(idxs), _IN_CHUNK):
-                    chunk = idxs[start : start + _IN_CHUNK]
-                    rows = conn.exec_driver_sql(
-                        f"SELECT idx, data FROM {TILES.name} WHERE level = {mark} "
-                        f"AND idx IN ({', '.join([mark] * len(chunk))})",
-                        (level, *chunk),
+        if nodes:
+            select_from = (
+                f"SELECT t.idx, t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+                "ON n.level = t.level AND n.idx = t.idx WHERE t.level = {mark} AND t.idx IN "
+            )
+        else:
+            select_from = (
+                f"SELECT idx, data, NULL FROM {TILES.name} WHERE level = {{mark}} AND idx IN "
+            )
+        queries: list[tuple[int, list[int]]] = []
+        for level in sorted({c[0] for c in wanted}):
+            idxs = sorted(i for lv, i in wanted if lv == level)
+            queries.extend(
+                (level, idxs[start : start + _IN_CHUNK]) for start in range(0, len(idxs), _IN_CHUNK)
+            )
+        found: dict[tuple[int, int], tuple[bytes, bytes | None]] = {}
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            for level, chunk in queries:
+                sql = select_from.format(mark=mark) + f"({', '.join([mark] * len(chunk))})"
+                for idx, data, inner in execute(sql, (level, *chunk)):
+                    found[(level, int(idx))] = (
+                        bytes(data),
+                        None if inner is None else bytes(inner),
                     )
-                    for idx, data in rows:
-                        found[(level, int(idx))] = bytes(data)
+
+        if self._sqlite:
+            with self._raw_lock:
+                db = self._sqlite_db()
+                run(lambda sql, params: db.execute(sql, params).fetchall(), "?")
+        else:
+            with self._engine.connect() as conn:
+                # Plain DB-API statements: SQLAlchemy's statement building would cost
+                # more than the database's own work.
+                run(lambda sql, params: conn.exec_driver_sql(sql, params).all(), "%s")
         missing = wanted - found.keys()
         if missing:
             raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
@@ -406,7 +487,8 @@ class Log:
                             raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
                         leaves = [hash_leaf(bytes(d)) for d in data]
                     builder.append(leaves)
-                    self._upsert_tiles(conn, builder.take_changed())
+                    self._upsert_tiles(conn, TILES, builder.take_changed())
+                    self._upsert_tiles(conn, TILE_NODES, builder.take_nodes())
                     checkpoint = Checkpoint(self.origin, new, builder.root())
                     note = sign_checkpoint(checkpoint, self._signer)
                     conn.execute(
@@ -440,17 +522,19 @@ class Log:
                 select(TILES.c.data).where(TILES.c.level == level, TILES.c.idx == index)
             ).scalar(),
         )
-        self._builder = TreeBuilder(size, edge)
+        self._builder = TreeBuilder(size, edge, keep_nodes=True)
         return self._builder
 
-    def _upsert_tiles(self, conn: Any, tiles: dict[tuple[int, int], bytes]) -> None:
+    @staticmethod
+    def _upsert_tiles(conn: Any, table: Any, tiles: dict[tuple[int, int], bytes]) -> None:
+        """Write ``tiles`` (or their inner nodes) into ``table``, replacing shorter ones."""
         if not tiles:
             return
         rows = [{"level": lv, "idx": i, "data": d} for (lv, i), d in sorted(tiles.items())]
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(TILES)
+        stmt = dialect.insert(table)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[TILES.c.level, TILES.c.idx], set_={"data": stmt.excluded.data}
+            index_elements=[table.c.level, table.c.idx], set_={"data": stmt.excluded.data}
         )
         conn.execute(stmt, rows)
 
@@ -595,7 +679,7 @@ class Log:
         return latest.checkpoint
 
     def _rebuild_and_compare(self, size: int, progress: Callable[[int, int], None] | None) -> None:
-        rebuilt = TileRebuilder()
+        rebuilt = TileRebuilder(keep_nodes=True)
         chunk = 64 * TILE_WIDTH
         with self.engine.connect() as conn:
             for start in range(0, size, chunk):
@@ -608,6 +692,7 @@ class Log:
                 if [r[0] for r in rows] != list(range(start, end)):
                     raise IntegrityError(f"entries {start}..{end - 1} are missing or out of order")
                 self._compare_stored(rebuilt.add([hash_leaf(bytes(r[1])) for r in rows]))
+                self._compare_nodes(rebuilt.take_nodes())
                 if progress:
                     progress(end, size)
         self._compare_stored(rebuilt.partial_tiles())
@@ -615,6 +700,15 @@ class Log:
     def _compare_stored(self, expected: dict[tuple[int, int], bytes]) -> None:
         if expected:
             compare_tiles(expected, self._tile_source.read_tiles(sorted(expected)), "stored")
+
+    def _compare_nodes(self, expected: dict[tuple[int, int], bytes]) -> None:
+        """Stored inner nodes (where kept) must be those rebuilt: proofs are read from them."""
+        for coords, inner in self._tile_source.read_nodes(sorted(expected)).items():
+            if inner != expected[coords]:
+                level, index = coords
+                raise IntegrityError(
+                    f"stored inner nodes of tile {level}/{index} differ from its rebuilt tile"
+                )
 
     def _check_checkpoint_roots(self) -> None:
         reader = TileHashReader(self._tile_source)
@@ -631,6 +725,10 @@ class Log:
                     raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
                 if cp.root != bytes(root) or cp.size != size:
                     raise IntegrityError(f"checkpoint note at size {size} disagrees with its row")
+
+    def close(self) -> None:
+        """Give back the connection kept for reading tiles (the engine stays open)."""
+        self._tile_source.close()
 
     def count(self) -> int:
         with self.engine.connect() as conn:

@@ -23,10 +23,13 @@ Coords = tuple[int, int]
 class TileRebuilder:
     """Grows a tree from leaf hashes and hands out each tile once it is final."""
 
-    def __init__(self, size: int = 0, edge: dict[int, bytes] | None = None) -> None:
+    def __init__(
+        self, size: int = 0, edge: dict[int, bytes] | None = None, *, keep_nodes: bool = False
+    ) -> None:
         """Start empty, or from a tree of ``size`` leaves whose partial tiles are ``edge``
-        (a resumed audit: the right edge saved last time stands in for the old entries)."""
-        self._builder = TreeBuilder(size, edge or {})
+        (a resumed audit: the right edge saved last time stands in for the old entries);
+        ``keep_nodes``: also hand out full tiles' inner nodes (:meth:`take_nodes`)."""
+        self._builder = TreeBuilder(size, edge or {}, keep_nodes=keep_nodes)
 
     @property
     def size(self) -> int:
@@ -37,6 +40,10 @@ class TileRebuilder:
         self._builder.append(leaf_hashes)
         changed = self._builder.take_changed()
         return {c: d for c, d in changed.items() if len(d) == FULL_TILE_BYTES}
+
+    def take_nodes(self) -> dict[Coords, bytes]:
+        """The inner nodes of the full tiles completed since the last call."""
+        return self._builder.take_nodes()
 
     def partial_tiles(self) -> dict[Coords, bytes]:
         """The partial tiles of the current size (one per level that has one)."""

@@ -228,6 +228,7 @@ class Node:
             self.sequencer.stop()
             self.sequencer = None
         self.signatures.stop()
+        self.log.close()
         self.engine.dispose()
 
     # ---- writing -----------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from ledger.errors import IntegrityError, TileError
 from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
-from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
+from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, full_tile_nodes
 
 FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 
@@ -84,10 +84,14 @@ class TreeBuilder:
         size: Number of leaves already in the tree.
         edge: ``{level: partial tile bytes}`` for every level whose tile at ``size``
             is partial (exactly ``(size >> 8·level) % 256`` hashes each).
+        keep_nodes: Also keep each completed tile's inner nodes for :meth:`take_nodes`
+            (they are computed anyway, for the tile's root).
     """
 
-    def __init__(self, size: int, edge: dict[int, bytes]) -> None:
+    def __init__(self, size: int, edge: dict[int, bytes], *, keep_nodes: bool = False) -> None:
         self.size = size
+        self._keep_nodes = keep_nodes
+        self._nodes: dict[Coords, bytes] = {}
         self._edge: dict[int, bytearray] = {}
         level = 0
         while (count := size >> (TILE_HEIGHT * level)) > 0:
@@ -127,8 +131,12 @@ class TreeBuilder:
             count += len(take) // HASH_SIZE
             if len(buf) == FULL_TILE_BYTES:
                 full = bytes(buf)
-                self._changed[(level, count // TILE_WIDTH - 1)] = full
-                completed.append(tile_root(full))
+                coords = (level, count // TILE_WIDTH - 1)
+                self._changed[coords] = full
+                inner, root = full_tile_nodes(full)
+                if self._keep_nodes:
+                    self._nodes[coords] = inner
+                completed.append(root)
                 buf.clear()
         self._dirty.add(level)
         if completed:
@@ -144,6 +152,11 @@ class TreeBuilder:
                 out[(level, index)] = bytes(buf)
         self._changed = {}
         self._dirty = set()
+        return out
+
+    def take_nodes(self) -> dict[Coords, bytes]:
+        """The inner nodes of the tiles completed since the last call (``keep_nodes``)."""
+        out, self._nodes = self._nodes, {}
         return out
 
     def edge(self) -> dict[int, bytes]:

@@ -3,15 +3,18 @@
 A tile at level L holds up to 256 consecutive hashes of Merkle level 8·L; the
 node ``(level, n)`` of :mod:`ledger.merkle.proof` is either one of those hashes
 (level a multiple of 8) or the root of 2, 4, … 128 of them, computed here from
-the tile. Full tiles never change, so their inner nodes are cached.
+the tile. Full tiles never change, so their inner nodes are cached, and a source
+may keep them stored (:class:`NodeTileSource`) so that a cold proof hashes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple, Protocol
 
 from ledger.errors import IntegrityError, ProofError, TileError
@@ -26,6 +29,25 @@ MAX_ENTRY_SIZE = 0xFFFF
 _FULL = TILE_WIDTH * HASH_SIZE
 _LEVEL_SHIFT = TILE_HEIGHT.bit_length() - 1
 """Merkle level >> this = tile level (TILE_HEIGHT is a power of two)."""
+
+INNER_NODES_BYTES = (TILE_WIDTH - 2) * HASH_SIZE
+"""A full tile's inner nodes below its root (heights 1 to 7: 254 hashes), packed."""
+
+_FULL_OFFSETS = tuple(_FULL * 2 - (_FULL >> h << 1) for h in range(TILE_HEIGHT + 1))
+"""Where height h starts in a full tile's packed nodes (leaves, then each height up)."""
+
+_SIBLINGS = tuple(
+    itemgetter(
+        *(
+            slice(start, start + HASH_SIZE)
+            for h in range(TILE_HEIGHT)
+            for start in [_FULL_OFFSETS[h] + ((pos >> h) ^ 1) * HASH_SIZE]
+        )
+    )
+    for pos in range(TILE_WIDTH)
+)
+"""``_SIBLINGS[pos](nodes)``: the 8 proof hashes, heights 0 to 7, of the hash at ``pos``
+of a full tile whose subtree lies inside the tree: sliced in C, the warm proof's core."""
 
 
 def encode_tile_index(index: int) -> str:
@@ -143,6 +165,29 @@ class TileSource(Protocol):
         ...
 
 
+class NodeTileSource(TileSource, Protocol):
+    """A source that also keeps full tiles' inner nodes (the node's own log)."""
+
+    def read_tiles_and_nodes(
+        self, coords: Sequence[tuple[int, int]]
+    ) -> list[tuple[bytes, bytes | None]]:
+        """Each tile's bytes and, for a full tile, its stored inner nodes (None if not kept)."""
+        ...
+
+
+def full_tile_nodes(tile: bytes) -> tuple[bytes, bytes]:
+    """``(inner, root)`` of a full tile: its heights 1 to 7 packed (what ``tile_nodes``
+    stores), and the root, which is the next level's hash."""
+    if len(tile) != _FULL:
+        raise TileError(f"a full tile has {_FULL} bytes, not {len(tile)}")
+    rows = []
+    row = tile
+    while len(row) > HASH_SIZE:
+        row = hash_pairs(row)
+        rows.append(row)
+    return b"".join(rows[:-1]), rows[-1]
+
+
 class _TileNodes:
     """Every complete node of one tile, packed in one bytes object (about 16 KiB for a
     full tile, a third of what lists of hashes take): ``node(h, i)`` is the root of the
@@ -164,6 +209,15 @@ class _TileNodes:
         self.offsets = tuple(offsets)
         self.data = b"".join(parts)
 
+    @classmethod
+    def stored(cls, tile: bytes, inner: bytes) -> _TileNodes:
+        """A full tile's nodes from the tile and its stored inner nodes: no hashing."""
+        nodes = cls.__new__(cls)
+        nodes.count = TILE_WIDTH
+        nodes.offsets = _FULL_OFFSETS
+        nodes.data = bytes(tile) + bytes(inner)
+        return nodes
+
     def node(self, height: int, index: int) -> bytes:
         start = self.offsets[height] + index * HASH_SIZE
         return self.data[start : start + HASH_SIZE]
@@ -174,49 +228,48 @@ class TileHashReader:
 
     Full tiles' nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each);
     the latest partial tiles are kept too, and read again only when a proof needs
-    hashes beyond the cached length.
+    hashes beyond the cached length. A :class:`NodeTileSource`'s stored inner nodes
+    are used as they are read: the tile is not rehashed.
     """
 
     def __init__(self, source: TileSource, cache_tiles: int = 8192) -> None:
         self._source = source
+        self._read_nodes = getattr(source, "read_tiles_and_nodes", None)
         self._cache: OrderedDict[tuple[int, int], _TileNodes] = OrderedDict()
         self._cache_tiles = cache_tiles
         self._partial: dict[tuple[int, int], _TileNodes] = {}
+        self._edges: dict[tuple[int, int], bytes] = {}
+        self._uppers: dict[tuple[int, int], tuple[bytes, ...]] = {}
         self._lock = threading.Lock()
 
     def read_hashes(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        where, need = self._plan(coords)
+        return self._pick(self._tiles(need), where, need)
+
+    @staticmethod
+    def _plan(
+        coords: Sequence[tuple[int, int]], need: dict[tuple[int, int], int] | None = None
+    ) -> tuple[list[tuple[int, int, int, int]], dict[tuple[int, int], int]]:
+        """Where each node of ``coords`` is (tile level, tile index, position, height) and
+        how many hashes each of those tiles must hold (added to ``need``)."""
         where = []
+        need = {} if need is None else need
         for level, n in coords:
             tile_level, height = divmod(level, TILE_HEIGHT)
             first = n << height
-            where.append((tile_level, first // TILE_WIDTH, first % TILE_WIDTH, height))
-        # How many hashes each tile must hold. A cached partial tile that holds enough
-        # is still right: a tile only ever grows by appending hashes.
-        need: dict[tuple[int, int], int] = {}
-        for t, i, pos, height in where:
+            t, i, pos = tile_level, first // TILE_WIDTH, first % TILE_WIDTH
+            where.append((t, i, pos, height))
+            # A cached partial tile that holds enough is still right: a tile only ever
+            # grows by appending hashes.
             need[(t, i)] = max(need.get((t, i), 0), pos + (1 << height))
-        found: dict[tuple[int, int], _TileNodes] = {}
-        with self._lock:
-            for key, count in need.items():
-                hit = self._cache.get(key)
-                if hit is not None:
-                    self._cache.move_to_end(key)
-                    found[key] = hit
-                elif (part := self._partial.get(key)) is not None and part.count >= count:
-                    found[key] = part
-        missing = sorted(need.keys() - found.keys())
-        if missing:
-            for key, data in zip(missing, self._source.read_tiles(missing), strict=True):
-                if len(data) % HASH_SIZE or len(data) > _FULL:
-                    raise IntegrityError(f"tile {key[0]}/{key[1]} has {len(data)} bytes")
-                found[key] = _TileNodes(data)
-                if len(data) == _FULL:
-                    self._remember(key, found[key])
-                else:
-                    with self._lock:
-                        if len(self._partial) >= 256:
-                            self._partial.clear()
-                        self._partial[key] = found[key]
+        return where, need
+
+    @staticmethod
+    def _pick(
+        found: dict[tuple[int, int], _TileNodes],
+        where: list[tuple[int, int, int, int]],
+        need: dict[tuple[int, int], int],
+    ) -> list[bytes]:
         out: list[bytes] = []
         for tile_level, index, pos, height in where:
             nodes = found[(tile_level, index)]
@@ -227,33 +280,121 @@ class TileHashReader:
             out.append(nodes.node(height, pos >> height))
         return out
 
+    def _tiles(self, need: dict[tuple[int, int], int]) -> dict[tuple[int, int], _TileNodes]:
+        """The nodes of each tile in ``need`` (holding at least that many hashes): from the
+        cache, else from one read of the source."""
+        found: dict[tuple[int, int], _TileNodes] = {}
+        with self._lock:
+            for key, count in need.items():
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = hit
+                elif (part := self._partial.get(key)) is not None and part.count >= count:
+                    found[key] = part
+        missing = sorted(need.keys() - found.keys())
+        if not missing:
+            return found
+        if self._read_nodes is not None:
+            read = self._read_nodes(missing)
+        else:
+            read = [(data, None) for data in self._source.read_tiles(missing)]
+        for key, (data, inner) in zip(missing, read, strict=True):
+            if len(data) % HASH_SIZE or len(data) > _FULL:
+                raise IntegrityError(f"tile {key[0]}/{key[1]} has {len(data)} bytes")
+            if len(data) == _FULL and inner is not None:
+                if len(inner) != INNER_NODES_BYTES:
+                    raise IntegrityError(f"inner nodes of tile {key[0]}/{key[1]} are cut short")
+                found[key] = _TileNodes.stored(data, inner)
+            else:
+                found[key] = _TileNodes(data)
+            if len(data) == _FULL:
+                self._remember(key, found[key])
+            else:
+                with self._lock:
+                    if len(self._partial) >= 256:
+                        self._partial.clear()
+                    self._partial[key] = found[key]
+        return found
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The same proof as :func:`ledger.merkle.proof.inclusion_proof` over this reader,
         by a direct path: the sibling of the leaf's ancestor at each height, clipped to
-        ``size``, is the proof hash of that height; all but the right edge's one are stored
-        nodes, looked up in the cached tiles without the generic batching."""
+        ``size``, is the proof hash of that height. At most one source read.
+
+        While the ancestor's whole tile lies inside the tree, its eight proof hashes are
+        slices of that full tile's nodes (one look-up per tile level). The rest, at the
+        right edge, is the same for every leaf under the same ancestor at that height and
+        the same size, so it is kept: each height looked up on its own, and the one
+        sibling the edge cuts folded from its perfect subtrees.
+        """
         if not 0 <= index < size:
             raise ProofError(f"index {index} is not in a tree of size {size}")
+        inside: list[tuple[tuple[int, int], int]] = []  # (full tile, position) per tile level
+        shift = 0
+        while (index >> shift | TILE_WIDTH - 1) + 1 << shift <= size:
+            inside.append(((shift >> _LEVEL_SHIFT, index >> shift + TILE_HEIGHT), index >> shift))
+            shift += TILE_HEIGHT
+        out: list[bytes] = []
+        cache = self._cache
+        for key, pos in inside:
+            nodes = cache.get(key)
+            if nodes is None:
+                break
+            with contextlib.suppress(KeyError):  # evicted meanwhile by another thread
+                cache.move_to_end(key)
+            out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
+        else:
+            upper = self._uppers.get((index >> shift, size))
+            if upper is not None:
+                out.extend(upper)
+                return out
+        upper = self._uppers.get((index >> shift, size))
+        if upper is not None:  # cold, and only full tiles are missing: read just those
+            found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
+            out = []
+            for key, pos in inside:
+                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
+            out.extend(upper)
+            return out
         coords: list[Coord] = []
-        edge = -1  # position in the proof of the one sibling cut by the tree's right edge
-        edge_len = 0
-        height = 0
+        edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
+        edge_lo = 0
+        height = shift
         while (1 << height) < size:
             lo = ((index >> height) ^ 1) << height
             if lo < size:
                 if lo + (1 << height) <= size:
                     coords.append((height, lo >> height))
                 else:
-                    pieces = subtree_coords(lo, size)
-                    edge, edge_len = len(coords), len(pieces)
-                    coords.extend(pieces)
+                    edge, edge_lo = len(coords), lo
             height += 1
-        got = self._cached_hashes(coords)
-        if got is None:
-            got = self.read_hashes(coords)
-        if edge_len > 1:
-            got[edge : edge + edge_len] = [fold(got[edge : edge + edge_len])]
-        return got
+        edge_hash = self._edges.get((edge_lo, size)) if edge >= 0 else None
+        pieces = subtree_coords(edge_lo, size) if edge >= 0 and edge_hash is None else []
+        if len(out) == TILE_HEIGHT * len(inside):
+            rest = self._cached_hashes(coords + pieces)
+            if rest is None:
+                rest = self.read_hashes(coords + pieces)
+        else:  # cold: every tile this proof needs, in one read
+            where, need = self._plan(coords + pieces, {key: TILE_WIDTH for key, _ in inside})
+            found = self._tiles(need)
+            out = []
+            for key, pos in inside:
+                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
+            rest = self._pick(found, where, need)
+        if pieces:
+            edge_hash = fold(rest[len(coords) :])
+            del rest[len(coords) :]
+            if len(self._edges) >= 4096:
+                self._edges.clear()
+            self._edges[(edge_lo, size)] = edge_hash
+        if edge_hash is not None:
+            rest.insert(edge, edge_hash)
+        if len(self._uppers) >= 16384:
+            self._uppers.clear()
+        self._uppers[(index >> shift, size)] = tuple(rest)
+        out.extend(rest)
+        return out
 
     def _cached_hashes(self, coords: Sequence[Coord]) -> list[bytes] | None:
         """The hashes at ``coords`` if every tile they need is cached (and long enough), else

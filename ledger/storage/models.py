@@ -9,6 +9,10 @@ the schema stores each thing once:
   per full tile, and the current partial tile of each level (a partial tile of a
   smaller width is a prefix of it, so older checkpoints' partial tiles are served
   from it).
+* ``tile_nodes``: the inner nodes of each full tile (its Merkle heights 1 to 7,
+  254 hashes, about 32 bytes per entry), written when the tile completes, so that
+  an inclusion proof reads one row per tile instead of rehashing the tile. A full
+  tile without its row (logs written before the table existed) is rehashed.
 * ``checkpoints``: every signed checkpoint the log published, by tree size.
 * ``log_state``: one row: ``next_index`` (entries sequenced) and ``tree_size``
   (entries integrated and covered by the latest checkpoint). Updating this row is
@@ -52,6 +56,16 @@ class TileRow(SQLModel, table=True):
     """A Merkle tile (level, index): concatenated hashes of tree level 8·level."""
 
     __tablename__ = "tiles"
+
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TileNodesRow(SQLModel, table=True):
+    """The inner nodes of full tile (level, index): its heights 1 to 7, packed."""
+
+    __tablename__ = "tile_nodes"
 
     level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -292,7 +292,7 @@ def test_a_token_in_the_url_is_refused(hostile: TestClient) -> None:
 
 
 def test_access_logs_hold_no_query_strings(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     node, token = init_node(tmp_path / "n", agency=AGENCY, origin=ORIGIN)
     import uvicorn
@@ -306,6 +306,10 @@ def test_access_logs_hold_no_query_strings(
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     caplog.set_level(logging.DEBUG)
+    # A `pel serve` run earlier in this process leaves uvicorn's own logging settings
+    # (access lines at WARNING, not propagated): this test reads them through caplog.
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     thread.start()
     try:
         for _ in range(500):

@@ -10,7 +10,7 @@ from ledger.errors import BatchError, IntegrityError
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import verify_consistency, verify_inclusion
-from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
+from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
 from node.node import Node
 from node.synth import synth_drafts
 from tests import factories as f
@@ -131,6 +131,38 @@ def test_tiles_bundles_and_proofs(node_and_token: tuple[Node, str]) -> None:
                 verify_consistency(a, b, mth(entries[:a]), mth(entries[:b]), proof)
 
 
+def test_full_tiles_inner_nodes_are_stored_and_proofs_work_without_them(
+    node_and_token: tuple[Node, str],
+) -> None:
+    node, _ = node_and_token
+    sizes = fill(node, 800, batch=400)
+    entries = all_entries(node)
+    with node.engine.connect() as conn:
+        stored = {
+            (lv, i): bytes(d)
+            for lv, i, d in conn.execute(text("SELECT level, idx, data FROM tile_nodes"))
+        }
+    assert sorted(stored) == [(0, 0), (0, 1), (0, 2)]  # the full tiles, and only those
+    for (_, i), inner in stored.items():
+        assert inner == full_tile_nodes(node.log.tile(0, i))[0]
+    size = sizes[-1]
+    for index in (0, 3, 255, 256, 600, 767, 768, size - 1):
+        proof = node.log.inclusion_proof(index, size)
+        verify_inclusion(index, size, hash_leaf(entries[index]), proof, mth(entries))
+    # A log written before inner nodes were stored: every tile is rehashed instead.
+    node.stop()
+    with node.engine.begin() as conn:
+        conn.execute(text("DELETE FROM tile_nodes"))
+    older = Node.open(node.directory)
+    try:
+        older.check(full=True)
+        for index in (0, 3, 255, 600, size - 1):
+            proof = older.log.inclusion_proof(index, size)
+            verify_inclusion(index, size, hash_leaf(entries[index]), proof, mth(entries))
+    finally:
+        older.stop()
+
+
 def full_tile_0(entries: list[bytes]) -> bytes:
     return b"".join(hash_leaf(e) for e in entries[:TILE_WIDTH])
 
@@ -187,6 +219,8 @@ TAMPER = {
     "entry": "SELECT data FROM entries WHERE idx=:i; UPDATE entries SET data=:data WHERE idx=:i",
     "tile0": "SELECT data FROM tiles WHERE level=0 AND idx=:i; "
     "UPDATE tiles SET data=:data WHERE level=0 AND idx=:i",
+    "tile_nodes0": "SELECT data FROM tile_nodes WHERE level=0 AND idx=:i; "
+    "UPDATE tile_nodes SET data=:data WHERE level=0 AND idx=:i",
     "tile1": "SELECT data FROM tiles WHERE level=1 AND idx=0; "
     "UPDATE tiles SET data=:data WHERE level=1 AND idx=0",
     "checkpoint": "SELECT note FROM checkpoints WHERE size=:size; "

@@ -17,6 +17,7 @@ from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_lea
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
 from ledger.merkle.tiles import (
+    INNER_NODES_BYTES,
     TILE_HEIGHT,
     TILE_WIDTH,
     TileHashReader,
@@ -25,6 +26,7 @@ from ledger.merkle.tiles import (
     encode_entry_bundle,
     encode_tile_index,
     entries_path,
+    full_tile_nodes,
     parse_tile_path,
     tile_coords_for_size,
     tile_path,
@@ -61,6 +63,31 @@ class CountingSource:
     def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
         self.calls.append(list(coords))
         return [self.tiles[c] for c in coords]
+
+
+def naive_inner_nodes(tile: bytes) -> bytes:
+    """Heights 1 to 7 of a full tile, one ``hash_children`` at a time (the reference)."""
+    row = [tile[i : i + HASH_SIZE] for i in range(0, len(tile), HASH_SIZE)]
+    out = b""
+    while len(row) > 2:
+        row = [hash_children(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+        out += b"".join(row)
+    return out
+
+
+@dataclass
+class NodeCountingSource(CountingSource):
+    """A source that also hands out stored inner nodes (``nodes``; a full tile missing
+    from it has none, as in a log written before they were stored)."""
+
+    nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+
+    def read_tiles_and_nodes(
+        self, coords: Sequence[tuple[int, int]]
+    ) -> list[tuple[bytes, bytes | None]]:
+        return [
+            (t, self.nodes.get(c)) for c, t in zip(coords, self.read_tiles(coords), strict=True)
+        ]
 
 
 @dataclass
@@ -642,3 +669,71 @@ def test_tile_root_and_edge_root() -> None:
     # Five leaves: the 4-leaf subtree, then the fifth.
     assert edge_root({0: _hashes(5)}) == hash_children(tile_root(_hashes(4)), LEAVES[4])
     assert TreeBuilder(0, {}).root() == EMPTY_ROOT
+
+
+def test_full_tile_nodes_are_the_tiles_heights_one_to_seven_and_its_root() -> None:
+    tile = b"".join(LEAVES[:TILE_WIDTH])
+    inner, root = full_tile_nodes(tile)
+    assert len(inner) == INNER_NODES_BYTES == 254 * HASH_SIZE
+    assert inner == naive_inner_nodes(tile)
+    assert root == tile_root(tile)
+    with pytest.raises(TileError):
+        full_tile_nodes(tile[:-HASH_SIZE])
+
+
+def test_the_builder_keeps_the_inner_nodes_of_each_completed_tile() -> None:
+    builder = TreeBuilder(0, {}, keep_nodes=True)
+    builder.append(LEAVES[: L2 + 300])
+    tiles = builder.take_changed()
+    nodes = builder.take_nodes()
+    full = {c for c, t in tiles.items() if len(t) == FULL}
+    assert set(nodes) == full and len(full) == TILE_WIDTH + 2  # 257 level-0, 1 level-1
+    assert all(nodes[c] == naive_inner_nodes(tiles[c]) for c in full)
+    assert builder.take_nodes() == {}
+    quiet = TreeBuilder(0, {})
+    quiet.append(LEAVES[:TILE_WIDTH])
+    assert quiet.take_nodes() == {}  # not kept unless asked for
+
+
+@SETTINGS
+@given(data=st.data())
+def test_stored_inner_nodes_give_the_same_proofs_in_one_read(
+    data: st.DataObject, all_tiles: dict[tuple[int, int], bytes], tree: DictHashReader
+) -> None:
+    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
+    tiles = _tiles_at(all_tiles, size)
+    full = sorted(c for c, t in tiles.items() if len(t) == FULL)
+    # Some full tiles have their inner nodes stored, some (an older log's) do not.
+    kept = data.draw(st.sets(st.sampled_from(full)) if full else st.just(set()), "kept")
+    source = NodeCountingSource(tiles, nodes={c: naive_inner_nodes(tiles[c]) for c in kept})
+    shared = TileHashReader(source)
+    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
+    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+        want = inclusion_proof(index, size, tree)
+        cold = TileHashReader(source)
+        before = len(source.calls)
+        assert cold.inclusion_proof(index, size) == want
+        assert len(source.calls) - before == (1 if want else 0)
+        assert cold.inclusion_proof(index, size) == want
+        assert shared.inclusion_proof(index, size) == want
+        assert cold.read_hashes([(0, index)]) == [LEAVES[index]]
+
+
+def test_stored_inner_nodes_are_used_as_they_are() -> None:
+    """Proofs are read from the stored nodes, not recomputed: a wrong stored node shows
+    in the proof (which is why the node's full check compares them with rebuilt ones)."""
+    builder = TreeBuilder(0, {}, keep_nodes=True)
+    builder.append(LEAVES[:512])
+    tiles = builder.take_changed()
+    nodes = builder.take_nodes()
+    bad = bytearray(nodes[(0, 0)])
+    bad[0] ^= 1  # height 1, node 0: the root of leaves 0 and 1
+    tree = DictHashReader()
+    tree.extend(LEAVES[:512])
+    honest = TileHashReader(NodeCountingSource(tiles, nodes=nodes))
+    wrong = TileHashReader(NodeCountingSource(tiles, nodes={**nodes, (0, 0): bytes(bad)}))
+    assert honest.inclusion_proof(2, 512) == tree.inclusion_proof(2)
+    assert wrong.inclusion_proof(2, 512)[1] == bytes(bad[:HASH_SIZE])
+    cut = TileHashReader(NodeCountingSource(tiles, nodes={(0, 0): nodes[(0, 0)][:-1]}))
+    with pytest.raises(IntegrityError):
+        cut.inclusion_proof(2, 512)
