@@ -78,8 +78,11 @@ def parse_batch(raw: bytes) -> list[Any]:
 
 
 def check_batch_size(items: Sequence[object], rules: BatchRules) -> None:
-    """Raises:
-    RecordError: ``batch_too_large``."""
+    """Refuse a batch of more records than the rules allow.
+
+    Raises:
+        RecordError: ``batch_too_large``.
+    """
     if len(items) > rules.max_records:
         raise RecordError(
             f"a batch holds at most {rules.max_records} records", code="batch_too_large"
