@@ -1,15 +1,53 @@
-"""Record signatures: Ed25519 over the RFC 8785 canonical JSON of the record minus ``sig``."""
+"""Record signatures: Ed25519 over the RFC 8785 canonical JSON of the record minus ``sig``.
+
+A node signs thousands of records a second, and each needs two encodings: its
+signing bytes (without ``sig``) and its entry (with it). ``record_cut``
+encodes the record once and finds where ``sig`` sorts in it, and
+``signed_entry`` splices the signature in there.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from crypto.errors import SignatureError
-from crypto.jcs import canonicalize
+from crypto.jcs import canonical_cut, canonicalize, insert_member
 from crypto.keys import PublicKey, SigningKey
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def record_cut(record: Mapping[str, Any]) -> tuple[bytes, int]:
+    """The record's signing bytes (its canonical JSON without ``sig``), and the offset
+    in them where ``sig`` belongs, for :func:`signed_entry`.
+
+    Raises:
+        CanonicalJSONError: the record holds something JSON cannot carry exactly.
+    """
+    return canonical_cut(record, "sig")
+
+
+def signed_entry(signing_bytes: bytes, offset: int, sig: str) -> bytes:
+    """The signed record's canonical JSON, from :func:`record_cut` and its ``sig``.
+
+    ``sig`` must be standard base64 (as :func:`record_signature` checks, or as
+    :func:`encode_signature` writes): its characters need no escaping in JSON.
+
+    Raises:
+        SignatureError: ``sig`` is not made of base64 characters.
+    """
+    if not _BASE64.fullmatch(sig):
+        raise SignatureError("the record's signature is not standard base64")
+    return insert_member(signing_bytes, offset, b'"sig":"' + sig.encode() + b'"')
+
+
+def encode_signature(raw: bytes) -> str:
+    """A signature as a record's ``sig``: standard base64."""
+    return binascii.b2a_base64(raw, newline=False).decode()
 
 
 def record_signing_bytes(record: Mapping[str, Any]) -> bytes:
@@ -20,7 +58,7 @@ def record_signing_bytes(record: Mapping[str, Any]) -> bytes:
 def sign_record(record: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
     """A copy of ``record`` with ``sig`` (standard base64 Ed25519) set by ``key``."""
     out = {k: v for k, v in record.items() if k != "sig"}
-    out["sig"] = base64.b64encode(key.sign(record_signing_bytes(out))).decode()
+    out["sig"] = encode_signature(key.sign(record_signing_bytes(out)))
     return out
 
 

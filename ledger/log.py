@@ -59,6 +59,7 @@ STATE = LogStateRow.__table__
 COSIGNATURES = CosignatureRow.__table__
 
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
+_MAX_HELD_LEAVES = 1 << 21  # leaf hashes kept for the integrator (64 MiB at most)
 
 
 class _LRU:
@@ -247,6 +248,9 @@ class Log:
         self._full_tiles = _LRU(4096)
         self._full_bundles = _LRU(256)
         self._latest: SignedCheckpoint | None = None
+        # Leaf hashes of entries this process committed and has not integrated yet:
+        # (index of the first, hashes), contiguous; guarded by the write lock.
+        self._leaves: tuple[int, list[bytes]] = (0, [])
 
     # ---- state -------------------------------------------------------------------
 
@@ -328,7 +332,17 @@ class Log:
         """
         if not records:
             return []
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock:
+            results, first, leaves = self._append_locked(records)
+            if leaves:
+                self._remember_leaves(first, leaves)
+        return results
+
+    def _append_locked(
+        self, records: Sequence[PreparedRecord]
+    ) -> tuple[list[Appended], int, list[bytes]]:
+        """:meth:`append`'s transaction; also the first new index and the new leaf hashes."""
+        with self.engine.begin() as conn:
             # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
             next_index = int(
                 conn.execute(
@@ -341,7 +355,8 @@ class Log:
             wanted = {r.record_id for r in records} | {r.target for r in records if r.target}
             known = self._lookup(conn, wanted)
             results: list[Appended] = []
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[int, str, str, str, bytes]] = []
+            leaves: list[bytes] = []
             problems: list[tuple[int, LedgerError]] = []
             for pos, rec in enumerate(records):
                 prior = known.get(rec.record_id)
@@ -389,15 +404,8 @@ class Log:
                         )
                         continue
                 idx = next_index + len(rows)
-                rows.append(
-                    {
-                        "idx": idx,
-                        "record_id": rec.record_id,
-                        "subject": rec.subject,
-                        "type": rec.type,
-                        "data": rec.entry,
-                    }
-                )
+                rows.append((idx, rec.record_id, rec.subject, rec.type, rec.entry))
+                leaves.append(rec.leaf_hash)
                 known[rec.record_id] = (idx, rec.subject, rec.entry)
                 results.append(Appended(idx, rec.leaf_hash, rec.record_id))
             if problems:
@@ -407,10 +415,36 @@ class Log:
                 conn.execute(
                     update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
                 )
-        return results
+        return results, next_index, leaves
+
+    def _remember_leaves(self, first: int, leaves: list[bytes]) -> None:
+        """Keep the leaf hashes of entries just committed at ``first``…, so that
+        :meth:`integrate` need not read those entries back and hash them again."""
+        if self._signer is None:
+            return  # this process never integrates
+        start, held = self._leaves
+        if first != start + len(held) or len(held) > _MAX_HELD_LEAVES:
+            start, held = first, []  # another writer, or a stalled integrator
+        held.extend(leaves)
+        self._leaves = (start, held)
+
+    def _held_leaves(self, old: int, new: int) -> list[bytes] | None:
+        """The leaf hashes of entries ``old`` ≤ index < ``new`` if this process appended
+        them all since the last integration; None otherwise."""
+        start, held = self._leaves
+        if start <= old and new <= start + len(held):
+            return held[old - start : new - start]
+        return None
+
+    def _forget_leaves(self, size: int) -> None:
+        start, held = self._leaves
+        if size >= start + len(held):
+            self._leaves = (size, [])
+        elif size > start:
+            self._leaves = (size, held[size - start :])
 
     @staticmethod
-    def _insert_entries(conn: Any, rows: list[dict[str, Any]]) -> None:
+    def _insert_entries(conn: Any, rows: list[tuple[int, str, str, str, bytes]]) -> None:
         # A plain DB-API executemany of one prepared statement: SQLAlchemy's per-row
         # parameter processing would cost more than SQLite's own work here.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -418,19 +452,21 @@ class Log:
             f"INSERT INTO {ENTRIES.name} (idx, record_id, subject, type, data) "
             f"VALUES ({', '.join([mark] * 5)})"
         )
-        conn.exec_driver_sql(
-            sql, [(r["idx"], r["record_id"], r["subject"], r["type"], r["data"]) for r in rows]
-        )
+        conn.exec_driver_sql(sql, rows)
 
     @staticmethod
     def _lookup(conn: Any, record_ids: Iterable[str]) -> dict[str, tuple[int, str, bytes]]:
         ids = list(record_ids)
         out: dict[str, tuple[int, str, bytes]] = {}
+        # Plain DB-API statements, as for the insert: SQLAlchemy would compile an
+        # expanding IN clause for every batch.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for i in range(0, len(ids), _IN_CHUNK):
-            rows = conn.execute(
-                select(ENTRIES.c.record_id, ENTRIES.c.idx, ENTRIES.c.subject, ENTRIES.c.data).where(
-                    ENTRIES.c.record_id.in_(ids[i : i + _IN_CHUNK])
-                )
+            chunk = ids[i : i + _IN_CHUNK]
+            rows = conn.exec_driver_sql(
+                f"SELECT record_id, idx, subject, data FROM {ENTRIES.name} "
+                f"WHERE record_id IN ({', '.join([mark] * len(chunk))})",
+                tuple(chunk),
             )
             for rid, idx, subject, data in rows:
                 out[rid] = (int(idx), subject, bytes(data))
@@ -448,47 +484,54 @@ class Log:
         """
         if self._signer is None:
             raise LedgerError("this log has no checkpoint signer: it cannot integrate")
-        try:
-            with self._write_lock, self.engine.begin() as conn:
-                next_index, old = conn.execute(select(STATE.c.next_index, STATE.c.tree_size)).one()
-                new = min(int(next_index), int(old) + max_entries)
-                if new == old:
-                    return None
-                builder = self._builder_at(conn, int(old))
-                data = (
+        with self._write_lock:
+            try:
+                with self.engine.begin() as conn:
+                    next_index, old = conn.execute(
+                        select(STATE.c.next_index, STATE.c.tree_size)
+                    ).one()
+                    new = min(int(next_index), int(old) + max_entries)
+                    if new == old:
+                        return None
+                    builder = self._builder_at(conn, int(old))
+                    leaves = self._held_leaves(int(old), new)
+                    if leaves is None:
+                        data = (
+                            conn.execute(
+                                select(ENTRIES.c.data)
+                                .where(ENTRIES.c.idx >= old, ENTRIES.c.idx < new)
+                                .order_by(ENTRIES.c.idx)
+                            )
+                            .scalars()
+                            .all()
+                        )
+                        if len(data) != new - old:
+                            raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
+                        leaves = [hash_leaf(bytes(d)) for d in data]
+                    builder.append(leaves)
+                    self._upsert_tiles(conn, TILES, builder.take_changed())
+                    self._upsert_tiles(conn, TILE_NODES, builder.take_nodes())
+                    checkpoint = Checkpoint(self.origin, new, builder.root())
+                    note = sign_checkpoint(checkpoint, self._signer)
                     conn.execute(
-                        select(ENTRIES.c.data)
-                        .where(ENTRIES.c.idx >= old, ENTRIES.c.idx < new)
-                        .order_by(ENTRIES.c.idx)
+                        CHECKPOINTS.insert().values(
+                            size=new,
+                            root=checkpoint.root,
+                            note=note,
+                            published_at=now or dt.datetime.now(dt.UTC),
+                        )
                     )
-                    .scalars()
-                    .all()
-                )
-                if len(data) != new - old:
-                    raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
-                builder.append([hash_leaf(bytes(d)) for d in data])
-                self._upsert_tiles(conn, TILES, builder.take_changed())
-                self._upsert_tiles(conn, TILE_NODES, builder.take_nodes())
-                checkpoint = Checkpoint(self.origin, new, builder.root())
-                note = sign_checkpoint(checkpoint, self._signer)
-                conn.execute(
-                    CHECKPOINTS.insert().values(
-                        size=new,
-                        root=checkpoint.root,
-                        note=note,
-                        published_at=now or dt.datetime.now(dt.UTC),
-                    )
-                )
-                swapped = conn.execute(
-                    update(STATE)
-                    .where(STATE.c.id == 1, STATE.c.tree_size == old)
-                    .values(tree_size=new)
-                ).rowcount
-                if swapped != 1:
-                    raise ConflictError("another integrator published a checkpoint first")
-        except BaseException:
-            self._builder = None
-            raise
+                    swapped = conn.execute(
+                        update(STATE)
+                        .where(STATE.c.id == 1, STATE.c.tree_size == old)
+                        .values(tree_size=new)
+                    ).rowcount
+                    if swapped != 1:
+                        raise ConflictError("another integrator published a checkpoint first")
+            except BaseException:
+                self._builder = None
+                raise
+            self._forget_leaves(new)
         self._latest = SignedCheckpoint(checkpoint, note)
         return self._latest
 

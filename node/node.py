@@ -6,7 +6,6 @@ is the single entry point for new records, used by the HTTP API and tests alike.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import logging
@@ -15,17 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from crypto.cosignature import CosignatureSigner
-from crypto.errors import PelError, SignatureError
+from crypto.errors import PelError
 from crypto.keys import PublicKey, SigningKey
 from crypto.note import NoteSigner, NoteVerifier, parse_vkey
-from crypto.record import record_signature, record_signing_bytes
 from ledger.checkpoint import open_checkpoint
-from ledger.entries import Appended, PreparedRecord, prepare_record
-from ledger.errors import BatchError, LedgerError, RecordError
+from ledger.entries import Appended, PreparedRecord
+from ledger.errors import BatchError
 from ledger.federation import TrustList
 from ledger.log import Log
 from ledger.mirror import MirrorStore
-from ledger.records import validate_record
 from ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from ledger.witness import Witness, parse_request
 from node.config import KEY_FILES, NodeSettings, load_settings, save_settings
@@ -35,6 +32,7 @@ from node.federation import chain_files, load_trust_list
 from node.keys import read_private_key, write_private_key
 from node.mirror import MirrorFollower, describe, note_checkpoint, receive_gossip
 from node.parallel import SignaturePool
+from node.prepare import BatchRules, check_batch_size, prepare_batch
 from node.sequencer import Sequencer
 from node.tokens import create_token
 
@@ -235,104 +233,34 @@ class Node:
 
     # ---- writing -----------------------------------------------------------------
 
-    def _validate(self, item: object, now: str) -> tuple[dict[str, Any], bool]:
-        """Check one submitted item; return the record (without ``sig`` for drafts) and
-        whether the node filled in ``issued_at``."""
-        if not isinstance(item, dict):
-            raise RecordError("a record must be a JSON object", code="not_an_object")
-        if self.trust_list is not None and self.trust_list.member(self.agency) is None:
-            raise RecordError(
+    def batch_rules(self, now: str) -> BatchRules:
+        """What this node's rules say about a batch submitted now (trust list as loaded)."""
+        tl = self.trust_list
+        not_member = None
+        if tl is not None and tl.member(self.agency) is None:
+            not_member = (
                 f"{self.agency} is not a member of the federation's current trust list "
-                f"(version {self.trust_list.version})",
-                code="not_a_member",
-                field="issuer",
+                f"(version {tl.version})"
             )
-        issuer = item.get("issuer", self.agency)
-        if issuer != self.agency:
-            raise RecordError(
-                f"this log belongs to {self.agency}; it does not take records of {issuer!r}",
-                code="foreign_issuer",
-                field="issuer",
-            )
-        if "sig" in item:
-            return dict(validate_record(item, signed=True)), False
-        draft = {"v": 1, **item, "issuer": self.agency}
-        loose = "issued_at" not in draft
-        if loose:
-            draft["issued_at"] = now
-        validate_record(draft, signed=False)
-        return draft, loose
+        return BatchRules(
+            agency=self.agency,
+            now=now,
+            max_records=self.settings.max_batch_records,
+            not_member=not_member,
+            can_sign=self.issuer_public_key in self.issuer_keys(self.agency),
+        )
 
-    def _check_signatures(
-        self, signed: list[tuple[int, dict[str, Any], bool]]
-    ) -> list[tuple[int, dict[str, Any], bool]]:
-        """The submitted signed records whose signature is not the issuer's."""
-        bad, work, waiting = [], [], []
-        for c in signed:
-            try:
-                work.append((record_signature(c[1]), record_signing_bytes(c[1])))
-                waiting.append(c)
-            except SignatureError:
-                bad.append(c)
-        ok = self.signatures.verify(self.issuer_keys(self.agency), work)
-        bad.extend(c for c, good in zip(waiting, ok, strict=True) if not good)
-        return bad
+    def _verify(self, work: list[tuple[bytes, bytes]]) -> list[bool]:
+        return self.signatures.verify(self.issuer_keys(self.agency), work)
 
     def prepare(self, item: object, *, now: str) -> PreparedRecord:
         """Validate, sign (a draft) or check (a signed record) one submitted record."""
         try:
-            return self._prepare_all([item], now)[0]
+            return prepare_batch([item], self.batch_rules(now), self.signatures.sign, self._verify)[
+                0
+            ]
         except BatchError as exc:
             raise exc.problems[0][1] from None
-
-    def _prepare_all(self, items: Sequence[object], now: str) -> list[PreparedRecord]:
-        checked: list[tuple[int, dict[str, Any], bool]] = []
-        problems: list[tuple[int, LedgerError]] = []
-        for pos, item in enumerate(items):
-            try:
-                record, loose = self._validate(item, now)
-                checked.append((pos, record, loose))
-            except LedgerError as exc:
-                problems.append((pos, exc))
-            except PelError as exc:
-                problems.append((pos, RecordError(exc.message, code=exc.code)))
-        # The Ed25519 work, in one round trip to the signature worker.
-        drafts = [c for c in checked if "sig" not in c[1]]
-        if drafts and self.issuer_public_key not in self.issuer_keys(self.agency):
-            raise RecordError(
-                "this node's issuer key is not the one the trust list gives "
-                f"{self.agency}: apply the key rotation's key, or sign records elsewhere",
-                code="issuer_key_not_current",
-            )
-        signed = [c for c in checked if "sig" in c[1]]
-        sigs = self.signatures.sign([record_signing_bytes(c[1]) for c in drafts])
-        for (_, record, _), sig in zip(drafts, sigs, strict=True):
-            record["sig"] = base64.b64encode(sig).decode()
-        if signed:
-            bad = {pos for pos, _, _ in self._check_signatures(signed)}
-            problems.extend(
-                (
-                    pos,
-                    RecordError(
-                        f"the signature of record {record['id']!r} does not verify with the "
-                        "issuer's key",
-                        code="bad_signature",
-                        field="sig",
-                    ),
-                )
-                for pos, record, _ in signed
-                if pos in bad
-            )
-            checked = [c for c in checked if c[0] not in bad]
-        prepared: list[PreparedRecord] = []
-        for pos, record, loose in checked:
-            try:
-                prepared.append(prepare_record(record, loose_time=loose))
-            except LedgerError as exc:
-                problems.append((pos, exc))
-        if problems:
-            raise BatchError(sorted(problems, key=lambda p: p[0]))
-        return prepared
 
     def submit(self, items: Sequence[object]) -> list[Appended]:
         """Validate, sign (drafts) and append a batch: all of it, or nothing.
@@ -340,13 +268,25 @@ class Node:
         Raises:
             BatchError: listing every refused record by position; nothing appended.
         """
-        if len(items) > self.settings.max_batch_records:
-            raise RecordError(
-                f"a batch holds at most {self.settings.max_batch_records} records",
-                code="batch_too_large",
-            )
         self.refresh_trust_list()
-        prepared = self._prepare_all(items, utc_now())
+        rules = self.batch_rules(utc_now())
+        check_batch_size(items, rules)
+        return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
+
+    def submit_json(self, raw: bytes) -> list[Appended]:
+        """:meth:`submit` for a batch as its JSON body (parsed strictly: UTF-8, no
+        duplicate keys, no NaN), prepared in a signature worker when it is big.
+
+        Raises:
+            RecordError: the body is not a JSON array of records, or is too big.
+            BatchError: as :meth:`submit`.
+        """
+        self.refresh_trust_list()
+        rules = self.batch_rules(utc_now())
+        keys = self.issuer_keys(self.agency)
+        return self._append(self.signatures.prepare_json(raw, rules, keys))
+
+    def _append(self, prepared: list[PreparedRecord]) -> list[Appended]:
         appended = self.log.append(prepared)
         if self.sequencer is not None:
             self.sequencer.poke()

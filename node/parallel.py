@@ -3,9 +3,12 @@
 Ed25519 calls release the GIL, but a thread that signs a thousand records in a
 row must win the GIL back after every signature while request threads hold it,
 so in a busy server it crawls. Big batches are therefore signed and verified in
-a worker process (one round trip per batch: bytes in, bytes out), leaving the
-serving process's core to parsing, validation and storage. Small batches, and
-processes that never start the pool, do the work in line.
+worker processes, one per core (one round trip per batch: bytes in, bytes out).
+A submitted JSON batch goes to a worker whole: parsing, validation and canonical
+JSON cost about as much Python as the signatures cost in C, so the worker does
+all of it (``node.prepare``), and the serving process keeps HTTP and the
+database. Small batches, and processes that never start the pool, do the work
+in line.
 
 ``parallel_map`` splits CPU work that releases the GIL over threads, for callers
 that are not competing with request threads (``pel verify``, bulk loads).
@@ -13,6 +16,7 @@ that are not competing with request threads (``pel verify``, bulk loads).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -21,11 +25,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from crypto.keys import PublicKey, SigningKey
+from ledger.entries import PreparedRecord
+from node.prepare import BatchRules, Outcome, outcome_result, prepare_json
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 WORKERS = max(1, os.cpu_count() or 1)
+# A record of a batch is a few hundred bytes of JSON: bodies smaller than about
+# ``min_batch`` records are prepared in line.
+_BYTES_PER_RECORD = 256
 _threads = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pel-crypto")
 
 
@@ -57,6 +66,9 @@ _worker_key: SigningKey | None = None
 def _init_worker(pem: bytes) -> None:
     global _worker_key
     _worker_key = SigningKey.from_pem(pem)
+    # Modules and schemas live as long as the worker: out of the collector's sight,
+    # so the collections that parsing a batch triggers stay short.
+    gc.freeze()
 
 
 def _sign_in_worker(messages: list[bytes]) -> list[bytes]:
@@ -68,6 +80,10 @@ def _sign_in_worker(messages: list[bytes]) -> list[bytes]:
 def _verify_in_worker(raw_keys: list[bytes], work: list[tuple[bytes, bytes]]) -> list[bool]:
     keys = [PublicKey(k) for k in raw_keys]
     return [any(k.verify(sig, msg) for k in keys) for sig, msg in work]
+
+
+def _prepare_in_worker(raw: bytes, rules: BatchRules, raw_keys: list[bytes]) -> Outcome:
+    return prepare_json(raw, rules, _sign_in_worker, lambda work: _verify_in_worker(raw_keys, work))
 
 
 class SignaturePool:
@@ -88,7 +104,7 @@ class SignaturePool:
             if self._pool is None:
                 # "spawn": the serving process has threads, which fork would copy unsafely.
                 self._pool = ProcessPoolExecutor(
-                    max_workers=1,
+                    max_workers=WORKERS,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_worker,
                     initargs=(self._key.to_pem(),),
@@ -105,6 +121,24 @@ class SignaturePool:
         if pool is None or len(messages) < self._min_batch:
             return [self._key.sign(m) for m in messages]
         return pool.submit(_sign_in_worker, messages).result()
+
+    def prepare_json(
+        self, raw: bytes, rules: BatchRules, keys: Sequence[PublicKey]
+    ) -> list[PreparedRecord]:
+        """A submitted JSON batch parsed, validated, signed (drafts) or checked (signed
+        records) and encoded: :func:`node.prepare.prepare_json`, in a worker when the
+        pool runs and the body is big enough, the serving process keeping only HTTP
+        and the database.
+
+        Raises:
+            RecordError, BatchError: as :func:`node.prepare.prepare_batch`.
+        """
+        pool = self._pool
+        if pool is None or len(raw) < self._min_batch * _BYTES_PER_RECORD:
+            outcome = prepare_json(raw, rules, self.sign, lambda work: self.verify(keys, work))
+        else:
+            outcome = pool.submit(_prepare_in_worker, raw, rules, [k.raw for k in keys]).result()
+        return outcome_result(outcome)
 
     def verify(self, keys: Sequence[PublicKey], work: list[tuple[bytes, bytes]]) -> list[bool]:
         """For each ``(signature, message)``: does one of ``keys`` sign it?"""

@@ -349,6 +349,14 @@ class TileHashReader:
             if upper is not None:
                 out.extend(upper)
                 return out
+        upper = self._uppers.get((index >> shift, size))
+        if upper is not None:  # cold, and only full tiles are missing: read just those
+            found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
+            out = []
+            for key, pos in inside:
+                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
+            out.extend(upper)
+            return out
         coords: list[Coord] = []
         edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
         edge_lo = 0

@@ -1,7 +1,13 @@
 """Record schemas and validation: what a log entry may contain."""
 
 from ledger.records.types import BODIES, RECORD_TYPES, RECORD_VERSION, Record, RecordRef
-from ledger.records.validate import MAX_ENTRY_BYTES, encode_entry, record_error, validate_record
+from ledger.records.validate import (
+    MAX_ENTRY_BYTES,
+    check_entry_size,
+    encode_entry,
+    record_error,
+    validate_record,
+)
 
 __all__ = [
     "BODIES",
@@ -10,6 +16,7 @@ __all__ = [
     "RECORD_VERSION",
     "Record",
     "RecordRef",
+    "check_entry_size",
     "encode_entry",
     "record_error",
     "validate_record",

@@ -105,6 +105,15 @@ def encode_entry(record: Mapping[str, Any]) -> bytes:
         entry = canonicalize(record)
     except CanonicalJSONError as exc:
         raise RecordError(str(exc), code="bad_json") from None
+    return check_entry_size(entry)
+
+
+def check_entry_size(entry: bytes) -> bytes:
+    """``entry`` itself, if it fits an entry bundle (at most 65 535 bytes).
+
+    Raises:
+        RecordError: ``record_too_large``.
+    """
     if len(entry) > MAX_ENTRY_BYTES:
         raise RecordError(
             f"record is {len(entry)} bytes as canonical JSON; the limit is {MAX_ENTRY_BYTES}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -76,7 +77,11 @@ def serve(
     node = Node.open(directory)
     _check_log(node, full=not quick_check)
     out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(node, check=False), host=host, port=port, log_level="warning")
+    app = create_app(node, check=False)
+    # What is loaded by now lives as long as the process: out of the collector's
+    # sight, so the collections that every parsed batch triggers stay short.
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @friendly

@@ -216,3 +216,30 @@ def test_node_info_and_docs(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/records" in spec["paths"] and "/v1/proof/inclusion" in spec["paths"]
     error(client.get("/nowhere"), 404, "not_found")
+
+
+@pytest.mark.parametrize("record_id", ["rec-1", 'q"uote\\', "é€\U0001f600", "\x00\n"])
+def test_receipts_are_the_json_of_the_records(record_id: str) -> None:
+    import hashlib
+
+    from api.routers.records import _receipts
+    from ledger.entries import Appended
+
+    appended = [
+        Appended(7, hashlib.sha256(b"a").digest(), record_id),
+        Appended(2**40, hashlib.sha256(b"b").digest(), "x", True),
+    ]
+    want = {
+        "records": [
+            {
+                "index": a.index,
+                "leaf_hash": base64.b64encode(a.leaf_hash).decode(),
+                "id": a.record_id,
+                "duplicate": a.duplicate,
+            }
+            for a in appended
+        ]
+    }
+    got = _receipts(appended)
+    assert json.loads(got) == want
+    assert got == json.dumps(want, ensure_ascii=False, separators=(",", ":")).encode()

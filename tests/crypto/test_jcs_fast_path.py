@@ -1,4 +1,5 @@
-"""The JCS fast path writes exactly what the ``rfc8785`` package writes."""
+"""The JCS fast path writes exactly what the ``rfc8785`` package writes, and a member
+spliced into an encoded object gives exactly the object's canonical JSON."""
 
 from __future__ import annotations
 
@@ -6,16 +7,31 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import CanonicalJSONError
-from crypto.jcs import _plain, canonicalize
+from crypto.jcs import _plain, canonical_cut, canonicalize, insert_member
 
+# Characters where JSON encoders tend to differ: escapes, DEL, line separators, lone
+# surrogates, both sides of U+E000 and of U+FFFF (the UTF-16 ordering boundary).
+TRICKY = [
+    "\x00", "\x08", "\x1f", "\x7f", '"', "\\", "/", "\u2028", "\u2029", "\ud800", "\udbff",
+    "\udc00", "\udfff", "\ud7ff", "\ue000", "\uf8ff", "\ufb33", "\uffff", "\U00010000",
+    "\U0001f600", "\U0010ffff", "é", "€", "ไ", "s", "z",
+]  # fmt: skip
+chars = st.characters(exclude_categories=()) | st.sampled_from(TRICKY)
+texts = st.text(chars, max_size=6) | st.sampled_from(["si", "sig", "sih", "sig\U0001f600"])
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.sampled_from([2**53, -(2**53), 2**64, 1.5, 0.1, 1e21, -0.0])
+    | texts
 )
-keys = st.text()
+# Keys made mostly of the tricky characters, so that one object often holds keys on
+# both sides of the UTF-16 ordering boundary.
+keys = texts | st.text(st.sampled_from(TRICKY), min_size=1, max_size=3)
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(keys, inner, max_size=5),
@@ -23,38 +39,55 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
+bmp_keys = st.text(st.characters(max_codepoint=0xDFFF, exclude_categories=["Cs"]))
+plain_scalars = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | texts
+
+
+def _canonical_or_refused(value: Any) -> bytes | None:
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, UnicodeError, ValueError, TypeError):
+        return None
+
+
+@settings(max_examples=600, deadline=None)
 @given(values)
 def test_fast_path_matches_rfc8785(value: Any) -> None:
-    try:
-        want = rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError:
+    want = _canonical_or_refused(value)
+    if want is None:
         with pytest.raises(CanonicalJSONError):
             canonicalize(value)
         return
     assert canonicalize(value) == want
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(st.characters(codec="ascii")), scalars, max_size=8))
-def test_plain_ascii_records_take_the_fast_path(value: dict[str, Any]) -> None:
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(bmp_keys, plain_scalars, max_size=8))
+def test_keys_below_u_e000_take_the_fast_path(value: dict[str, Any]) -> None:
     assert _plain(value)
-    assert canonicalize(value) == rfc8785.dumps(value)
+    want = _canonical_or_refused(value)
+    if want is not None:
+        assert canonicalize(value) == want
 
 
 @pytest.mark.parametrize(
     "value",
-    [{"é": 1, "e": 2}, {"\U0001f600": 1, "\uffff": 2}, 1.5, [1e21], 2**53, -(2**53)],
+    [{"\ue000": 1, "e": 2}, {"\U0001f600": 1, "\uffff": 2}, 1.5, [1e21], 2**53, -(2**53)],
 )
 def test_slow_path_cases_still_canonical(value: Any) -> None:
     assert not _plain(value)
-    try:
-        want = rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError:
+    want = _canonical_or_refused(value)
+    if want is None:
         with pytest.raises(CanonicalJSONError):
             canonicalize(value)
         return
     assert canonicalize(value) == want
+
+
+def test_non_ascii_bmp_keys_are_fast_and_sorted() -> None:
+    value = {"é": 1, "e": 2, "€": 3, "ไ": 4, "\ud7ff": 5}
+    assert _plain(value)
+    assert canonicalize(value) == rfc8785.dumps(value)
 
 
 def test_non_ascii_keys_sort_by_utf16_units() -> None:
@@ -64,3 +97,66 @@ def test_non_ascii_keys_sort_by_utf16_units() -> None:
         {"\U0001f600": 1, "\uffff": 2}
     )
     assert canonicalize({"\U0001f600": 1, "\uffff": 2}).startswith('{"\U0001f600"'.encode())
+
+
+@pytest.mark.parametrize("value", ["\ud800", {"a": "\udfff"}, {"\udc00": 1}, ["x\ud83d"]])
+def test_lone_surrogates_are_refused(value: Any) -> None:
+    with pytest.raises(CanonicalJSONError):
+        canonicalize(value)
+
+
+# ---- one encoding for a record's signing bytes and its entry ---------------------------
+
+members = st.dictionaries(keys, values, max_size=6)
+cut_keys = st.sampled_from(["sig", "", "a", "é", *TRICKY]) | texts
+
+
+@settings(max_examples=400, deadline=None)
+@given(members, cut_keys, values)
+# A key that sorts one way by code point and the other by UTF-16 code unit.
+@example({"\uffff": 1, "a": 2}, "\U0001f600", 0)
+@example({"\U0001f600": 1, "sig": 2}, "\ue000", 0)
+def test_cut_and_insert_give_the_canonical_json(value: dict[str, Any], key: str, x: Any) -> None:
+    without = {k: v for k, v in value.items() if k != key}
+    want_without = _canonical_or_refused(without)
+    want_with = _canonical_or_refused({**without, key: x})
+    try:
+        encoded, offset = canonical_cut(value, key)
+    except CanonicalJSONError:
+        assert want_without is None
+        return
+    assert encoded == want_without
+    member = _canonical_or_refused({key: x})
+    if member is not None:
+        assert insert_member(encoded, offset, member[1:-1]) == want_with
+
+
+def test_cut_of_a_record_at_sig() -> None:
+    record = {"v": 1, "type": "t", "subject": "s", "issuer": "i", "id": "x", "body": {"a": [1]}}
+    encoded, offset = canonical_cut(record, "sig")
+    assert encoded == b'{"body":{"a":[1]},"id":"x","issuer":"i","subject":"s","type":"t","v":1}'
+    assert encoded[:offset] == b'{"body":{"a":[1]},"id":"x","issuer":"i"'
+    signed = insert_member(encoded, offset, b'"sig":"AA=="')
+    assert signed == rfc8785.dumps({**record, "sig": "AA=="})
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ({}, b'{"sig":"x"}'),
+        ({"sig": "old"}, b'{"sig":"x"}'),
+        ({"a": 1}, b'{"a":1,"sig":"x"}'),
+        ({"z": 1}, b'{"sig":"x","z":1}'),
+        ({"z": 1, "a": {"sig": 2}}, b'{"a":{"sig":2},"sig":"x","z":1}'),
+        ({"z": "sig", "b": 2, "a": 1}, b'{"a":1,"b":2,"sig":"x","z":"sig"}'),
+    ],
+)
+def test_insert_member_edges(value: dict[str, Any], want: bytes) -> None:
+    assert insert_member(*canonical_cut(value, "sig"), b'"sig":"x"') == want
+
+
+def test_cut_refuses_non_string_keys() -> None:
+    with pytest.raises(CanonicalJSONError):
+        canonical_cut({1: "x", "é": 2}, "sig")  # type: ignore[dict-item]
+    with pytest.raises(CanonicalJSONError):
+        canonical_cut({1: "x"}, "sig")  # type: ignore[dict-item]

@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from crypto.errors import CanonicalJSONError, KeyFormatError, SignatureError
 from crypto.jcs import canonicalize
 from crypto.keys import PublicKey, SigningKey
-from crypto.record import record_signing_bytes, sign_record, verify_record
+from crypto.record import (
+    encode_signature,
+    record_cut,
+    record_signing_bytes,
+    sign_record,
+    signed_entry,
+    verify_record,
+)
 
 # RFC 8032 section 7.1, TEST 1 (empty message).
 RFC8032_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
@@ -199,6 +206,23 @@ def test_signing_bytes_are_jcs_without_sig(signed: dict[str, Any]) -> None:
     assert record_signing_bytes(signed) == want == record_signing_bytes(RECORD)
     assert b'"sig"' not in want
     assert want.startswith(b'{"body":{"amount":"1250.00","currency":"THB","employer_paid":true,')
+
+
+def test_one_encoding_gives_the_signing_bytes_and_the_signed_entry(
+    issuer: SigningKey, signed: dict[str, Any]
+) -> None:
+    signing, offset = record_cut(signed)
+    assert (signing, offset) == record_cut(RECORD)  # sig is left out
+    assert signing == record_signing_bytes(signed)
+    assert signed_entry(signing, offset, signed["sig"]) == canonicalize(signed)
+    raw = base64.b64decode(signed["sig"])
+    assert encode_signature(raw) == signed["sig"]
+
+
+@pytest.mark.parametrize("sig", ['a"b', "a\\b", "AA==\n", "é"])
+def test_signed_entry_refuses_a_sig_that_is_not_base64(sig: str) -> None:
+    with pytest.raises(SignatureError):
+        signed_entry(*record_cut(RECORD), sig)
 
 
 def test_sign_record_copies_and_replaces_an_old_sig(issuer: SigningKey) -> None:

@@ -245,3 +245,39 @@ def test_startup_check_finds_any_changed_byte(
             reopened.check(full=True)
     finally:
         reopened.stop()
+
+
+def test_integration_with_and_without_the_held_leaf_hashes(
+    node_and_token: tuple[Node, str],
+) -> None:
+    """The leaf hashes a log keeps from its own appends give the same tree as hashing
+    the stored entries: also when another writer appended in between, when another
+    integrator published first, and when integration is split."""
+    from ledger.log import Log
+
+    node, _ = node_and_token
+    log = node.log
+    other = Log(node.engine, node.log_verifier, signer=node.log_signer)  # a second process
+    drafts = list(synth_drafts(node.agency, 700, seed=5))
+    node.submit(drafts[:100])
+    assert log._held_leaves(0, 100) is not None
+    assert other._held_leaves(0, 100) is None
+    other.append([node.prepare(d, now="2026-11-22T00:00:00Z") for d in drafts[100:150]])
+    node.submit(drafts[150:300])  # not contiguous with what this log holds: starts again
+    assert log._held_leaves(0, 100) is None
+    assert log._held_leaves(150, 300) is not None
+    assert log.integrate(max_entries=120) is not None  # from the entries: 0..119
+    cp = log.integrate()  # 120..299: partly held
+    assert cp is not None and cp.checkpoint.size == 300
+    assert log._held_leaves(150, 300) is None  # forgotten once integrated
+    node.submit(drafts[300:500])
+    assert other.integrate() is not None  # another integrator publishes first
+    node.submit(drafts[500:700])
+    cp = log.integrate()
+    assert cp is not None and cp.checkpoint.size == 700
+    assert cp.checkpoint.root == mth(all_entries(node))
+    assert log.check_integrity(full=True) == cp.checkpoint
+    # A log that only appends (no signer: it never integrates) keeps nothing.
+    reader = Log(node.engine, node.log_verifier)
+    reader.append([node.prepare(f.contribution(), now="2026-11-22T00:00:00Z")])
+    assert reader._leaves == (0, [])
