@@ -635,7 +635,9 @@ class Log:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
-        self._check_size(size)
+        latest = self._latest
+        if latest is None or not 0 < size <= latest.checkpoint.size:
+            self._check_size(size)  # reads the latest checkpoint, or refuses the size
         if not 0 <= index < size:
             raise NotFoundError(f"index {index} is not in a tree of size {size}")
         return self.hashes.inclusion_proof(index, size)
