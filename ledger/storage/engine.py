@@ -57,7 +57,12 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` with pel's settings (WAL and durable commits on SQLite)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # LIFO: the connection used last is used next, so the writes (one at a time)
+        # keep landing on a connection whose page cache (256 MiB) is still valid. SQLite
+        # drops a connection's cache whenever another connection has written since.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_use_lifo=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
