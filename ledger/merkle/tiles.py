@@ -334,6 +334,8 @@ class TileHashReader:
         while (index >> shift | TILE_WIDTH - 1) + 1 << shift <= size:
             inside.append(((shift >> _LEVEL_SHIFT, index >> shift + TILE_HEIGHT), index >> shift))
             shift += TILE_HEIGHT
+        upper_key = (index >> shift, size)
+        upper = self._uppers.get(upper_key)
         out: list[bytes] = []
         cache = self._cache
         for key, pos in inside:
@@ -347,18 +349,12 @@ class TileHashReader:
                 pass
             out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
         else:
-            upper = self._uppers.get((index >> shift, size))
             if upper is not None:
                 out.extend(upper)
                 return out
-        upper = self._uppers.get((index >> shift, size))
         if upper is not None:  # cold, and only full tiles are missing: read just those
             found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
-            out = []
-            for key, pos in inside:
-                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
-            out.extend(upper)
-            return out
+            return self._inside_hashes(inside, found) + list(upper)
         coords: list[Coord] = []
         edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
         edge_lo = 0
@@ -380,9 +376,7 @@ class TileHashReader:
         else:  # cold: every tile this proof needs, in one read
             where, need = self._plan(coords + pieces, {key: TILE_WIDTH for key, _ in inside})
             found = self._tiles(need)
-            out = []
-            for key, pos in inside:
-                out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
+            out = self._inside_hashes(inside, found)
             rest = self._pick(found, where, need)
         if pieces:
             edge_hash = fold(rest[len(coords) :])
@@ -394,8 +388,18 @@ class TileHashReader:
             rest.insert(edge, edge_hash)
         if len(self._uppers) >= 16384:
             self._uppers.clear()
-        self._uppers[(index >> shift, size)] = tuple(rest)
+        self._uppers[upper_key] = tuple(rest)
         out.extend(rest)
+        return out
+
+    @staticmethod
+    def _inside_hashes(
+        inside: list[tuple[tuple[int, int], int]], found: dict[tuple[int, int], _TileNodes]
+    ) -> list[bytes]:
+        """The proof hashes, eight per tile level, of the full tiles in ``inside``."""
+        out: list[bytes] = []
+        for key, pos in inside:
+            out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
         return out
 
     def _cached_hashes(self, coords: Sequence[Coord]) -> list[bytes] | None:
