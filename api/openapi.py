@@ -121,6 +121,13 @@ class Witnessing(BaseModel):
     witnessed: bool
 
 
+class Prewarm(BaseModel):
+    """The pass that reads the stored tiles once after start-up (``idle`` when it is off)."""
+
+    state: str
+    bytes: int
+
+
 class NodeInfo(BaseModel):
     """What a peer or an operator needs to know of a node."""
 
@@ -134,6 +141,7 @@ class NodeInfo(BaseModel):
     witnessing: Witnessing
     mirrors: dict[str, dict[str, Any]]
     flagged: list[str]
+    tiles_prewarm: Prewarm
 
 
 class Health(BaseModel):

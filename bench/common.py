@@ -170,8 +170,11 @@ def served(directory: Path, *, quick_check: bool = True) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"pel serve exited: {proc.stderr.read().decode()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                # Serving, and done reading its stored tiles once (``tiles_prewarm``):
+                # figures are taken of a node that has finished starting.
+                info = httpx.get(url + "/v1/node", timeout=5)
+                if info.status_code == 200 and info.json()["tiles_prewarm"]["state"] != "running":
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError("pel serve did not start")

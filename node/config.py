@@ -41,6 +41,9 @@ class NodeSettings(BaseSettings):
     max_batch_records: int = Field(10_000, gt=0, description="Most records in one POST")
     max_request_bytes: int = Field(64 << 20, gt=0, description="Largest request body accepted")
     full_check_on_start: bool = Field(True, description="Rehash every entry at start-up")
+    prewarm_tiles: bool = Field(
+        True, description="Read the stored tiles once after start-up, in the background"
+    )
     mirror_interval: float = Field(
         1.0, gt=0, le=3600, description="Seconds between mirror rounds once caught up"
     )

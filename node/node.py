@@ -33,6 +33,7 @@ from node.keys import read_private_key, write_private_key
 from node.mirror import MirrorFollower, describe, note_checkpoint, receive_gossip
 from node.parallel import SignaturePool
 from node.prepare import BatchRules, check_batch_size, prepare_batch
+from node.prewarm import TilePrewarm
 from node.sequencer import Sequencer
 from node.tokens import create_token
 
@@ -77,6 +78,7 @@ class Node:
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
+        self.prewarm = TilePrewarm(self.log)
 
     @classmethod
     def open(cls, directory: Path, **overrides: Any) -> Node:
@@ -203,6 +205,8 @@ class Node:
         self.signatures.start()
         self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
         self.sequencer.start()
+        if self.settings.prewarm_tiles:
+            self.prewarm.start()
         if self.trust_list is not None and len(self.trust_list.members) > 1:
             self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
             self.cosigning.start()
@@ -218,6 +222,7 @@ class Node:
             self.mirroring.start()
 
     def stop(self) -> None:
+        self.prewarm.stop()
         if self.mirroring is not None:
             self.mirroring.stop()
             self.mirroring = None

@@ -29,6 +29,7 @@ def node_info(node: NodeDep) -> dict[str, Any]:
         "pending": next_index - tree_size,
         "witnessing": node.witnessed(),
         **node.mirror_status(),
+        "tiles_prewarm": node.prewarm.status(),
     }
 
 

@@ -319,7 +319,8 @@ class TileHashReader:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The same proof as :func:`ledger.merkle.proof.inclusion_proof` over this reader,
         by a direct path: the sibling of the leaf's ancestor at each height, clipped to
-        ``size``, is the proof hash of that height. At most one source read.
+        ``size``, is the proof hash of that height. At most one source read; a cold
+        proof under an ancestor seen before reads its one missing tile on its own.
 
         While the ancestor's whole tile lies inside the tree, its eight proof hashes are
         slices of that full tile's nodes (one look-up per tile level). The rest, at the
@@ -338,23 +339,28 @@ class TileHashReader:
         upper = self._uppers.get(upper_key)
         out: list[bytes] = []
         cache = self._cache
-        for key, pos in inside:
+        for level, (key, pos) in enumerate(inside):
             nodes = cache.get(key)
             if nodes is None:
-                break
-            # Not contextlib.suppress: a context manager per tile level costs more than the slicing.
-            try:  # noqa: SIM105
-                cache.move_to_end(key)
-            except KeyError:  # evicted meanwhile by another thread
-                pass
+                if upper is None:
+                    break  # cold at the edge too: every tile in one read, below
+                # Cold, and only full tiles are missing: read just those, in one read.
+                if any(above not in cache for above, _ in inside[level + 1 :]):
+                    found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
+                    return self._inside_hashes(inside, found) + list(upper)
+                nodes = self._full_tile(key)
+            else:
+                # Not contextlib.suppress: a context manager per tile level costs more than
+                # the slicing.
+                try:  # noqa: SIM105
+                    cache.move_to_end(key)
+                except KeyError:  # evicted meanwhile by another thread
+                    pass
             out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
         else:
             if upper is not None:
                 out.extend(upper)
                 return out
-        if upper is not None:  # cold, and only full tiles are missing: read just those
-            found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
-            return self._inside_hashes(inside, found) + list(upper)
         coords: list[Coord] = []
         edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
         edge_lo = 0
@@ -399,8 +405,30 @@ class TileHashReader:
         """The proof hashes, eight per tile level, of the full tiles in ``inside``."""
         out: list[bytes] = []
         for key, pos in inside:
-            out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](found[key].data))
+            nodes = found[key]
+            if nodes.count != TILE_WIDTH:
+                raise IntegrityError(f"tile {key[0]}/{key[1]} should be full and is not")
+            out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
         return out
+
+    def _full_tile(self, key: tuple[int, int]) -> _TileNodes:
+        """The nodes of the full tile ``key``, read from the source on their own and kept:
+        a cold proof's one read, without the planning of :meth:`_tiles`."""
+        if self._read_nodes is not None:
+            ((data, inner),) = self._read_nodes([key])
+        else:
+            (data,) = self._source.read_tiles([key])
+            inner = None
+        if len(data) != _FULL:
+            raise IntegrityError(f"tile {key[0]}/{key[1]} should be full and has {len(data)} bytes")
+        if inner is None:
+            nodes = _TileNodes(data)
+        elif len(inner) != INNER_NODES_BYTES:
+            raise IntegrityError(f"inner nodes of tile {key[0]}/{key[1]} are cut short")
+        else:
+            nodes = _TileNodes.stored(data, inner)
+        self._remember(key, nodes)
+        return nodes
 
     def _cached_hashes(self, coords: Sequence[Coord]) -> list[bytes] | None:
         """The hashes at ``coords`` if every tile they need is cached (and long enough), else

@@ -281,3 +281,20 @@ def test_integration_with_and_without_the_held_leaf_hashes(
     reader = Log(node.engine, node.log_verifier)
     reader.append([node.prepare(f.contribution(), now="2026-11-22T00:00:00Z")])
     assert reader._leaves == (0, [])
+
+
+def test_warm_tiles_reads_every_stored_tile_and_inner_node(
+    node_and_token: tuple[Node, str],
+) -> None:
+    node, _ = node_and_token
+    assert list(node.log.warm_tiles()) == []  # nothing stored yet: nothing read
+    fill(node, 1300, batch=650)  # five full level-0 tiles and a partial one, a level-1 tile
+    with node.engine.connect() as conn:
+        expected = sum(
+            int(conn.execute(text(f"SELECT coalesce(sum(length(data)), 0) FROM {t}")).scalar())
+            for t in ("tiles", "tile_nodes")
+        )
+    read = list(node.log.warm_tiles(chunk=2))
+    assert read == sorted(read) and len(read) > 3  # progress after each short read
+    # Level 0: five full tiles and 20 hashes; level 1: five hashes; five tiles' inner nodes.
+    assert read[-1] == expected == 5 * 8192 + 20 * 32 + 5 * 32 + 5 * 8128

@@ -530,6 +530,43 @@ def test_the_direct_path_refuses_what_the_generic_one_refuses() -> None:
         reader.inclusion_proof(0, 301)  # beyond the stored tiles
 
 
+def test_a_cold_proof_under_a_known_ancestor_reads_only_its_missing_tiles() -> None:
+    size = L2 + 700
+    builder = TreeBuilder(0, {})
+    builder.append(LEAVES[:size])
+    tiles = builder.take_changed()
+    source = CountingSource(dict(tiles))
+    tree = DictHashReader()
+    tree.extend(LEAVES[:size])
+    # Leaves below L2 share the part of their proofs above tile level 1. The cache holds
+    # two tiles, so a proof's level-0 tile is soon evicted while the level-1 one stays.
+    reader = TileHashReader(source, cache_tiles=2)
+    assert reader.inclusion_proof(5, size) == tree.inclusion_proof(5)
+    assert reader.inclusion_proof(300, size) == tree.inclusion_proof(300)  # evicts 0/0
+    before = len(source.calls)
+    assert reader.inclusion_proof(6, size) == tree.inclusion_proof(6)
+    assert source.calls[before:] == [[(0, 0)]]  # its level-0 tile alone
+    # Both of its tiles evicted: both in one read.
+    reader.inclusion_proof(L2 + 3, size)
+    reader.inclusion_proof(L2 + 300, size)
+    before = len(source.calls)
+    assert reader.inclusion_proof(7, size) == tree.inclusion_proof(7)
+    assert source.calls[before:] == [[(0, 0), (1, 0)]]
+    # A stored tile that should be full and is not: refused, not a wrong proof.
+    reader.inclusion_proof(300, size)
+    source.tiles[(0, 0)] = tiles[(0, 0)][:-HASH_SIZE]
+    with pytest.raises(IntegrityError, match="should be full"):
+        reader.inclusion_proof(8, size)
+    # Stored inner nodes cut short: refused too.
+    with_nodes = NodeCountingSource(dict(tiles))
+    stored = TileHashReader(with_nodes, cache_tiles=2)
+    stored.inclusion_proof(5, size)
+    stored.inclusion_proof(300, size)
+    with_nodes.nodes[(0, 0)] = naive_inner_nodes(tiles[(0, 0)])[:-1]
+    with pytest.raises(IntegrityError, match="cut short"):
+        stored.inclusion_proof(6, size)
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 255, 256])
 def test_hash_pairs_hashes_each_pair_of_a_packed_row(count: int) -> None:
     row = LEAVES[:count]
