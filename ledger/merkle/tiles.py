@@ -319,8 +319,7 @@ class TileHashReader:
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The same proof as :func:`ledger.merkle.proof.inclusion_proof` over this reader,
         by a direct path: the sibling of the leaf's ancestor at each height, clipped to
-        ``size``, is the proof hash of that height. At most one source read; a cold
-        proof under an ancestor seen before reads its one missing tile on its own.
+        ``size``, is the proof hash of that height. At most one source read.
 
         While the ancestor's whole tile lies inside the tree, its eight proof hashes are
         slices of that full tile's nodes (one look-up per tile level). The rest, at the
@@ -339,28 +338,23 @@ class TileHashReader:
         upper = self._uppers.get(upper_key)
         out: list[bytes] = []
         cache = self._cache
-        for level, (key, pos) in enumerate(inside):
+        cold = False
+        for key, pos in inside:
             nodes = cache.get(key)
             if nodes is None:
-                if upper is None:
-                    break  # cold at the edge too: every tile in one read, below
-                # Cold, and only full tiles are missing: read just those, in one read.
-                if any(above not in cache for above, _ in inside[level + 1 :]):
-                    found = self._tiles(dict.fromkeys([key for key, _ in inside], TILE_WIDTH))
-                    return self._inside_hashes(inside, found) + list(upper)
-                nodes = self._full_tile(key)
-            else:
-                # Not contextlib.suppress: a context manager per tile level costs more than
-                # the slicing.
-                try:  # noqa: SIM105
-                    cache.move_to_end(key)
-                except KeyError:  # evicted meanwhile by another thread
-                    pass
+                cold = True
+                break
+            # Not contextlib.suppress: a context manager per tile level costs more than the slicing.
+            try:  # noqa: SIM105
+                cache.move_to_end(key)
+            except KeyError:  # evicted meanwhile by another thread
+                pass
             out.extend(_SIBLINGS[pos & TILE_WIDTH - 1](nodes.data))
-        else:
-            if upper is not None:
-                out.extend(upper)
-                return out
+        if upper is not None:
+            if cold:  # only full tiles are missing
+                out = self._inside_cold(inside)
+            out.extend(upper)
+            return out
         coords: list[Coord] = []
         edge = -1  # position in ``coords`` of the one sibling cut by the tree's right edge
         edge_lo = 0
@@ -375,15 +369,17 @@ class TileHashReader:
             height += 1
         edge_hash = self._edges.get((edge_lo, size)) if edge >= 0 else None
         pieces = subtree_coords(edge_lo, size) if edge >= 0 and edge_hash is None else []
-        if len(out) == TILE_HEIGHT * len(inside):
-            rest = self._cached_hashes(coords + pieces)
-            if rest is None:
-                rest = self.read_hashes(coords + pieces)
-        else:  # cold: every tile this proof needs, in one read
+        rest = self._cached_hashes(coords + pieces)
+        if rest is not None:
+            if cold:  # only full tiles are missing
+                out = self._inside_cold(inside)
+        elif cold:  # every tile this proof needs, in one read
             where, need = self._plan(coords + pieces, {key: TILE_WIDTH for key, _ in inside})
             found = self._tiles(need)
             out = self._inside_hashes(inside, found)
             rest = self._pick(found, where, need)
+        else:
+            rest = self.read_hashes(coords + pieces)
         if pieces:
             edge_hash = fold(rest[len(coords) :])
             del rest[len(coords) :]
@@ -397,6 +393,23 @@ class TileHashReader:
         self._uppers[upper_key] = tuple(rest)
         out.extend(rest)
         return out
+
+    def _inside_cold(self, inside: list[tuple[tuple[int, int], int]]) -> list[bytes]:
+        """The proof hashes of the full tiles in ``inside`` when some are not cached: the
+        one missing tile read on its own (a cold proof's usual case), several in one read."""
+        found: dict[tuple[int, int], _TileNodes] = {}
+        missing = []
+        for key, _ in inside:
+            nodes = self._cache.get(key)
+            if nodes is None:
+                missing.append(key)
+            else:
+                found[key] = nodes
+        if len(missing) == 1:
+            found[missing[0]] = self._full_tile(missing[0])
+        else:
+            found.update(self._tiles(dict.fromkeys(missing, TILE_WIDTH)))
+        return self._inside_hashes(inside, found)
 
     @staticmethod
     def _inside_hashes(
