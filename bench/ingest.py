@@ -87,7 +87,10 @@ def ingest(url: str, token: str, bodies: list[bytes], records: int, clients: int
     if errors:
         raise RuntimeError(errors[0])
     with httpx.Client(base_url=url) as c:
-        while _checkpoint_size(c) < records:
+        deadline = time.monotonic() + 600
+        while (size := _checkpoint_size(c)) < records:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no checkpoint reached {records:,} entries (at {size:,})")
             time.sleep(0.01)
     return time.perf_counter() - start
 

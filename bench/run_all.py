@@ -22,6 +22,7 @@ FULL = [
     ["bench.versus_pymerkle"],
     ["bench.disk"],
     ["bench.growth"],
+    ["bench.coldstart"],
 ]
 QUICK = [
     ["bench.ingest", "--records", "20000"],
@@ -30,6 +31,7 @@ QUICK = [
     ["bench.versus_pymerkle", "--entries", "10000", "--proofs", "200"],
     ["bench.disk", "--records", "20000"],
     ["bench.growth", "--sizes", "0,50000", "--records", "10000"],
+    ["bench.coldstart", "--size", "50000", "--proofs", "500"],
 ]
 
 
