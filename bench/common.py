@@ -157,9 +157,9 @@ def init_node(directory: Path, agency: str = "TH-SSO", database: str | None = No
 
 
 @contextlib.contextmanager
-def served(directory: Path, *, quick_check: bool = True) -> Iterator[str]:
+def served(directory: Path, *, quick_check: bool = True, port: int | None = None) -> Iterator[str]:
     """Serve a node directory with ``pel serve`` in its own process; yield its URL."""
-    port = free_port()
+    port = port or free_port()
     cmd = [*PEL, "serve", str(directory), "--port", str(port)]
     if quick_check:
         cmd.append("--quick-check")

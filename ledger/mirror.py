@@ -33,9 +33,10 @@ caller gives (over the network, in node/), so this module does no I/O but SQL.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +44,11 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, SignatureError
 from crypto.jcs import canonicalize
 from crypto.keys import PublicKey
 from crypto.note import NoteVerifier, add_signatures, parse_note
-from crypto.record import verify_record
+from crypto.record import record_cut, record_signature, signed_entry
 from ledger.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
 from ledger.errors import (
     CheckpointError,
@@ -151,12 +152,30 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
         MirrorError: ``bad_record``, ``foreign_issuer`` or ``bad_signature``, naming
             the first entry that fails.
     """
+    problem = check_records_of(entries, first, log.origin, log.agency, log.issuer_key.raw)
+    if isinstance(problem, tuple):
+        code, message = problem
+        raise MirrorError(message, code=code)
+    return problem
+
+
+def check_records_of(
+    entries: Sequence[bytes], first: int, origin: str, agency: str, issuer_key: bytes
+) -> list[RecordMeta] | tuple[str, str]:
+    """:func:`check_entries` with the log given by plain values, and the first problem
+    returned as ``(code, message)`` rather than raised: what a worker process runs."""
+    key = PublicKey(issuer_key)
     out = []
     for i, entry in enumerate(entries):
-        where = f"{log.origin} entry {first + i}"
+        where = f"{origin} entry {first + i}"
         try:
             record = json.loads(entry)
-            if not isinstance(record, dict) or canonicalize(record) != entry:
+            if not isinstance(record, dict):
+                raise ValueError("not a record in RFC 8785 canonical JSON")
+            # One canonical encoding gives both the signing bytes and the entry as it
+            # must be: the record without ``sig``, with ``sig`` put back in its place.
+            signing, canonical = _signing_and_canonical(record)
+            if canonical != entry:
                 raise ValueError("not a record in RFC 8785 canonical JSON")
             meta = RecordMeta(record["id"], record["subject"], record["type"])
             if not all(isinstance(x, str) for x in (meta.record_id, meta.subject, meta.type)):
@@ -165,19 +184,30 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
             if len(meta.record_id) > 128 or len(meta.subject) > 32 or len(meta.type) > 16:
                 raise ValueError("id, subject or type is too long")
         except (ValueError, KeyError, CryptoError) as exc:
-            raise MirrorError(f"{where}: {exc}", code="bad_record") from None
-        if record.get("issuer") != log.agency:
-            raise MirrorError(
-                f"{where} is issued by {record.get('issuer')!r}, not by {log.agency}, "
-                "whose log it is",
-                code="foreign_issuer",
+            return "bad_record", f"{where}: {exc}"
+        if record.get("issuer") != agency:
+            return (
+                "foreign_issuer",
+                f"{where} is issued by {record.get('issuer')!r}, not by {agency}, whose log it is",
             )
         try:
-            verify_record(record, log.issuer_key)
+            if not key.verify(record_signature(record), signing):
+                raise SignatureError("the record's signature does not verify with the issuer's key")
         except CryptoError as exc:
-            raise MirrorError(f"{where}: {exc.message}", code="bad_signature") from None
+            return "bad_signature", f"{where}: {exc.message}"
         out.append(meta)
     return out
+
+
+def _signing_and_canonical(record: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The record's signing bytes (canonical JSON without ``sig``) and its own canonical
+    JSON, from one encoding when ``sig`` is a base64 string (as in every signed record)."""
+    signing, offset = record_cut(record)
+    sig = record.get("sig")
+    if isinstance(sig, str):
+        with contextlib.suppress(SignatureError):
+            return signing, signed_entry(signing, offset, sig)
+    return signing, canonicalize(record)
 
 
 class _MirrorTiles:
@@ -379,9 +409,18 @@ class MirrorStore:
         )
 
     def add_entries(
-        self, log: MirroredLog, first: int, entries: Sequence[bytes], remote: HashReader
+        self,
+        log: MirroredLog,
+        first: int,
+        entries: Sequence[bytes],
+        remote: HashReader,
+        *,
+        check: Callable[[Sequence[bytes], int, MirroredLog], list[RecordMeta]] = check_entries,
     ) -> int:
         """Store the log's entries ``first``… once checked against the pending checkpoint.
+
+        ``check`` is :func:`check_entries` or the same checks run elsewhere (a node runs
+        them on every core); it raises on the first entry that fails.
 
         Returns:
             The number of entries now stored (the mirror checkpoint moves to the pending
@@ -405,7 +444,9 @@ class MirrorStore:
                 f"{st.next_index} stored within the pending size {pending.size}",
                 code="out_of_order",
             )
-        metas = check_entries(entries, first, log)
+        metas = check(entries, first, log)
+        if len(metas) != len(entries):
+            raise MirrorError(f"{log.origin}: not every entry was checked", code="bad_record")
         tiles = _MirrorTiles(self.engine, log.origin)
         builder = TreeBuilder(first, edge_of(first, tiles.read_tile))
         builder.append([hash_leaf(e) for e in entries])

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import CheckpointError, MirrorError
 from ledger.federation import Member, TrustList
 from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
-from ledger.mirror import MirroredLog, MirrorState, MirrorStore
+from ledger.mirror import MirroredLog, MirrorState, MirrorStore, RecordMeta, check_entries
 from node.client import LogClient, RemoteError, ServedTiles
 
 log = logging.getLogger("pel.mirror")
@@ -68,6 +69,8 @@ class MirrorFollower:
         timeout: Seconds for each request to a peer.
         gossip_interval: Least seconds between two gossip pushes of one log (None: never).
         transport: An ``httpx`` transport for tests.
+        check: How entries are checked before they are stored: :func:`ledger.mirror.
+            check_entries`, or the same checks on every core (a node's signature pool).
     """
 
     def __init__(
@@ -81,8 +84,14 @@ class MirrorFollower:
         timeout: float = 5.0,
         gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
+        check: Callable[[Sequence[bytes], int, MirroredLog], list[RecordMeta]] = check_entries,
     ) -> None:
         self.store = store
+        self._check = check
+        # The next step's bundles of each log, fetched while this step's entries are
+        # checked and stored: (first bundle, pending size it was cut for, the fetch).
+        self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="pel-mirror-fetch")
+        self._prefetched: dict[str, tuple[int, int, Future[list[list[bytes]]]]] = {}
         self.trust_list = trust_list
         self.agency = agency
         self.interval = interval
@@ -158,27 +167,47 @@ class MirrorFollower:
             return 0
         pending = state.pending_size
         first = state.next_index
-        entries: list[bytes] = []
         n = first // TILE_WIDTH
-        while len(entries) + first < pending and n < first // TILE_WIDTH + self.bundles:
-            width = min(TILE_WIDTH, pending - n * TILE_WIDTH)
-            bundle = decode_entry_bundle(
-                client.entry_bundle(n, None if width == TILE_WIDTH else width)
-            )
-            if len(bundle) != width:
-                raise MirrorError(
-                    f"{mlog.origin}: entry bundle {n} holds {len(bundle)} entries, not {width}",
-                    code="bad_bundle",
-                )
-            skip = max(0, first - n * TILE_WIDTH)
-            entries.extend(bundle[skip:])
-            n += 1
+        end = min(n + self.bundles, -(-pending // TILE_WIDTH))
+        ahead = self._prefetched.pop(mlog.origin, None)
+        if ahead is not None and ahead[:2] == (n, pending):
+            bundles = ahead[2].result()
+        else:
+            if ahead is not None:
+                ahead[2].cancel()
+            bundles = self._fetch(client, mlog.origin, n, end, pending)
+        if end * TILE_WIDTH < pending and not self._stop.is_set():
+            following = min(end + self.bundles, -(-pending // TILE_WIDTH))
+            fetch = self._fetcher.submit(self._fetch, client, mlog.origin, end, following, pending)
+            self._prefetched[mlog.origin] = (end, pending, fetch)
+        entries = [e for bundle in bundles for e in bundle][first - n * TILE_WIDTH :]
         remote = TileHashReader(ServedTiles(client, pending))
-        done = self.store.add_entries(mlog, first, entries, remote)
+        done = self.store.add_entries(mlog, first, entries, remote, check=self._check)
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:
             self._check_ahead(mlog)
         return done - first
+
+    def _fetch(
+        self, client: LogClient, origin: str, n: int, end: int, pending: int
+    ) -> list[list[bytes]]:
+        """Entry bundles ``n`` ≤ bundle < ``end`` of a log whose pending size is ``pending``,
+        each of the width that size gives it."""
+        out = []
+        for i in range(n, end):
+            if self._stop.is_set():
+                raise MirrorError(f"{origin}: the mirror is stopping", code="stopping")
+            width = min(TILE_WIDTH, pending - i * TILE_WIDTH)
+            bundle = decode_entry_bundle(
+                client.entry_bundle(i, None if width == TILE_WIDTH else width)
+            )
+            if len(bundle) != width:
+                raise MirrorError(
+                    f"{origin}: entry bundle {i} holds {len(bundle)} entries, not {width}",
+                    code="bad_bundle",
+                )
+            out.append(bundle)
+        return out
 
     # ---- gossip ------------------------------------------------------------------
 
@@ -250,6 +279,10 @@ class MirrorFollower:
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 5)
             self._thread = None
+        # Not waiting: a fetch ahead stops before its next request (a peer that hangs
+        # holds it for one timeout at most).
+        self._fetcher.shutdown(wait=False, cancel_futures=True)
+        self._prefetched.clear()
         for client in self._clients.values():
             client.close()
         self._clients.clear()

@@ -26,6 +26,8 @@ from typing import TypeVar
 
 from crypto.keys import PublicKey, SigningKey
 from ledger.entries import PreparedRecord
+from ledger.errors import MirrorError
+from ledger.mirror import MirroredLog, RecordMeta, check_entries, check_records_of
 from node.prepare import BatchRules, Outcome, outcome_result, prepare_json
 
 T = TypeVar("T")
@@ -139,6 +141,34 @@ class SignaturePool:
         else:
             outcome = pool.submit(_prepare_in_worker, raw, rules, [k.raw for k in keys]).result()
         return outcome_result(outcome)
+
+    def check_mirrored(
+        self, entries: Sequence[bytes], first: int, log: MirroredLog
+    ) -> list[RecordMeta]:
+        """:func:`ledger.mirror.check_entries` of another member's entries, split over the
+        workers when the pool runs and there are enough of them.
+
+        Raises:
+            MirrorError: as :func:`~ledger.mirror.check_entries`, for the first bad entry.
+        """
+        pool = self._pool
+        if pool is None or len(entries) < self._min_batch:
+            return check_entries(entries, first, log)
+        size = -(-len(entries) // WORKERS)
+        who = (log.origin, log.agency, log.issuer_key.raw)
+        futures = [
+            pool.submit(check_records_of, list(entries[i : i + size]), first + i, *who)
+            for i in range(0, len(entries), size)
+        ]
+        out: list[RecordMeta] = []
+        for future in futures:  # in log order: the first problem is the first bad entry
+            got = future.result()
+            if isinstance(got, tuple):
+                for later in futures:
+                    later.cancel()
+                raise MirrorError(got[1], code=got[0])
+            out.extend(got)
+        return out
 
     def verify(self, keys: Sequence[PublicKey], work: list[tuple[bytes, bytes]]) -> list[bool]:
         """For each ``(signature, message)``: does one of ``keys`` sign it?"""

@@ -49,10 +49,13 @@ class Peers:
         self.down = False
         self.gossip: dict[str, list[list[str]]] = {}
         self.requests = 0
+        self.paths: list[str] = []
+        self.swapped: set[int] = set()  # entry bundles served with another record in
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
         host, path = request.url.host, request.url.path
+        self.paths.append(path)
         if request.method == "POST" and path == "/v1/gossip":
             self.gossip.setdefault(host, []).append(json.loads(request.content)["checkpoints"])
             return httpx.Response(200, json={"results": []})
@@ -64,9 +67,10 @@ class Peers:
         start, count = index * TILE_WIDTH, width or TILE_WIDTH
         assert start + count <= (self.size >> (8 * (level or 0))), path
         if kind == "entries":
-            return httpx.Response(
-                200, content=encode_entry_bundle(self.src.entries[start : start + count])
-            )
+            entries = self.src.entries[start : start + count]
+            if index in self.swapped:
+                entries = [self.src.record(), *entries[1:]]
+            return httpx.Response(200, content=encode_entry_bundle(entries))
         assert level is not None
         coords = [(8 * level, start + j) for j in range(count)]
         return httpx.Response(200, content=b"".join(self.src.hashes.read_hashes(coords)))
@@ -128,6 +132,29 @@ def test_catch_up_goes_in_bounded_steps_and_resumes(engine: Engine) -> None:
     peers.size = 1110
     assert again.follow_once() == 10 and again.store.state(ORIGIN).size == 1110  # type: ignore[union-attr]
     assert again.status[ORIGIN].error == ""
+
+
+def test_the_next_bundles_are_fetched_while_a_step_is_checked(engine: Engine) -> None:
+    src, peers, _tl, follower = setup(engine, 1100)
+    peers.swapped = {2}  # the bundles fetched ahead for the second step hold a wrong record
+    try:
+        assert follower.follow_once() == 512
+        # The second step takes the bundles fetched ahead: the wrong record is refused.
+        assert follower.follow_once() == 0
+        assert "do not hash to the tree" in follower.status[ORIGIN].error
+        # What was fetched ahead of a step that did not go through is not used: the
+        # third step fetches bundles 2 and 3 again, now served right.
+        peers.swapped = set()
+        assert follower.follow_once() == 512
+        assert follower.follow_once() == 76
+        assert follower.store.checkpoint(ORIGIN) == src.note()
+        bundles = [p.removeprefix("/tile/entries/") for p in peers.paths if "entries" in p]
+        # Steps 1 and 3 fetch their own bundles, steps 2 and 4 take those fetched ahead;
+        # the 004 fetched ahead after the refused step (for a step that never came) is
+        # not used.
+        assert bundles == ["000", "001", "002", "003", "004.p/76", "002", "003", "004.p/76"]
+    finally:
+        follower.stop()
 
 
 def test_a_peer_that_is_down_shows_in_the_status_and_is_retried(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -56,3 +57,34 @@ def test_node_batches_use_the_worker(sqlite_node: tuple[Node, str]) -> None:
         assert len(node.submit(good)) == 298
     finally:
         node.signatures.stop()
+
+
+def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
+    from ledger.errors import MirrorError
+    from ledger.mirror import check_entries
+    from tests.ledger.test_mirror import Source
+
+    src = Source()
+    src.grow(300)
+    log = src.log()
+    pool = SignaturePool(SigningKey.generate(), min_batch=4)
+    pool.start()
+    try:
+        assert pool.check_mirrored(src.entries, 7, log) == check_entries(src.entries, 7, log)
+        # Bad entries in both workers' halves: the first in log order is the one named.
+        bad = list(src.entries)
+        bad[250] = src.record(issuer="MY-PERKESO")
+        bad[200] = src.record().replace(b'"2450.00"', b'"9450.00"')
+        for entries, code, index in (
+            (bad, "bad_signature", 200),
+            (bad[:200] + bad[201:], "foreign_issuer", 249),
+        ):
+            with pytest.raises(MirrorError) as in_line:
+                check_entries(entries, 0, log)
+            with pytest.raises(MirrorError) as on_workers:
+                pool.check_mirrored(entries, 0, log)
+            assert on_workers.value.code == in_line.value.code == code
+            assert on_workers.value.message == in_line.value.message
+            assert re.search(rf"entry {index}\b", in_line.value.message)
+    finally:
+        pool.stop()
