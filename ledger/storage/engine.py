@@ -53,6 +53,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:
+    # A plan for each execution with its own values: psycopg prepares a statement run
+    # five times, and PostgreSQL may then keep a generic plan made while the table was
+    # small (a scan), which makes the record-id look-ups of a growing log take seconds.
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.autocommit = autocommit
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with pel's settings (WAL and durable commits on SQLite)."""
     url = normalise_url(url)
@@ -66,6 +77,7 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        event.listen(engine, "connect", _postgres_settings)
     return engine
 
 
