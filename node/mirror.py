@@ -38,6 +38,16 @@ from node.client import LogClient, RemoteError, ServedTiles
 
 log = logging.getLogger("pel.mirror")
 
+_Ahead = tuple[list[bytes], Callable[[], list[RecordMeta]] | None, tuple[str, str, bytes]]
+"""Entries fetched ahead, what waits for their checks (None: not started), and the log
+they were checked as (:func:`_checked_as`)."""
+
+
+def _checked_as(mlog: MirroredLog) -> tuple[str, str, bytes]:
+    """What the record checks of a log depend on: its origin, agency and issuer key."""
+    return mlog.origin, mlog.agency, mlog.issuer_key.raw
+
+
 MAX_GOSSIP_NOTES = 16
 MAX_NOTE_BYTES = 8 << 10
 _KEEP_AHEAD = 4
@@ -71,6 +81,9 @@ class MirrorFollower:
         transport: An ``httpx`` transport for tests.
         check: How entries are checked before they are stored: :func:`ledger.mirror.
             check_entries`, or the same checks on every core (a node's signature pool).
+        check_ahead: Starts ``check`` and returns what waits for it (a node's signature
+            pool): the entries fetched ahead for the next step are then checked while
+            this step's are stored. None: they are checked when their step comes.
     """
 
     def __init__(
@@ -85,13 +98,17 @@ class MirrorFollower:
         gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
         check: Callable[[Sequence[bytes], int, MirroredLog], list[RecordMeta]] = check_entries,
+        check_ahead: Callable[[Sequence[bytes], int, MirroredLog], Callable[[], list[RecordMeta]]]
+        | None = None,
     ) -> None:
         self.store = store
         self._check = check
-        # The next step's bundles of each log, fetched while this step's entries are
-        # checked and stored: (first bundle, pending size it was cut for, the fetch).
+        self._start_check = check_ahead
+        # The next step's entries of each log, fetched (and their checks started) while
+        # this step's entries are checked and stored: (first bundle, pending size it was
+        # cut for, the fetch).
         self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="pel-mirror-fetch")
-        self._prefetched: dict[str, tuple[int, int, Future[list[list[bytes]]]]] = {}
+        self._prefetched: dict[str, tuple[int, int, Future[_Ahead]]] = {}
         self.trust_list = trust_list
         self.agency = agency
         self.interval = interval
@@ -169,31 +186,47 @@ class MirrorFollower:
         first = state.next_index
         n = first // TILE_WIDTH
         end = min(n + self.bundles, -(-pending // TILE_WIDTH))
+        check = self._check
         ahead = self._prefetched.pop(mlog.origin, None)
-        if ahead is not None and ahead[:2] == (n, pending):
-            bundles = ahead[2].result()
+        if ahead is not None and ahead[:2] == (n, pending) and first == n * TILE_WIDTH:
+            entries, checked, checked_as = ahead[2].result()
+            if checked is not None and checked_as == _checked_as(mlog):
+                # The checks started when these very entries were fetched, with the same
+                # issuer key (the trust list may have changed since).
+                wait, fetched = checked, entries
+
+                def check(es: Sequence[bytes], at: int, lg: MirroredLog) -> list[RecordMeta]:
+                    if es is fetched and at == first and lg is mlog:
+                        return wait()
+                    return self._check(es, at, lg)
         else:
             if ahead is not None:
                 ahead[2].cancel()
-            bundles = self._fetch(client, mlog.origin, n, end, pending)
+            entries = self._fetch(client, mlog.origin, n, end, pending)[first - n * TILE_WIDTH :]
         if end * TILE_WIDTH < pending and not self._stop.is_set():
             following = min(end + self.bundles, -(-pending // TILE_WIDTH))
-            fetch = self._fetcher.submit(self._fetch, client, mlog.origin, end, following, pending)
+            fetch = self._fetcher.submit(self._fetch_ahead, client, mlog, end, following, pending)
             self._prefetched[mlog.origin] = (end, pending, fetch)
-        entries = [e for bundle in bundles for e in bundle][first - n * TILE_WIDTH :]
         remote = TileHashReader(ServedTiles(client, pending))
-        done = self.store.add_entries(mlog, first, entries, remote, check=self._check)
+        done = self.store.add_entries(mlog, first, entries, remote, check=check)
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:
             self._check_ahead(mlog)
         return done - first
 
-    def _fetch(
-        self, client: LogClient, origin: str, n: int, end: int, pending: int
-    ) -> list[list[bytes]]:
-        """Entry bundles ``n`` ≤ bundle < ``end`` of a log whose pending size is ``pending``,
-        each of the width that size gives it."""
-        out = []
+    def _fetch_ahead(
+        self, client: LogClient, mlog: MirroredLog, n: int, end: int, pending: int
+    ) -> _Ahead:
+        """:meth:`_fetch` for the next step, with the checks of its entries started."""
+        entries = self._fetch(client, mlog.origin, n, end, pending)
+        start = self._start_check
+        checked = start(entries, n * TILE_WIDTH, mlog) if start is not None else None
+        return entries, checked, _checked_as(mlog)
+
+    def _fetch(self, client: LogClient, origin: str, n: int, end: int, pending: int) -> list[bytes]:
+        """The entries of bundles ``n`` ≤ bundle < ``end`` of a log whose pending size is
+        ``pending``, each bundle of the width that size gives it."""
+        out: list[bytes] = []
         for i in range(n, end):
             if self._stop.is_set():
                 raise MirrorError(f"{origin}: the mirror is stopping", code="stopping")
@@ -206,7 +239,7 @@ class MirrorFollower:
                     f"{origin}: entry bundle {i} holds {len(bundle)} entries, not {width}",
                     code="bad_bundle",
                 )
-            out.append(bundle)
+            out.extend(bundle)
         return out
 
     # ---- gossip ------------------------------------------------------------------

@@ -219,6 +219,7 @@ class Node:
                 timeout=self.settings.mirror_timeout,
                 gossip_interval=self.settings.gossip_interval,
                 check=self.signatures.check_mirrored,
+                check_ahead=self.signatures.start_check_mirrored,
             )
             self.mirroring.start()
 

@@ -151,24 +151,36 @@ class SignaturePool:
         Raises:
             MirrorError: as :func:`~ledger.mirror.check_entries`, for the first bad entry.
         """
+        return self.start_check_mirrored(entries, first, log)()
+
+    def start_check_mirrored(
+        self, entries: Sequence[bytes], first: int, log: MirroredLog
+    ) -> Callable[[], list[RecordMeta]]:
+        """Start :meth:`check_mirrored` on the workers and return at once: calling the
+        result waits for the checks and gives what :meth:`check_mirrored` gives (or
+        raises what it raises). In line when the pool does not run: done on the call."""
         pool = self._pool
         if pool is None or len(entries) < self._min_batch:
-            return check_entries(entries, first, log)
+            return lambda: check_entries(entries, first, log)
         size = -(-len(entries) // WORKERS)
         who = (log.origin, log.agency, log.issuer_key.raw)
         futures = [
             pool.submit(check_records_of, list(entries[i : i + size]), first + i, *who)
             for i in range(0, len(entries), size)
         ]
-        out: list[RecordMeta] = []
-        for future in futures:  # in log order: the first problem is the first bad entry
-            got = future.result()
-            if isinstance(got, tuple):
-                for later in futures:
-                    later.cancel()
-                raise MirrorError(got[1], code=got[0])
-            out.extend(got)
-        return out
+
+        def wait() -> list[RecordMeta]:
+            out: list[RecordMeta] = []
+            for future in futures:  # in log order: the first problem is the first bad entry
+                got = future.result()
+                if isinstance(got, tuple):
+                    for later in futures:
+                        later.cancel()
+                    raise MirrorError(got[1], code=got[0])
+                out.extend(got)
+            return out
+
+        return wait
 
     def verify(self, keys: Sequence[PublicKey], work: list[tuple[bytes, bytes]]) -> list[bool]:
         """For each ``(signature, message)``: does one of ``keys`` sign it?"""

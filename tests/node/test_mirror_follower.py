@@ -4,8 +4,9 @@ resumption, a peer that is down, gossip sent and received."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from crypto.note import NoteSigner
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.federation import Member, TrustList
 from ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle, parse_tile_path
-from ledger.mirror import MirrorStore
+from ledger.mirror import MirroredLog, MirrorStore, RecordMeta, check_entries
 from ledger.storage.engine import create_schema, make_engine
 from node.mirror import MirrorFollower, receive_gossip
 from tests.ledger.test_mirror import AGENCY, ORIGIN, Source
@@ -51,6 +52,7 @@ class Peers:
         self.requests = 0
         self.paths: list[str] = []
         self.swapped: set[int] = set()  # entry bundles served with another record in
+        self.forged: set[int] = set()  # … with a record signed by another key in
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
@@ -70,6 +72,8 @@ class Peers:
             entries = self.src.entries[start : start + count]
             if index in self.swapped:
                 entries = [self.src.record(), *entries[1:]]
+            if index in self.forged:
+                entries = [self.src.record(key=SigningKey.generate()), *entries[1:]]
             return httpx.Response(200, content=encode_entry_bundle(entries))
         assert level is not None
         coords = [(8 * level, start + j) for j in range(count)]
@@ -153,6 +157,43 @@ def test_the_next_bundles_are_fetched_while_a_step_is_checked(engine: Engine) ->
         # the 004 fetched ahead after the refused step (for a step that never came) is
         # not used.
         assert bundles == ["000", "001", "002", "003", "004.p/76", "002", "003", "004.p/76"]
+    finally:
+        follower.stop()
+
+
+def test_entries_fetched_ahead_are_checked_ahead(engine: Engine) -> None:
+    src, peers, tl, _ = setup(engine, 1100)
+    in_line: list[int] = []
+    started: list[int] = []
+
+    def check(entries: Sequence[bytes], first: int, log: MirroredLog) -> list[RecordMeta]:
+        in_line.append(first)
+        return check_entries(entries, first, log)
+
+    def start(entries: Sequence[bytes], first: int, log: MirroredLog) -> Callable[[], Any]:
+        started.append(first)
+        return lambda: check_entries(entries, first, log)
+
+    follower = MirrorFollower(
+        MirrorStore(engine),
+        lambda: tl,
+        ME,
+        bundles=2,
+        transport=httpx.MockTransport(peers.handle),
+        check=check,
+        check_ahead=start,
+    )
+    peers.forged = {2}  # a record of the second step's bundles does not verify
+    try:
+        assert follower.follow_once() == 512  # checked in line; bundles 2 and 3 ahead
+        assert follower.follow_once() == 0  # their checks, started ahead, refuse them
+        assert "does not verify" in follower.status[ORIGIN].error
+        peers.forged = set()
+        assert follower.follow_once() == 512  # fetched and checked again, in line
+        assert follower.follow_once() == 76  # checked ahead
+        assert follower.store.checkpoint(ORIGIN) == src.note()
+        assert in_line == [0, 512]
+        assert started == [512, 1024, 1024]
     finally:
         follower.stop()
 
