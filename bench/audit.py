@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from bench.common import header, row, served
+from bench.common import header, row, served, verify_all_again
 from crypto.keys import PublicKey
 from crypto.note import parse_vkey
 from node.client import LogClient
@@ -49,8 +49,8 @@ def main() -> None:
         "entries fully verified (signature, hash, tiles)",
         report.entries / took,
         "entries/s",
-        limits.verify_all,
-        f"{limits.cores}-core Ed25519 verify rate",
+        verify_all_again(limits),
+        f"{limits.cores}-core Ed25519 verify rate (the higher reading)",
     )
     row(f"  {report.entries:,} entries, {report.tiles:,} tiles in", took, "s")
 

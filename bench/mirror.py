@@ -20,7 +20,7 @@ import time
 import httpx
 
 from bench.bulk import bulk_fill
-from bench.common import header, row, served, workdir
+from bench.common import header, row, served, verify_all_again, workdir
 from node.demo_setup import ORIGINS, free_ports, setup_federation
 
 SOURCE, MIRROR = "TH-SSO", "MY-PERKESO"
@@ -43,8 +43,8 @@ def main() -> None:
         "entries mirrored (fetched, signature, hash, tiles)",
         args.size / took,
         "entries/s",
-        limits.verify_all,
-        f"{limits.cores}-core Ed25519 verify rate",
+        verify_all_again(limits),
+        f"{limits.cores}-core Ed25519 verify rate (the higher reading)",
     )
     row(f"  {args.size:,} entries in", took, "s")
 
