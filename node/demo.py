@@ -82,7 +82,7 @@ class DemoOptions:
     quorum: int | None = None
     base_port: int | None = None
     seed: int = 0
-    timeout: float = 60.0
+    timeout: float = 120.0
     exit_after: bool = False
     init_only: bool = False
     load_only: bool = False

@@ -95,9 +95,16 @@ class SignaturePool:
     logged or written anywhere.
     """
 
-    def __init__(self, key: SigningKey, *, min_batch: int = 128) -> None:
+    def __init__(
+        self, key: SigningKey, *, min_batch: int = 128, min_mirror_batch: int = 4096
+    ) -> None:
         self._key = key
         self._min_batch = min_batch
+        # Another member's entries go to the workers only by the full mirror step (16
+        # bundles): a worker costs about a second of CPU to start, which a node that
+        # only ever checks a few thousand records (ten nodes of the demo on two cores)
+        # would pay for nothing.
+        self._min_mirror_batch = min_mirror_batch
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -160,7 +167,7 @@ class SignaturePool:
         result waits for the checks and gives what :meth:`check_mirrored` gives (or
         raises what it raises). In line when the pool does not run: done on the call."""
         pool = self._pool
-        if pool is None or len(entries) < self._min_batch:
+        if pool is None or len(entries) < self._min_mirror_batch:
             return lambda: check_entries(entries, first, log)
         size = -(-len(entries) // WORKERS)
         who = (log.origin, log.agency, log.issuer_key.raw)

@@ -32,7 +32,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic data")] = 0,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for every log to be witnessed")
-    ] = 60.0,
+    ] = 120.0,
     exit_after: Annotated[
         bool, typer.Option(help="Set up, fill, print the summary, stop every node, exit")
     ] = False,

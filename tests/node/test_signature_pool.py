@@ -67,7 +67,7 @@ def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
     src = Source()
     src.grow(300)
     log = src.log()
-    pool = SignaturePool(SigningKey.generate(), min_batch=4)
+    pool = SignaturePool(SigningKey.generate(), min_batch=4, min_mirror_batch=100)
     pool.start()
     try:
         assert pool.check_mirrored(src.entries, 7, log) == check_entries(src.entries, 7, log)
