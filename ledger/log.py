@@ -190,11 +190,10 @@ class _SqlTileSource:
             f"SELECT count({last}), coalesce(sum(length(data)), 0) FROM {table.name} "
             f"WHERE level = {mark} AND idx >= {mark} AND idx < {mark}"
         )
-        got: list[Any] = []
         # Not the kept connection: a long read on it would make proofs wait.
         with self._engine.connect() as conn:
-            got.extend(conn.exec_driver_sql(sql, (level, lo, hi)).one())
-        return int(got[1])
+            row = conn.exec_driver_sql(sql, (level, lo, hi)).one()
+        return int(row[1])
 
     def read_entries(self, start: int, end: int) -> list[bytes]:
         """The stored entries ``start`` ≤ index < ``end``, in order (those that exist):
@@ -758,21 +757,25 @@ class Log:
                 if cp.root != bytes(root) or cp.size != size:
                     raise IntegrityError(f"checkpoint note at size {size} disagrees with its row")
 
-    def warm_tiles(self, chunk: int = 512) -> Iterator[int]:
-        """Read every stored tile and its stored inner nodes once, ``chunk`` tiles per short
-        read, yielding the bytes read so far after each: what proofs read is then in the
-        operating system's file cache (and PostgreSQL's buffers) rather than on disk.
-        Nothing is kept in this process; the caller may stop between two reads."""
+    def warm_tiles(self, chunk: int = 512, budget: int | None = None) -> Iterator[int]:
+        """Read the stored tiles and their stored inner nodes once, ``chunk`` tiles per
+        short read, yielding the bytes read so far after each: what proofs read is then in
+        the operating system's file cache (and PostgreSQL's buffers) rather than on disk.
+        The upper levels come first (every proof reads them), then level 0 from its start;
+        the pass ends once ``budget`` bytes are read (None: no bound). Nothing is kept in
+        this process; the caller may stop between two reads."""
+        with self.engine.connect() as conn:
+            ends = conn.execute(
+                select(TILES.c.level, func.max(TILES.c.idx)).group_by(TILES.c.level)
+            ).all()
         done = 0
-        for table in (TILES, TILE_NODES):
-            with self.engine.connect() as conn:
-                ends = conn.execute(
-                    select(table.c.level, func.max(table.c.idx)).group_by(table.c.level)
-                ).all()
-            for level, top in sorted(ends):
-                for lo in range(0, int(top) + 1, chunk):
+        for level, top in sorted(ends, reverse=True):
+            for lo in range(0, int(top) + 1, chunk):
+                for table in (TILES, TILE_NODES):  # a full tile's nodes share its index
                     done += self._tile_source.touch(table, int(level), lo, lo + chunk)
-                    yield done
+                yield done
+                if budget is not None and done >= budget:
+                    return
 
     def close(self) -> None:
         """Give back the connection kept for reading tiles (the engine stays open)."""

@@ -44,6 +44,9 @@ class NodeSettings(BaseSettings):
     prewarm_tiles: bool = Field(
         True, description="Read the stored tiles once after start-up, in the background"
     )
+    prewarm_max_bytes: int = Field(
+        2 << 30, ge=0, description="Most bytes of tiles read after start-up (2 GiB)"
+    )
     mirror_interval: float = Field(
         1.0, gt=0, le=3600, description="Seconds between mirror rounds once caught up"
     )

@@ -78,7 +78,7 @@ class Node:
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
-        self.prewarm = TilePrewarm(self.log)
+        self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
 
     @classmethod
     def open(cls, directory: Path, **overrides: Any) -> Node:

@@ -5,7 +5,9 @@ start, those pages of a big log are mostly on disk, and a proof that waits on se
 disk reads takes milliseconds instead of microseconds. Reading every tile once (about
 16 KiB per 256 entries: 640 MB at 10 million entries) puts them in the operating
 system's file cache, as PostgreSQL's ``pg_prewarm`` does for its buffers. The reads
-are short, one after the other, and stop with the node.
+are short, one after the other, and stop with the node; the upper levels are read
+first, and a log bigger than the budget (``prewarm_max_bytes``) has only its first
+level-0 tiles read.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ class TilePrewarm:
     with the bytes read so far.
     """
 
-    def __init__(self, log_: Log) -> None:
+    def __init__(self, log_: Log, budget: int | None = None) -> None:
         self.log = log_
+        self.budget = budget
         self.state = "idle"
         self.bytes_read = 0
         self._stop = threading.Event()
@@ -54,7 +57,7 @@ class TilePrewarm:
     def _run(self) -> None:
         began = time.monotonic()
         try:
-            for done in self.log.warm_tiles():
+            for done in self.log.warm_tiles(budget=self.budget):
                 self.bytes_read = done
                 if self._stop.is_set():
                     self.state = "stopped"

@@ -298,3 +298,6 @@ def test_warm_tiles_reads_every_stored_tile_and_inner_node(
     assert read == sorted(read) and len(read) > 3  # progress after each short read
     # Level 0: five full tiles and 20 hashes; level 1: five hashes; five tiles' inner nodes.
     assert read[-1] == expected == 5 * 8192 + 20 * 32 + 5 * 32 + 5 * 8128
+    # The upper level first; a budget ends the pass after the read that reaches it.
+    assert list(node.log.warm_tiles(chunk=2, budget=1)) == [5 * 32]
+    assert list(node.log.warm_tiles(chunk=2, budget=200)) == [160, 160 + 2 * (8192 + 8128)]

@@ -53,8 +53,10 @@ class _SlowLog:
     def __init__(self) -> None:
         self.steps = 0
         self.started = threading.Event()
+        self.budget: int | None = None
 
-    def warm_tiles(self) -> Iterator[int]:
+    def warm_tiles(self, budget: int | None = None) -> Iterator[int]:
+        self.budget = budget
         while True:
             self.steps += 1
             self.started.set()
@@ -64,9 +66,10 @@ class _SlowLog:
 
 def test_stop_ends_the_pass_between_two_reads() -> None:
     slow = _SlowLog()
-    prewarm = TilePrewarm(slow)  # type: ignore[arg-type]
+    prewarm = TilePrewarm(slow, budget=123)  # type: ignore[arg-type]
     prewarm.start()
     assert slow.started.wait(10)
+    assert slow.budget == 123  # the node's prewarm_max_bytes reaches the log
     prewarm.stop()
     assert prewarm.state == "stopped"
     steps = slow.steps
@@ -76,7 +79,7 @@ def test_stop_ends_the_pass_between_two_reads() -> None:
 
 
 class _BrokenLog:
-    def warm_tiles(self) -> Iterator[int]:
+    def warm_tiles(self, budget: int | None = None) -> Iterator[int]:
         yield 10
         raise OSError("disk gone")
 
