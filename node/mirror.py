@@ -38,9 +38,19 @@ from node.client import LogClient, RemoteError, ServedTiles
 
 log = logging.getLogger("pel.mirror")
 
-_Ahead = tuple[list[bytes], Callable[[], list[RecordMeta]] | None, tuple[str, str, bytes]]
-"""Entries fetched ahead, what waits for their checks (None: not started), and the log
-they were checked as (:func:`_checked_as`)."""
+StartCheck = Callable[[Sequence[bytes], int, MirroredLog], Callable[[], list[RecordMeta]]]
+"""Starts the checks of a log's entries (from the given index); the result waits for them."""
+
+
+def _in_line(
+    entries: Sequence[bytes], first: int, log: MirroredLog
+) -> Callable[[], list[RecordMeta]]:
+    return lambda: check_entries(entries, first, log)
+
+
+_Ahead = tuple[list[bytes], Callable[[], list[RecordMeta]], tuple[str, str, bytes]]
+"""Entries fetched ahead, what waits for their checks, and the log they were checked as
+(:func:`_checked_as`)."""
 
 
 def _checked_as(mlog: MirroredLog) -> tuple[str, str, bytes]:
@@ -79,11 +89,10 @@ class MirrorFollower:
         timeout: Seconds for each request to a peer.
         gossip_interval: Least seconds between two gossip pushes of one log (None: never).
         transport: An ``httpx`` transport for tests.
-        check: How entries are checked before they are stored: :func:`ledger.mirror.
-            check_entries`, or the same checks on every core (a node's signature pool).
-        check_ahead: Starts ``check`` and returns what waits for it (a node's signature
-            pool): the entries fetched ahead for the next step are then checked while
-            this step's are stored. None: they are checked when their step comes.
+        start_check: Starts the checks of entries before they are stored and returns what
+            waits for them: :func:`ledger.mirror.check_entries` in line by default, on
+            every core with a node's signature pool. The entries fetched ahead for the
+            next step are then checked while this step's are stored.
     """
 
     def __init__(
@@ -97,13 +106,10 @@ class MirrorFollower:
         timeout: float = 5.0,
         gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
-        check: Callable[[Sequence[bytes], int, MirroredLog], list[RecordMeta]] = check_entries,
-        check_ahead: Callable[[Sequence[bytes], int, MirroredLog], Callable[[], list[RecordMeta]]]
-        | None = None,
+        start_check: StartCheck = _in_line,
     ) -> None:
         self.store = store
-        self._check = check
-        self._start_check = check_ahead
+        self._start_check = start_check
         # The next step's entries of each log, fetched (and their checks started) while
         # this step's entries are checked and stored: (first bundle, pending size it was
         # cut for, the fetch).
@@ -186,19 +192,19 @@ class MirrorFollower:
         first = state.next_index
         n = first // TILE_WIDTH
         end = min(n + self.bundles, -(-pending // TILE_WIDTH))
-        check = self._check
+        check = self._check_now
         ahead = self._prefetched.pop(mlog.origin, None)
         if ahead is not None and ahead[:2] == (n, pending) and first == n * TILE_WIDTH:
-            entries, checked, checked_as = ahead[2].result()
-            if checked is not None and checked_as == _checked_as(mlog):
+            entries, wait, checked_as = ahead[2].result()
+            if checked_as == _checked_as(mlog):
                 # The checks started when these very entries were fetched, with the same
                 # issuer key (the trust list may have changed since).
-                wait, fetched = checked, entries
+                fetched = entries
 
                 def check(es: Sequence[bytes], at: int, lg: MirroredLog) -> list[RecordMeta]:
                     if es is fetched and at == first and lg is mlog:
                         return wait()
-                    return self._check(es, at, lg)
+                    return self._check_now(es, at, lg)
         else:
             if ahead is not None:
                 ahead[2].cancel()
@@ -219,9 +225,12 @@ class MirrorFollower:
     ) -> _Ahead:
         """:meth:`_fetch` for the next step, with the checks of its entries started."""
         entries = self._fetch(client, mlog.origin, n, end, pending)
-        start = self._start_check
-        checked = start(entries, n * TILE_WIDTH, mlog) if start is not None else None
-        return entries, checked, _checked_as(mlog)
+        return entries, self._start_check(entries, n * TILE_WIDTH, mlog), _checked_as(mlog)
+
+    def _check_now(
+        self, entries: Sequence[bytes], first: int, log: MirroredLog
+    ) -> list[RecordMeta]:
+        return self._start_check(entries, first, log)()
 
     def _fetch(self, client: LogClient, origin: str, n: int, end: int, pending: int) -> list[bytes]:
         """The entries of bundles ``n`` ≤ bundle < ``end`` of a log whose pending size is

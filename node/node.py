@@ -218,8 +218,7 @@ class Node:
                 bundles=self.settings.mirror_bundles,
                 timeout=self.settings.mirror_timeout,
                 gossip_interval=self.settings.gossip_interval,
-                check=self.signatures.check_mirrored,
-                check_ahead=self.signatures.start_check_mirrored,
+                start_check=self.signatures.start_check_mirrored,
             )
             self.mirroring.start()
 

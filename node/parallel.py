@@ -149,23 +149,14 @@ class SignaturePool:
             outcome = pool.submit(_prepare_in_worker, raw, rules, [k.raw for k in keys]).result()
         return outcome_result(outcome)
 
-    def check_mirrored(
-        self, entries: Sequence[bytes], first: int, log: MirroredLog
-    ) -> list[RecordMeta]:
-        """:func:`ledger.mirror.check_entries` of another member's entries, split over the
-        workers when the pool runs and there are enough of them.
-
-        Raises:
-            MirrorError: as :func:`~ledger.mirror.check_entries`, for the first bad entry.
-        """
-        return self.start_check_mirrored(entries, first, log)()
-
     def start_check_mirrored(
         self, entries: Sequence[bytes], first: int, log: MirroredLog
     ) -> Callable[[], list[RecordMeta]]:
-        """Start :meth:`check_mirrored` on the workers and return at once: calling the
-        result waits for the checks and gives what :meth:`check_mirrored` gives (or
-        raises what it raises). In line when the pool does not run: done on the call."""
+        """Start :func:`ledger.mirror.check_entries` of another member's entries, split over
+        the workers, and return at once: calling the result waits for the checks and gives
+        the records' columns, or raises ``MirrorError`` for the first bad entry in log
+        order. In line (done on that call) when the pool does not run or the entries are
+        fewer than a full mirror step."""
         pool = self._pool
         if pool is None or len(entries) < self._min_mirror_batch:
             return lambda: check_entries(entries, first, log)

@@ -4,6 +4,7 @@ resumption, a peer that is down, gossip sent and received."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from crypto.note import NoteSigner
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.federation import Member, TrustList
 from ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle, parse_tile_path
-from ledger.mirror import MirroredLog, MirrorStore, RecordMeta, check_entries
+from ledger.mirror import MirroredLog, MirrorStore, check_entries
 from ledger.storage.engine import create_schema, make_engine
 from node.mirror import MirrorFollower, receive_gossip
 from tests.ledger.test_mirror import AGENCY, ORIGIN, Source
@@ -163,15 +164,10 @@ def test_the_next_bundles_are_fetched_while_a_step_is_checked(engine: Engine) ->
 
 def test_entries_fetched_ahead_are_checked_ahead(engine: Engine) -> None:
     src, peers, tl, _ = setup(engine, 1100)
-    in_line: list[int] = []
-    started: list[int] = []
-
-    def check(entries: Sequence[bytes], first: int, log: MirroredLog) -> list[RecordMeta]:
-        in_line.append(first)
-        return check_entries(entries, first, log)
+    started: list[tuple[int, bool]] = []  # (first entry, started ahead by the fetch thread)
 
     def start(entries: Sequence[bytes], first: int, log: MirroredLog) -> Callable[[], Any]:
-        started.append(first)
+        started.append((first, threading.current_thread().name.startswith("pel-mirror-fetch")))
         return lambda: check_entries(entries, first, log)
 
     follower = MirrorFollower(
@@ -180,8 +176,7 @@ def test_entries_fetched_ahead_are_checked_ahead(engine: Engine) -> None:
         ME,
         bundles=2,
         transport=httpx.MockTransport(peers.handle),
-        check=check,
-        check_ahead=start,
+        start_check=start,
     )
     peers.forged = {2}  # a record of the second step's bundles does not verify
     try:
@@ -192,8 +187,15 @@ def test_entries_fetched_ahead_are_checked_ahead(engine: Engine) -> None:
         assert follower.follow_once() == 512  # fetched and checked again, in line
         assert follower.follow_once() == 76  # checked ahead
         assert follower.store.checkpoint(ORIGIN) == src.note()
-        assert in_line == [0, 512]
-        assert started == [512, 1024, 1024]
+        # In line: steps 1 and 3; ahead (in either order with them): 2 and 3's bundles,
+        # then 4's twice (the first time after the refused step).
+        assert sorted(started) == [
+            (0, False),
+            (512, False),
+            (512, True),
+            (1024, True),
+            (1024, True),
+        ]
     finally:
         follower.stop()
 

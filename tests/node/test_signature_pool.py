@@ -70,7 +70,8 @@ def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
     pool = SignaturePool(SigningKey.generate(), min_batch=4, min_mirror_batch=100)
     pool.start()
     try:
-        assert pool.check_mirrored(src.entries, 7, log) == check_entries(src.entries, 7, log)
+        on_pool = pool.start_check_mirrored(src.entries, 7, log)()
+        assert on_pool == check_entries(src.entries, 7, log)
         # Bad entries in both workers' halves: the first in log order is the one named.
         bad = list(src.entries)
         bad[250] = src.record(issuer="MY-PERKESO")
@@ -82,7 +83,7 @@ def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
             with pytest.raises(MirrorError) as in_line:
                 check_entries(entries, 0, log)
             with pytest.raises(MirrorError) as on_workers:
-                pool.check_mirrored(entries, 0, log)
+                pool.start_check_mirrored(entries, 0, log)()
             assert on_workers.value.code == in_line.value.code == code
             assert on_workers.value.message == in_line.value.message
             assert re.search(rf"entry {index}\b", in_line.value.message)
