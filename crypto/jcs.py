@@ -21,6 +21,8 @@ agree on generated values, tricky strings included.
 
 ``canonical_cut`` and ``insert_member`` let a caller add one member to an
 object already encoded (a record's ``sig``) without encoding the rest again.
+``parse_canonical`` goes the other way: it reads bytes that must already be
+canonical, as a mirror or an auditor reads another node's entries.
 """
 
 from __future__ import annotations
@@ -76,6 +78,54 @@ def _plain(value: Any) -> bool:
         else:
             return False
     return True
+
+
+class _NotPlain(Exception):
+    """A number the fast path may not write as RFC 8785 does (raised while parsing)."""
+
+
+def _no_float(text: str) -> float:
+    raise _NotPlain
+
+
+def _small_int(text: str) -> int:
+    value = int(text)
+    if not -_MAX_INT <= value <= _MAX_INT:
+        raise _NotPlain
+    return value
+
+
+# Parsing ASCII input with these hooks leaves out exactly what ``_plain`` would refuse
+# (floats, big integers, keys from U+E000 up), without walking the value again.
+_plain_decoder = json.JSONDecoder(
+    parse_float=_no_float, parse_int=_small_int, parse_constant=_no_float
+)
+
+
+def parse_canonical(data: bytes) -> Any:
+    """The JSON value that ``data`` is the RFC 8785 canonical encoding of.
+
+    Raises:
+        CanonicalJSONError: ``data`` is not JSON, or not that value's canonical encoding.
+    """
+    try:
+        text = data.decode("utf-8")
+        if data.isascii():
+            try:
+                value = _plain_decoder.decode(text)
+            except _NotPlain:
+                value = json.loads(text)
+            else:
+                if _dumps(value).encode("utf-8") != data:
+                    raise CanonicalJSONError("not in RFC 8785 canonical form")
+                return value
+        else:
+            value = json.loads(text)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise CanonicalJSONError(f"not JSON: {exc}") from None
+    if canonicalize(value) != data:
+        raise CanonicalJSONError("not in RFC 8785 canonical form")
+    return value
 
 
 def canonicalize(value: Any) -> bytes:

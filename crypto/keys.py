@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -24,10 +24,17 @@ class PublicKey:
     """An Ed25519 public key (32 raw bytes); hashable, comparable."""
 
     raw: bytes
+    # The key as ``cryptography`` holds it, made once: a mirror or an auditor checks
+    # thousands of records with the same key.
+    _key: Ed25519PublicKey = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if len(self.raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
+        object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(self.raw))
+
+    def __reduce__(self) -> tuple[type[PublicKey], tuple[bytes]]:
+        return PublicKey, (self.raw,)  # the raw bytes cross to other processes, not ``_key``
 
     @classmethod
     def from_raw(cls, raw: bytes) -> PublicKey:
@@ -51,7 +58,7 @@ class PublicKey:
         if len(signature) != SIGNATURE_SIZE:
             return False
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+            self._key.verify(signature, message)
         except InvalidSignature:
             return False
         return True

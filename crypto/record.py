@@ -3,7 +3,10 @@
 A node signs thousands of records a second, and each needs two encodings: its
 signing bytes (without ``sig``) and its entry (with it). ``record_cut``
 encodes the record once and finds where ``sig`` sorts in it, and
-``signed_entry`` splices the signature in there.
+``signed_entry`` splices the signature in there. The other way round, a mirror or
+an auditor reads entries it did not write: ``read_entry`` checks that an entry is
+a record's canonical JSON and cuts its signing bytes out of it, again with one
+encoding.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from crypto.errors import SignatureError
-from crypto.jcs import canonical_cut, canonicalize, insert_member
+from crypto.errors import CanonicalJSONError, SignatureError
+from crypto.jcs import canonical_cut, canonicalize, insert_member, parse_canonical
 from crypto.keys import PublicKey, SigningKey
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -43,6 +46,38 @@ def signed_entry(signing_bytes: bytes, offset: int, sig: str) -> bytes:
     if not _BASE64.fullmatch(sig):
         raise SignatureError("the record's signature is not standard base64")
     return insert_member(signing_bytes, offset, b'"sig":"' + sig.encode() + b'"')
+
+
+def read_entry(entry: bytes) -> tuple[dict[str, Any], bytes]:
+    """A log entry read back as a record: the record, and its signing bytes.
+
+    The entry must be the record's RFC 8785 canonical JSON. The signing bytes are
+    then the entry with its ``sig`` member cut out, the same bytes as
+    :func:`record_signing_bytes` (which would encode the record a second time). The
+    signature itself is left to :func:`record_signature`.
+
+    Raises:
+        CanonicalJSONError: the entry is not an object in RFC 8785 canonical JSON.
+    """
+    record = parse_canonical(entry)
+    if type(record) is not dict:
+        raise CanonicalJSONError("not a record: a JSON object is expected")
+    sig = record.get("sig")
+    if type(sig) is str and _BASE64.fullmatch(sig):
+        # Inside a string every quote is escaped, so ``"sig":"…"`` occurs only as a member;
+        # when it occurs once, it is the record's own, and removing it with one of its
+        # commas leaves the canonical JSON of the rest.
+        member = b'"sig":"' + sig.encode() + b'"'
+        at = entry.find(member)
+        end = at + len(member)
+        if at > 0 and entry.find(member, end) < 0:
+            if entry[at - 1] == 0x2C:  # ","
+                return record, entry[: at - 1] + entry[end:]
+            if entry[end] == 0x2C:
+                return record, entry[:at] + entry[end + 1 :]
+            return record, b"{}"
+    # No signature to cut, or a nested object holding the same one: encode again.
+    return record, record_signing_bytes(record)
 
 
 def encode_signature(raw: bytes) -> str:

@@ -33,9 +33,7 @@ caller gives (over the network, in node/), so this module does no I/O but SQL.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,10 +43,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from crypto.errors import CryptoError, SignatureError
-from crypto.jcs import canonicalize
 from crypto.keys import PublicKey
 from crypto.note import NoteVerifier, add_signatures, parse_note
-from crypto.record import record_cut, record_signature, signed_entry
+from crypto.record import read_entry, record_signature
 from ledger.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
 from ledger.errors import (
     CheckpointError,
@@ -166,14 +163,9 @@ def check_records_of(
     for i, entry in enumerate(entries):
         where = f"{origin} entry {first + i}"
         try:
-            record = json.loads(entry)
-            if not isinstance(record, dict):
-                raise ValueError("not a record in RFC 8785 canonical JSON")
-            # One canonical encoding gives both the signing bytes and the entry as it
-            # must be: the record without ``sig``, with ``sig`` put back in its place.
-            signing, canonical = _signing_and_canonical(record)
-            if canonical != entry:
-                raise ValueError("not a record in RFC 8785 canonical JSON")
+            # The entry must be the record's canonical JSON; its signing bytes are cut
+            # out of it rather than encoded again.
+            record, signing = read_entry(entry)
             meta = record_id, subject, type_ = record["id"], record["subject"], record["type"]
             if not all(isinstance(x, str) for x in meta):
                 raise ValueError("id, subject and type must be strings")
@@ -194,17 +186,6 @@ def check_records_of(
             return "bad_signature", f"{where}: {exc.message}"
         out.append(meta)
     return out
-
-
-def _signing_and_canonical(record: dict[str, Any]) -> tuple[bytes, bytes]:
-    """The record's signing bytes (canonical JSON without ``sig``) and its own canonical
-    JSON, from one encoding when ``sig`` is a base64 string (as in every signed record)."""
-    signing, offset = record_cut(record)
-    sig = record.get("sig")
-    if isinstance(sig, str):
-        with contextlib.suppress(SignatureError):
-            return signing, signed_entry(signing, offset, sig)
-    return signing, canonicalize(record)
 
 
 class _MirrorTiles:

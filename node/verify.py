@@ -12,7 +12,6 @@ edge (empty, or the one a previous audit saved) to a checkpoint's size.
 from __future__ import annotations
 
 import base64
-import json
 import multiprocessing
 import random
 from collections import deque
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from crypto.errors import PelError
 from crypto.keys import PublicKey
 from crypto.note import NoteVerifier
-from crypto.record import record_signature, record_signing_bytes
+from crypto.record import read_entry, record_signature
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import IntegrityError, LedgerError, MismatchError, TileError
 from ledger.merkle.hashing import hash_leaf
@@ -206,8 +205,8 @@ def check_records(
     key = PublicKey(raw_key)
     for i, e in enumerate(entries):
         try:
-            record = json.loads(e)
-            sig, message = record_signature(record), record_signing_bytes(record)
+            record, message = read_entry(e)  # canonical JSON, its signing bytes cut out
+            sig = record_signature(record)
         except (PelError, ValueError, AttributeError) as exc:
             return first + i, "bad_record", f"not a signed record: {exc}"
         if issuer is not None and record.get("issuer") != issuer:

@@ -1,8 +1,11 @@
-"""The JCS fast path writes exactly what the ``rfc8785`` package writes, and a member
-spliced into an encoded object gives exactly the object's canonical JSON."""
+"""The JCS fast path writes exactly what the ``rfc8785`` package writes, a member
+spliced into an encoded object gives exactly the object's canonical JSON, and bytes are
+read as canonical exactly when ``rfc8785`` would write them so."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import CanonicalJSONError
-from crypto.jcs import _plain, canonical_cut, canonicalize, insert_member
+from crypto.jcs import _plain, canonical_cut, canonicalize, insert_member, parse_canonical
+from crypto.record import read_entry, record_signing_bytes
 
 # Characters where JSON encoders tend to differ: escapes, DEL, line separators, lone
 # surrogates, both sides of U+E000 and of U+FFFF (the UTF-16 ordering boundary).
@@ -160,3 +164,97 @@ def test_cut_refuses_non_string_keys() -> None:
         canonical_cut({1: "x", "é": 2}, "sig")  # type: ignore[dict-item]
     with pytest.raises(CanonicalJSONError):
         canonical_cut({1: "x"}, "sig")  # type: ignore[dict-item]
+
+
+# ---- reading bytes that must be canonical ----------------------------------------------
+
+
+def _spellings(value: Any) -> list[bytes]:
+    """``value`` written canonically and in other ways a JSON encoder might write it."""
+    out = []
+    want = _canonical_or_refused(value)
+    if want is not None:
+        out.append(want)
+    for options in (
+        {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False},
+        {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": True},
+        {"sort_keys": False, "separators": (", ", ": "), "ensure_ascii": False},
+    ):
+        with contextlib.suppress(ValueError, UnicodeError):
+            out.append(json.dumps(value, **options).encode("utf-8"))  # type: ignore[arg-type]
+    return out
+
+
+@settings(max_examples=600, deadline=None)
+@given(values)
+@example({"a": 1.0})  # "1.0" from json.dumps, "1" canonically
+@example([1e21])
+@example({"b": 1, "a": 2})
+@example({"\U0001f600": 1, "\uffff": 2})
+@example({"e": "\u00e9"})
+def test_parse_canonical_takes_exactly_the_canonical_bytes(value: Any) -> None:
+    for data in _spellings(value):
+        try:
+            parsed = json.loads(data)
+            canonical = _canonical_or_refused(parsed) == data
+        except ValueError:
+            canonical = False
+        if canonical:
+            assert parse_canonical(data) == parsed
+        else:
+            with pytest.raises(CanonicalJSONError):
+                parse_canonical(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"{",
+        b" {}",
+        b"{} ",
+        b'{"a":1,"a":1}',  # a repeated key
+        b'{"a":NaN}',
+        b'{"a":1e2}',
+        b'{"a":100.0}',
+        b'{"a":9007199254740993}',  # beyond 2^53
+        b'{"a":"\\u00e9"}',  # escaped where RFC 8785 writes the character
+        b'{"a":"\xff"}',  # not UTF-8
+        b'{"b":1,"a":2}',
+    ],
+)
+def test_parse_canonical_refuses(data: bytes) -> None:
+    with pytest.raises(CanonicalJSONError):
+        parse_canonical(data)
+
+
+sigs = st.sampled_from(["AA==", "l4+pN1Yur52rlQ/=", "", "x"]) | texts
+
+
+@settings(max_examples=400, deadline=None)
+@given(members, sigs, st.sampled_from([None, "nested", "listed"]))
+@example({}, "AA==", None)
+@example({"a": 1}, "AA==", None)
+@example({"z": 1}, "AA==", None)
+@example({"a": {"sig": "AA=="}}, "AA==", None)
+@example({"z": [{"sig": "AA=="}]}, "AA==", None)
+def test_read_entry_cuts_the_signing_bytes(record: dict[str, Any], sig: str, copy: Any) -> None:
+    """The signing bytes cut from an entry are the record's canonical JSON without
+    ``sig``, wherever ``sig`` sorts and whatever else in the record looks like it."""
+    record = {**record, "sig": sig}
+    if copy == "nested":
+        record["a"] = {"sig": sig}
+    elif copy == "listed":
+        record["zz"] = [{"sig": sig}, sig]
+    entry = _canonical_or_refused(record)
+    if entry is None:
+        return
+    parsed, signing = read_entry(entry)
+    assert parsed == json.loads(entry)
+    assert signing == record_signing_bytes(parsed)
+
+
+@pytest.mark.parametrize("entry", [b"[]", b'"sig"', b"1", b'{"sig":"AA==", "v":1}', b"{ }"])
+def test_read_entry_refuses_what_is_not_a_canonical_record(entry: bytes) -> None:
+    with pytest.raises(CanonicalJSONError):
+        read_entry(entry)

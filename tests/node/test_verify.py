@@ -3,6 +3,8 @@ every bad signature is found, and the first one in log order is the one reported
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -84,6 +86,20 @@ def test_an_entry_that_is_not_a_signed_record_is_refused(processes: bool) -> Non
     good = prepare_record(sign_record(f.contribution(), KEY)).entry
     with pytest.raises(IntegrityError, match=r"^entry 12: not a signed record"):
         checks.submit([good, b"[]", good], 11)
+        checks.finish()
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_a_signed_record_not_in_canonical_json_is_refused(processes: bool) -> None:
+    """The signature holds over the record's canonical JSON, but the entry is spelled
+    another way: a log holds each record in exactly one spelling, as a mirror insists."""
+    record = sign_record(f.contribution(), KEY)
+    good = prepare_record(record).entry
+    spaced = json.dumps(record, sort_keys=True).encode()
+    assert spaced != good and json.loads(spaced) == json.loads(good)
+    checks = _SignatureChecks(KEY.public_key, processes=processes)
+    with pytest.raises(IntegrityError, match=r"^entry 4: not a signed record: not in RFC 8785"):
+        checks.submit([good, spaced], 3)
         checks.finish()
 
 
