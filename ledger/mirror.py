@@ -161,29 +161,29 @@ def check_records_of(
     key = PublicKey(issuer_key)
     out = []
     for i, entry in enumerate(entries):
-        where = f"{origin} entry {first + i}"
         try:
             # The entry must be the record's canonical JSON; its signing bytes are cut
             # out of it rather than encoded again.
             record, signing = read_entry(entry)
             meta = record_id, subject, type_ = record["id"], record["subject"], record["type"]
-            if not all(isinstance(x, str) for x in meta):
+            if not (type(record_id) is str and type(subject) is str and type(type_) is str):
                 raise ValueError("id, subject and type must be strings")
             # The columns' sizes (the origin's own validation keeps well inside them).
             if len(record_id) > 128 or len(subject) > 32 or len(type_) > 16:
                 raise ValueError("id, subject or type is too long")
         except (ValueError, KeyError, CryptoError) as exc:
-            return "bad_record", f"{where}: {exc}"
+            return "bad_record", f"{origin} entry {first + i}: {exc}"
         if record.get("issuer") != agency:
             return (
                 "foreign_issuer",
-                f"{where} is issued by {record.get('issuer')!r}, not by {agency}, whose log it is",
+                f"{origin} entry {first + i} is issued by {record.get('issuer')!r}, "
+                f"not by {agency}, whose log it is",
             )
         try:
             if not key.verify(record_signature(record), signing):
                 raise SignatureError("the record's signature does not verify with the issuer's key")
         except CryptoError as exc:
-            return "bad_signature", f"{where}: {exc.message}"
+            return "bad_signature", f"{origin} entry {first + i}: {exc.message}"
         out.append(meta)
     return out
 
