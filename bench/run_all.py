@@ -19,7 +19,7 @@ FULL = [
     ["bench.ingest", "--records", "1000000", "--backend", "postgresql"],
     ["bench.proofs", "--size", "1000000"],
     ["bench.audit", "--size", "1000000"],
-    ["bench.mirror", "--size", "300000"],
+    ["bench.mirror", "--size", "1000000"],
     ["bench.versus_pymerkle"],
     ["bench.disk"],
     ["bench.growth"],
