@@ -36,6 +36,7 @@ from node.prepare import BatchRules, check_batch_size, prepare_batch
 from node.prewarm import TilePrewarm
 from node.sequencer import Sequencer
 from node.tokens import create_token
+from node.walcopy import WalCopy
 
 log = logging.getLogger("pel.node")
 
@@ -79,6 +80,7 @@ class Node:
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
         self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
+        self.wal_copy = WalCopy(self.engine) if self.engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, directory: Path, **overrides: Any) -> Node:
@@ -205,6 +207,8 @@ class Node:
         self.signatures.start()
         self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
         self.sequencer.start()
+        if self.wal_copy is not None:
+            self.wal_copy.start()
         if self.settings.prewarm_tiles:
             self.prewarm.start()
         if self.trust_list is not None and len(self.trust_list.members) > 1:
@@ -233,6 +237,8 @@ class Node:
         if self.sequencer is not None:
             self.sequencer.stop()
             self.sequencer = None
+        if self.wal_copy is not None:
+            self.wal_copy.stop()
         self.signatures.stop()
         self.log.close()
         self.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ledger.storage.engine import create_schema, make_engine
+from ledger.storage.engine import WAL_AUTOCOPY_PAGES, create_schema, make_engine, write_back_wal
 
 
 def test_every_connection_has_pels_settings(db_url: str) -> None:
@@ -24,5 +24,28 @@ def test_every_connection_has_pels_settings(db_url: str) -> None:
                 else:
                     assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
                     assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+                    assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == (
+                        WAL_AUTOCOPY_PAGES
+                    )
+    finally:
+        engine.dispose()
+
+
+def test_the_write_ahead_log_is_copied_back_on_demand(db_url: str) -> None:
+    """Commits below the threshold leave their pages in SQLite's write-ahead log, and
+    ``write_back_wal`` copies them all into the database file while nobody reads."""
+    engine = make_engine(db_url)
+    try:
+        create_schema(engine)
+        if engine.dialect.name == "postgresql":
+            assert write_back_wal(engine) is None
+            return
+        for _ in range(20):
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS filler (x BLOB)"))
+                conn.execute(text("INSERT INTO filler VALUES (randomblob(8192))"))
+        frames, copied = write_back_wal(engine) or (0, 0)
+        assert frames > 40  # 20 commits of three pages or more, none copied back yet
+        assert copied == frames
     finally:
         engine.dispose()
