@@ -43,9 +43,18 @@ def signed_entry(signing_bytes: bytes, offset: int, sig: str) -> bytes:
     Raises:
         SignatureError: ``sig`` is not made of base64 characters.
     """
-    if not _BASE64.fullmatch(sig):
+    member = _sig_member(sig)
+    if member is None:
         raise SignatureError("the record's signature is not standard base64")
-    return insert_member(signing_bytes, offset, b'"sig":"' + sig.encode() + b'"')
+    return insert_member(signing_bytes, offset, member)
+
+
+def _sig_member(sig: object) -> bytes | None:
+    """``"sig":"…"`` as it stands in a canonical entry, for a base64 ``sig`` (whose
+    characters need no escaping); None for anything else."""
+    if type(sig) is not str or not _BASE64.fullmatch(sig):
+        return None
+    return b'"sig":"' + sig.encode() + b'"'
 
 
 def read_entry(entry: bytes) -> tuple[dict[str, Any], bytes]:
@@ -62,12 +71,11 @@ def read_entry(entry: bytes) -> tuple[dict[str, Any], bytes]:
     record = parse_canonical(entry)
     if type(record) is not dict:
         raise CanonicalJSONError("not a record: a JSON object is expected")
-    sig = record.get("sig")
-    if type(sig) is str and _BASE64.fullmatch(sig):
+    member = _sig_member(record.get("sig"))
+    if member is not None:
         # Inside a string every quote is escaped, so ``"sig":"…"`` occurs only as a member;
         # when it occurs once, it is the record's own, and removing it with one of its
         # commas leaves the canonical JSON of the rest.
-        member = b'"sig":"' + sig.encode() + b'"'
         at = entry.find(member)
         end = at + len(member)
         if at > 0 and entry.find(member, end) < 0:

@@ -1,6 +1,6 @@
 """A background thread around one step: the step runs every ``interval`` seconds, or
-sooner when poked, and the thread stops between steps. The sequencer and the
-cosignature collector are each one of these."""
+sooner when poked, and the thread stops between steps. The sequencer, the
+cosignature collector and the write-ahead log's copy are each one of these."""
 
 from __future__ import annotations
 
