@@ -119,7 +119,7 @@ def main() -> None:
     print(f"  ratio inclusion proofs, warm, pel / pymerkle:    {pel_warm / pm_warm:8.1f}x")
 
 
-def _indexes(n: int, proofs: int) -> list[int]:
+def proof_indexes(n: int, proofs: int) -> list[int]:
     rng = random.Random(1)
     return [rng.randrange(n) for _ in range(proofs)]
 
@@ -135,7 +135,7 @@ def _proofs_elsewhere(library: str, path: Path, n: int, proofs: int) -> tuple[fl
 
 def _measure(library: str, path: Path, n: int, proofs: int) -> None:
     """Print ``[cold, warm]`` proofs/s: the same proofs twice, in this (fresh) process."""
-    indexes = _indexes(n, proofs)
+    indexes = proof_indexes(n, proofs)
     if library == "pel":
         node = Node.open(path)
         # What opening a log for serving reads in any case, before a proof is asked for:

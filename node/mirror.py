@@ -223,7 +223,11 @@ class MirrorFollower:
     def _fetch_ahead(
         self, client: LogClient, mlog: MirroredLog, n: int, end: int, pending: int
     ) -> _Ahead:
-        """:meth:`_fetch` for the next step, with the checks of its entries started."""
+        """:meth:`_fetch` for the next step, with the checks of its entries started.
+
+        It runs in the fetcher's thread on the client the step in hand also uses: an
+        httpx client may be shared between threads, and :class:`node.plainhttp.PlainGetter`
+        keeps one connection per thread."""
         entries = self._fetch(client, mlog.origin, n, end, pending)
         return entries, self._start_check(entries, n * TILE_WIDTH, mlog), _checked_as(mlog)
 
