@@ -16,6 +16,7 @@ from bench.common import ROOT
 
 FULL = [
     ["bench.ingest", "--records", "3000000", "--backend", "sqlite"],
+    ["bench.ingest", "--records", "3000000", "--backend", "sqlite", "--ids", "history"],
     ["bench.ingest", "--records", "1000000", "--backend", "postgresql"],
     ["bench.proofs", "--size", "1000000"],
     ["bench.audit", "--size", "1000000"],
@@ -28,6 +29,7 @@ FULL = [
 ]
 QUICK = [
     ["bench.ingest", "--records", "20000"],
+    ["bench.ingest", "--records", "20000", "--backend", "sqlite", "--ids", "history"],
     ["bench.proofs", "--size", "50000", "--seconds", "3"],
     ["bench.audit", "--size", "50000"],
     ["bench.mirror", "--size", "20000"],

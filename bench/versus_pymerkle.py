@@ -18,7 +18,12 @@ the same root first, twice:
 - warm: the same proofs again in that process, once every tile (pel) or every
   cached subtree (pymerkle) the first pass touched is in memory.
 
-    python -m bench.versus_pymerkle [--entries N] [--proofs P]
+Each library's pair of passes runs in ``--rounds`` fresh processes, the two libraries
+taking turns, and the median of each figure is printed: a single fresh process's
+first thousand proofs take from one to two and a half times the usual time when the
+machine has a slow moment.
+
+    python -m bench.versus_pymerkle [--entries N] [--proofs P] [--rounds R]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +66,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--entries", type=int, default=100_000)
     p.add_argument("--proofs", type=int, default=1000)
+    p.add_argument("--rounds", type=int, default=3, help="fresh processes per library")
     p.add_argument("--measure", nargs=2, metavar=("LIBRARY", "PATH"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.measure:
@@ -93,7 +100,7 @@ def main() -> None:
         pm_bulk = n / (time.perf_counter() - t0)
 
         root = node.log.root(n)
-        if one.get_state() != root or bulk.get_state() != root:
+        if one.get_root() != root or bulk.get_root() != root:
             raise SystemExit("pymerkle and pel disagree on the root: not the same tree")
         if node.log.hashes.read_hashes([(0, 0)])[0] != hash_leaf(raw[0]):
             raise SystemExit("pel's first leaf hash is wrong")
@@ -101,14 +108,19 @@ def main() -> None:
         node.stop()
         one.close()
         bulk.close()
-        # Each library's proofs in a fresh process of its own: cold, then warm.
-        pel_cold, pel_warm = _proofs_elsewhere("pel", d / "node", n, args.proofs)
-        pm_cold, pm_warm = _proofs_elsewhere("pymerkle", d / "pymerkle-one.db", n, args.proofs)
+        # Each library's proofs in fresh processes of its own: cold, then warm.
+        pel_runs, pm_runs = [], []
+        for _ in range(args.rounds):
+            pel_runs.append(proofs_elsewhere("pel", d / "node", n, args.proofs))
+            pm_runs.append(proofs_elsewhere("pymerkle", d / "pymerkle-one.db", n, args.proofs))
+        pel_cold, pel_warm = (statistics.median(r[k] for r in pel_runs) for k in (0, 1))
+        pm_cold, pm_warm = (statistics.median(r[k] for r in pm_runs) for k in (0, 1))
 
     print(f"  same {n:,} entries, same root in both")
     row("pel appends (batches of 1 000, signed checkpoints)", pel_append, "entries/s")
     row("pymerkle SqliteTree.append_entry", pm_append, "entries/s")
     row("pymerkle SqliteTree.append_entries (bulk, leaves only)", pm_bulk, "entries/s")
+    print(f"  inclusion proofs: the median of {args.rounds} fresh processes each")
     row(f"pel inclusion proofs, cold ({args.proofs:,}, random)", pel_cold, "proofs/s")
     row("pymerkle inclusion proofs, cold", pm_cold, "proofs/s")
     row("pel inclusion proofs, warm (same proofs again)", pel_warm, "proofs/s")
@@ -124,7 +136,7 @@ def proof_indexes(n: int, proofs: int) -> list[int]:
     return [rng.randrange(n) for _ in range(proofs)]
 
 
-def _proofs_elsewhere(library: str, path: Path, n: int, proofs: int) -> tuple[float, float]:
+def proofs_elsewhere(library: str, path: Path, n: int, proofs: int) -> tuple[float, float]:
     """(cold, warm) proofs/s of ``library`` over the tree at ``path``, in a fresh process."""
     cmd = [sys.executable, "-m", "bench.versus_pymerkle", "--measure", library, str(path)]
     cmd += ["--entries", str(n), "--proofs", str(proofs)]

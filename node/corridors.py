@@ -22,7 +22,7 @@ from typing import Any
 
 from crypto.jcs import canonicalize
 from node.asean import CORRIDORS, Agency, agency_for
-from node.synth import _contribution, _money, _periods, _uuid7, make_pwid
+from node.synth import _contribution, _money, _periods, make_pwid, uuid7
 
 BASE_MS = 1_672_531_200_000  # 2023-01-01T00:00:00Z
 MONTH_MS = 2_592_000_000
@@ -90,7 +90,7 @@ def _enrolment(
     return {
         "v": 1,
         "type": "enrolment",
-        "id": _uuid7(rng, millis),
+        "id": uuid7(rng, millis),
         "subject": pwid,
         "issued_at": f"{period}-02T08:00:00Z",
         "body": {
@@ -119,7 +119,7 @@ def _entitlement(
     return {
         "v": 1,
         "type": "entitlement",
-        "id": _uuid7(rng, millis),
+        "id": uuid7(rng, millis),
         "subject": pwid,
         "issued_at": f"{start}T11:00:00Z",
         "body": {
@@ -142,7 +142,7 @@ def _correction(
     return {
         "v": 1,
         "type": kind,
-        "id": _uuid7(rng, BASE_MS),
+        "id": uuid7(rng, BASE_MS),
         "subject": target["subject"],
         "issued_at": target["issued_at"].replace("T09:", "T15:"),
         "body": {"target": {"issuer": host.id, "id": target["id"]}, **fields},

@@ -45,16 +45,33 @@ class WakeLoop:
                 break
             self.tick()
 
-    def start(self) -> None:
-        """Start the thread (once; a second call does nothing)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
-            self._thread.start()
+    def start(self, timeout: float | None = None) -> None:
+        """Start the thread; a second call while it runs does nothing, and a loop that was
+        stopped starts again once the thread of its last step has ended (waited for up to
+        ``timeout`` seconds, by default ``interval`` + 10).
+
+        Raises:
+            RuntimeError: The stopped loop's last step is still running.
+        """
+        old = self._thread
+        if old is not None and old.is_alive():
+            if not self._stop.is_set():
+                return
+            old.join(self.interval + 10.0 if timeout is None else timeout)
+            if old.is_alive():
+                raise RuntimeError(f"{self.thread_name}: the last step is still running")
+        self._stop.clear()
+        self._wake.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop after its current step and wait up to ``timeout`` seconds for it."""
+        """Stop the loop after its current step and wait up to ``timeout`` seconds for it
+        (a step still running after that is waited for by a later ``start``)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if not thread.is_alive():
+                self._thread = None

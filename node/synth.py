@@ -27,7 +27,8 @@ def make_pwid(rng: random.Random, home: str) -> str:
     return home + "-" + "".join(rng.choice(CROCKFORD) for _ in range(16))
 
 
-def _uuid7(rng: random.Random, millis: int) -> str:
+def uuid7(rng: random.Random, millis: int) -> str:
+    """A UUIDv7 (RFC 9562) of Unix time ``millis`` with 74 random bits from ``rng``."""
     value = (millis << 80) | rng.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
@@ -49,7 +50,7 @@ def _contribution(
     return {
         "v": 1,
         "type": "contribution",
-        "id": _uuid7(rng, millis),
+        "id": uuid7(rng, millis),
         "subject": pwid,
         "issued_at": f"{period}-28T09:00:00Z",
         "body": {
@@ -82,7 +83,7 @@ def synth_drafts(
             yield {
                 "v": 1,
                 "type": "enrolment",
-                "id": _uuid7(rng, base_ms),
+                "id": uuid7(rng, base_ms),
                 "subject": make_pwid(rng, a.country),
                 "issued_at": f"{periods[0]}-02T08:00:00Z",
                 "body": {
@@ -110,7 +111,7 @@ def synth_drafts(
             yield {
                 "v": 1,
                 "type": "amendment",
-                "id": _uuid7(rng, base_ms),
+                "id": uuid7(rng, base_ms),
                 "subject": pwid,
                 "issued_at": f"{worked[-1]}-28T10:00:00Z",
                 "body": {
@@ -125,7 +126,7 @@ def synth_drafts(
             yield {
                 "v": 1,
                 "type": "entitlement",
-                "id": _uuid7(rng, base_ms),
+                "id": uuid7(rng, base_ms),
                 "subject": pwid,
                 "issued_at": f"{worked[-1]}-28T11:00:00Z",
                 "body": {

@@ -1,9 +1,12 @@
-"""``WakeLoop``: the step runs when poked, once per thread, and ``stop`` ends the thread."""
+"""``WakeLoop``: the step runs when poked, once per thread, ``stop`` ends the thread, and a
+stopped loop starts again."""
 
 from __future__ import annotations
 
 import threading
 import time
+
+import pytest
 
 from node.loop import WakeLoop
 
@@ -50,3 +53,59 @@ def test_stop_ends_the_thread_and_start_is_once() -> None:
     after = loop.ticks
     time.sleep(0.05)
     assert loop.ticks == after
+
+
+def test_a_stopped_loop_starts_again() -> None:
+    loop = Counting(interval=60.0)
+    loop.start()
+    loop.stop(5.0)
+    loop.start()
+    try:
+        assert not loop.stopping()
+        assert [t.name for t in threading.enumerate()].count("pel-test-loop") == 1
+        loop.poke()
+        assert loop.ticked.wait(5.0)
+        assert loop.ticks == 1
+    finally:
+        loop.stop(5.0)
+    assert "pel-test-loop" not in [t.name for t in threading.enumerate()]
+
+
+class Slow(Counting):
+    def __init__(self, interval: float) -> None:
+        super().__init__(interval)
+        self.release = threading.Event()
+
+    def tick(self) -> None:
+        super().tick()
+        self.release.wait(5.0)
+
+
+def test_start_after_a_stop_that_timed_out_waits_for_the_last_step() -> None:
+    loop = Slow(interval=0.01)
+    loop.start()
+    assert loop.ticked.wait(5.0)
+    loop.stop(0.01)  # the step is still running: the thread outlives the stop
+    assert [t.name for t in threading.enumerate()].count("pel-test-loop") == 1
+    threading.Timer(0.1, loop.release.set).start()
+    loop.start()  # waits for that step, then one thread runs again
+    try:
+        assert [t.name for t in threading.enumerate()].count("pel-test-loop") == 1
+        assert not loop.stopping()
+    finally:
+        loop.stop(5.0)
+    assert "pel-test-loop" not in [t.name for t in threading.enumerate()]
+
+
+def test_start_refuses_while_the_stopped_loops_step_still_runs() -> None:
+    loop = Slow(interval=0.01)
+    loop.start()
+    assert loop.ticked.wait(5.0)
+    loop.stop(0.01)
+    try:
+        with pytest.raises(RuntimeError, match="still running"):
+            loop.start(timeout=0.1)
+    finally:
+        loop.release.set()
+        loop.stop(5.0)
+    assert "pel-test-loop" not in [t.name for t in threading.enumerate()]
