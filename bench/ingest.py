@@ -48,9 +48,11 @@ FILED_FROM_MS = 1_764_835_200_000  # 2025-12-04T08:00:00Z: when the filing's ids
 
 def _minted_in_filing_order(drafts: list[dict[str, Any]], seed: int) -> None:
     """Give the drafts new record ids minted in their order, a millisecond apart, and make
-    every reference to an old id (``{"id": ...}`` in a body) follow."""
+    every reference to an old id (``{"id": ...}`` in a body) follow. The first is minted
+    ``seed`` milliseconds after ``FILED_FROM_MS``: ``bench.growth`` seeds with the log's
+    size, so each of its runs mints after the ids of the run before."""
     rng = random.Random(f"ids:{seed}")
-    new = {d["id"]: uuid7(rng, FILED_FROM_MS + i) for i, d in enumerate(drafts)}
+    new = {d["id"]: uuid7(rng, FILED_FROM_MS + seed + i) for i, d in enumerate(drafts)}
 
     def follow(value: Any) -> Any:
         if isinstance(value, dict):
