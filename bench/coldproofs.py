@@ -5,26 +5,21 @@ Over a log of 100 000 entries built as in ``bench.versus_pymerkle``, with the sa
 read its latest checkpoint:
 
 - cold: the pass as ``bench.versus_pymerkle`` times it, with the minor page faults it
-  takes (a full level-0 tile is read for each leaf whose tile is not yet cached, and its
-  16 KiB of nodes are kept for the next proofs);
-- cold, reads timed: the same pass with the time spent in the tile source's reads
-  summed (a wrapper around the read, a fraction of a microsecond a call);
-- cold, heap touched: the same pass after the process has allocated and freed as much
-  memory as the kept tiles need, with glibc told to keep what is freed
-  (``MALLOC_TRIM_THRESHOLD_``). The tiles then land in memory the process has already
-  touched, so what remains is the reads and the proof work. This is a measurement aid,
-  not a setting pel uses;
+  takes. A proof under a full level-0 tile not yet cached maps that tile's slot in the
+  tile-node file (``ledger.storage.tilefile``); the partial tiles at the right edge
+  are read from SQLite; the file is opened, and checked against the database, by the
+  first proof;
+- cold, parts timed: the same pass with the time spent mapping slots and reading tiles
+  summed (a wrapper around each, a fraction of a microsecond a call);
+- cold, file opened: the same pass with the tile-node file opened and checked before
+  it, as a started node's read-ahead pass does;
 - warm: the same proofs again in the cold pass's process (the proof work alone);
 - pymerkle's cold pass over the same entries (its ``SqliteTree``, each in a fresh
   process too), for the ratio the target is about.
 
-It also measures what this machine charges for memory touched for the first time: a
-fresh anonymous mapping of the kept tiles' size, populated in one call
-(``MADV_POPULATE_WRITE``, no fault per page) and page by page. From these parts it
-prints the floor of this design: the reads, plus the first touch of the memory that
-keeps the tiles (as the pass pays it: the best cold pass less the best with the heap
-touched), plus the proof work, and that floor's ratio to pymerkle; what the cold pass
-takes above it is the cold path's own work around the read.
+From these it prints the floor of this design (the maps, the reads and the proof work,
+each at its best) and its ratio to pymerkle; what the cold pass takes above it is the
+first touch of the mapped pages and of the memory the caches grow into.
 
     python -m bench.coldproofs [--entries N] [--proofs P] [--rounds R]
 """
@@ -33,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import mmap
-import os
 import resource
 import statistics
 import subprocess
@@ -48,64 +41,42 @@ from bench.versus_pymerkle import BATCH, entries_for, proof_indexes, proofs_else
 from ledger.merkle.tiles import TILE_WIDTH
 from node.node import Node
 
-_PAGE = mmap.PAGESIZE
-_KEPT_PER_TILE = 16 * 1024  # a full tile's 256 hashes and its 255 inner nodes
-_MADV_POPULATE_WRITE = 23  # Linux 5.14; the mmap module names it only from Python 3.13
-
 
 def _faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def _first_touch(size: int) -> tuple[float | None, float]:
-    """Seconds to populate a fresh mapping of ``size`` bytes in one call (None where the
-    kernel cannot), and to touch a fresh one page by page."""
-    populate: float | None
-    area = mmap.mmap(-1, size)
-    t0 = time.perf_counter()
-    try:
-        area.madvise(_MADV_POPULATE_WRITE, 0, size)
-        populate = time.perf_counter() - t0
-    except OSError:
-        populate = None
-    area.close()
-    area = mmap.mmap(-1, size)
-    t0 = time.perf_counter()
-    for offset in range(0, size, _PAGE):
-        area[offset] = 1
-    touch = time.perf_counter() - t0
-    area.close()
-    return populate, touch
+_KINDS = ("cold", "timed", "opened")
 
 
-_KINDS = ("cold", "timed", "touched")
+def _timed(spent: list[float], call: Any) -> Any:
+    """``call`` wrapped to add its time and one call to ``spent``."""
+
+    def timed(*args: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            spent[0] += time.perf_counter() - t
+            spent[1] += 1
+
+    return timed
 
 
 def _pass(path: Path, n: int, proofs: int, kind: str) -> None:
-    """Print ``[cold s, cold faults, warm s, read s, reads]`` for one pass over the log."""
+    """Print ``[cold s, cold faults, warm s, map s, maps, read s, reads]`` for one pass."""
     indexes = proof_indexes(n, proofs)
     node = Node.open(path)
     node.log.latest()
-    spent = [0.0, 0]
+    maps, reads = [0.0, 0], [0.0, 0]
     if kind == "timed":
-        # The reader's own hook into its source (private): wrapping the source itself would
-        # not be seen, the reader keeps the bound method it was built with.
+        # The reader's own hooks into its source (private): wrapping the source itself
+        # would not be seen, the reader keeps the bound methods it was built with.
         hashes: Any = node.log.hashes
-        read = hashes._read_nodes
-
-        def timed_read(coords: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return read(coords)
-            finally:
-                spent[0] += time.perf_counter() - t
-                spent[1] += 1
-
-        hashes._read_nodes = timed_read
-    if kind == "touched":
-        tiles = len({i // TILE_WIDTH for i in indexes})
-        scratch = [bytes(_KEPT_PER_TILE) for _ in range(2 * tiles)]
-        del scratch
+        hashes._map_tile = _timed(maps, hashes._map_tile)
+        hashes._read_nodes = _timed(reads, hashes._read_nodes)
+    if kind == "opened":
+        node.log.tile_file()
     f0, t0 = _faults(), time.perf_counter()
     for i in indexes:
         node.log.inclusion_proof(i, n)
@@ -115,16 +86,13 @@ def _pass(path: Path, n: int, proofs: int, kind: str) -> None:
         node.log.inclusion_proof(i, n)
     warm = time.perf_counter() - t0
     node.stop()
-    print(json.dumps([cold, faults, warm, spent[0], spent[1]]))
+    print(json.dumps([cold, faults, warm, *maps, *reads]))
 
 
 def _pass_elsewhere(path: Path, n: int, proofs: int, kind: str) -> list[float]:
     cmd = [sys.executable, "-m", "bench.coldproofs", "--measure", str(path)]
     cmd += ["--entries", str(n), "--proofs", str(proofs), "--kind", kind]
-    env = dict(os.environ)
-    if kind == "touched":
-        env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 30)
-    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     return [float(x) for x in json.loads(out.stdout.splitlines()[-1])]
 
 
@@ -145,7 +113,6 @@ def main() -> None:
 
     indexes = proof_indexes(n, args.proofs)
     full = {i // TILE_WIDTH for i in indexes if (i // TILE_WIDTH + 1) * TILE_WIDTH <= n}
-    kept = len(full) * _KEPT_PER_TILE
     with workdir("pel-bench-coldproofs-") as d:
         init_node(d / "node")
         node = Node.open(d / "node")
@@ -166,38 +133,27 @@ def main() -> None:
             for kind in _KINDS:
                 runs[kind].append(_pass_elsewhere(d / "node", n, args.proofs, kind))
             pymerkle.append(proofs_elsewhere("pymerkle", d / "pymerkle.db", n, args.proofs)[0])
-    populate, touch = _first_touch(kept)
-    pages = kept // _PAGE
-    print(f"  {args.proofs:,} random proofs over {n:,} entries: {len(full)} full tiles read,")
-    print(f"  {kept / 2**20:.1f} MiB of tile nodes kept ({pages:,} pages of {_PAGE} bytes)")
-    names = {"cold": "cold", "timed": "cold, reads timed", "touched": "cold, heap already touched"}
+    print(f"  {args.proofs:,} random proofs over {n:,} entries, under {len(full)} full tiles")
+    names = {"cold": "cold", "timed": "cold, parts timed", "opened": "cold, file opened"}
     for kind in _KINDS:
         for cold, faults, *_ in runs[kind]:
             label = f"pass {names[kind]}: {1e3 * cold:5.1f} ms, {faults:,.0f} faults"
             row(label, args.proofs / cold, "proofs/s")
-    for _, _, _, spent, reads in runs["timed"]:
-        label = f"  of which {reads:.0f} reads: {1e3 * spent:5.2f} ms"
-        row(label, 1e6 * spent / max(reads, 1), "µs/read")
-    warm = min(w for kind in runs.values() for _, _, w, _, _ in kind)
+    for _, _, _, map_s, mapped, read_s, read in runs["timed"]:
+        label = f"  of which {mapped:.0f} maps: {1e3 * map_s:5.2f} ms"
+        row(label, 1e6 * map_s / max(mapped, 1), "µs/map")
+        label = f"  and {read:.0f} reads: {1e3 * read_s:5.2f} ms"
+        row(label, 1e6 * read_s / max(read, 1), "µs/read")
+    warm = min(r[2] for kind in runs.values() for r in kind)
     row(f"warm pass (the proof work): {1e3 * warm:5.1f} ms", args.proofs / warm, "proofs/s")
-    if populate is not None:
-        row(f"first touch of {pages:,} fresh pages, one call", 1e6 * populate / pages, "µs/page")
-    row(f"first touch of {pages:,} fresh pages, page by page", 1e6 * touch / pages, "µs/page")
-    best = {kind: min(r[0] for r in runs[kind]) for kind in _KINDS}
-    # What the pass pays for its fresh memory: less than the standalone price above when
-    # some of what the tiles land in was touched (and freed) before the pass.
-    first_touch = max(0.0, best["cold"] - best["touched"])
-    print(f"  kept memory's first touch (best cold - best touched): {1e3 * first_touch:5.1f} ms")
-    print(f"  what is left (reads and proof work, best touched): {1e3 * best['touched']:5.1f} ms")
     # The floor: what a pass of this design cannot do without, each part at its best.
-    reads = min(r[3] for r in runs["timed"])
-    floor = reads + first_touch + warm
+    floor = min(r[3] for r in runs["timed"]) + min(r[5] for r in runs["timed"]) + warm
     pm = statistics.median(pymerkle)
     pel = args.proofs / statistics.median(r[0] for r in runs["cold"])
     row(f"pymerkle cold pass (median of {len(pymerkle)})", pm, "proofs/s")
     row(f"pel cold pass (median of {len(runs['cold'])})", pel, "proofs/s", pm, "pymerkle")
     row(
-        f"floor: reads + first touch + proof work = {1e3 * floor:4.1f} ms",
+        f"floor: maps + reads + proof work = {1e3 * floor:4.1f} ms",
         args.proofs / floor,
         "proofs/s",
         pm,

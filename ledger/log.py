@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -40,7 +42,13 @@ from ledger.errors import (
 from ledger.merkle.builder import TreeBuilder, edge_of
 from ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from ledger.merkle.proof import consistency_proof, tree_hash
-from ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
+from ledger.merkle.tiles import (
+    TILE_WIDTH,
+    TileHashReader,
+    encode_entry_bundle,
+    full_tile_nodes,
+)
+from ledger.storage.engine import StorageError
 from ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -49,6 +57,7 @@ from ledger.storage.models import (
     TileNodesRow,
     TileRow,
 )
+from ledger.storage.tilefile import TileNodeFile, tile_file_path
 from ledger.tilecheck import TileRebuilder, compare_tiles
 
 ENTRIES = EntryRow.__table__
@@ -60,6 +69,10 @@ COSIGNATURES = CosignatureRow.__table__
 
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _MAX_HELD_LEAVES = 1 << 21  # leaf hashes kept for the integrator (64 MiB at most)
+_FILL_CHUNK = 128  # tiles written to the tile-node file from the database per step
+_SYNC_EVERY = 1.0  # seconds between two syncs of the tile-node file by an integrator
+
+log = logging.getLogger("pel.log")
 
 
 class _LRU:
@@ -94,10 +107,19 @@ _ONE_TILE = {
 
 class _SqlTileSource:
     """Reads stored tiles, with their stored inner nodes, for :class:`TileHashReader`
-    (one query per batch), and the entries of entry bundles."""
+    (one query per batch), and the entries of entry bundles.
 
-    def __init__(self, engine: Engine) -> None:
+    On SQLite with a database file, full level-0 tiles and their inner nodes are also
+    kept in the tile-node file beside it (:mod:`ledger.storage.tilefile`), which proofs
+    map instead of reading; their ``tile_nodes`` rows are then not written. The file is
+    opened, and checked against the database, on first use; ``writer`` is the log's
+    integrator, which writes the file and mends it.
+    """
+
+    def __init__(self, engine: Engine, origin: str = "", *, writer: bool = False) -> None:
         self._engine = engine
+        self._origin = origin
+        self._writer = writer
         # On SQLite, tiles are read through one connection kept for the purpose: a cold
         # proof reads one tile (10-25 µs in SQLite), and checking a connection out of the
         # pool and SQLAlchemy's statement handling would cost several times that. Reads in
@@ -106,12 +128,150 @@ class _SqlTileSource:
         self._raw: Any = None  # the pool's handle, given back on close
         self._db: Any = None  # its sqlite3 connection
         self._raw_lock = threading.Lock()
+        self.file_path = tile_file_path(engine.url.database) if self._sqlite else None
+        self._file: TileNodeFile | None = None
+        self._file_opened = False
+        self._file_lock = threading.Lock()  # opening the file, and writing it
+        self._warm_buffer: bytearray | None = None
 
     def close(self) -> None:
         with self._raw_lock:
             if self._raw is not None:
                 self._raw.close()
                 self._raw = self._db = None
+        with self._file_lock:
+            if self._file is not None:
+                self._file.close()
+            self._file, self._file_opened = None, False
+
+    # ---- the tile-node file ----------------------------------------------------------
+
+    @property
+    def keeps_file(self) -> bool:
+        """Whether full level-0 tiles' inner nodes go to the tile-node file (not rows)."""
+        return self.file_path is not None
+
+    def tile_file(self) -> TileNodeFile | None:
+        """The tile-node file, opened and checked on the first call; None if this log
+        has none (PostgreSQL, an in-memory database) or a reader finds it unusable."""
+        if not self._file_opened:
+            with self._file_lock:
+                if not self._file_opened:
+                    self._file = self._open_file()
+                    self._file_opened = True
+        return self._file
+
+    def _open_file(self) -> TileNodeFile | None:
+        """Open the file and check it against the database: slots beyond the database's
+        full tiles, or a last slot that differs from its tile, are not used (a writer
+        writes them again); a reader then leaves the file alone."""
+        path = self.file_path
+        if path is None or (not self._writer and not path.exists()):
+            return None
+        try:
+            file = TileNodeFile(path, self._origin, writable=self._writer)
+        except StorageError as exc:
+            if self._writer:
+                raise
+            log.warning("not using the tile-node file: %s", exc.message)
+            return None
+        full = self.full_tiles()
+        count = min(file.count, full)
+        if (
+            count
+            and self.read_tiles([(0, count - 1)])[0]
+            != (file.read(count - 1) or b"")[: TILE_WIDTH * 32]
+        ):
+            log.warning("the tile-node file %s differs from the database: written again", path)
+            count = 0
+        if count == file.count:
+            return file
+        if self._writer:
+            file.reset(count)
+            return file
+        file.close()
+        return None
+
+    def full_tiles(self) -> int:
+        """Full level-0 tiles in the latest checkpoint's tree."""
+        sizes: list[Any] = []
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            sizes.extend(execute(f"SELECT tree_size FROM {STATE.name}", ()))
+
+        self._plain(run)
+        return int(sizes[0][0]) // TILE_WIDTH if sizes else 0
+
+    def map_full_tile(self, key: tuple[int, int]) -> Any:
+        """A full level-0 tile's nodes, mapped from the tile-node file (sliced like
+        ``bytes``: the tile, then its inner nodes), or None where the file has no slot."""
+        if key[0] != 0:
+            return None
+        file = self._file if self._file_opened else self.tile_file()
+        return None if file is None else file.slot(key[1])
+
+    def store_full_tiles(self, slots: dict[int, bytes]) -> None:
+        """Write the slots of level-0 tiles the integrator just completed (committed):
+        ``{index: tile and inner nodes}``. Slots the file lacks before them are written
+        from the database first, ``_FILL_CHUNK`` at a time, and the rest wait for the
+        next call. A failing file is logged and left behind: the database holds it all."""
+        if not self._writer or not self.keeps_file:
+            return
+        file = self.tile_file()
+        if file is None:
+            return
+        with self._file_lock:
+            try:
+                if slots and file.count < min(slots):
+                    self._fill(file, min(slots), _FILL_CHUNK)
+                if slots and min(slots) <= file.count < max(slots) + 1:
+                    ordered = [slots[i] for i in range(file.count, max(slots) + 1)]
+                    file.append(file.count, ordered)
+                file.sync(every=_SYNC_EVERY)
+            except OSError as exc:
+                log.warning("the tile-node file cannot be written, left behind: %s", exc)
+                self._writer = False
+
+    def fill_file(self, end: int) -> None:
+        """Write the slots below ``end`` that the file lacks, from the database (the
+        integrator's catch-up for a log written before the file, or after a crash)."""
+        file = self.tile_file()
+        if file is None or not self._writer:
+            return
+        with self._file_lock:
+            self._fill(file, min(end, self.full_tiles()), end)
+            file.sync()
+
+    def _fill(self, file: TileNodeFile, end: int, limit: int) -> None:
+        """Write up to ``limit`` slots from ``file.count`` towards ``end``, in chunks
+        (the caller holds ``_file_lock``)."""
+        stop = min(end, file.count + limit)
+        while file.count < stop:
+            first = file.count
+            chunk = [(0, i) for i in range(first, min(stop, first + _FILL_CHUNK))]
+            slots = []
+            for (_, i), (tile, inner) in zip(chunk, self.read_tiles_and_nodes(chunk), strict=True):
+                if len(tile) != TILE_WIDTH * 32:
+                    raise IntegrityError(f"tile 0/{i} should be full and is not")
+                slots.append(tile + (inner if inner is not None else full_tile_nodes(tile)[0]))
+            file.append(first, slots)
+
+    def warm_file(self, first: int, end: int) -> int:
+        """Bring slots ``first`` ≤ t < ``end`` into the file cache, writing those the file
+        lacks first (the integrator only); the bytes read."""
+        file = self.tile_file()
+        if file is None:
+            return 0
+        if self._writer and file.count < end:
+            self.fill_file(end)
+        if self._warm_buffer is None:
+            self._warm_buffer = bytearray(_FILL_CHUNK * 16384)
+        return file.read_ahead(first, end, self._warm_buffer)
+
+    def read_slot(self, index: int) -> bytes | None:
+        """Tile ``index``'s slot in the tile-node file (tile, then inner nodes), if any."""
+        file = self.tile_file()
+        return None if file is None else file.read(index)
 
     def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
         return [tile for tile, _ in self._read(coords, nodes=False)]
@@ -259,7 +419,7 @@ class Log:
         # losers sleep in its busy handler, which costs far more than waiting here.
         self._write_lock = threading.Lock()
         self._builder: TreeBuilder | None = None
-        self._tile_source = _SqlTileSource(engine)
+        self._tile_source = _SqlTileSource(engine, self.origin, writer=signer is not None)
         self.hashes = TileHashReader(self._tile_source)
         self._full_tiles = _LRU(4096)
         self._full_bundles = _LRU(256)
@@ -267,6 +427,16 @@ class Log:
         # Leaf hashes of entries this process committed and has not integrated yet:
         # (index of the first, hashes), contiguous; guarded by the write lock.
         self._leaves: tuple[int, list[bytes]] = (0, [])
+
+    @property
+    def tile_file_path(self) -> Path | None:
+        """The tile-node file beside a SQLite database (None: inner nodes are rows)."""
+        return self._tile_source.file_path
+
+    def tile_file(self) -> TileNodeFile | None:
+        """The tile-node file, opened and checked against the database now rather than
+        by the first proof that needs it; None if this log has none or cannot use it."""
+        return self._tile_source.tile_file()
 
     # ---- state -------------------------------------------------------------------
 
@@ -525,8 +695,13 @@ class Log:
                             raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
                         leaves = [hash_leaf(bytes(d)) for d in data]
                     builder.append(leaves)
-                    self._upsert_tiles(conn, TILES, builder.take_changed())
-                    self._upsert_tiles(conn, TILE_NODES, builder.take_nodes())
+                    tiles, nodes = builder.take_changed(), builder.take_nodes()
+                    slots: dict[int, bytes] = {}
+                    if self._tile_source.keeps_file:
+                        slots = {i: tiles[(lv, i)] + n for (lv, i), n in nodes.items() if lv == 0}
+                        nodes = {key: n for key, n in nodes.items() if key[0] != 0}
+                    self._upsert_tiles(conn, TILES, tiles)
+                    self._upsert_tiles(conn, TILE_NODES, nodes)
                     checkpoint = Checkpoint(self.origin, new, builder.root())
                     note = sign_checkpoint(checkpoint, self._signer)
                     conn.execute(
@@ -548,6 +723,7 @@ class Log:
                 self._builder = None
                 raise
             self._forget_leaves(new)
+            self._tile_source.store_full_tiles(slots)
         self._latest = SignedCheckpoint(checkpoint, note)
         return self._latest
 
@@ -722,8 +898,9 @@ class Log:
                 ).all()
                 if [r[0] for r in rows] != list(range(start, end)):
                     raise IntegrityError(f"entries {start}..{end - 1} are missing or out of order")
-                self._compare_stored(rebuilt.add([hash_leaf(bytes(r[1])) for r in rows]))
-                self._compare_nodes(rebuilt.take_nodes())
+                tiles = rebuilt.add([hash_leaf(bytes(r[1])) for r in rows])
+                self._compare_stored(tiles)
+                self._compare_nodes(tiles, rebuilt.take_nodes())
                 if progress:
                     progress(end, size)
         self._compare_stored(rebuilt.partial_tiles())
@@ -732,13 +909,22 @@ class Log:
         if expected:
             compare_tiles(expected, self._tile_source.read_tiles(sorted(expected)), "stored")
 
-    def _compare_nodes(self, expected: dict[tuple[int, int], bytes]) -> None:
-        """Stored inner nodes (where kept) must be those rebuilt: proofs are read from them."""
+    def _compare_nodes(
+        self, tiles: dict[tuple[int, int], bytes], expected: dict[tuple[int, int], bytes]
+    ) -> None:
+        """Stored inner nodes (where kept: rows, and the tile-node file's slots) must be
+        those rebuilt: proofs are read from them."""
         for coords, inner in self._tile_source.read_nodes(sorted(expected)).items():
             if inner != expected[coords]:
                 level, index = coords
                 raise IntegrityError(
                     f"stored inner nodes of tile {level}/{index} differ from its rebuilt tile"
+                )
+        for level, index in sorted(expected):
+            slot = self._tile_source.read_slot(index) if level == 0 else None
+            if slot is not None and slot != tiles[(0, index)] + expected[(0, index)]:
+                raise IntegrityError(
+                    f"tile 0/{index} in the tile-node file differs from its rebuilt tile"
                 )
 
     def _check_checkpoint_roots(self) -> None:
@@ -761,6 +947,7 @@ class Log:
         """Read the stored tiles and their stored inner nodes once, ``chunk`` tiles per
         short read, yielding the bytes read so far after each: what proofs read is then in
         the operating system's file cache (and PostgreSQL's buffers) rather than on disk.
+        The integrator also writes the tile-node file's missing slots as it goes.
         The upper levels come first (every proof reads them), then level 0 from its start;
         the pass ends once ``budget`` bytes are read (None: no bound). Nothing is kept in
         this process; the caller may stop between two reads."""
@@ -773,6 +960,8 @@ class Log:
             for lo in range(0, int(top) + 1, chunk):
                 for table in (TILES, TILE_NODES):  # a full tile's nodes share its index
                     done += self._tile_source.touch(table, int(level), lo, lo + chunk)
+                if level == 0:
+                    done += self._tile_source.warm_file(lo, lo + chunk)
                 yield done
                 if budget is not None and done >= budget:
                     return

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ledger.errors import IntegrityError, ProofError, TileError
 from ledger.merkle.hashing import HASH_SIZE, hash_pairs
@@ -26,6 +26,8 @@ MAX_ENTRY_SIZE = 0xFFFF
 """Entry bundles prefix each entry with a big-endian uint16 length."""
 
 _FULL = TILE_WIDTH * HASH_SIZE
+Buffer = Any
+"""Packed nodes: ``bytes``, or a view of a mapped file whose slices are ``bytes``."""
 _LEVEL_SHIFT = TILE_HEIGHT.bit_length() - 1
 """Merkle level >> this = tile level (TILE_HEIGHT is a power of two)."""
 
@@ -174,6 +176,15 @@ class NodeTileSource(TileSource, Protocol):
         ...
 
 
+class MappedTileSource(NodeTileSource, Protocol):
+    """A source that can also hand out some full tiles' nodes without reading them."""
+
+    def map_full_tile(self, key: tuple[int, int]) -> Buffer | None:
+        """Full tile ``key``'s packed nodes (the tile, then heights 1 to 7), as an object
+        whose slices are ``bytes`` (a view of a mapped file), or None if it has none."""
+        ...
+
+
 def full_tile_nodes(tile: bytes) -> tuple[bytes, bytes]:
     """``(inner, root)`` of a full tile: its heights 1 to 7 packed (what ``tile_nodes``
     stores), and the root, which is the next level's hash."""
@@ -193,6 +204,7 @@ class _TileNodes:
     2^h hashes from ``i·2^h``; a partial tile's trailing odd nodes are left out."""
 
     __slots__ = ("count", "data", "offsets")
+    data: Buffer
 
     def __init__(self, tile: bytes) -> None:
         row = bytes(tile[: len(tile) - len(tile) % HASH_SIZE])
@@ -217,6 +229,17 @@ class _TileNodes:
         nodes.data = bytes(tile) + bytes(inner)
         return nodes
 
+    @classmethod
+    def mapped(cls, data: Buffer) -> _TileNodes:
+        """A full tile's nodes as a source maps them: nothing is copied or hashed."""
+        if len(data) != _FULL + INNER_NODES_BYTES:
+            raise IntegrityError(f"mapped nodes of a full tile have {len(data)} bytes")
+        nodes = cls.__new__(cls)
+        nodes.count = TILE_WIDTH
+        nodes.offsets = _FULL_OFFSETS
+        nodes.data = data
+        return nodes
+
     def node(self, height: int, index: int) -> bytes:
         start = self.offsets[height] + index * HASH_SIZE
         return self.data[start : start + HASH_SIZE]
@@ -228,12 +251,14 @@ class TileHashReader:
     Full tiles' nodes are kept in an LRU of ``cache_tiles`` tiles (≈ 16 KiB each);
     the latest partial tiles are kept too, and read again only when a proof needs
     hashes beyond the cached length. A :class:`NodeTileSource`'s stored inner nodes
-    are used as they are read: the tile is not rehashed.
+    are used as they are read: the tile is not rehashed; a :class:`MappedTileSource`'s
+    mapped tiles are not even read, and kept as views.
     """
 
     def __init__(self, source: TileSource, cache_tiles: int = 8192) -> None:
         self._source = source
         self._read_nodes = getattr(source, "read_tiles_and_nodes", None)
+        self._map_tile = getattr(source, "map_full_tile", None)
         self._cache: OrderedDict[tuple[int, int], _TileNodes] = OrderedDict()
         self._cache_tiles = cache_tiles
         self._partial: dict[tuple[int, int], _TileNodes] = {}
@@ -292,6 +317,16 @@ class TileHashReader:
                 elif (part := self._partial.get(key)) is not None and part.count >= count:
                     found[key] = part
         missing = sorted(need.keys() - found.keys())
+        if missing and self._map_tile is not None:
+            unmapped = []
+            for key in missing:
+                data = self._map_tile(key)
+                if data is None:
+                    unmapped.append(key)
+                else:
+                    found[key] = _TileNodes.mapped(data)
+                    self._remember(key, found[key])
+            missing = unmapped
         if not missing:
             return found
         if self._read_nodes is not None:
@@ -427,6 +462,10 @@ class TileHashReader:
     def _full_tile(self, key: tuple[int, int]) -> _TileNodes:
         """The nodes of the full tile ``key``, read from the source on their own and kept:
         a cold proof's one read, without the planning of :meth:`_tiles`."""
+        if self._map_tile is not None and (mapped := self._map_tile(key)) is not None:
+            nodes = _TileNodes.mapped(mapped)
+            self._remember(key, nodes)
+            return nodes
         if self._read_nodes is not None:
             ((data, inner),) = self._read_nodes([key])
         else:

@@ -3,14 +3,19 @@ proofs, restart, and the start-up integrity check."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 
 from ledger.errors import BatchError, IntegrityError
+from ledger.log import Log, _SqlTileSource
 from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import verify_consistency, verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
+from ledger.storage.tilefile import HEADER_SIZE, MAGIC, SLOT_SIZE, TileNodeFile
 from node.node import Node
 from node.synth import synth_drafts
 from tests import factories as f
@@ -142,7 +147,15 @@ def test_full_tiles_inner_nodes_are_stored_and_proofs_work_without_them(
             (lv, i): bytes(d)
             for lv, i, d in conn.execute(text("SELECT level, idx, data FROM tile_nodes"))
         }
-    assert sorted(stored) == [(0, 0), (0, 1), (0, 2)]  # the full tiles, and only those
+    if node.log.tile_file_path is None:  # PostgreSQL: rows
+        assert sorted(stored) == [(0, 0), (0, 1), (0, 2)]  # the full tiles, and only those
+    else:  # SQLite: the tile-node file instead of rows
+        assert stored == {}
+        node.log.close()  # syncs the file: another process sees its slots
+        file = TileNodeFile(node.log.tile_file_path, node.log.origin, writable=False)
+        stored = {(0, i): (file.read(i) or b"")[TILE_WIDTH * 32 :] for i in range(3)}
+        assert file.read(3) is None
+        file.close()
     for (_, i), inner in stored.items():
         assert inner == full_tile_nodes(node.log.tile(0, i))[0]
     size = sizes[-1]
@@ -153,6 +166,8 @@ def test_full_tiles_inner_nodes_are_stored_and_proofs_work_without_them(
     node.stop()
     with node.engine.begin() as conn:
         conn.execute(text("DELETE FROM tile_nodes"))
+    if node.log.tile_file_path is not None:
+        node.log.tile_file_path.unlink()
     older = Node.open(node.directory)
     try:
         older.check(full=True)
@@ -215,6 +230,15 @@ def _flip(node: Node, sql: str, **params: object) -> None:
         conn.execute(text(sql.split(";")[1]), {**params, "data": bytes(data)})
 
 
+def _flip_slot(path: Path, index: int, pos: int) -> None:
+    """Change one bit of a tile-node file's slot ``index``, at ``pos`` in its used bytes."""
+    with open(path, "r+b") as raw:
+        raw.seek(HEADER_SIZE + index * SLOT_SIZE + pos)
+        byte = raw.read(1)[0]
+        raw.seek(-1, 1)
+        raw.write(bytes([byte ^ 1]))
+
+
 TAMPER = {
     "entry": "SELECT data FROM entries WHERE idx=:i; UPDATE entries SET data=:data WHERE idx=:i",
     "tile0": "SELECT data FROM tiles WHERE level=0 AND idx=:i; "
@@ -238,7 +262,13 @@ def test_startup_check_finds_any_changed_byte(
     node, _ = node_and_token
     sizes = fill(node, 600, batch=300)
     node.check(full=True)
-    _flip(node, TAMPER[what], i=pos % 2, pos=pos, size=sizes[-1], old=sizes[0])
+    if what == "tile_nodes0" and node.log.tile_file_path is not None:
+        # On SQLite, level-0 inner nodes are in the tile-node file: slot 0 (slot 1, the
+        # last, is checked against the database at open and written again).
+        node.log.close()  # syncs the file
+        _flip_slot(node.log.tile_file_path, 0, TILE_WIDTH * 32 + pos)
+    else:
+        _flip(node, TAMPER[what], i=pos % 2, pos=pos, size=sizes[-1], old=sizes[0])
     reopened = Node.open(node.directory)
     try:
         with pytest.raises(IntegrityError):
@@ -294,10 +324,188 @@ def test_warm_tiles_reads_every_stored_tile_and_inner_node(
             int(conn.execute(text(f"SELECT coalesce(sum(length(data)), 0) FROM {t}")).scalar())
             for t in ("tiles", "tile_nodes")
         )
+    # A full tile's inner nodes: a row (8 128 bytes), or its slot in the tile-node file.
+    nodes = 8128 if node.log.tile_file_path is None else SLOT_SIZE
+    if nodes == SLOT_SIZE:
+        expected += 5 * SLOT_SIZE
     read = list(node.log.warm_tiles(chunk=2))
     assert read == sorted(read) and len(read) > 3  # progress after each short read
     # Level 0: five full tiles and 20 hashes; level 1: five hashes; five tiles' inner nodes.
-    assert read[-1] == expected == 5 * 8192 + 20 * 32 + 5 * 32 + 5 * 8128
+    assert read[-1] == expected == 5 * 8192 + 20 * 32 + 5 * 32 + 5 * nodes
     # The upper level first; a budget ends the pass after the read that reaches it.
     assert list(node.log.warm_tiles(chunk=2, budget=1)) == [5 * 32]
-    assert list(node.log.warm_tiles(chunk=2, budget=200)) == [160, 160 + 2 * (8192 + 8128)]
+    assert list(node.log.warm_tiles(chunk=2, budget=200)) == [160, 160 + 2 * (8192 + nodes)]
+
+
+# ---- the tile-node file (SQLite) -------------------------------------------------------
+
+
+def _reader(node: Node) -> Log:
+    """The log as another process opens it: no signer, the tile-node file read only."""
+    return Log(node.engine, node.log_verifier)
+
+
+def _slots(node: Node) -> list[bytes]:
+    path = node.log.tile_file_path
+    assert path is not None
+    node.log.close()  # syncs what the log wrote (it opens the file again when needed)
+    file = TileNodeFile(path, node.log.origin, writable=False)
+    try:
+        out = []
+        while (slot := file.read(len(out))) is not None:
+            out.append(slot)
+        return out
+    finally:
+        file.close()
+
+
+def _expected_slots(node: Node, entries: list[bytes]) -> list[bytes]:
+    out = []
+    for i in range(len(entries) // TILE_WIDTH):
+        tile = b"".join(hash_leaf(e) for e in entries[i * TILE_WIDTH : (i + 1) * TILE_WIDTH])
+        out.append(tile + full_tile_nodes(tile)[0])
+    return out
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[int, int]]]:
+    calls: list[list[tuple[int, int]]] = []
+    original = _SqlTileSource._read
+
+    def counting(self: _SqlTileSource, coords, *, nodes):  # type: ignore[no-untyped-def]
+        if nodes:  # a proof's read (the file's check at open reads one tile alone)
+            calls.append(list(coords))
+        return original(self, coords, nodes=nodes)
+
+    monkeypatch.setattr(_SqlTileSource, "_read", counting)
+    return calls
+
+
+def test_cold_proofs_map_the_tile_file_and_read_no_level_0_tile(
+    sqlite_node: tuple[Node, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, _ = sqlite_node
+    size = fill(node, 1300, batch=650)[-1]  # five full level-0 tiles
+    entries = all_entries(node)
+    assert _slots(node) == _expected_slots(node, entries)
+    node.stop()  # its file is synced
+    calls = _count_reads(monkeypatch)
+    reader = _reader(node)
+    for index in (0, 255, 256, 700, 1279, 1280, 1299):
+        proof = reader.inclusion_proof(index, size)
+        verify_inclusion(index, size, hash_leaf(entries[index]), proof, mth(entries))
+    read = {c for call in calls for c in call}
+    assert read <= {(0, 5), (1, 0)}  # the partial tiles; never a full level-0 one
+    # Without the file, the same proofs read those tiles.
+    reader.close()
+    assert node.log.tile_file_path is not None
+    node.log.tile_file_path.rename(node.log.tile_file_path.with_suffix(".away"))
+    calls.clear()
+    without = _reader(node)
+    for index in (0, 700):
+        proof = without.inclusion_proof(index, size)
+        verify_inclusion(index, size, hash_leaf(entries[index]), proof, mth(entries))
+    assert {(0, 0), (0, 2)} <= {c for call in calls for c in call}
+    without.close()
+
+
+def test_a_crash_before_the_file_is_synced_is_mended_from_the_database(
+    sqlite_node: tuple[Node, str],
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 800, batch=400)  # three full tiles
+    node.stop()
+    path = node.log.tile_file_path
+    assert path is not None
+    # As after a crash: the header counts one synced slot; the next two are torn.
+    with open(path, "r+b") as raw:
+        raw.seek(len(MAGIC))
+        raw.write((1).to_bytes(8, "big"))
+        raw.seek(HEADER_SIZE + SLOT_SIZE)
+        raw.write(b"\xff" * (2 * SLOT_SIZE))
+    again = Node.open(node.directory)
+    try:
+        reader = _reader(again)
+        entries = all_entries(again)
+        size = len(entries)
+        proof = reader.inclusion_proof(300, size)  # tile 1: not trusted, read from the database
+        verify_inclusion(300, size, hash_leaf(entries[300]), proof, mth(entries))
+        reader.close()
+        fill(again, 300, seed=2, batch=300)  # completes tile 3: tiles 1 and 2 written first
+        entries = all_entries(again)
+        assert _slots(again) == _expected_slots(again, entries)
+        again.check(full=True)
+    finally:
+        again.stop()
+
+
+def test_a_file_that_disagrees_with_the_database_is_not_used_and_written_again(
+    sqlite_node: tuple[Node, str],
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 800, batch=400)
+    node.stop()
+    assert node.log.tile_file_path is not None
+    _flip_slot(node.log.tile_file_path, 2, 5)  # the last slot's leaf hashes
+    entries = all_entries(node)
+    size = len(entries)
+    reader = _reader(node)
+    proof = reader.inclusion_proof(513, size)  # the file is left alone: right proofs
+    verify_inclusion(513, size, hash_leaf(entries[513]), proof, mth(entries))
+    reader.close()
+    again = Node.open(node.directory)  # the integrator: no slot trusted, all written again
+    try:
+        assert again.log.warm_tiles() is not None
+        list(again.log.warm_tiles())
+        assert _slots(again) == _expected_slots(again, entries)
+        again.check(full=True)
+    finally:
+        again.stop()
+
+
+def test_a_database_restored_from_before_uses_only_the_slots_it_covers(
+    sqlite_node: tuple[Node, str],
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 300, batch=300)  # one full tile
+    db = node.engine.url.database
+    assert db is not None
+    backup = db + ".backup"
+    with sqlite3.connect(db) as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    fill(node, 500, seed=2, batch=500)  # three full tiles in the file
+    node.stop()
+    node.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(db + suffix).unlink(missing_ok=True)
+    Path(backup).replace(db)
+    again = Node.open(node.directory)
+    try:
+        fill(again, 500, seed=3, batch=500)  # other records where tiles 1 and 2 were
+        entries = all_entries(again)
+        assert _slots(again) == _expected_slots(again, entries)
+        again.check(full=True)
+        size = len(entries)
+        reader = _reader(again)
+        for index in (10, 300, 700):
+            proof = reader.inclusion_proof(index, size)
+            verify_inclusion(index, size, hash_leaf(entries[index]), proof, mth(entries))
+        reader.close()
+    finally:
+        again.stop()
+
+
+def test_an_older_log_is_caught_up_by_the_read_ahead_pass(sqlite_node: tuple[Node, str]) -> None:
+    node, _ = sqlite_node
+    fill(node, 1300, batch=650)
+    node.stop()
+    assert node.log.tile_file_path is not None
+    node.log.tile_file_path.unlink()  # a log written before the file
+    again = Node.open(node.directory)
+    try:
+        entries = all_entries(again)
+        assert again.log.tile_file_path is not None
+        assert list(again.log.warm_tiles(chunk=2))[-1] > 5 * SLOT_SIZE
+        assert _slots(again) == _expected_slots(again, entries)
+        again.check(full=True)
+    finally:
+        again.stop()

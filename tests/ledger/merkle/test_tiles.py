@@ -3,6 +3,7 @@ from tiles by TileHashReader, checked against the in-memory DictHashReader."""
 
 from __future__ import annotations
 
+import ctypes
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,22 @@ class NodeCountingSource(CountingSource):
         return [
             (t, self.nodes.get(c)) for c, t in zip(coords, self.read_tiles(coords), strict=True)
         ]
+
+
+@dataclass
+class MappingSource(NodeCountingSource):
+    """A source that maps some full level-0 tiles (``mapped``) as the tile-node file
+    does: a ``ctypes`` view whose slices are ``bytes``; the rest it reads."""
+
+    mapped: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    maps: int = 0
+
+    def map_full_tile(self, key: tuple[int, int]) -> object | None:
+        packed = self.mapped.get(key)
+        if packed is None:
+            return None
+        self.maps += 1
+        return (ctypes.c_char * len(packed)).from_buffer(bytearray(packed))
 
 
 @dataclass
@@ -772,5 +789,60 @@ def test_stored_inner_nodes_are_used_as_they_are() -> None:
     assert honest.inclusion_proof(2, 512) == tree.inclusion_proof(2)
     assert wrong.inclusion_proof(2, 512)[1] == bytes(bad[:HASH_SIZE])
     cut = TileHashReader(NodeCountingSource(tiles, nodes={(0, 0): nodes[(0, 0)][:-1]}))
+    with pytest.raises(IntegrityError):
+        cut.inclusion_proof(2, 512)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_mapped_tiles_give_the_same_proofs_and_are_not_read(
+    data: st.DataObject, all_tiles: dict[tuple[int, int], bytes], tree: DictHashReader
+) -> None:
+    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
+    tiles = _tiles_at(all_tiles, size)
+    full = sorted(c for c, t in tiles.items() if len(t) == FULL and c[0] == 0)
+    # Some full level-0 tiles are in the file, the others (written since, or not yet
+    # caught up) are read with or without stored inner nodes.
+    mapped = data.draw(st.sets(st.sampled_from(full)) if full else st.just(set()), "mapped")
+    source = MappingSource(
+        tiles,
+        nodes={c: naive_inner_nodes(tiles[c]) for c in full[::2]},
+        mapped={c: tiles[c] + naive_inner_nodes(tiles[c]) for c in mapped},
+    )
+    shared = TileHashReader(source)
+    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
+    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+        want = inclusion_proof(index, size, tree)
+        cold = TileHashReader(source)
+        before = len(source.calls)
+        assert cold.inclusion_proof(index, size) == want
+        read = [c for call in source.calls[before:] for c in call]
+        assert not set(read) & mapped  # a mapped tile is never read
+        assert cold.inclusion_proof(index, size) == want
+        assert shared.inclusion_proof(index, size) == want
+        assert cold.read_hashes([(0, index)]) == [LEAVES[index]]
+        first = max(1, index)
+        assert consistency_proof(first, size, cold) == consistency_proof(first, size, tree)
+    if mapped and size >= TILE_WIDTH:
+        probe = TileHashReader(source)
+        key = min(mapped)
+        maps = source.maps
+        proof = probe.inclusion_proof(key[1] * TILE_WIDTH, size)
+        assert proof == inclusion_proof(key[1] * TILE_WIDTH, size, tree)
+        assert source.maps == maps + 1  # mapped once, then kept
+
+
+def test_mapped_nodes_are_used_as_they_are_and_checked_for_length() -> None:
+    builder = TreeBuilder(0, {}, keep_nodes=True)
+    builder.append(LEAVES[:512])
+    tiles = builder.take_changed()
+    nodes = builder.take_nodes()
+    bad = bytearray(tiles[(0, 0)] + nodes[(0, 0)])
+    bad[FULL] ^= 1  # height 1, node 0: the root of leaves 0 and 1
+    tree = DictHashReader()
+    tree.extend(LEAVES[:512])
+    wrong = TileHashReader(MappingSource(tiles, mapped={(0, 0): bytes(bad)}))
+    assert wrong.inclusion_proof(2, 512)[1] == bytes(bad[FULL : FULL + HASH_SIZE])
+    cut = TileHashReader(MappingSource(tiles, mapped={(0, 0): bytes(bad[:-1])}))
     with pytest.raises(IntegrityError):
         cut.inclusion_proof(2, 512)
