@@ -1,9 +1,9 @@
 """Disk: bytes per contribution record, every table and index included.
 
 Fills a fresh node with contribution records through :mod:`bench.bulk` and
-divides the database's size (SQLite: the file after a WAL checkpoint; PostgreSQL:
-``pg_total_relation_size`` of every table, so indexes and TOAST count) by the
-number of records.
+divides the database's size (SQLite: its files after a WAL checkpoint, the tile-node
+file included; PostgreSQL: ``pg_total_relation_size`` of every table, so indexes and
+TOAST count) by the number of records.
 
     python -m bench.disk [--records N]
 """
@@ -32,8 +32,11 @@ def main() -> None:
         with node.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         node.stop()
-        size = sum(f.stat().st_size for f in (d / "sqlite").glob("pel.db*"))
+        files = {f.name: f.stat().st_size for f in (d / "sqlite").glob("pel.db*")}
+        size = sum(files.values())
         row(f"SQLite, {n:,} contribution records", size / n, "bytes/record")
+        for name, part in sorted(files.items()):
+            row(f"  of which {name}", part / n, "bytes/record")
         if pg_available():
             init_node(d / "pg", database=fresh_pg_schema("bench_disk"))
             bulk_fill(d / "pg", n, quiet=True)
