@@ -105,6 +105,19 @@ _ONE_TILE = {
 }
 
 
+def _give_up(file: TileNodeFile, exc: Exception) -> None:
+    """Stop writing the tile-node file after a failure: the database holds it all."""
+    file.fail()
+    log.warning("the tile-node file is no longer written, proofs read the database: %s", exc)
+
+
+class _TilesOnly:
+    """A source's stored tiles alone: neither inner nodes nor the tile-node file."""
+
+    def __init__(self, source: _SqlTileSource) -> None:
+        self.read_tiles = source.read_tiles
+
+
 class _SqlTileSource:
     """Reads stored tiles, with their stored inner nodes, for :class:`TileHashReader`
     (one query per batch), and the entries of entry bundles.
@@ -113,7 +126,8 @@ class _SqlTileSource:
     kept in the tile-node file beside it (:mod:`ledger.storage.tilefile`), which proofs
     map instead of reading; their ``tile_nodes`` rows are then not written. The file is
     opened, and checked against the database, on first use; ``writer`` is the log's
-    integrator, which writes the file and mends it.
+    integrator, which writes the file and mends it. Where the file is missing, behind or
+    unusable, a full level-0 tile without a row is read and rehashed (about 100 µs).
     """
 
     def __init__(self, engine: Engine, origin: str = "", *, writer: bool = False) -> None:
@@ -153,7 +167,8 @@ class _SqlTileSource:
 
     def tile_file(self) -> TileNodeFile | None:
         """The tile-node file, opened and checked on the first call; None if this log
-        has none (PostgreSQL, an in-memory database) or a reader finds it unusable."""
+        has none (PostgreSQL, an in-memory database) or cannot use it. Then full
+        level-0 tiles are read from the database, and rehashed where they have no row."""
         if not self._file_opened:
             with self._file_lock:
                 if not self._file_opened:
@@ -162,35 +177,47 @@ class _SqlTileSource:
         return self._file
 
     def _open_file(self) -> TileNodeFile | None:
-        """Open the file and check it against the database: slots beyond the database's
-        full tiles, or a last slot that differs from its tile, are not used (a writer
-        writes them again); a reader then leaves the file alone."""
+        """Open the file and check it against the database (the caller holds
+        ``_file_lock``). Its slots are used only if the database holds at least as many
+        full tiles, with the root the header recorded, and the last slot's tile; else a
+        writer writes them all again, and a reader leaves the file alone."""
         path = self.file_path
         if path is None or (not self._writer and not path.exists()):
             return None
         try:
-            file = TileNodeFile(path, self._origin, writable=self._writer)
+            file = TileNodeFile(path, self._origin, writable=self._writer, root_of=self.root_at)
         except StorageError as exc:
-            if self._writer:
-                raise
             log.warning("not using the tile-node file: %s", exc.message)
             return None
-        full = self.full_tiles()
-        count = min(file.count, full)
-        if (
-            count
-            and self.read_tiles([(0, count - 1)])[0]
-            != (file.read(count - 1) or b"")[: TILE_WIDTH * 32]
-        ):
-            log.warning("the tile-node file %s differs from the database: written again", path)
-            count = 0
-        if count == file.count:
-            return file
-        if self._writer:
-            file.reset(count)
-            return file
+        try:
+            count = file.count
+            if count and not self._agrees(file, count):
+                log.warning("the tile-node file %s differs from the database: written again", path)
+                count = 0
+            if count == file.count:
+                return file
+            if self._writer:
+                file.reset(count)
+                return file
+        except Exception as exc:  # the file is only ever a copy: the database serves on
+            log.warning("not using the tile-node file %s: %s", path, exc)
         file.close()
         return None
+
+    def _agrees(self, file: TileNodeFile, count: int) -> bool:
+        """Whether the database has the tree whose first ``count`` tiles the file holds."""
+        if count > self.full_tiles():
+            return False  # an older copy of the database, or another one
+        last = self.read_tiles([(0, count - 1)])[0]
+        return (
+            file.root == self.root_at(count)
+            and last == (file.read(count - 1) or b"")[: TILE_WIDTH * 32]
+        )
+
+    def root_at(self, count: int) -> bytes:
+        """The root of the first ``count`` full tiles' entries, from the stored tiles of
+        level 1 and up (never from the tile-node file, nor from level-0 tiles)."""
+        return tree_hash(count * TILE_WIDTH, TileHashReader(_TilesOnly(self)))
 
     def full_tiles(self) -> int:
         """Full level-0 tiles in the latest checkpoint's tree."""
@@ -211,50 +238,68 @@ class _SqlTileSource:
         return None if file is None else file.slot(key[1])
 
     def store_full_tiles(self, slots: dict[int, bytes]) -> None:
-        """Write the slots of level-0 tiles the integrator just completed (committed):
-        ``{index: tile and inner nodes}``. Slots the file lacks before them are written
-        from the database first, ``_FILL_CHUNK`` at a time, and the rest wait for the
-        next call. A failing file is logged and left behind: the database holds it all."""
+        """Write the slots of level-0 tiles an integration just committed: ``{index:
+        tile and inner nodes}``. Slots the file lacks before them are written from the
+        database first, ``_FILL_CHUNK`` at a time (the rest wait for the next call). Any
+        failure is logged and the file left behind: the database holds it all."""
         if not self._writer or not self.keeps_file:
             return
         file = self.tile_file()
-        if file is None:
+        if file is None or not file.writable:
             return
-        with self._file_lock:
-            try:
+        try:
+            with self._file_lock:
                 if slots and file.count < min(slots):
                     self._fill(file, min(slots), _FILL_CHUNK)
-                if slots and min(slots) <= file.count < max(slots) + 1:
-                    ordered = [slots[i] for i in range(file.count, max(slots) + 1)]
-                    file.append(file.count, ordered)
+                if slots and min(slots) <= file.count <= max(slots):
+                    file.append(file.count, [slots[i] for i in range(file.count, max(slots) + 1)])
                 file.sync(every=_SYNC_EVERY)
-            except OSError as exc:
-                log.warning("the tile-node file cannot be written, left behind: %s", exc)
-                self._writer = False
+        except Exception as exc:
+            _give_up(file, exc)
 
     def fill_file(self, end: int) -> None:
-        """Write the slots below ``end`` that the file lacks, from the database (the
-        integrator's catch-up for a log written before the file, or after a crash)."""
+        """Write the slots below ``end`` that the file lacks, from the database, a chunk
+        at a time (the integrator's catch-up for a log written before the file, or after
+        a crash), then sync them."""
         file = self.tile_file()
-        if file is None or not self._writer:
+        if file is None or not file.writable:
             return
-        with self._file_lock:
-            self._fill(file, min(end, self.full_tiles()), end)
-            file.sync()
+        try:
+            end = min(end, self.full_tiles())
+            while file.writable and file.count < end:
+                with self._file_lock:
+                    self._fill(file, end, _FILL_CHUNK)
+            with self._file_lock:
+                file.sync()
+        except Exception as exc:
+            _give_up(file, exc)
 
     def _fill(self, file: TileNodeFile, end: int, limit: int) -> None:
-        """Write up to ``limit`` slots from ``file.count`` towards ``end``, in chunks
-        (the caller holds ``_file_lock``)."""
-        stop = min(end, file.count + limit)
-        while file.count < stop:
-            first = file.count
-            chunk = [(0, i) for i in range(first, min(stop, first + _FILL_CHUNK))]
-            slots = []
-            for (_, i), (tile, inner) in zip(chunk, self.read_tiles_and_nodes(chunk), strict=True):
-                if len(tile) != TILE_WIDTH * 32:
-                    raise IntegrityError(f"tile 0/{i} should be full and is not")
-                slots.append(tile + (inner if inner is not None else full_tile_nodes(tile)[0]))
-            file.append(first, slots)
+        """Write up to ``limit`` slots from ``file.count`` towards ``end`` (the caller
+        holds ``_file_lock``), read through a connection of their own, not the one kept
+        for proofs."""
+        first = file.count
+        stop = min(end, first + limit)
+        if first >= stop:
+            return
+        mark = "?" if self._sqlite else "%s"
+        sql = (
+            f"SELECT t.idx, t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+            f"ON n.level = t.level AND n.idx = t.idx WHERE t.level = 0 AND t.idx >= {mark} "
+            f"AND t.idx < {mark} ORDER BY t.idx"
+        )
+        with self._engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql, (first, stop)).all()
+        if [int(r[0]) for r in rows] != list(range(first, stop)):
+            raise IntegrityError(f"stored tiles 0/{first}..{stop - 1} are missing")
+        out = []
+        for idx, tile, inner in rows:
+            if len(tile) != TILE_WIDTH * 32:
+                raise IntegrityError(f"tile 0/{idx} should be full and is not")
+            out.append(
+                bytes(tile) + (bytes(inner) if inner is not None else full_tile_nodes(tile)[0])
+            )
+        file.append(first, out)
 
     def warm_file(self, first: int, end: int) -> int:
         """Bring slots ``first`` ≤ t < ``end`` into the file cache, writing those the file
@@ -262,7 +307,7 @@ class _SqlTileSource:
         file = self.tile_file()
         if file is None:
             return 0
-        if self._writer and file.count < end:
+        if file.writable and file.count < end:
             self.fill_file(end)
         if self._warm_buffer is None:
             self._warm_buffer = bytearray(_FILL_CHUNK * 16384)
@@ -723,8 +768,11 @@ class Log:
                 self._builder = None
                 raise
             self._forget_leaves(new)
-            self._tile_source.store_full_tiles(slots)
         self._latest = SignedCheckpoint(checkpoint, note)
+        # After the write lock: appends need not wait on the file (nor on its sync, once a
+        # second). Integrations that store out of order leave a gap, mended from the
+        # database by the next one.
+        self._tile_source.store_full_tiles(slots)
         return self._latest
 
     def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
@@ -949,8 +997,9 @@ class Log:
         the operating system's file cache (and PostgreSQL's buffers) rather than on disk.
         The integrator also writes the tile-node file's missing slots as it goes.
         The upper levels come first (every proof reads them), then level 0 from its start;
-        the pass ends once ``budget`` bytes are read (None: no bound). Nothing is kept in
-        this process; the caller may stop between two reads."""
+        the pass ends once ``budget`` bytes are read (None: no bound). Nothing read is
+        kept in this process (one buffer is reused); the caller may stop between two
+        reads."""
         with self.engine.connect() as conn:
             ends = conn.execute(
                 select(TILES.c.level, func.max(TILES.c.idx)).group_by(TILES.c.level)
@@ -967,7 +1016,8 @@ class Log:
                     return
 
     def close(self) -> None:
-        """Give back the connection kept for reading tiles (the engine stays open)."""
+        """Give back the connection kept for reading tiles, and sync and close the
+        tile-node file (the engine stays open; a later read opens and checks them again)."""
         self._tile_source.close()
 
     def count(self) -> int:

@@ -12,7 +12,9 @@ the schema stores each thing once:
 * ``tile_nodes``: the inner nodes of each full tile (its Merkle heights 1 to 7,
   254 hashes, about 32 bytes per entry), written when the tile completes, so that
   an inclusion proof reads one row per tile instead of rehashing the tile. A full
-  tile without its row (logs written before the table existed) is rehashed.
+  tile without its row (logs written before the table existed) is rehashed. On
+  SQLite, level-0 tiles' nodes go to the tile-node file instead
+  (:mod:`ledger.storage.tilefile`), which proofs map rather than read.
 * ``checkpoints``: every signed checkpoint the log published, by tree size.
 * ``log_state``: one row: ``next_index`` (entries sequenced) and ``tree_size``
   (entries integrated and covered by the latest checkpoint). Updating this row is

@@ -8,39 +8,48 @@ file that is memory-mapped, so that a proof slices its eight hashes straight out
 operating system's file cache: nothing is copied and no fresh memory is touched.
 
 The file holds nothing that the database does not: a slot is a ``tiles`` row and the
-hashes of its pairs. Whatever is missing or untrusted in the file is written again from
-the database, and full tiles never change, so a slot once right stays right.
+hashes of its pairs. Whatever is missing or untrusted in it is written again from the
+database, and full tiles never change, so a slot once right stays right. Anything
+wrong with the file itself (unreadable, full disk, not mappable) makes the log read
+the database instead; it never stops the log.
 
 Layout::
 
-    0       b"pel tile-nodes 1"       magic (16 bytes)
-    16      synced slot count         uint64, big-endian: slots below it were on disk
-                                      (fdatasync) before the count was written
-    24      SHA-256 of the origin     the log the slots belong to
+    0       b"pel tile-nodes 1"     magic (16 bytes)
+    16      synced slot count       uint64, big-endian: slots below it were on disk
+                                    (fdatasync) before the header was written
+    24      SHA-256 of the origin   the log the slots belong to
+    56      root                    Merkle root of the first count·256 entries, as the
+                                    database had them: an opener compares it with its own
+    88      SHA-256 of bytes 16-87  a header written in part is not trusted
     4096    slot t at 4096 + t·16384: tile t of level 0 (8 192 bytes), its heights 1 to
             7 (8 128 bytes, as ``tile_nodes`` stores them), 64 zero bytes
 
 Slots are written in order, after the database has committed their tiles. A slot at or
 above the synced count is used only by the instance that wrote it (the file cache is
-shared, so what it maps is right; the slot is just not yet known to survive a crash);
-another process sees it once the count covers it. The file only ever grows: another
+shared, so what it maps is right; it is just not yet known to survive a crash);
+another process sees it once the header counts it. The file only ever grows: another
 process may have it mapped, and shrinking a mapped file kills that process (SIGBUS).
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
+import logging
 import mmap
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ledger.merkle.hashing import HASH_SIZE
 from ledger.merkle.tiles import INNER_NODES_BYTES, TILE_WIDTH
 from ledger.storage.engine import StorageError
+
+log = logging.getLogger("pel.tilefile")
 
 MAGIC = b"pel tile-nodes 1"
 HEADER_SIZE = 4096
@@ -49,18 +58,29 @@ NODES_SIZE = TILE_WIDTH * HASH_SIZE + INNER_NODES_BYTES
 """A slot's used bytes: the tile, then its inner nodes (16 320)."""
 _COUNT_AT = len(MAGIC)
 _ORIGIN_AT = _COUNT_AT + 8
+_ROOT_AT = _ORIGIN_AT + HASH_SIZE
+_CHECK_AT = _ROOT_AT + HASH_SIZE
+_HEADER_END = _CHECK_AT + HASH_SIZE
+NO_ROOT = bytes(HASH_SIZE)
+"""The root recorded with a count of zero."""
 
-WINDOW_SLOTS = 1024
-"""Slots per mapping (16 MiB): few mappings (and file descriptors, one per mapping)
-for a big log, and each mapped once its slots exist."""
+WINDOW_SLOTS = 4096
+"""Slots per mapping (64 MiB, a million entries). Python 3.11's ``mmap`` keeps a file
+descriptor per mapping, so mappings are few and large: about one per million entries,
+plus the last window's, mapped again (at most ``WINDOW_SLOTS / GROW_SLOTS`` times) as
+the file grows; a mapping replaced so stays alive while a view of it is cached."""
 GROW_SLOTS = 64
-"""The file is extended 64 slots (1 MiB) at a time, so that a window is mapped again
-at most 16 times while it fills."""
+"""The file is extended 64 slots (1 MiB) at a time, its blocks allocated."""
 
 _SlotBytes = ctypes.c_char * NODES_SIZE
 """A view of one slot's used bytes. A ``ctypes`` array over the mapping, because its
 slices are ``bytes`` (as a tile's cached nodes are), and making one costs no system
 call or file descriptor: an ``mmap`` per slot would cost both."""
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # fdatasync is not on every platform
+
+RootOf = Callable[[int], bytes]
+"""``root_of(count)``: the Merkle root of the log's first ``count``·256 entries."""
 
 
 def tile_file_path(database: str | None) -> Path | None:
@@ -70,99 +90,161 @@ def tile_file_path(database: str | None) -> Path | None:
     return Path(database + "-tiles")
 
 
-class TileNodeFile:
-    """One log's tile-node file, opened for reading and, by the log's integrator, writing.
+def _header_fields(count: int, origin_hash: bytes, root: bytes) -> bytes:
+    fields = count.to_bytes(8, "big") + origin_hash + root
+    return fields + hashlib.sha256(fields).digest()
 
-    ``count`` is the number of slots this instance may use: those synced when it
-    opened (or read since), and those it wrote itself.
+
+class TileNodeFile:
+    """One log's tile-node file, opened for reading or, by the log's integrator, writing.
+
+    ``count`` is the number of slots this instance may use: those the header counted
+    when it opened (or since), and those it wrote itself. ``root`` is the root the
+    header recorded with its count, for the opener to compare with its database.
+    A writer records ``root_of(count)`` whenever it syncs.
+
+    Raises:
+        StorageError: ``tile_file_unavailable`` (it cannot be opened or created),
+            ``bad_tile_file`` (not a tile-node file), ``foreign_tile_file`` (another
+            log's, opened for reading).
     """
 
-    def __init__(self, path: Path, origin: str, *, writable: bool) -> None:
+    def __init__(
+        self, path: Path, origin: str, *, writable: bool, root_of: RootOf | None = None
+    ) -> None:
         self.path = path
         self.writable = writable
+        self._root_of = root_of
         self._origin_hash = hashlib.sha256(origin.encode()).digest()
-        flags = (os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY) | os.O_CLOEXEC
-        self._fd = os.open(path, flags, 0o644)
-        self._lock = threading.Lock()
-        self._windows: dict[int, tuple[mmap.mmap, int]] = {}
+        self._lock = threading.Lock()  # the descriptor, the windows, the counts
+        self._windows: dict[int, tuple[mmap.mmap, int, int]] = {}
         self._synced_at = time.monotonic()
         self._dirty = False
+        self._unmappable = False
+        self.synced = self.count = 0
+        self.root = NO_ROOT
+        flags = (os.O_RDWR | os.O_CREAT if writable else os.O_RDONLY) | os.O_CLOEXEC
         try:
-            header = os.pread(self._fd, HEADER_SIZE, 0)
-            self.synced = 0
-            if not header:  # new: a reader finds no slot yet
-                if writable:
-                    self._write_header(0)
-                    os.fsync(self._fd)
-            elif header[:_COUNT_AT] != MAGIC or len(header) < HEADER_SIZE:
-                raise StorageError(
-                    f"{path} is not a pel tile-node file: move it away and the log "
-                    "writes it again from the database",
-                    code="bad_tile_file",
-                )
-            elif header[_ORIGIN_AT : _ORIGIN_AT + HASH_SIZE] != self._origin_hash:
-                # Another log's slots: none is used; a writer claims the file at once.
-                if not writable:
-                    raise StorageError(
-                        f"{path} holds another log's tiles", code="foreign_tile_file"
-                    )
-                self._write_header(0)
-                os.fsync(self._fd)
-            else:
-                in_file = (os.fstat(self._fd).st_size - HEADER_SIZE) // SLOT_SIZE
-                self.synced = min(int.from_bytes(header[_COUNT_AT:_ORIGIN_AT], "big"), in_file)
+            self._fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise StorageError(
+                f"the tile-node file {path} cannot be opened: {exc.strerror}",
+                code="tile_file_unavailable",
+            ) from None
+        try:
+            self._read_header()
         except BaseException:
             os.close(self._fd)
+            self._fd = -1
             raise
-        self.count = self.synced
+
+    def _read_header(self) -> None:
+        header = os.pread(self._fd, _HEADER_END, 0)
+        if len(header) < _HEADER_END or not header.strip(b"\0"):
+            # New, or created by a writer that stopped before its first header reached
+            # the disk: nothing in it is counted.
+            if self.writable:
+                self._write_header(0, NO_ROOT)
+                os.fsync(self._fd)
+            return
+        if header[:_COUNT_AT] != MAGIC:
+            raise StorageError(
+                f"{self.path} is not a pel tile-node file: move it away, and the log "
+                "writes it again from the database",
+                code="bad_tile_file",
+            )
+        if header[_ORIGIN_AT:_ROOT_AT] != self._origin_hash:
+            if not self.writable:
+                raise StorageError(
+                    f"{self.path} holds another log's tiles", code="foreign_tile_file"
+                )
+            # Another log's slots: none is used, and the writer claims the file at once.
+            self._write_header(0, NO_ROOT)
+            os.fsync(self._fd)
+            return
+        count = self._counted(header)
+        if count is not None:
+            self.synced = self.count = count
+            self.root = header[_ROOT_AT:_CHECK_AT]
+
+    def _counted(self, header: bytes) -> int | None:
+        """The count a header holds, if its check holds and the file has that many slots."""
+        fields = header[_COUNT_AT:_CHECK_AT]
+        if hashlib.sha256(fields).digest() != header[_CHECK_AT:_HEADER_END]:
+            return None  # written in part (a crash, or a read during the write)
+        count = int.from_bytes(header[_COUNT_AT:_ORIGIN_AT], "big")
+        if HEADER_SIZE + count * SLOT_SIZE > os.fstat(self._fd).st_size:
+            return None
+        return count
 
     # ---- reading -------------------------------------------------------------------
 
     def slot(self, index: int) -> _SlotBytes | None:
         """Tile ``index``'s nodes as a mapped view (sliced like ``bytes``), or None if
-        its slot is not one this instance may use."""
+        its slot is not one this instance may use, or cannot be mapped."""
         if index >= self.count and index >= self.refresh():
             return None
         window, at = divmod(index, WINDOW_SLOTS)
         mapped = self._windows.get(window)
         if mapped is None or at >= mapped[1]:
             mapped = self._map(window, at)
-        return _SlotBytes.from_buffer(mapped[0], at * SLOT_SIZE)
+            if mapped is None:
+                return None
+        return _SlotBytes.from_buffer(mapped[0], mapped[2] + at * SLOT_SIZE)
 
     def read(self, index: int) -> bytes | None:
         """Tile ``index``'s slot, copied (the used bytes), or None as for :meth:`slot`."""
         if index >= self.count and index >= self.refresh():
             return None
-        return os.pread(self._fd, NODES_SIZE, HEADER_SIZE + index * SLOT_SIZE)
+        with self._lock:
+            if self._fd < 0:
+                return None
+            return os.pread(self._fd, NODES_SIZE, HEADER_SIZE + index * SLOT_SIZE)
 
     def refresh(self) -> int:
-        """Take up the synced count another process may have written; the new count."""
-        synced = int.from_bytes(os.pread(self._fd, 8, _COUNT_AT), "big")
+        """Take up a larger count another process's header holds; the count."""
         with self._lock:
-            if synced > self.count:
-                self.count = synced
+            if self._fd < 0:
+                return self.count
+            count = self._counted(os.pread(self._fd, _HEADER_END, 0))
+            if count is not None and count > self.count:
+                self.count = count
             return self.count
 
-    def _map(self, window: int, at: int) -> tuple[mmap.mmap, int]:
+    def _map(self, window: int, at: int) -> tuple[mmap.mmap, int, int] | None:
+        """Map ``window`` over as many of its slots as the file holds (at least
+        ``at`` + 1): ``(mapping, slots, offset of the first slot in it)``."""
         with self._lock:
             mapped = self._windows.get(window)
-            if mapped is None or at >= mapped[1]:
-                in_file = (os.fstat(self._fd).st_size - HEADER_SIZE) // SLOT_SIZE
-                slots = min(WINDOW_SLOTS, in_file - window * WINDOW_SLOTS)
+            if mapped is not None and at < mapped[1]:
+                return mapped
+            if self._fd < 0 or self._unmappable:
+                return None
+            start = HEADER_SIZE + window * WINDOW_SLOTS * SLOT_SIZE
+            # The offset of a mapping must be a multiple of the allocation granularity
+            # (the page size): 4 KiB on most machines, 16 or 64 KiB on some.
+            skip = start % mmap.ALLOCATIONGRANULARITY
+            try:
+                in_file = (os.fstat(self._fd).st_size - start) // SLOT_SIZE
+                slots = min(WINDOW_SLOTS, in_file)
                 # ACCESS_COPY: a private mapping, so that nothing done through it could
                 # reach the file; ``ctypes`` needs a writable buffer to view it without a
                 # copy. Pages never written to are the file cache's, and follow the file.
-                mapped = (
-                    mmap.mmap(
-                        self._fd,
-                        slots * SLOT_SIZE,
-                        access=mmap.ACCESS_COPY,
-                        offset=HEADER_SIZE + window * WINDOW_SLOTS * SLOT_SIZE,
-                    ),
-                    slots,
+                area = mmap.mmap(
+                    self._fd,
+                    skip + slots * SLOT_SIZE,
+                    access=mmap.ACCESS_COPY,
+                    offset=start - skip,
                 )
-                # A mapping replaced here stays alive as long as a view of it does.
-                self._windows[window] = mapped
+            except (OSError, ValueError) as exc:  # out of descriptors or address space
+                self._unmappable = True
+                log.warning(
+                    "the tile-node file cannot be mapped, proofs read the database: %s", exc
+                )
+                return None
+            mapped = (area, slots, skip)
+            # A mapping replaced here stays alive as long as a view of it does.
+            self._windows[window] = mapped
             return mapped
 
     def read_ahead(self, first: int, end: int, buffer: bytearray) -> int:
@@ -173,7 +255,12 @@ class TileNodeFile:
         view = memoryview(buffer)
         while first < end:
             n = min(end - first, len(buffer) // SLOT_SIZE)
-            done += os.preadv(self._fd, [view[: n * SLOT_SIZE]], HEADER_SIZE + first * SLOT_SIZE)
+            with self._lock:
+                if self._fd < 0:
+                    break
+                done += os.preadv(
+                    self._fd, [view[: n * SLOT_SIZE]], HEADER_SIZE + first * SLOT_SIZE
+                )
             first += n
         return done
 
@@ -181,63 +268,99 @@ class TileNodeFile:
 
     def append(self, first: int, slots: Sequence[bytes]) -> None:
         """Write ``slots`` (each a full tile and its inner nodes) from slot ``first``,
-        which must be :attr:`count`: slots are written in order."""
+        which must be :attr:`count`: slots are written in order.
+
+        Raises:
+            OSError: the file cannot be written (the slots are then not counted).
+        """
         if not self.writable:
-            raise StorageError(f"{self.path} is open for reading only")
+            raise StorageError(f"{self.path} is not open for writing")
         if first != self.count:
             raise StorageError(f"tile-node slot {first} written out of order (at {self.count})")
         for nodes in slots:
             if len(nodes) != NODES_SIZE:
                 raise StorageError(f"a tile-node slot holds {NODES_SIZE} bytes, not {len(nodes)}")
         end = first + len(slots)
-        size = os.fstat(self._fd).st_size
-        if size < HEADER_SIZE + end * SLOT_SIZE:
-            grown = -(-end // GROW_SLOTS) * GROW_SLOTS
-            _grow(self._fd, HEADER_SIZE + grown * SLOT_SIZE)
         pad = bytes(SLOT_SIZE - NODES_SIZE)
         data = b"".join(nodes + pad for nodes in slots)
-        os.pwrite(self._fd, data, HEADER_SIZE + first * SLOT_SIZE)
         with self._lock:
+            if os.fstat(self._fd).st_size < HEADER_SIZE + end * SLOT_SIZE:
+                grown = -(-end // GROW_SLOTS) * GROW_SLOTS
+                _grow(self._fd, HEADER_SIZE + grown * SLOT_SIZE)
+            _write_all(self._fd, data, HEADER_SIZE + first * SLOT_SIZE)
             self.count = end
             self._dirty = True
 
     def sync(self, *, every: float = 0.0) -> None:
-        """Put the written slots on disk, then record their count in the header; do
-        nothing if the last sync was less than ``every`` seconds ago."""
+        """Put the written slots on disk, then record their count (and root) in the
+        header; nothing if the last sync was less than ``every`` seconds ago.
+
+        Raises:
+            OSError: the disk refused (the caller then calls :meth:`fail`).
+        """
         if not self.writable or not self._dirty or time.monotonic() - self._synced_at < every:
             return
         count = self.count
-        os.fdatasync(self._fd)
-        self._write_header(count)
-        self._synced_at = time.monotonic()
-        self._dirty = count != self.count
-        self.synced = count
+        root = self._root(count)
+        with self._lock:
+            _datasync(self._fd)
+            self._write_header(count, root)
+            self._synced_at = time.monotonic()
+            self._dirty = count != self.count
+            self.synced, self.root = count, root
 
     def reset(self, count: int) -> None:
         """Use only the first ``count`` slots (the rest are written again), and record
         that in the header at once."""
         if not self.writable:
-            raise StorageError(f"{self.path} is open for reading only")
+            raise StorageError(f"{self.path} is not open for writing")
+        root = self._root(count)
         with self._lock:
-            self.count = min(self.count, count)
-            self.synced = min(self.synced, count)
-            self._write_header(self.synced)
-        os.fdatasync(self._fd)
+            self.count = self.synced = count
+            self.root = root
+            self._write_header(count, root)
+            _datasync(self._fd)
 
-    def _write_header(self, count: int) -> None:
-        header = MAGIC + count.to_bytes(8, "big") + self._origin_hash
-        os.pwrite(self._fd, header.ljust(HEADER_SIZE, b"\0"), 0)
+    def fail(self) -> None:
+        """After a write or sync the disk refused: use only the synced slots, and write
+        nothing more (a later sync could otherwise count slots whose pages were lost)."""
+        with self._lock:
+            self.count = self.synced
+            self._dirty = False
+            self.writable = False
+
+    def _root(self, count: int) -> bytes:
+        if count == 0:
+            return NO_ROOT
+        if self._root_of is None:
+            raise StorageError(f"{self.path} is written without the log's roots")
+        return self._root_of(count)
+
+    def _write_header(self, count: int, root: bytes) -> None:
+        header = MAGIC + _header_fields(count, self._origin_hash, root)
+        _write_all(self._fd, header.ljust(HEADER_SIZE, b"\0"), 0)
 
     def close(self) -> None:
         """Sync what was written and close the file (views already made stay valid)."""
-        if self._fd < 0:
-            return
         try:
             self.sync()
-        finally:
-            os.close(self._fd)
-            self._fd = -1
+        except OSError as exc:
+            log.warning("the tile-node file could not be synced at close: %s", exc)
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
             self._windows.clear()
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    """``pwrite`` until all of ``data`` is written (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        if done <= 0:
+            raise OSError(errno.EIO, "the tile-node file took no bytes")
+        view, offset = view[done:], offset + done
 
 
 def _grow(fd: int, size: int) -> None:
@@ -247,5 +370,9 @@ def _grow(fd: int, size: int) -> None:
         return
     try:
         os.posix_fallocate(fd, have, size - have)
-    except (AttributeError, OSError):  # not on every platform and file system
+    except AttributeError:  # not on every platform
         os.ftruncate(fd, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise  # a full disk among them: the slots are not counted
+        os.ftruncate(fd, size)  # a file system that cannot allocate ahead

@@ -3,7 +3,10 @@ proofs, restart, and the start-up integrity check."""
 
 from __future__ import annotations
 
+import hashlib
+import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,13 @@ from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import verify_consistency, verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
-from ledger.storage.tilefile import HEADER_SIZE, MAGIC, SLOT_SIZE, TileNodeFile
+from ledger.storage.tilefile import (
+    HEADER_SIZE,
+    MAGIC,
+    SLOT_SIZE,
+    TileNodeFile,
+    _header_fields,
+)
 from node.node import Node
 from node.synth import synth_drafts
 from tests import factories as f
@@ -509,3 +518,152 @@ def test_an_older_log_is_caught_up_by_the_read_ahead_pass(sqlite_node: tuple[Nod
         again.check(full=True)
     finally:
         again.stop()
+
+
+def test_a_failing_tile_file_never_fails_an_integration(
+    sqlite_node: tuple[Node, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 300, batch=300)
+
+    def refused(self: TileNodeFile, first: int, slots: list[bytes]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TileNodeFile, "append", refused)
+    sizes = fill(node, 500, seed=2, batch=250)  # completes tiles 1 and 2: not written
+    assert node.log.latest() is not None and node.log.tree_size() == sizes[-1] == 800
+    file = node.log.tile_file()
+    assert file is not None and not file.writable and file.count == file.synced <= 1
+    entries = all_entries(node)
+    for index in (10, 300, 700):
+        proof = node.log.inclusion_proof(index, 800)
+        verify_inclusion(index, 800, hash_leaf(entries[index]), proof, mth(entries))
+    node.check(full=True)
+
+
+def test_a_file_that_is_not_a_tile_node_file_is_left_alone(sqlite_node: tuple[Node, str]) -> None:
+    node, _ = sqlite_node
+    node.stop()
+    path = node.log.tile_file_path
+    assert path is not None
+    path.unlink(missing_ok=True)
+    path.write_bytes(b"someone else's data\n" * 1000)
+    again = Node.open(node.directory)
+    try:
+        fill(again, 600, batch=300)
+        entries = all_entries(again)
+        assert again.log.tile_file() is None
+        proof = again.log.inclusion_proof(5, 600)
+        verify_inclusion(5, 600, hash_leaf(entries[5]), proof, mth(entries))
+        again.check(full=True)
+    finally:
+        again.stop()
+    assert path.read_bytes() == b"someone else's data\n" * 1000
+
+
+def test_a_reader_changes_nothing_in_the_file(sqlite_node: tuple[Node, str]) -> None:
+    node, _ = sqlite_node
+    fill(node, 800, batch=400)
+    node.stop()
+    path = node.log.tile_file_path
+    assert path is not None
+    before = path.read_bytes()
+    reader = _reader(node)
+    entries = all_entries(node)
+    for index in (0, 300, 799):
+        proof = reader.inclusion_proof(index, 800)
+        verify_inclusion(index, 800, hash_leaf(entries[index]), proof, mth(entries))
+    assert reader.check_integrity(full=True) is not None
+    list(reader.warm_tiles())
+    reader.close()
+    assert path.read_bytes() == before
+
+
+def test_a_header_whose_root_is_not_the_databases_is_not_trusted(
+    sqlite_node: tuple[Node, str],
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 800, batch=400)
+    node.stop()
+    path = node.log.tile_file_path
+    assert path is not None
+    origin_hash = hashlib.sha256(node.log.origin.encode()).digest()
+    with open(path, "r+b") as raw:  # well formed: the right count, another tree's root
+        raw.seek(len(MAGIC))
+        raw.write(_header_fields(3, origin_hash, hashlib.sha256(b"another tree").digest()))
+    reader = _reader(node)
+    assert reader.tile_file() is None  # a reader leaves it alone
+    reader.close()
+    again = Node.open(node.directory)
+    try:
+        file = again.log.tile_file()
+        assert file is not None and file.count == 0  # the writer writes it all again
+        list(again.log.warm_tiles())
+        assert _slots(again) == _expected_slots(again, all_entries(again))
+        assert again.log.tile_file() is not None
+    finally:
+        again.stop()
+    reopened = _reader(node)
+    file = reopened.tile_file()
+    assert file is not None and file.count == 3
+    reopened.close()
+
+
+def test_proofs_integration_and_the_read_ahead_pass_at_once(sqlite_node: tuple[Node, str]) -> None:
+    """Threads as in a serving node: one appends and integrates, one proves, one runs the
+    read-ahead pass (which writes missing slots); every proof verifies, the file ends
+    equal to the database's tiles."""
+    node, _ = sqlite_node
+    fill(node, 600, batch=300)
+    node.log.close()
+    assert node.log.tile_file_path is not None
+    node.log.tile_file_path.unlink()  # the pass has slots to write while the others run
+    drafts = list(synth_drafts(node.agency, 3000, seed=9))
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writing() -> None:
+        try:
+            for i in range(0, len(drafts), 250):
+                node.submit(drafts[i : i + 250])
+                node.log.integrate()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def proving() -> None:
+        rng = random.Random(3)
+        try:
+            for _ in range(400):
+                latest = node.log.latest()
+                assert latest is not None
+                size = latest.checkpoint.size
+                index = rng.randrange(size)
+                proof = node.log.inclusion_proof(index, size)
+                verify_inclusion(
+                    index, size, hash_leaf(node.log.entry(index)), proof, latest.checkpoint.root
+                )
+                if done.is_set():
+                    break
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def warming() -> None:
+        try:
+            for _ in range(20):
+                list(node.log.warm_tiles(chunk=2))
+                if done.is_set():
+                    break
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=t) for t in (writing, proving, warming)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    list(node.log.warm_tiles())
+    assert _slots(node) == _expected_slots(node, all_entries(node))
+    node.check(full=True)

@@ -3,6 +3,9 @@ another process and a restart trust, growth, and files that are not this log's."
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import mmap
 import os
 from pathlib import Path
 
@@ -24,6 +27,15 @@ from ledger.storage.tilefile import (
 ORIGIN = "perkeso.gov.my/pel"
 
 
+def root_of(count: int) -> bytes:
+    """A stand-in for the log's root of its first count·256 entries."""
+    return hashlib.sha256(count.to_bytes(8, "big")).digest()
+
+
+def open_writer(path: Path, origin: str = ORIGIN) -> TileNodeFile:
+    return TileNodeFile(path, origin, writable=True, root_of=root_of)
+
+
 def slot_bytes(seed: int) -> bytes:
     tile = b"".join(seed.to_bytes(4, "big") + i.to_bytes(28, "big") for i in range(256))
     return tile + full_tile_nodes(tile)[0]
@@ -37,7 +49,7 @@ def test_the_path_is_beside_a_database_file_only() -> None:
 
 
 def test_slots_are_mapped_as_written_and_refused_out_of_order(tmp_path: Path) -> None:
-    f = TileNodeFile(tmp_path / "t", ORIGIN, writable=True)
+    f = open_writer(tmp_path / "t")
     f.append(0, [slot_bytes(0), slot_bytes(1)])
     f.append(2, [slot_bytes(2)])
     assert f.count == 3
@@ -57,7 +69,7 @@ def test_slots_are_mapped_as_written_and_refused_out_of_order(tmp_path: Path) ->
 
 def test_another_process_and_a_restart_trust_only_synced_slots(tmp_path: Path) -> None:
     path = tmp_path / "t"
-    writer = TileNodeFile(path, ORIGIN, writable=True)
+    writer = open_writer(path)
     writer.append(0, [slot_bytes(i) for i in range(5)])
     reader = TileNodeFile(path, ORIGIN, writable=False)
     assert reader.count == 0 and reader.slot(0) is None  # written, not yet synced
@@ -67,7 +79,7 @@ def test_another_process_and_a_restart_trust_only_synced_slots(tmp_path: Path) -
     writer.sync(every=3600)  # synced a moment ago: not again
     assert reader.slot(5) is None
     # A crash now: the writer never syncs again. A restart trusts the five synced slots.
-    again = TileNodeFile(path, ORIGIN, writable=True)
+    again = open_writer(path)
     assert again.count == again.synced == 5
     with pytest.raises(StorageError, match="out of order"):
         again.append(7, [slot_bytes(7)])
@@ -80,7 +92,7 @@ def test_another_process_and_a_restart_trust_only_synced_slots(tmp_path: Path) -
 
 def test_reset_lowers_the_count_and_never_shrinks_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t"
-    f = TileNodeFile(path, ORIGIN, writable=True)
+    f = open_writer(path)
     f.append(0, [slot_bytes(i) for i in range(3)])
     f.sync()
     size = path.stat().st_size
@@ -89,33 +101,34 @@ def test_reset_lowers_the_count_and_never_shrinks_the_file(tmp_path: Path) -> No
     assert f.count == f.synced == 1 and path.stat().st_size == size
     assert TileNodeFile(path, ORIGIN, writable=False).count == 1
     reader = TileNodeFile(path, ORIGIN, writable=False)
-    with pytest.raises(StorageError, match="reading only"):
+    with pytest.raises(StorageError, match="not open for writing"):
         reader.append(1, [slot_bytes(1)])
-    with pytest.raises(StorageError, match="reading only"):
+    with pytest.raises(StorageError, match="not open for writing"):
         reader.reset(0)
     f.close()
 
 
 def test_a_header_beyond_the_file_is_not_trusted(tmp_path: Path) -> None:
     path = tmp_path / "t"
-    f = TileNodeFile(path, ORIGIN, writable=True)
+    f = open_writer(path)
     f.append(0, [slot_bytes(0)])
     f.close()
-    with open(path, "r+b") as raw:
+    origin_hash = hashlib.sha256(ORIGIN.encode()).digest()
+    with open(path, "r+b") as raw:  # a well-formed header that counts slots never written
         raw.seek(len(tilefile.MAGIC))
-        raw.write((10**6).to_bytes(8, "big"))
-    assert TileNodeFile(path, ORIGIN, writable=False).count == tilefile.GROW_SLOTS
+        raw.write(tilefile._header_fields(10**6, origin_hash, root_of(10**6)))
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 0
 
 
 def test_files_that_are_not_this_logs(tmp_path: Path) -> None:
     other = tmp_path / "other"
-    f = TileNodeFile(other, "other.example/log", writable=True)
+    f = open_writer(other, "other.example/log")
     f.append(0, [slot_bytes(0)])
     f.close()
     with pytest.raises(StorageError) as info:
         TileNodeFile(other, ORIGIN, writable=False)
     assert info.value.code == "foreign_tile_file"
-    claimed = TileNodeFile(other, ORIGIN, writable=True)
+    claimed = open_writer(other)
     assert claimed.count == 0  # its slots are written again
     claimed.close()
     assert TileNodeFile(other, ORIGIN, writable=False).count == 0
@@ -124,7 +137,7 @@ def test_files_that_are_not_this_logs(tmp_path: Path) -> None:
     junk.write_bytes(b"not a tile-node file" * 300)
     for writable in (False, True):
         with pytest.raises(StorageError) as info:
-            TileNodeFile(junk, ORIGIN, writable=writable)
+            TileNodeFile(junk, ORIGIN, writable=writable, root_of=root_of)
         assert info.value.code == "bad_tile_file"
     assert junk.read_bytes() == b"not a tile-node file" * 300  # left as it was
 
@@ -134,7 +147,7 @@ def test_views_made_before_a_window_is_mapped_again_stay_valid(
 ) -> None:
     monkeypatch.setattr(tilefile, "WINDOW_SLOTS", 4)
     monkeypatch.setattr(tilefile, "GROW_SLOTS", 2)
-    f = TileNodeFile(tmp_path / "t", ORIGIN, writable=True)
+    f = open_writer(tmp_path / "t")
     views = []
     for i in range(11):  # windows of 4, each mapped again as the file grows
         f.append(i, [slot_bytes(i)])
@@ -152,7 +165,7 @@ def test_any_order_of_appends_reads_back(
     saved = tilefile.WINDOW_SLOTS
     tilefile.WINDOW_SLOTS = window
     try:
-        f = TileNodeFile(path, ORIGIN, writable=True)
+        f = open_writer(path)
         n = 0
         for c in chunks:
             f.append(n, [slot_bytes(i) for i in range(n, n + c)])
@@ -170,3 +183,145 @@ def test_any_order_of_appends_reads_back(
         f.close()
     finally:
         tilefile.WINDOW_SLOTS = saved
+
+
+def test_the_header_records_the_root_and_a_torn_header_counts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    f = open_writer(path)
+    assert f.root == tilefile.NO_ROOT
+    f.append(0, [slot_bytes(0), slot_bytes(1)])
+    f.sync()
+    assert f.root == root_of(2)
+    f.close()
+    reader = TileNodeFile(path, ORIGIN, writable=False)
+    assert (reader.count, reader.root) == (2, root_of(2))
+    reader.close()
+    # One byte of the count changed (a header written in part): its check fails.
+    with open(path, "r+b") as raw:
+        raw.seek(len(tilefile.MAGIC) + 7)
+        raw.write(b"\x01")
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 0
+    again = open_writer(path)
+    assert again.count == 0
+    again.close()
+
+
+def test_a_header_never_written_is_a_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    path.write_bytes(bytes(HEADER_SIZE))  # created, then a crash before the header
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 0
+    f = open_writer(path)
+    f.append(0, [slot_bytes(0)])
+    f.close()
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 1
+
+
+def test_refresh_trusts_no_count_beyond_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    f = open_writer(path)
+    reader = TileNodeFile(path, ORIGIN, writable=False)
+    f.append(0, [slot_bytes(0)])
+    # A header claiming more slots than the file has, with a valid check.
+    with open(path, "r+b") as raw:
+        raw.seek(len(tilefile.MAGIC))
+        raw.write(
+            tilefile._header_fields(10**6, hashlib.sha256(ORIGIN.encode()).digest(), root_of(1))
+        )
+    assert reader.refresh() == 0 and reader.slot(0) is None
+    f.sync()
+    assert reader.refresh() == 1
+    reader.close()
+    f.close()
+
+
+def test_a_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    for writable in (True, False):
+        with pytest.raises(StorageError) as info:
+            TileNodeFile(tmp_path / "no" / "t", ORIGIN, writable=writable, root_of=root_of)
+        assert info.value.code == "tile_file_unavailable"
+
+
+def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.pwrite
+
+    def short(fd: int, data: bytes, offset: int) -> int:
+        return real(fd, bytes(data[:1000]), offset)
+
+    monkeypatch.setattr(tilefile.os, "pwrite", short)
+    f = open_writer(tmp_path / "t")
+    f.append(0, [slot_bytes(0), slot_bytes(1)])
+    f.sync()
+    assert [f.read(i) for i in range(2)] == [slot_bytes(0), slot_bytes(1)]
+    f.close()
+
+
+def test_after_a_refused_write_nothing_unsynced_is_used_or_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t"
+    f = open_writer(path)
+    f.append(0, [slot_bytes(0)])
+    f.sync()
+    f.append(1, [slot_bytes(1)])
+
+    def refused(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(tilefile, "_datasync", refused)
+    with pytest.raises(OSError):
+        f.sync()
+    f.fail()
+    assert f.count == 1 and f.slot(1) is None and not f.writable
+    monkeypatch.undo()
+    f.close()  # must not count slot 1 now that a sync would succeed
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 1
+
+
+def test_a_full_disk_is_not_hidden_by_a_sparse_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tilefile.os, "posix_fallocate", full)
+    f = open_writer(tmp_path / "t")
+    with pytest.raises(OSError):
+        f.append(0, [slot_bytes(0)])
+    assert f.count == 0
+
+
+def test_views_follow_a_coarser_mapping_granularity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tilefile, "WINDOW_SLOTS", 3)
+    monkeypatch.setattr(tilefile.mmap, "ALLOCATIONGRANULARITY", 65536)
+    f = open_writer(tmp_path / "t")
+    f.append(0, [slot_bytes(i) for i in range(8)])
+    assert [bytes(f.slot(i) or b"") for i in range(8)] == [slot_bytes(i) for i in range(8)]
+    f.close()
+    assert mmap.ALLOCATIONGRANULARITY == 65536
+
+
+def test_a_file_that_cannot_be_mapped_gives_no_views(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = open_writer(tmp_path / "t")
+    f.append(0, [slot_bytes(0)])
+
+    def no_more(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(tilefile.mmap, "mmap", no_more)
+    assert f.slot(0) is None  # the log then reads the database
+    assert f.read(0) == slot_bytes(0)
+    f.close()
+
+
+def test_a_closed_file_gives_nothing_and_its_views_stay_valid(tmp_path: Path) -> None:
+    f = open_writer(tmp_path / "t")
+    f.append(0, [slot_bytes(0), slot_bytes(1)])
+    view = f.slot(0)
+    f.close()
+    assert view is not None and bytes(view) == slot_bytes(0)
+    assert f.slot(1) is None and f.read(1) is None and f.refresh() == 2
+    assert f.read_ahead(0, 2, bytearray(SLOT_SIZE)) == 0
