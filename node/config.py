@@ -7,6 +7,8 @@ A node directory holds::
     keys/log.pem         Ed25519 key signing the log's checkpoints        (0600)
     keys/witness.pem     Ed25519 key cosigning other logs' checkpoints    (0600)
     pel.db               the SQLite database, unless ``database_url`` points elsewhere
+    pel.db-tiles         its tile-node file: full tiles' nodes, mapped by proofs (a copy:
+                         written again from the database when missing)
     federation/N.json    the trust-list chain, version 1 (pinned genesis) to the latest
 
 Every setting can be overridden by an environment variable ``PEL_<NAME>`` (e.g.
