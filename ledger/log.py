@@ -149,14 +149,15 @@ class _SqlTileSource:
         self._warm_buffer: bytearray | None = None
 
     def close(self) -> None:
-        with self._raw_lock:
-            if self._raw is not None:
-                self._raw.close()
-                self._raw = self._db = None
+        # The file first: its last sync reads the root through the kept connection.
         with self._file_lock:
             if self._file is not None:
                 self._file.close()
             self._file, self._file_opened = None, False
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = self._db = None
 
     # ---- the tile-node file ----------------------------------------------------------
 
@@ -188,6 +189,9 @@ class _SqlTileSource:
             file = TileNodeFile(path, self._origin, writable=self._writer, root_of=self.root_at)
         except StorageError as exc:
             log.warning("not using the tile-node file: %s", exc.message)
+            return None
+        except Exception as exc:  # the file is only ever a copy: the database serves on
+            log.warning("not using the tile-node file %s: %s", path, exc)
             return None
         try:
             count = file.count
@@ -235,7 +239,12 @@ class _SqlTileSource:
         if key[0] != 0:
             return None
         file = self._file if self._file_opened else self.tile_file()
-        return None if file is None else file.slot(key[1])
+        if file is None:
+            return None
+        try:
+            return file.slot(key[1])
+        except (OSError, ValueError):  # a file changed behind the log's back: read the tile
+            return None
 
     def store_full_tiles(self, slots: dict[int, bytes]) -> None:
         """Write the slots of level-0 tiles an integration just committed: ``{index:

@@ -133,9 +133,14 @@ class TileNodeFile:
             ) from None
         try:
             self._read_header()
-        except BaseException:
+        except BaseException as exc:
             os.close(self._fd)
             self._fd = -1
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    f"the tile-node file {path} cannot be read or created: {exc.strerror}",
+                    code="tile_file_unavailable",
+                ) from None
             raise
 
     def _read_header(self) -> None:
@@ -168,10 +173,13 @@ class TileNodeFile:
             self.root = header[_ROOT_AT:_CHECK_AT]
 
     def _counted(self, header: bytes) -> int | None:
-        """The count a header holds, if its check holds and the file has that many slots."""
+        """The count a header holds, if it is this log's, its check holds and the file
+        has that many slots."""
         fields = header[_COUNT_AT:_CHECK_AT]
         if hashlib.sha256(fields).digest() != header[_CHECK_AT:_HEADER_END]:
             return None  # written in part (a crash, or a read during the write)
+        if header[_ORIGIN_AT:_ROOT_AT] != self._origin_hash:
+            return None
         count = int.from_bytes(header[_COUNT_AT:_ORIGIN_AT], "big")
         if HEADER_SIZE + count * SLOT_SIZE > os.fstat(self._fd).st_size:
             return None
@@ -182,7 +190,8 @@ class TileNodeFile:
     def slot(self, index: int) -> _SlotBytes | None:
         """Tile ``index``'s nodes as a mapped view (sliced like ``bytes``), or None if
         its slot is not one this instance may use, or cannot be mapped."""
-        if index >= self.count and index >= self.refresh():
+        # A writer's own count is the whole truth; a reader looks at the header again.
+        if index >= self.count and (self.writable or index >= self.refresh()):
             return None
         window, at = divmod(index, WINDOW_SLOTS)
         mapped = self._windows.get(window)
@@ -202,12 +211,18 @@ class TileNodeFile:
             return os.pread(self._fd, NODES_SIZE, HEADER_SIZE + index * SLOT_SIZE)
 
     def refresh(self) -> int:
-        """Take up a larger count another process's header holds; the count."""
+        """Take up the count the header holds now (a writer's: it follows its own
+        count only upwards); the count. A header that cannot be read changes nothing."""
         with self._lock:
             if self._fd < 0:
                 return self.count
-            count = self._counted(os.pread(self._fd, _HEADER_END, 0))
-            if count is not None and count > self.count:
+            try:
+                count = self._counted(os.pread(self._fd, _HEADER_END, 0))
+            except OSError:
+                return self.count
+            # A reader follows the header down too: a writer that found the slots wrong
+            # lowered it, and writes them again.
+            if count is not None and (count > self.count or not self.writable):
                 self.count = count
             return self.count
 
@@ -284,10 +299,16 @@ class TileNodeFile:
         pad = bytes(SLOT_SIZE - NODES_SIZE)
         data = b"".join(nodes + pad for nodes in slots)
         with self._lock:
-            if os.fstat(self._fd).st_size < HEADER_SIZE + end * SLOT_SIZE:
-                grown = -(-end // GROW_SLOTS) * GROW_SLOTS
-                _grow(self._fd, HEADER_SIZE + grown * SLOT_SIZE)
-            _write_all(self._fd, data, HEADER_SIZE + first * SLOT_SIZE)
+            if not self.writable or self._fd < 0:
+                raise StorageError(f"{self.path} is not open for writing")
+            try:
+                if os.fstat(self._fd).st_size < HEADER_SIZE + end * SLOT_SIZE:
+                    grown = -(-end // GROW_SLOTS) * GROW_SLOTS
+                    _grow(self._fd, HEADER_SIZE + grown * SLOT_SIZE)
+                _write_all(self._fd, data, HEADER_SIZE + first * SLOT_SIZE)
+            except BaseException:
+                self._fail_locked()
+                raise
             self.count = end
             self._dirty = True
 
@@ -303,8 +324,16 @@ class TileNodeFile:
         count = self.count
         root = self._root(count)
         with self._lock:
-            _datasync(self._fd)
-            self._write_header(count, root)
+            # Checked again under the lock: a sync that failed in another thread meanwhile
+            # must not be followed by one that counts what it may have lost.
+            if not self.writable or self._fd < 0:
+                return
+            try:
+                _datasync(self._fd)
+                self._write_header(count, root)
+            except BaseException:
+                self._fail_locked()
+                raise
             self._synced_at = time.monotonic()
             self._dirty = count != self.count
             self.synced, self.root = count, root
@@ -318,16 +347,25 @@ class TileNodeFile:
         with self._lock:
             self.count = self.synced = count
             self.root = root
-            self._write_header(count, root)
-            _datasync(self._fd)
+            try:
+                self._write_header(count, root)
+                _datasync(self._fd)
+            except BaseException:
+                self._fail_locked()
+                raise
 
     def fail(self) -> None:
-        """After a write or sync the disk refused: use only the synced slots, and write
-        nothing more (a later sync could otherwise count slots whose pages were lost)."""
+        """Stop writing: use only the synced slots, and write nothing more (after a
+        write or sync the disk refused, a later sync could count slots whose pages were
+        lost). :meth:`append`, :meth:`sync` and :meth:`reset` do it themselves when the
+        disk refuses them."""
         with self._lock:
-            self.count = self.synced
-            self._dirty = False
-            self.writable = False
+            self._fail_locked()
+
+    def _fail_locked(self) -> None:
+        self.count = self.synced
+        self._dirty = False
+        self.writable = False
 
     def _root(self, count: int) -> bytes:
         if count == 0:
@@ -344,7 +382,7 @@ class TileNodeFile:
         """Sync what was written and close the file (views already made stay valid)."""
         try:
             self.sync()
-        except OSError as exc:
+        except Exception as exc:  # closed all the same: the slots are written again later
             log.warning("the tile-node file could not be synced at close: %s", exc)
         with self._lock:
             if self._fd >= 0:
@@ -370,9 +408,12 @@ def _grow(fd: int, size: int) -> None:
         return
     try:
         os.posix_fallocate(fd, have, size - have)
+        return
     except AttributeError:  # not on every platform
-        os.ftruncate(fd, size)
+        pass
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             raise  # a full disk among them: the slots are not counted
-        os.ftruncate(fd, size)  # a file system that cannot allocate ahead
+    # A file system that cannot allocate ahead: the last byte (a slot's zero padding)
+    # written, which lengthens the file and, unlike ftruncate, never shortens it.
+    _write_all(fd, b"\0", size - 1)

@@ -18,6 +18,7 @@ from ledger.merkle.hashing import hash_leaf
 from ledger.merkle.memory import DictHashReader
 from ledger.merkle.proof import verify_consistency, verify_inclusion
 from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
+from ledger.storage import tilefile
 from ledger.storage.tilefile import (
     HEADER_SIZE,
     MAGIC,
@@ -426,15 +427,18 @@ def test_a_crash_before_the_file_is_synced_is_mended_from_the_database(
     path = node.log.tile_file_path
     assert path is not None
     # As after a crash: the header counts one synced slot; the next two are torn.
+    entries = all_entries(node)
+    origin_hash = hashlib.sha256(node.log.origin.encode()).digest()
     with open(path, "r+b") as raw:
         raw.seek(len(MAGIC))
-        raw.write((1).to_bytes(8, "big"))
+        raw.write(_header_fields(1, origin_hash, mth(entries[:TILE_WIDTH])))
         raw.seek(HEADER_SIZE + SLOT_SIZE)
         raw.write(b"\xff" * (2 * SLOT_SIZE))
     again = Node.open(node.directory)
     try:
+        file = again.log.tile_file()
+        assert file is not None and file.count == 1  # the synced slot is trusted
         reader = _reader(again)
-        entries = all_entries(again)
         size = len(entries)
         proof = reader.inclusion_proof(300, size)  # tile 1: not trusted, read from the database
         verify_inclusion(300, size, hash_leaf(entries[300]), proof, mth(entries))
@@ -463,7 +467,6 @@ def test_a_file_that_disagrees_with_the_database_is_not_used_and_written_again(
     reader.close()
     again = Node.open(node.directory)  # the integrator: no slot trusted, all written again
     try:
-        assert again.log.warm_tiles() is not None
         list(again.log.warm_tiles())
         assert _slots(again) == _expected_slots(again, entries)
         again.check(full=True)
@@ -471,7 +474,7 @@ def test_a_file_that_disagrees_with_the_database_is_not_used_and_written_again(
         again.stop()
 
 
-def test_a_database_restored_from_before_uses_only_the_slots_it_covers(
+def test_a_database_restored_from_before_has_the_file_written_again(
     sqlite_node: tuple[Node, str],
 ) -> None:
     node, _ = sqlite_node
@@ -487,8 +490,13 @@ def test_a_database_restored_from_before_uses_only_the_slots_it_covers(
     for suffix in ("-wal", "-shm"):
         Path(db + suffix).unlink(missing_ok=True)
     Path(backup).replace(db)
+    reader = _reader(node)
+    assert reader.tile_file() is None  # three slots, one full tile in the database
+    reader.close()
     again = Node.open(node.directory)
     try:
+        file = again.log.tile_file()
+        assert file is not None and file.count == 0  # none is trusted: all written again
         fill(again, 500, seed=3, batch=500)  # other records where tiles 1 and 2 were
         entries = all_entries(again)
         assert _slots(again) == _expected_slots(again, entries)
@@ -667,3 +675,58 @@ def test_proofs_integration_and_the_read_ahead_pass_at_once(sqlite_node: tuple[N
     list(node.log.warm_tiles())
     assert _slots(node) == _expected_slots(node, all_entries(node))
     node.check(full=True)
+
+
+def test_a_tile_file_that_cannot_be_created_or_read_fails_nothing(
+    sqlite_node: tuple[Node, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 300, batch=300)
+    node.stop()
+    assert node.log.tile_file_path is not None
+    node.log.tile_file_path.unlink()
+    real_pwrite = tilefile.os.pwrite
+
+    def full_disk(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tilefile.os, "pwrite", full_disk)  # the new file's header
+    again = Node.open(node.directory)
+    try:
+        sizes = fill(again, 300, seed=2, batch=300)  # integrations publish all the same
+        entries = all_entries(again)
+        assert sizes == [600] and again.log.tile_file() is None
+        for index in (5, 300, 599):
+            proof = again.log.inclusion_proof(index, 600)
+            verify_inclusion(index, 600, hash_leaf(entries[index]), proof, mth(entries))
+        again.check(full=True)
+    finally:
+        again.stop()
+    monkeypatch.setattr(tilefile.os, "pwrite", real_pwrite)
+    writer = Node.open(node.directory)
+    list(writer.log.warm_tiles())
+    writer.stop()
+
+    def unreadable(fd: int, n: int, offset: int) -> bytes:
+        raise OSError(5, "Input/output error")
+
+    reader = _reader(node)
+    assert reader.tile_file() is not None
+    monkeypatch.setattr(tilefile.os, "pread", unreadable)
+    for index in (5, 599):  # tile 2 is partial: the header is read again, and fails
+        proof = reader.inclusion_proof(index, 600)
+        verify_inclusion(index, 600, hash_leaf(entries[index]), proof, mth(entries))
+    reader.close()
+
+
+def test_close_gives_every_connection_back(sqlite_node: tuple[Node, str]) -> None:
+    node, _ = sqlite_node
+    fill(node, 600, batch=300)  # slots written, not yet synced: close syncs them
+    node.log.inclusion_proof(3, 600)
+    node.log.close()
+    assert node.engine.pool.checkedout() == 0
+    reopened = _reader(node)
+    file = reopened.tile_file()
+    assert file is not None and file.count == 2
+    reopened.close()
+    assert node.engine.pool.checkedout() == 0
