@@ -105,9 +105,12 @@ _ONE_TILE = {
 }
 
 
-def _give_up(file: TileNodeFile, exc: Exception) -> None:
-    """Stop writing the tile-node file after a failure: the database holds it all."""
+def _give_up(source: _SqlTileSource, file: TileNodeFile, exc: Exception) -> None:
+    """Stop writing the tile-node file after a failure: the database holds it all.
+    Views of slots the disk may not have kept are dropped from the proofs' cache."""
     file.fail()
+    if source.forget_views is not None:
+        source.forget_views()
     log.warning("the tile-node file is no longer written, proofs read the database: %s", exc)
 
 
@@ -147,13 +150,14 @@ class _SqlTileSource:
         self._file_opened = False
         self._file_lock = threading.Lock()  # opening the file, and writing it
         self._warm_buffer: bytearray | None = None
+        self.forget_views: Callable[[], None] | None = None  # set by the log: its cache
 
     def close(self) -> None:
         # The file first: its last sync reads the root through the kept connection.
         with self._file_lock:
-            if self._file is not None:
-                self._file.close()
-            self._file, self._file_opened = None, False
+            file, self._file, self._file_opened = self._file, None, False
+            if file is not None:
+                file.close()
         with self._raw_lock:
             if self._raw is not None:
                 self._raw.close()
@@ -264,7 +268,7 @@ class _SqlTileSource:
                     file.append(file.count, [slots[i] for i in range(file.count, max(slots) + 1)])
                 file.sync(every=_SYNC_EVERY)
         except Exception as exc:
-            _give_up(file, exc)
+            _give_up(self, file, exc)
 
     def fill_file(self, end: int) -> None:
         """Write the slots below ``end`` that the file lacks, from the database, a chunk
@@ -281,7 +285,7 @@ class _SqlTileSource:
             with self._file_lock:
                 file.sync()
         except Exception as exc:
-            _give_up(file, exc)
+            _give_up(self, file, exc)
 
     def _fill(self, file: TileNodeFile, end: int, limit: int) -> None:
         """Write up to ``limit`` slots from ``file.count`` towards ``end`` (the caller
@@ -475,6 +479,7 @@ class Log:
         self._builder: TreeBuilder | None = None
         self._tile_source = _SqlTileSource(engine, self.origin, writer=signer is not None)
         self.hashes = TileHashReader(self._tile_source)
+        self._tile_source.forget_views = self.hashes.clear
         self._full_tiles = _LRU(4096)
         self._full_bundles = _LRU(256)
         self._latest: SignedCheckpoint | None = None

@@ -504,6 +504,14 @@ class TileHashReader:
                 out.append(nodes.data[start : start + HASH_SIZE])
         return out
 
+    def clear(self) -> None:
+        """Forget every tile and hash kept (a source's mapped tiles may no longer hold)."""
+        with self._lock:
+            self._cache.clear()
+            self._partial.clear()
+            self._edges.clear()
+            self._uppers.clear()
+
     def _remember(self, key: tuple[int, int], nodes: _TileNodes) -> None:
         with self._lock:
             self._cache[key] = nodes

@@ -34,6 +34,7 @@ process may have it mapped, and shrinking a mapped file kills that process (SIGB
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -179,7 +180,7 @@ class TileNodeFile:
         if hashlib.sha256(fields).digest() != header[_CHECK_AT:_HEADER_END]:
             return None  # written in part (a crash, or a read during the write)
         if header[_ORIGIN_AT:_ROOT_AT] != self._origin_hash:
-            return None
+            return 0  # another log's writer took the file: none of it is this log's
         count = int.from_bytes(header[_COUNT_AT:_ORIGIN_AT], "big")
         if HEADER_SIZE + count * SLOT_SIZE > os.fstat(self._fd).st_size:
             return None
@@ -202,13 +203,18 @@ class TileNodeFile:
         return _SlotBytes.from_buffer(mapped[0], mapped[2] + at * SLOT_SIZE)
 
     def read(self, index: int) -> bytes | None:
-        """Tile ``index``'s slot, copied (the used bytes), or None as for :meth:`slot`."""
+        """Tile ``index``'s slot, copied (the used bytes), or None as for :meth:`slot`
+        and when it cannot be read whole."""
         if index >= self.count and index >= self.refresh():
             return None
         with self._lock:
             if self._fd < 0:
                 return None
-            return os.pread(self._fd, NODES_SIZE, HEADER_SIZE + index * SLOT_SIZE)
+            try:
+                data = os.pread(self._fd, NODES_SIZE, HEADER_SIZE + index * SLOT_SIZE)
+            except OSError:
+                return None
+        return data if len(data) == NODES_SIZE else None
 
     def refresh(self) -> int:
         """Take up the count the header holds now (a writer's: it follows its own
@@ -385,10 +391,11 @@ class TileNodeFile:
         except Exception as exc:  # closed all the same: the slots are written again later
             log.warning("the tile-node file could not be synced at close: %s", exc)
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            fd, self._fd = self._fd, -1
             self._windows.clear()
+        if fd >= 0:
+            with contextlib.suppress(OSError):  # the descriptor is released all the same
+                os.close(fd)
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

@@ -730,3 +730,49 @@ def test_close_gives_every_connection_back(sqlite_node: tuple[Node, str]) -> Non
     assert file is not None and file.count == 2
     reopened.close()
     assert node.engine.pool.checkedout() == 0
+
+
+def test_after_a_refused_sync_the_proofs_read_the_database(
+    sqlite_node: tuple[Node, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 600, batch=300)
+    calls = _count_reads(monkeypatch)
+    entries = all_entries(node)
+    node.log.inclusion_proof(300, 600)  # tile 1's view cached (written, not yet synced)
+    assert not [c for call in calls for c in call if c == (0, 1)]
+
+    def refused(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(tilefile, "_datasync", refused)
+    file = node.log.tile_file()
+    assert file is not None
+    file._synced_at = 0.0  # due for a sync at the next integration
+    fill(node, 300, seed=2, batch=300)  # completes tile 2; its sync is refused
+    assert not file.writable and file.count == file.synced == 0
+    calls.clear()
+    entries = all_entries(node)
+    proof = node.log.inclusion_proof(300, 900)
+    verify_inclusion(300, 900, hash_leaf(entries[300]), proof, mth(entries))
+    assert (0, 1) in {c for call in calls for c in call}  # the view was dropped: read again
+
+
+def test_a_reader_whose_file_cannot_be_read_still_checks_the_log(
+    sqlite_node: tuple[Node, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, _ = sqlite_node
+    fill(node, 600, batch=300)
+    node.stop()
+    reader = _reader(node)
+    assert reader.tile_file() is not None
+    real = tilefile.os.pread
+
+    def failing(fd: int, n: int, offset: int) -> bytes:
+        if offset >= HEADER_SIZE:
+            raise OSError(5, "Input/output error")
+        return real(fd, n, offset)
+
+    monkeypatch.setattr(tilefile.os, "pread", failing)
+    assert reader.check_integrity(full=True) is not None
+    reader.close()

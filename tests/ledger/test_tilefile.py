@@ -334,3 +334,62 @@ def test_a_closed_file_gives_nothing_and_its_views_stay_valid(tmp_path: Path) ->
     assert view is not None and bytes(view) == slot_bytes(0)
     assert f.slot(1) is None and f.read(1) is None and f.refresh() == 2
     assert f.read_ahead(0, 2, bytearray(SLOT_SIZE)) == 0
+
+
+def test_a_reader_follows_the_header_down_and_leaves_another_logs_file(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    f = open_writer(path)
+    f.append(0, [slot_bytes(i) for i in range(3)])
+    f.sync()
+    reader = TileNodeFile(path, ORIGIN, writable=False)
+    assert reader.count == 3
+    f.reset(1)  # the writer found its slots wrong: it lowers the count first
+    assert reader.refresh() == 1 and reader.slot(2) is None
+    f.close()
+    other = open_writer(path, "other.example/log")  # another log's writer takes the file
+    other.append(0, [slot_bytes(7)])
+    other.sync()
+    assert reader.refresh() == 0 and reader.slot(0) is None
+    other.close()
+    reader.close()
+
+
+def test_a_refused_write_stops_the_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t"
+    f = open_writer(path)
+    f.append(0, [slot_bytes(0)])
+    f.sync()
+    f.append(1, [slot_bytes(1)])  # written, not synced
+
+    def refused(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(tilefile.os, "pwrite", refused)
+    with pytest.raises(OSError):
+        f.append(2, [slot_bytes(2)])
+    monkeypatch.undo()
+    assert not f.writable and f.count == 1 and f.slot(1) is None
+    f.sync()
+    f.close()
+    assert TileNodeFile(path, ORIGIN, writable=False).count == 1
+
+
+def test_a_slot_that_cannot_be_read_whole_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = open_writer(tmp_path / "t")
+    f.append(0, [slot_bytes(0)])
+    real = os.pread
+
+    def failing(fd: int, n: int, offset: int) -> bytes:
+        if offset >= HEADER_SIZE:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(fd, n, offset)
+
+    monkeypatch.setattr(tilefile.os, "pread", failing)
+    assert f.read(0) is None
+    monkeypatch.setattr(tilefile.os, "pread", lambda fd, n, offset: real(fd, n - 1, offset))
+    assert f.read(0) is None
+    monkeypatch.undo()
+    assert f.read(0) == slot_bytes(0)
+    f.close()
