@@ -57,7 +57,7 @@ from ledger.storage.models import (
     TileNodesRow,
     TileRow,
 )
-from ledger.storage.tilefile import TileNodeFile, tile_file_path
+from ledger.storage.tilefile import SLOT_SIZE, TileNodeFile, tile_file_path
 from ledger.tilecheck import TileRebuilder, compare_tiles
 
 ENTRIES = EntryRow.__table__
@@ -323,7 +323,7 @@ class _SqlTileSource:
         if file.writable and file.count < end:
             self.fill_file(end)
         if self._warm_buffer is None:
-            self._warm_buffer = bytearray(_FILL_CHUNK * 16384)
+            self._warm_buffer = bytearray(_FILL_CHUNK * SLOT_SIZE)
         return file.read_ahead(first, end, self._warm_buffer)
 
     def read_slot(self, index: int) -> bytes | None:
