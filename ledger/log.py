@@ -48,7 +48,6 @@ from ledger.merkle.tiles import (
     encode_entry_bundle,
     full_tile_nodes,
 )
-from ledger.storage.engine import StorageError
 from ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -191,9 +190,6 @@ class _SqlTileSource:
             return None
         try:
             file = TileNodeFile(path, self._origin, writable=self._writer, root_of=self.root_at)
-        except StorageError as exc:
-            log.warning("not using the tile-node file: %s", exc.message)
-            return None
         except Exception as exc:  # the file is only ever a copy: the database serves on
             log.warning("not using the tile-node file %s: %s", path, exc)
             return None

@@ -502,8 +502,7 @@ def test_the_direct_path_gives_the_generic_proofs(
     size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
     source = CountingSource(_tiles_at(all_tiles, size))
     reader = TileHashReader(source)
-    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
-    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+    for index in _draw_indexes(data, size):
         want = inclusion_proof(index, size, tree)
         assert inclusion_proof(index, size, TileHashReader(source)) == want
         cold = TileHashReader(source)
@@ -749,20 +748,38 @@ def test_the_builder_keeps_the_inner_nodes_of_each_completed_tile() -> None:
     assert quiet.take_nodes() == {}  # not kept unless asked for
 
 
+def _draw_tree(
+    data: st.DataObject, all_tiles: dict[tuple[int, int], bytes]
+) -> tuple[int, dict[tuple[int, int], bytes]]:
+    """A tree size (a checkpoint's or any) and its tiles."""
+    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
+    return size, _tiles_at(all_tiles, size)
+
+
+def _draw_some(
+    data: st.DataObject, coords: list[tuple[int, int]], label: str
+) -> set[tuple[int, int]]:
+    return data.draw(st.sets(st.sampled_from(coords)) if coords else st.just(set()), label)
+
+
+def _draw_indexes(data: st.DataObject, size: int) -> list[int]:
+    """Up to 8 leaf indexes of a tree of ``size``, the edge cases among them."""
+    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
+    return data.draw(st.lists(picks, min_size=1, max_size=8), "indexes")
+
+
 @SETTINGS
 @given(data=st.data())
 def test_stored_inner_nodes_give_the_same_proofs_in_one_read(
     data: st.DataObject, all_tiles: dict[tuple[int, int], bytes], tree: DictHashReader
 ) -> None:
-    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
-    tiles = _tiles_at(all_tiles, size)
+    size, tiles = _draw_tree(data, all_tiles)
     full = sorted(c for c, t in tiles.items() if len(t) == FULL)
     # Some full tiles have their inner nodes stored, some (an older log's) do not.
-    kept = data.draw(st.sets(st.sampled_from(full)) if full else st.just(set()), "kept")
+    kept = _draw_some(data, full, "kept")
     source = NodeCountingSource(tiles, nodes={c: naive_inner_nodes(tiles[c]) for c in kept})
     shared = TileHashReader(source)
-    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
-    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+    for index in _draw_indexes(data, size):
         want = inclusion_proof(index, size, tree)
         cold = TileHashReader(source)
         before = len(source.calls)
@@ -798,20 +815,18 @@ def test_stored_inner_nodes_are_used_as_they_are() -> None:
 def test_mapped_tiles_give_the_same_proofs_and_are_not_read(
     data: st.DataObject, all_tiles: dict[tuple[int, int], bytes], tree: DictHashReader
 ) -> None:
-    size = data.draw(st.one_of(st.sampled_from(CHECKPOINTS), st.integers(1, MAX)), "size")
-    tiles = _tiles_at(all_tiles, size)
+    size, tiles = _draw_tree(data, all_tiles)
     full = sorted(c for c, t in tiles.items() if len(t) == FULL and c[0] == 0)
     # Some full level-0 tiles are in the file, the others (written since, or not yet
     # caught up) are read with or without stored inner nodes.
-    mapped = data.draw(st.sets(st.sampled_from(full)) if full else st.just(set()), "mapped")
+    mapped = _draw_some(data, full, "mapped")
     source = MappingSource(
         tiles,
         nodes={c: naive_inner_nodes(tiles[c]) for c in full[::2]},
         mapped={c: tiles[c] + naive_inner_nodes(tiles[c]) for c in mapped},
     )
     shared = TileHashReader(source)
-    picks = st.one_of(st.sampled_from(_indices(size)), st.integers(0, size - 1))
-    for index in data.draw(st.lists(picks, min_size=1, max_size=8), "indexes"):
+    for index in _draw_indexes(data, size):
         want = inclusion_proof(index, size, tree)
         cold = TileHashReader(source)
         before = len(source.calls)
