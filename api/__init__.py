@@ -1,0 +1,3 @@
+"""The HTTP layer: a FastAPI app factory and one router per resource.
+
+Thin: parse, authorise, call node/."""

@@ -7,14 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
-from api.deps import single_query_values
-from api.errors import install_error_handlers
-from api.limits import BodyLimitMiddleware
-from api.openapi import install_openapi
-from api.routers import mirror, proofs, records, subjects, tiles, web, witness
-from api.routers import node as node_router
-from node.node import Node
+from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
+from pel.api.deps import single_query_values
+from pel.api.errors import install_error_handlers
+from pel.api.limits import BodyLimitMiddleware
+from pel.api.routers import mirror, proofs, records, subjects, tiles, web, witness
+from pel.api.routers import node_info as node_router
+from pel.api.schemas import install_openapi
+from pel.node.agency_node import Node
 
 
 def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI:

@@ -12,8 +12,8 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
-from api.limits import send_error
-from node.tokens import TOKEN_PREFIX
+from pel.api.limits import send_error
+from pel.node.tokens import TOKEN_PREFIX
 
 Scope = dict[str, Any]
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from pydantic import BeforeValidator
 
-from ledger.log import Log
-from node.node import Node
-from node.tokens import authenticate
+from pel.ledger.tlog.log import Log
+from pel.node.agency_node import Node
+from pel.node.tokens import authenticate
 
 
 # ``async`` so FastAPI calls them in the event loop instead of a worker thread: they

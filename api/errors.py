@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crypto.errors import PelError
+from pel.crypto.errors import PelError
 
 log = logging.getLogger("pel.api")
 

@@ -14,10 +14,10 @@ import json
 import time
 
 from bench.common import header, row, served, verify_all_again
-from crypto.keys import PublicKey
-from crypto.note import parse_vkey
-from node.client import LogClient
-from node.verify import verify_log
+from pel.crypto.keys import PublicKey
+from pel.crypto.note import parse_vkey
+from pel.node.peers.client import LogClient
+from pel.node.peers.remote_verify import verify_log
 
 
 def main() -> None:

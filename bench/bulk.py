@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from crypto.record import sign_record
-from ledger.entries import prepare_record
-from node.node import Node
-from node.parallel import parallel_map
-from node.synth import synth_drafts
+from pel.crypto.record import sign_record
+from pel.ledger.records.entries import prepare_record
+from pel.node.agency_node import Node
+from pel.node.demo.synth import synth_drafts
+from pel.node.serving.signature_workers import parallel_map
 
 CHUNK = 20_000
 

@@ -39,8 +39,8 @@ from typing import Any
 
 from bench.common import ROOT, header, init_node, row, workdir
 from bench.versus_pymerkle import BATCH, entries_for, proof_indexes, proofs_elsewhere
-from ledger.merkle.tiles import TILE_WIDTH
-from node.node import Node
+from pel.ledger.merkle.tiles import TILE_WIDTH
+from pel.node.agency_node import Node
 
 
 def _faults() -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.common import ROOT, header, row
 from bench.proofs import bench_dir
-from node.node import Node
+from pel.node.agency_node import Node
 
 
 def drop_file_cache() -> bool:

@@ -28,7 +28,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parent.parent
-PEL = [sys.executable, "-m", "node.cli"]
+PEL = [sys.executable, "-m", "pel.node.cli"]
 PG_URL = os.environ.get("PEL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

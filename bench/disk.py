@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bench.bulk import bulk_fill
 from bench.common import fresh_pg_schema, header, init_node, pg_available, row, workdir
-from node.node import Node
+from pel.node.agency_node import Node
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from bench.common import (
     served,
     workdir,
 )
-from node.synth import synth_drafts, uuid7
+from pel.node.demo.synth import synth_drafts, uuid7
 
 BATCH = 1000
 IDS = ("filing", "history")

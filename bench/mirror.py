@@ -23,7 +23,7 @@ import httpx
 
 from bench.bulk import bulk_fill
 from bench.common import header, row, served, verify_all_again, workdir
-from node.demo_setup import ORIGINS, free_ports, setup_federation
+from pel.node.demo.setup import ORIGINS, free_ports, setup_federation
 
 SOURCE, MIRROR = "TH-SSO", "MY-PERKESO"
 

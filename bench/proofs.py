@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.bulk import bulk_fill
 from bench.common import ROOT, header, init_node, row, served
 from bench.loadgen import LoadResult, run_load
-from ledger.merkle.tiles import TILE_WIDTH, entries_path, tile_path
+from pel.ledger.merkle.tiles import TILE_WIDTH, entries_path, tile_path
 
 
 def bench_dir(size: int) -> Path:

@@ -38,12 +38,12 @@ import time
 from pathlib import Path
 
 from bench.common import ROOT, header, init_node, row, workdir
-from crypto.record import sign_record
-from ledger.entries import PreparedRecord
-from ledger.merkle.hashing import hash_leaf
-from node.node import Node
-from node.parallel import parallel_map
-from node.synth import synth_drafts
+from pel.crypto.record import sign_record
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.records.entries import PreparedRecord
+from pel.node.agency_node import Node
+from pel.node.demo.synth import synth_drafts
+from pel.node.serving.signature_workers import parallel_map
 
 BATCH = 1000
 
@@ -55,7 +55,7 @@ def entries_for(node: Node, n: int) -> list[PreparedRecord]:
         if d["type"] == "contribution"
     ]
     drafts = [{**templates[i % len(templates)], "id": f"cmp-{i:08d}"} for i in range(n)]
-    from ledger.entries import prepare_record
+    from pel.ledger.records.entries import prepare_record
 
     return [
         prepare_record(r) for r in parallel_map(lambda d: sign_record(d, node.issuer_key), drafts)

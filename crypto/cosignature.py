@@ -7,9 +7,9 @@ bytes are key ID (type 0x04) ‖ big-endian uint64 timestamp ‖ Ed25519 signatu
 
 from __future__ import annotations
 
-from crypto.errors import SignatureError
-from crypto.keys import SigningKey
-from crypto.note import (
+from pel.crypto.errors import SignatureError
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import (
     ALG_COSIGNATURE_V1,
     NoteSignature,
     NoteSigner,

@@ -33,7 +33,7 @@ from typing import Any
 
 import rfc8785
 
-from crypto.errors import CanonicalJSONError
+from pel.crypto.errors import CanonicalJSONError
 
 _MAX_INT = 2**53 - 1
 # Keys with a character from here up may sort differently by UTF-16 code units.

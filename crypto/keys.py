@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from crypto.errors import KeyFormatError
+from pel.crypto.errors import KeyFormatError
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64

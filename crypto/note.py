@@ -20,8 +20,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crypto.errors import KeyFormatError, NoteFormatError, SignatureError
-from crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
+from pel.crypto.errors import KeyFormatError, NoteFormatError, SignatureError
+from pel.crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04

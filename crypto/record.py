@@ -17,9 +17,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from crypto.errors import CanonicalJSONError, SignatureError
-from crypto.jcs import canonical_cut, canonicalize, insert_member, parse_canonical
-from crypto.keys import PublicKey, SigningKey
+from pel.crypto.errors import CanonicalJSONError, SignatureError
+from pel.crypto.jcs import canonical_cut, canonicalize, insert_member, parse_canonical
+from pel.crypto.keys import PublicKey, SigningKey
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 

@@ -18,8 +18,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from crypto.errors import SignatureError
-from crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
+from pel.crypto.errors import SignatureError
+from pel.crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
 
 CONTEXT = "pel-request/v1"
 AGENCY_SCHEME = "Pel-Agency"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from crypto.errors import PelError
+from pel.crypto.errors import PelError
 
 
 class LedgerError(PelError):

@@ -1,0 +1,3 @@
+"""One agency's running node.
+
+Settings, keys, the serving loop, peers, filings, the CLI and the demo."""

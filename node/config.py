@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from node.errors import ConfigError
+from pel.node.errors import ConfigError
 
 CONFIG_FILE = "node.json"
 KEY_FILES = {"issuer": "keys/issuer.pem", "log": "keys/log.pem", "witness": "keys/witness.pem"}

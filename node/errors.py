@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crypto.errors import PelError
+from pel.crypto.errors import PelError
 
 
 class NodeError(PelError):

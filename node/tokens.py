@@ -8,8 +8,8 @@ import secrets
 
 from sqlalchemy import Engine, select
 
-from ledger.storage.models import TokenRow
-from node.errors import AuthError
+from pel.ledger.storage.models import TokenRow
+from pel.node.errors import AuthError
 
 TOKENS = TokenRow.__table__
 TOKEN_PREFIX = "pel_"

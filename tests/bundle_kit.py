@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crypto.cosignature import CosignatureSigner
-from crypto.jcs import canonicalize
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner, add_signatures
-from crypto.record import sign_record
-from ledger.bundle import Bundle, BundleEntry, build_bundle, make_entry
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.federation import Member, TrustList
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.memory import DictHashReader
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner, add_signatures
+from pel.crypto.record import sign_record
+from pel.ledger.bundles.bundle import Bundle, BundleEntry, build_bundle, make_entry
+from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
 
 AGENCIES = [
     ("MM-SSB", "ssb.gov.mm/pel", "MM"),

@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from node.node import Node, init_node
+from pel.node.agency_node import Node, init_node
 
 PG_URL = os.environ.get("PEL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def _pg_reachable() -> str | None:

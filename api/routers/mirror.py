@@ -15,13 +15,13 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import NodeDep
-from api.openapi import BINARY, TEXT, GossipResults
-from api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
-from ledger.errors import NotFoundError, TileError
-from ledger.merkle.tiles import parse_tile_path
-from node.mirror import MAX_GOSSIP_NOTES
-from node.node import Node
+from pel.api.deps import NodeDep
+from pel.api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
+from pel.api.schemas import BINARY, TEXT, GossipResults
+from pel.ledger.errors import NotFoundError, TileError
+from pel.ledger.merkle.tiles import parse_tile_path
+from pel.node.agency_node import Node
+from pel.node.peers.mirror_follower import MAX_GOSSIP_NOTES
 
 router = APIRouter(tags=["tlog-mirror"])
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.deps import MAX_INDEX, Index, LogDep
+from pel.api.deps import MAX_INDEX, Index, LogDep
 
 router = APIRouter(prefix="/v1/proof", tags=["proofs"])
 

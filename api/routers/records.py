@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as FPath
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
-from api.openapi import BEARER, RecordView, SubmitResult
-from ledger.entries import Appended
-from node.errors import ForbiddenError
+from pel.api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
+from pel.api.schemas import BEARER, RecordView, SubmitResult
+from pel.ledger.records.entries import Appended
+from pel.node.errors import ForbiddenError
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
 
@@ -117,7 +117,7 @@ async def submit(
 
 
 def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:
-    from ledger.merkle.hashing import hash_leaf
+    from pel.ledger.merkle.hashing import hash_leaf
 
     return {
         "index": index,
@@ -139,7 +139,7 @@ def by_index(
     "/{issuer}/{record_id}", summary="A record by its (issuer, id)", response_model=RecordView
 )
 def by_id(issuer: str, record_id: str, log: LogDep, node: NodeDep) -> dict[str, Any]:
-    from ledger.errors import NotFoundError
+    from pel.ledger.errors import NotFoundError
 
     if issuer != node.agency:
         raise NotFoundError(f"this log holds records of {node.agency} only, not of {issuer!r}")

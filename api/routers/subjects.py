@@ -14,11 +14,11 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import NodeDep
-from api.openapi import BEARER
-from ledger.errors import RecordError
-from ledger.records.fields import check_pwid
-from node.bundle import authorise, build_part
+from pel.api.deps import NodeDep
+from pel.api.schemas import BEARER
+from pel.ledger.errors import RecordError
+from pel.ledger.records.fields import check_pwid
+from pel.node.bundle_assembly import authorise, build_part
 
 router = APIRouter(prefix="/v1/subjects", tags=["bundles"])
 

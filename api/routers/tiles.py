@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import LogDep
-from api.openapi import BINARY, TEXT
-from ledger.errors import NotFoundError, TileError
-from ledger.merkle.tiles import parse_tile_path
+from pel.api.deps import LogDep
+from pel.api.schemas import BINARY, TEXT
+from pel.ledger.errors import NotFoundError, TileError
+from pel.ledger.merkle.tiles import parse_tile_path
 
 router = APIRouter(tags=["tlog-tiles"])
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from api.deps import NodeDep
-from api.openapi import TrustDocument
-from ledger.errors import NotFoundError
-from node.pages import current_trust_document, page, verifier_page
+from pel.api.deps import NodeDep
+from pel.api.schemas import TrustDocument
+from pel.ledger.errors import NotFoundError
+from pel.node.web_pages import current_trust_document, page, verifier_page
 
 router = APIRouter(tags=["web"])
 _NO_CACHE = {"Cache-Control": "no-cache"}

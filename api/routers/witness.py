@@ -8,9 +8,9 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import NodeDep
-from api.openapi import ERROR_CONTENT, TEXT
-from ledger.errors import WitnessError
+from pel.api.deps import NodeDep
+from pel.api.schemas import ERROR_CONTENT, TEXT
+from pel.ledger.errors import WitnessError
 
 router = APIRouter(tags=["tlog-witness"])
 MAX_BODY = 64 << 10

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ledger.errors import IntegrityError, TileError
-from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
-from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, full_tile_nodes
+from pel.ledger.errors import IntegrityError, TileError
+from pel.ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
+from pel.ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, full_tile_nodes
 
 FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ledger.errors import ProofError
-from ledger.merkle.hashing import hash_children
-from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
+from pel.ledger.errors import ProofError
+from pel.ledger.merkle.hashing import hash_children
+from pel.ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
 
 
 class DictHashReader:

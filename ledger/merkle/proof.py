@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ledger.errors import ProofError, RootMismatchError
-from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
+from pel.ledger.errors import ProofError, RootMismatchError
+from pel.ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
 
 Coord = tuple[int, int]
 """``(level, n)``: the perfect subtree of height ``level`` and index ``n``."""

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
-from ledger.errors import IntegrityError, ProofError, TileError
-from ledger.merkle.hashing import HASH_SIZE, hash_pairs
-from ledger.merkle.proof import Coord, fold, subtree_coords
+from pel.ledger.errors import IntegrityError, ProofError, TileError
+from pel.ledger.merkle.hashing import HASH_SIZE, hash_pairs
+from pel.ledger.merkle.proof import Coord, fold, subtree_coords
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

@@ -1,7 +1,7 @@
 """Record schemas and validation: what a log entry may contain."""
 
-from ledger.records.types import BODIES, RECORD_TYPES, RECORD_VERSION, Record, RecordRef
-from ledger.records.validate import (
+from pel.ledger.records.types import BODIES, RECORD_TYPES, RECORD_VERSION, Record, RecordRef
+from pel.ledger.records.validate import (
     MAX_ENTRY_BYTES,
     check_entry_size,
     encode_entry,

@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ledger.records.fields import (
+from pel.ledger.records.fields import (
     PWID,
     AgencyId,
     Country,

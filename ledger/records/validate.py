@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from crypto.errors import CanonicalJSONError
-from crypto.jcs import canonicalize
-from ledger.errors import RecordError
-from ledger.records.types import RECORD_TYPES, Record
+from pel.crypto.errors import CanonicalJSONError
+from pel.crypto.jcs import canonicalize
+from pel.ledger.errors import RecordError
+from pel.ledger.records.types import RECORD_TYPES, Record
 
 #: An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles).
 MAX_ENTRY_BYTES = 65535

@@ -9,8 +9,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
-from ledger.errors import LedgerError
-from ledger.storage.models import LogStateRow
+from pel.ledger.errors import LedgerError
+from pel.ledger.storage.models import LogStateRow
 
 
 class StorageError(LedgerError):

@@ -46,9 +46,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ledger.merkle.hashing import HASH_SIZE
-from ledger.merkle.tiles import INNER_NODES_BYTES, TILE_WIDTH
-from ledger.storage.engine import StorageError
+from pel.ledger.merkle.hashing import HASH_SIZE
+from pel.ledger.merkle.tiles import INNER_NODES_BYTES, TILE_WIDTH
+from pel.ledger.storage.engine import StorageError
 
 log = logging.getLogger("pel.tilefile")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from node.cli import bundle, demo, evidence, federation, filings, mirror, node, verify, web
+from pel.node.cli import bundle, demo, evidence, federation, filings, mirror, run, verify, web
 
 app = typer.Typer(
     name="pel",
@@ -18,13 +18,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.command()(node.init)
-app.command()(node.serve)
-app.command()(node.check)
+app.command()(run.init)
+app.command()(run.serve)
+app.command()(run.check)
 app.command()(filings.synth)
 app.command()(filings.submit)
 app.command()(verify.verify)
-app.command()(node.quickstart)
+app.command()(run.quickstart)
 app.command()(demo.demo)
 app.command()(verify.audit)
 app.command("bundle")(bundle.bundle_cmd)

@@ -1,5 +1,5 @@
 """``python -m node.cli``: the ``pel`` command line (how the demo starts its nodes)."""
 
-from node.cli import main
+from pel.node.cli import main
 
 main()

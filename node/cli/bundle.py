@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,12 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from node.cli.common import err, friendly, out, read_signed
+from pel.crypto.request import sign_request
+from pel.ledger.bundles.bundle import BundleError, summarise, verify_bundle
+from pel.ledger.bundles.qr import BundleRef, is_qr_text, read_qr_text
+from pel.ledger.federation.trust_list import verify_next
+from pel.node.bundle_assembly import assemble, write_qr
+from pel.node.cli.common import err, friendly, out, read_signed
+from pel.node.errors import ConfigError
+from pel.node.secret_files import read_private_key
 
 
 def _trust_chain(paths: list[Path]) -> list[Any]:
     """The trust-list versions given (one, or a chain checked link by link)."""
-    from ledger.federation import verify_next
 
     versions = [read_signed(p) for p in paths]
     if len(versions) == 1:
@@ -30,11 +37,6 @@ def _trust_chain(paths: list[Path]) -> list[Any]:
 def _request_signer(
     token: str | None, key: Path | None, agency: str | None, holder_key: Path | None
 ) -> Callable[[str], str]:
-    import time
-
-    from crypto.request import sign_request
-    from node.errors import ConfigError
-    from node.keys import read_private_key
 
     if token:
         return lambda _path: f"Bearer {token}"
@@ -65,7 +67,6 @@ def bundle_cmd(
     ] = None,
 ) -> None:
     """Ask every member's node for its part of a worker's bundle, merge, write it."""
-    from node.bundle import assemble, write_qr
 
     trust_list = read_signed(trust).trust_list
     signer = _request_signer(token, key, agency, holder_key)
@@ -92,7 +93,6 @@ def bundle_cmd(
 
 
 def _print_summary(report: Any) -> None:
-    from ledger.bundle import summarise
 
     s = summarise(report)
     out.print(
@@ -145,8 +145,6 @@ def verify_bundle_cmd(
     ] = None,
 ) -> None:
     """Verify a worker's bundle offline with the trust list alone and summarise it."""
-    from ledger.bundle import BundleError, verify_bundle
-    from ledger.bundle_qr import BundleRef, is_qr_text, read_qr_text
 
     data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     if is_qr_text(data):

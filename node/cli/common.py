@@ -18,11 +18,13 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
-from crypto.errors import PelError
+from pel.crypto.errors import PelError
+from pel.ledger.federation.trust_list import SignedTrustList
 
 if TYPE_CHECKING:
-    from ledger.federation import SignedTrustList
+    from pel.ledger.federation.trust_list import SignedTrustList
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -57,7 +59,6 @@ def friendly(fn: F) -> F:
             raise typer.Exit(1) from None
         except Exception as exc:
             # Imported here: the CLI does not load SQLAlchemy for commands that need no database.
-            from sqlalchemy.exc import SQLAlchemyError
 
             if not isinstance(exc, SQLAlchemyError):
                 raise
@@ -84,6 +85,5 @@ def progress() -> Progress:
 
 def read_signed(path: Path) -> SignedTrustList:
     """A signed trust-list version read from a JSON file."""
-    from ledger.federation import SignedTrustList
 
     return SignedTrustList.from_json(path.read_text())

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli.common import err, friendly, out
+from pel.node.cli.common import err, friendly, out
+from pel.node.demo.run import DemoOptions, run_demo
+from pel.node.demo.view import print_summary
 
 
 @friendly
@@ -54,7 +56,6 @@ def demo(
     ] = None,
 ) -> None:
     """Run the ASEAN federation: every state's agency node, witnessing each other, filled."""
-    from node.demo import DemoOptions, run_demo
 
     talk = err if as_json else out
     opts = DemoOptions(
@@ -77,8 +78,6 @@ def demo(
         if as_json:
             print(json.dumps(result.to_json()), flush=True)
         else:
-            from node.demo_view import print_summary
-
             print_summary(out, result)
 
     code = run_demo(opts, lambda line: talk.print(line, highlight=False, markup=False), show)

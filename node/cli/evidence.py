@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import friendly, out, read_signed
+from pel.ledger.errors import EvidenceError
+from pel.ledger.federation.evidence import ForkEvidence, verify_fork
+from pel.node.agency_node import Node
+from pel.node.cli.common import friendly, out, read_signed
 
 app = typer.Typer(
     help="Fork evidence: list what this node's witness and mirrors found; verify.",
@@ -23,7 +26,6 @@ def evidence_export(
 ) -> None:
     """Write the evidence this node's witness and mirrors recorded (proven forks and failed
     proofs)."""
-    from node.node import Node
 
     node = Node.open(directory)
     try:
@@ -47,8 +49,6 @@ def evidence_verify(
     trust: Annotated[Path, typer.Option(help="A signed trust-list version (JSON)")],
 ) -> None:
     """Check fork evidence offline with the trust list alone; exit 0 only if it proves a fork."""
-    from ledger.errors import EvidenceError
-    from ledger.evidence import ForkEvidence, verify_fork
 
     ev = ForkEvidence.from_json(file.read_bytes())
     tl = read_signed(trust).trust_list

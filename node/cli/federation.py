@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
-from node.cli.common import friendly, out, read_signed
+from pel.ledger.errors import TrustListError
+from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, new_version
+from pel.node.agency_node import Node
+from pel.node.cli.common import friendly, out, read_signed
+from pel.node.config import KEY_FILES, load_settings
+from pel.node.errors import ConfigError
+from pel.node.secret_files import read_private_key
+from pel.node.trust_chain import apply_version, load_trust_list, member_entry
 
 app = typer.Typer(
     help="The federation's trust list: create, propose, sign, apply and show versions.",
@@ -28,8 +36,6 @@ def federation_member(
     country: Annotated[str | None, typer.Option(help="ISO 3166 code (default: the id's)")] = None,
 ) -> None:
     """Print the node's member entry (its public keys) as JSON, for a proposal."""
-    from node.federation import member_entry
-    from node.node import Node
 
     node = Node.open(directory)
     try:
@@ -41,10 +47,6 @@ def federation_member(
 
 def _read_member(path: Path) -> Any:
     """A member entry file (``pel federation member``'s output), checked."""
-    from pydantic import ValidationError
-
-    from ledger.errors import TrustListError
-    from ledger.federation import Member
 
     try:
         return Member.model_validate_json(path.read_bytes())
@@ -68,7 +70,6 @@ def federation_init(
     ] = None,
 ) -> None:
     """Write version 1 of a trust list, unsigned: every member then signs it."""
-    from ledger.federation import SignedTrustList, TrustList
 
     members = tuple(_read_member(p) for p in member)
     tl = TrustList(
@@ -94,10 +95,6 @@ def federation_propose(
     threshold: Annotated[int | None, typer.Option(help="New signing threshold")] = None,
 ) -> None:
     """Write the next version of the node's trust list with the given changes."""
-    from ledger.errors import TrustListError
-    from ledger.federation import SignedTrustList, new_version
-    from node.config import load_settings
-    from node.federation import load_trust_list
 
     current = load_trust_list(directory, load_settings(directory))
     if current is None:
@@ -132,12 +129,8 @@ def federation_sign(
     agency: Annotated[str | None, typer.Option(help="The agency signing with --key")] = None,
 ) -> None:
     """Add a member's signature to a trust-list version."""
-    from node.errors import ConfigError
-    from node.keys import read_private_key
 
     if directory is not None:
-        from node.config import KEY_FILES, load_settings
-
         signer_agency = load_settings(directory).agency
         signing_key = read_private_key(directory / KEY_FILES["issuer"])
     elif key is not None and agency is not None:
@@ -159,7 +152,6 @@ def federation_apply(
     file: Annotated[Path, typer.Argument(help="A signed trust-list version")],
 ) -> None:
     """Verify a version against the node's current one and adopt it (version 1: pin it)."""
-    from node.federation import apply_version
 
     tl = apply_version(directory, read_signed(file))
     out.print(f"applied version {tl.version} of {tl.federation}: {len(tl.members)} members")
@@ -174,9 +166,6 @@ def federation_show(
     ] = None,
 ) -> None:
     """Show the node's current trust list (or one log's tlog-policy)."""
-    from ledger.errors import TrustListError
-    from node.config import load_settings
-    from node.federation import load_trust_list
 
     tl = load_trust_list(directory, load_settings(directory))
     if tl is None:

@@ -10,7 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from node.cli.common import err, friendly, out, progress
+from pel.node.cli.common import err, friendly, out, progress
+from pel.node.demo.synth import synth_drafts
+from pel.node.filings.reader import read_filing
+from pel.node.filings.submit import submit_rows
+from pel.node.peers.client import LogClient
 
 
 @friendly
@@ -23,7 +27,6 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
     """Write realistic synthetic record drafts (JSON Lines) for tests, demos and benchmarks."""
-    from node.synth import synth_drafts
 
     sink = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
     try:
@@ -43,9 +46,6 @@ def submit(
     report: Annotated[Path | None, typer.Option(help="Write refused rows here (JSONL)")] = None,
 ) -> None:
     """Submit a filing in batches; refused rows are reported and never stop the good ones."""
-    from node.client import LogClient
-    from node.filing import read_filing
-    from node.submit import submit_rows
 
     total = sum(1 for _ in read_filing(file))
     with LogClient(url, token=token) as client, progress() as bar:

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from node.cli.common import friendly, out
+from pel.node.agency_node import Node
+from pel.node.cli.common import friendly, out
 
 app = typer.Typer(
     help="Mirrors: this node's verified copies of the other logs.", no_args_is_help=True
@@ -24,9 +26,6 @@ def mirror_status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
 ) -> None:
     """How far this node's copy of each member's log is verified, and the logs flagged."""
-    from rich.progress_bar import ProgressBar
-
-    from node.node import Node
 
     node = Node.open(directory)
     try:

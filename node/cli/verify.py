@@ -15,7 +15,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from node.cli.common import err, friendly, out, progress, read_signed
+from pel.crypto.keys import PublicKey
+from pel.crypto.note import parse_vkey
+from pel.node.cli.common import err, friendly, out, progress, read_signed
+from pel.node.errors import AuditFailed, ConfigError
+from pel.node.peers.client import LogClient
+from pel.node.peers.remote_audit import AuditTrust, audit_log
+from pel.node.peers.remote_verify import verify_log
 
 
 @friendly
@@ -29,10 +35,6 @@ def verify(
     samples: Annotated[int, typer.Option(min=0, help="Inclusion proofs to check")] = 100,
 ) -> None:
     """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
-    from crypto.keys import PublicKey
-    from crypto.note import parse_vkey
-    from node.client import LogClient
-    from node.verify import verify_log
 
     log_key = parse_vkey(vkey)
     key = PublicKey.from_base64(issuer_key) if issuer_key else None
@@ -74,10 +76,6 @@ def audit(
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
 ) -> None:
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
-    from crypto.keys import PublicKey
-    from crypto.note import parse_vkey
-    from node.audit import AuditTrust, audit_log
-    from node.errors import AuditFailed, ConfigError
 
     if trust is not None:
         keys: Any = read_signed(trust).trust_list

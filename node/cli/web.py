@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import friendly, out
+from pel.node.cli.common import friendly, out
+from pel.node.web_pages import write_verifier
 
 app = typer.Typer(help="The node's web pages: write the standalone verifier.", no_args_is_help=True)
 
@@ -19,7 +20,6 @@ def web_verifier(
     out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write")],
 ) -> None:
     """Write the bundle verifier as one HTML file that works offline, with TRUST embedded."""
-    from node.pages import write_verifier
 
     signed = write_verifier(trust, out_file)
     tl = signed.trust_list

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from crypto.keys import SigningKey
-from crypto.record import sign_record
-from ledger.checkpoint import open_checkpoint
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.proof import verify_consistency, verify_inclusion
-from node.node import Node
+from pel.api.app import create_app
+from pel.crypto.keys import SigningKey
+from pel.crypto.record import sign_record
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.proof import verify_consistency, verify_inclusion
+from pel.ledger.tlog.checkpoint import open_checkpoint
+from pel.node.agency_node import Node
 from tests import factories as f
 from tests.treehash import mth
 
@@ -222,8 +222,8 @@ def test_node_info_and_docs(client: TestClient) -> None:
 def test_receipts_are_the_json_of_the_records(record_id: str) -> None:
     import hashlib
 
-    from api.routers.records import _receipts
-    from ledger.entries import Appended
+    from pel.api.routers.records import _receipts
+    from pel.ledger.records.entries import Appended
 
     appended = [
         Appended(7, hashlib.sha256(b"a").digest(), record_id),

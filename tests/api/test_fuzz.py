@@ -25,8 +25,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks as oc
 
-from api.app import create_app
-from node.node import Node, init_node
+from pel.api.app import create_app
+from pel.node.agency_node import Node, init_node
 from tests import factories as f
 from tests.conftest import AGENCY, ORIGIN
 from tests.ledger.test_mirror import Source, mirror

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from node.node import Node, init_node
+from pel.api.app import create_app
+from pel.node.agency_node import Node, init_node
 from tests import factories as f
 from tests.conftest import AGENCY, ORIGIN, serve
 

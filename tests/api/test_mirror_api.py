@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from ledger.merkle.tiles import decode_entry_bundle
-from node.node import Node
+from pel.api.app import create_app
+from pel.ledger.merkle.tiles import decode_entry_bundle
+from pel.node.agency_node import Node
 from tests.ledger.test_mirror import ORIGIN, Source, mirror
 
 

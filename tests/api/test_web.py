@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from ledger.records import types
-from ledger.records.fields import COUNTRIES, CURRENCIES
-from node.node import Node
-from node.pages import TRUST_SLOT, page, verifier_page
+from pel.api.app import create_app
+from pel.ledger.records import types
+from pel.ledger.records.fields import COUNTRIES, CURRENCIES
+from pel.node.agency_node import Node
+from pel.node.web_pages import TRUST_SLOT, page, verifier_page
 from tests.node.test_cli import run
 from tests.node.test_federation_cli import fed  # noqa: F401 (fixture)
 

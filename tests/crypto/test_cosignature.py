@@ -9,10 +9,10 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crypto.cosignature import CosignatureSigner, cosignature_timestamp, verify_cosignature
-from crypto.errors import SignatureError
-from crypto.keys import SigningKey
-from crypto.note import (
+from pel.crypto.cosignature import CosignatureSigner, cosignature_timestamp, verify_cosignature
+from pel.crypto.errors import SignatureError
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
     NoteSignature,

@@ -13,9 +13,9 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crypto.errors import CanonicalJSONError
-from crypto.jcs import _plain, canonical_cut, canonicalize, insert_member, parse_canonical
-from crypto.record import read_entry, record_signing_bytes
+from pel.crypto.errors import CanonicalJSONError
+from pel.crypto.jcs import _plain, canonical_cut, canonicalize, insert_member, parse_canonical
+from pel.crypto.record import read_entry, record_signing_bytes
 
 # Characters where JSON encoders tend to differ: escapes, DEL, line separators, lone
 # surrogates, both sides of U+E000 and of U+FFFF (the UTF-16 ordering boundary).

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crypto.errors import CanonicalJSONError, KeyFormatError, SignatureError
-from crypto.jcs import canonicalize
-from crypto.keys import PublicKey, SigningKey
-from crypto.record import (
+from pel.crypto.errors import CanonicalJSONError, KeyFormatError, SignatureError
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import PublicKey, SigningKey
+from pel.crypto.record import (
     encode_signature,
     record_cut,
     record_signing_bytes,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.errors import KeyFormatError, NoteFormatError, SignatureError
-from crypto.keys import PublicKey, SigningKey
-from crypto.note import (
+from pel.crypto.errors import KeyFormatError, NoteFormatError, SignatureError
+from pel.crypto.keys import PublicKey, SigningKey
+from pel.crypto.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
     MAX_SIGNATURES,

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from api.app import create_app
-from ledger.federation import Member, SignedTrustList, TrustList
-from node.federation import apply_version
-from node.node import Node, init_node
+from pel.api.app import create_app
+from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList
+from pel.node.agency_node import Node, init_node
+from pel.node.trust_chain import apply_version
 from tests.conftest import free_port, serve
 
 MEMBERS = [

@@ -11,13 +11,13 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from crypto.keys import SigningKey
-from ledger.bundle import summarise, verify_bundle
-from ledger.bundle_qr import read_qr_text
-from ledger.federation import SignedTrustList
-from node.config import KEY_FILES
-from node.keys import write_private_key
-from node.node import Node
+from pel.crypto.keys import SigningKey
+from pel.ledger.bundles.bundle import summarise, verify_bundle
+from pel.ledger.bundles.qr import read_qr_text
+from pel.ledger.federation.trust_list import SignedTrustList
+from pel.node.agency_node import Node
+from pel.node.config import KEY_FILES
+from pel.node.secret_files import write_private_key
 from tests import factories as f
 from tests.e2e.cluster import wait_for
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 - the fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crypto.note import parse_note
-from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from pel.crypto.note import parse_note
+from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from tests import factories as f
 from tests.e2e.cluster import Cluster
 from tests.e2e.cluster import federation as start_federation

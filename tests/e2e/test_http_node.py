@@ -10,14 +10,14 @@ import random
 import threading
 import time
 
-from api.app import create_app
-from ledger.checkpoint import open_checkpoint
-from ledger.merkle.proof import verify_consistency, verify_inclusion
-from ledger.merkle.tiles import decode_entry_bundle
-from ledger.storage.models import CheckpointRow
-from node.client import LogClient
-from node.node import Node
-from node.synth import synth_drafts
+from pel.api.app import create_app
+from pel.ledger.merkle.proof import verify_consistency, verify_inclusion
+from pel.ledger.merkle.tiles import decode_entry_bundle
+from pel.ledger.storage.models import CheckpointRow
+from pel.ledger.tlog.checkpoint import open_checkpoint
+from pel.node.agency_node import Node
+from pel.node.demo.synth import synth_drafts
+from pel.node.peers.client import LogClient
 from tests.conftest import serve
 from tests.treehash import mth
 

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from crypto.keys import SigningKey
-from crypto.request import sign_request
-from ledger.bundle import Bundle, verify_bundle
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.federation import SignedTrustList, TrustList
-from node.bundle import BUNDLE_PATH
-from node.keys import write_private_key
+from pel.crypto.keys import SigningKey
+from pel.crypto.request import sign_request
+from pel.ledger.bundles.bundle import Bundle, verify_bundle
+from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pel.node.bundle_assembly import BUNDLE_PATH
+from pel.node.secret_files import write_private_key
 from tests import factories as f
 from tests.e2e import test_mirrors
 from tests.e2e.cluster import Cluster, wait_for

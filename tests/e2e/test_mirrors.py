@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from ledger.evidence import verify_fork
-from ledger.merkle.proof import consistency_proof, verify_consistency
-from ledger.merkle.tiles import TileHashReader
-from node.client import LogClient, ServedTiles
-from node.verify import verify_log
+from pel.ledger.federation.evidence import verify_fork
+from pel.ledger.merkle.proof import consistency_proof, verify_consistency
+from pel.ledger.merkle.tiles import TileHashReader
+from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from pel.node.peers.client import LogClient, ServedTiles
+from pel.node.peers.remote_verify import verify_log
 from tests import factories as f
 from tests.e2e.cluster import Cluster, federation, wait_for
 from tests.node.test_cli import run

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from crypto.cosignature import CosignatureSigner
-from crypto.keys import SigningKey
-from crypto.note import NoteSignature, parse_note
-from ledger.audit import AuditState, Seen, check_cosignatures, check_prefix
-from ledger.checkpoint import SignedCheckpoint, open_checkpoint
-from ledger.errors import AuditStateError, ProofError
-from ledger.evidence import verify_fork
-from ledger.merkle.proof import prefix_proof
-from ledger.tilecheck import TileRebuilder
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSignature, parse_note
+from pel.ledger.errors import AuditStateError, ProofError
+from pel.ledger.federation.evidence import verify_fork
+from pel.ledger.merkle.proof import prefix_proof
+from pel.ledger.tlog.audit_checks import AuditState, Seen, check_cosignatures, check_prefix
+from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
+from pel.ledger.tlog.rebuild import TileRebuilder
 from tests.ledger.test_witness import ORIGIN, FakeLog
 
 T = 1_700_000_000

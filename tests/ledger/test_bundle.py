@@ -12,17 +12,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crypto.jcs import canonicalize
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner, add_signatures, parse_note
-from crypto.record import sign_record
-from ledger.bundle import Bundle, BundleEntry, BundleError, build_bundle, summarise, verify_bundle
-from ledger.checkpoint import Checkpoint
-from ledger.errors import ProofError
-from ledger.federation import new_version
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.proof import verify_inclusion
-from ledger.tlogproof import HEADER, format_proof, parse_proof
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner, add_signatures, parse_note
+from pel.crypto.record import sign_record
+from pel.ledger.bundles.bundle import (
+    Bundle,
+    BundleEntry,
+    BundleError,
+    build_bundle,
+    summarise,
+    verify_bundle,
+)
+from pel.ledger.errors import ProofError
+from pel.ledger.federation.trust_list import new_version
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.proof import verify_inclusion
+from pel.ledger.tlog.checkpoint import Checkpoint
+from pel.ledger.tlog.tlog_proof import HEADER, format_proof, parse_proof
 from tests import factories as f
 from tests.bundle_kit import Kit
 

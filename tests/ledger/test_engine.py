@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from ledger.storage.engine import WAL_AUTOCOPY_PAGES, create_schema, make_engine, write_back_wal
+from pel.ledger.storage.engine import WAL_AUTOCOPY_PAGES, create_schema, make_engine, write_back_wal
 
 
 def test_every_connection_has_pels_settings(db_url: str) -> None:

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import EvidenceError, ProofError
-from ledger.evidence import ForkEvidence, fork_between, verify_fork
-from ledger.merkle.proof import prefix_proof, prefix_root
+from pel.ledger.errors import EvidenceError, ProofError
+from pel.ledger.federation.evidence import ForkEvidence, fork_between, verify_fork
+from pel.ledger.merkle.proof import prefix_proof, prefix_root
 from tests.ledger.test_witness import ORIGIN, FakeLog
 
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from crypto.cosignature import CosignatureSigner
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner
-from ledger.errors import TrustListError
-from ledger.federation import (
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner
+from pel.ledger.errors import TrustListError
+from pel.ledger.federation.trust_list import (
     Member,
     SignedTrustList,
     TrustList,

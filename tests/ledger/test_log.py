@@ -12,22 +12,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ledger.errors import BatchError, IntegrityError
-from ledger.log import Log, _SqlTileSource
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.memory import DictHashReader
-from ledger.merkle.proof import verify_consistency, verify_inclusion
-from ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
-from ledger.storage import tilefile
-from ledger.storage.tilefile import (
+from pel.ledger.errors import BatchError, IntegrityError
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.merkle.proof import verify_consistency, verify_inclusion
+from pel.ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
+from pel.ledger.storage import tilefile
+from pel.ledger.storage.tilefile import (
     HEADER_SIZE,
     MAGIC,
     SLOT_SIZE,
     TileNodeFile,
     _header_fields,
 )
-from node.node import Node
-from node.synth import synth_drafts
+from pel.ledger.tlog.log import Log, _SqlTileSource
+from pel.node.agency_node import Node
+from pel.node.demo.synth import synth_drafts
 from tests import factories as f
 from tests.treehash import mth
 
@@ -193,7 +193,7 @@ def full_tile_0(entries: list[bytes]) -> bytes:
 
 
 def test_reads_beyond_the_checkpoint_are_refused(node_and_token: tuple[Node, str]) -> None:
-    from ledger.errors import NotFoundError
+    from pel.ledger.errors import NotFoundError
 
     node, _ = node_and_token
     fill(node, 300, batch=300)
@@ -293,7 +293,7 @@ def test_integration_with_and_without_the_held_leaf_hashes(
     """The leaf hashes a log keeps from its own appends give the same tree as hashing
     the stored entries: also when another writer appended in between, when another
     integrator published first, and when integration is split."""
-    from ledger.log import Log
+    from pel.ledger.tlog.log import Log
 
     node, _ = node_and_token
     log = node.log

@@ -7,21 +7,21 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, func, select
 
-from crypto.cosignature import CosignatureSigner
-from crypto.jcs import canonicalize
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner, add_signatures, parse_note
-from crypto.record import sign_record
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import MirrorError
-from ledger.evidence import verify_fork
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.memory import DictHashReader
-from ledger.merkle.proof import verify_inclusion
-from ledger.merkle.tiles import decode_entry_bundle
-from ledger.mirror import ENTRIES, TILES, MirroredLog, MirrorStore
-from ledger.storage.engine import create_schema, make_engine
-from ledger.witness import Witness, flagged_origins
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner, add_signatures, parse_note
+from pel.crypto.record import sign_record
+from pel.ledger.errors import MirrorError
+from pel.ledger.federation.evidence import verify_fork
+from pel.ledger.federation.mirror_store import ENTRIES, TILES, MirroredLog, MirrorStore
+from pel.ledger.federation.witness import Witness, flagged_origins
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.merkle.proof import verify_inclusion
+from pel.ledger.merkle.tiles import decode_entry_bundle
+from pel.ledger.storage.engine import create_schema, make_engine
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
 from tests import factories as f
 
 ORIGIN = "sso.go.th/pel"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import RecordError
-from ledger.records import MAX_ENTRY_BYTES, encode_entry, validate_record
-from node.synth import synth_drafts
+from pel.ledger.errors import RecordError
+from pel.ledger.records import MAX_ENTRY_BYTES, encode_entry, validate_record
+from pel.node.demo.synth import synth_drafts
 from tests import factories as f
 
 

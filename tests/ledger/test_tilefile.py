@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle.tiles import full_tile_nodes
-from ledger.storage import tilefile
-from ledger.storage.engine import StorageError
-from ledger.storage.tilefile import (
+from pel.ledger.merkle.tiles import full_tile_nodes
+from pel.ledger.storage import tilefile
+from pel.ledger.storage.engine import StorageError
+from pel.ledger.storage.tilefile import (
     HEADER_SIZE,
     NODES_SIZE,
     SLOT_SIZE,

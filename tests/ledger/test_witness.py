@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from crypto.cosignature import CosignatureSigner, verify_cosignature
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner, open_note, parse_note
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import WitnessError
-from ledger.evidence import verify_fork
-from ledger.merkle.memory import DictHashReader
-from ledger.storage.engine import create_schema, make_engine
-from ledger.witness import Witness, parse_request
-from node.node import Node
+from pel.api.app import create_app
+from pel.crypto.cosignature import CosignatureSigner, verify_cosignature
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner, open_note, parse_note
+from pel.ledger.errors import WitnessError
+from pel.ledger.federation.evidence import verify_fork
+from pel.ledger.federation.witness import Witness, parse_request
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.storage.engine import create_schema, make_engine
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pel.node.agency_node import Node
 
 ORIGIN = "example.org/log"
 
@@ -162,7 +162,7 @@ def test_parse_request() -> None:
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[tuple[TestClient, Node]]:
-    from node.node import init_node
+    from pel.node.agency_node import init_node
 
     node, _ = init_node(tmp_path / "n", agency="MY-PERKESO", origin="perkeso.gov.my/pel")
     with TestClient(create_app(node)) as c:

@@ -17,16 +17,16 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from api.app import create_app
-from crypto.note import parse_note
-from crypto.request import sign_request
-from ledger.federation import SignedTrustList, TrustList
-from ledger.merkle.hashing import hash_leaf
-from ledger.mirror import ENTRIES as MIRROR_ENTRIES
-from node.audit import audit_log, write_atomic
-from node.bundle import BUNDLE_PATH
-from node.errors import AuditFailed
-from node.node import Node
+from pel.api.app import create_app
+from pel.crypto.note import parse_note
+from pel.crypto.request import sign_request
+from pel.ledger.federation.mirror_store import ENTRIES as MIRROR_ENTRIES
+from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.node.agency_node import Node
+from pel.node.bundle_assembly import BUNDLE_PATH
+from pel.node.errors import AuditFailed
+from pel.node.peers.remote_audit import audit_log, write_atomic
 from tests import factories as f
 from tests.conftest import serve
 from tests.e2e import test_federation as tf

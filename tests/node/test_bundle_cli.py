@@ -16,20 +16,20 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.app import create_app
-from crypto.keys import SigningKey
-from crypto.note import NoteSignature, parse_signature_line
-from crypto.request import parse_authorization, sign_request
-from ledger.bundle import Bundle, BundleError, merge_bundles, verify_bundle
-from ledger.bundle_qr import b45decode, b45encode, read_qr_text
-from ledger.errors import RecordError
-from ledger.federation import Member, SignedTrustList, TrustList, new_version
-from ledger.records import validate_record
-from node.bundle import BUNDLE_PATH, assemble, build_part, write_qr
-from node.federation import apply_version
-from node.keys import write_private_key
-from node.node import Node, init_node
-from node.sequencer import Sequencer
+from pel.api.app import create_app
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSignature, parse_signature_line
+from pel.crypto.request import parse_authorization, sign_request
+from pel.ledger.bundles.bundle import Bundle, BundleError, merge_bundles, verify_bundle
+from pel.ledger.bundles.qr import b45decode, b45encode, read_qr_text
+from pel.ledger.errors import RecordError
+from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, new_version
+from pel.ledger.records import validate_record
+from pel.node.agency_node import Node, init_node
+from pel.node.bundle_assembly import BUNDLE_PATH, assemble, build_part, write_qr
+from pel.node.secret_files import write_private_key
+from pel.node.serving.sequencer import Sequencer
+from pel.node.trust_chain import apply_version
 from tests import factories as f
 from tests.bundle_kit import AGENCIES as MEMBERS
 from tests.node.test_cli import run
@@ -232,7 +232,7 @@ def test_verify_bundle_prints_the_summary(trio: Trio, tmp_path: Path) -> None:
 def test_verify_bundle_reads_stdin(trio: Trio, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from node.cli import app
+    from pel.node.cli import app
 
     path, _ = _bundle_file(trio, tmp_path)
     result = CliRunner().invoke(

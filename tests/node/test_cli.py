@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from api.app import create_app
-from node.cli import app
-from node.node import Node
+from pel.api.app import create_app
+from pel.node.agency_node import Node
+from pel.node.cli import app
 from tests import factories as f
 from tests.conftest import serve
 
@@ -66,7 +66,7 @@ def test_synth_writes_valid_drafts(tmp_path: Path) -> None:
     assert code == 0, err
     lines = out.read_text().splitlines()
     assert len(lines) == 50
-    from ledger.records import validate_record
+    from pel.ledger.records import validate_record
 
     for line in lines:
         validate_record({**json.loads(line), "issuer": "MY-PERKESO"}, signed=False)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from node.cli import app
-from node.demo import ORIGINS, setup_federation
+from pel.node.cli import app
+from pel.node.demo.run import ORIGINS, setup_federation
 
 runner = CliRunner()
 VKEY = "sso.go.th/pel+d46d781d+AdH1Fnjv6J1WykN3uXf9xMJJqDoazMuvsBBY4ONPJs5z"

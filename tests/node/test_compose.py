@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +22,8 @@ import pytest
 import typer
 import yaml
 
-from node.cli import app
-from node.demo import DEMO_ORDER, ORIGINS, default_quorum, template_fields
+from pel.node.cli import app
+from pel.node.demo.run import DEMO_ORDER, ORIGINS, default_quorum, template_fields
 from tests.conftest import PG_URL, free_port
 from tests.node.test_cli import run
 
@@ -76,7 +76,7 @@ def test_the_image_runs_pel_from_the_copied_sources() -> None:
     steps = dockerfile()
     assert ("ENTRYPOINT", '["pel"]') in steps
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'pel = "node.cli:app"' in pyproject
+    assert 'pel = "pel.node.cli:app"' in pyproject
     copied = []
     for word, rest in steps:
         if word == "COPY":
@@ -85,8 +85,8 @@ def test_the_image_runs_pel_from_the_copied_sources() -> None:
             for src in sources:
                 assert (ROOT / src).exists(), src
     # Every package the distribution includes is in the image.
-    for package in re.search(r"include = \[(.*?)\]", pyproject).group(1).split(","):  # type: ignore[union-attr]
-        assert package.strip().strip('"').rstrip("*") in copied
+    for folder in tomllib.loads(pyproject)["tool"]["setuptools"]["package-dir"].values():
+        assert folder in copied
     assert ("EXPOSE", "8080") in steps
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert not set(copied) & set(ignored)
@@ -195,7 +195,7 @@ def test_the_composed_nodes_start_on_postgresql(tmp_path: Path, pg_available: bo
                 port = free_port()
                 args[args.index("--port") + 1] = str(port)
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "node.cli", *args],
+                    [sys.executable, "-m", "pel.node.cli", *args],
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,

@@ -18,11 +18,12 @@ import httpx
 import pytest
 from rich.console import Console
 
-from api.app import create_app
-from ledger.records import validate_record
-from node.asean import agency_for
-from node.corridors import corridor_filings
-from node.demo import (
+from pel.api.app import create_app
+from pel.ledger.records import validate_record
+from pel.node.agency_node import Node
+from pel.node.demo.asean import agency_for
+from pel.node.demo.corridors import corridor_filings
+from pel.node.demo.run import (
     DEMO_ORDER,
     DemoResult,
     default_quorum,
@@ -31,9 +32,8 @@ from node.demo import (
     survey,
     wait_witnessed,
 )
-from node.demo_view import print_summary
-from node.errors import DemoError
-from node.node import Node
+from pel.node.demo.view import print_summary
+from pel.node.errors import DemoError
 from tests.conftest import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ SMALL = ["--states", str(STATES), "--workers", "12", "--months", "6", "--timeout
 
 
 def demo_args(directory: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "node.cli", "demo", "--dir", str(directory), *SMALL, *extra]
+    return [sys.executable, "-m", "pel.node.cli", "demo", "--dir", str(directory), *SMALL, *extra]
 
 
 def run_demo(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from node.loop import WakeLoop
+from pel.node.serving.loop import WakeLoop
 
 
 class Counting(WakeLoop):

@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from crypto.keys import SigningKey
-from ledger.bundle import verify_bundle
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.errors import MirrorError
-from ledger.mirror import MirroredLog
-from node.bundle import build_part
-from node.sequencer import Sequencer
+from pel.api.app import create_app
+from pel.crypto.keys import SigningKey
+from pel.ledger.bundles.bundle import verify_bundle
+from pel.ledger.errors import MirrorError
+from pel.ledger.federation.mirror_store import MirroredLog
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pel.node.bundle_assembly import build_part
+from pel.node.serving.sequencer import Sequencer
 from tests import factories as f
 from tests.node import test_bundle_cli as kit
 

@@ -13,15 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from crypto.cosignature import CosignatureSigner
-from crypto.keys import SigningKey
-from crypto.note import NoteSigner
-from ledger.checkpoint import Checkpoint, sign_checkpoint
-from ledger.federation import Member, TrustList
-from ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle, parse_tile_path
-from ledger.mirror import MirroredLog, MirrorStore, check_entries
-from ledger.storage.engine import create_schema, make_engine
-from node.mirror import MirrorFollower, receive_gossip
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner
+from pel.ledger.federation.mirror_store import MirroredLog, MirrorStore, check_entries
+from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle, parse_tile_path
+from pel.ledger.storage.engine import create_schema, make_engine
+from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pel.node.peers.mirror_follower import MirrorFollower, receive_gossip
 from tests.ledger.test_mirror import AGENCY, ORIGIN, Source
 
 ME = "MY-PERKESO"

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from node.client import LogClient, RemoteError
-from node.errors import PeerError
-from node.plainhttp import PlainGetter
+from pel.node.errors import PeerError
+from pel.node.peers.client import LogClient, RemoteError
+from pel.node.peers.keepalive_http import PlainGetter
 from tests.conftest import free_port
 
 

@@ -8,13 +8,19 @@ from typing import Any
 
 import pytest
 
-from crypto.jcs import canonicalize
-from crypto.keys import SigningKey
-from crypto.record import sign_record, verify_record
-from ledger.errors import BatchError, RecordError
-from node.node import Node
-from node.parallel import SignaturePool
-from node.prepare import BatchRules, outcome_result, parse_batch, prepare_batch, prepare_json
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import SigningKey
+from pel.crypto.record import sign_record, verify_record
+from pel.ledger.errors import BatchError, RecordError
+from pel.node.agency_node import Node
+from pel.node.serving.prepare_batch import (
+    BatchRules,
+    outcome_result,
+    parse_batch,
+    prepare_batch,
+    prepare_json,
+)
+from pel.node.serving.signature_workers import SignaturePool
 from tests import factories as f
 
 AGENCY = "MY-PERKESO"

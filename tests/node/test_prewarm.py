@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.storage.tilefile import SLOT_SIZE
-from node.node import Node
-from node.prewarm import TilePrewarm
+from pel.ledger.storage.tilefile import SLOT_SIZE
+from pel.node.agency_node import Node
+from pel.node.serving.tile_readahead import TilePrewarm
 from tests import factories as f
 
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from crypto.keys import SigningKey
-from crypto.record import sign_record, verify_record
-from ledger.errors import BatchError
-from node.node import Node
-from node.parallel import SignaturePool
+from pel.crypto.keys import SigningKey
+from pel.crypto.record import sign_record, verify_record
+from pel.ledger.errors import BatchError
+from pel.node.agency_node import Node
+from pel.node.serving.signature_workers import SignaturePool
 from tests import factories as f
 
 
@@ -60,8 +60,8 @@ def test_node_batches_use_the_worker(sqlite_node: tuple[Node, str]) -> None:
 
 
 def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
-    from ledger.errors import MirrorError
-    from ledger.mirror import check_entries
+    from pel.ledger.errors import MirrorError
+    from pel.ledger.federation.mirror_store import check_entries
     from tests.ledger.test_mirror import Source
 
     src = Source()

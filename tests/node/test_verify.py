@@ -8,17 +8,17 @@ import json
 import httpx
 import pytest
 
-from crypto.keys import SigningKey
-from crypto.record import sign_record
-from ledger.checkpoint import Checkpoint
-from ledger.entries import prepare_record
-from ledger.errors import IntegrityError, MismatchError
-from ledger.merkle.hashing import hash_leaf
-from ledger.merkle.tiles import decode_entry_bundle, encode_entry_bundle, parse_tile_path
-from ledger.tilecheck import TileRebuilder
-from node import verify
-from node.client import LogClient
-from node.verify import _SignatureChecks
+from pel.crypto.keys import SigningKey
+from pel.crypto.record import sign_record
+from pel.ledger.errors import IntegrityError, MismatchError
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.tiles import decode_entry_bundle, encode_entry_bundle, parse_tile_path
+from pel.ledger.records.entries import prepare_record
+from pel.ledger.tlog.checkpoint import Checkpoint
+from pel.ledger.tlog.rebuild import TileRebuilder
+from pel.node.peers import remote_verify as verify
+from pel.node.peers.client import LogClient
+from pel.node.peers.remote_verify import _SignatureChecks
 from tests import factories as f
 
 KEY = SigningKey.generate()

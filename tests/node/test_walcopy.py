@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from node.node import Node
-from node.walcopy import WalCopy
+from pel.node.agency_node import Node
+from pel.node.serving.wal_upkeep import WalCopy
 from tests import factories as f
 
 

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.bundle import Bundle, BundleError, build_bundle, make_entry, verify_bundle
-from ledger.bundle_qr import encode_qr_text, reference_text
-from ledger.federation import SignedTrustList, TrustList
-from node.node import Node
-from node.tokens import create_token
+from pel.ledger.bundles.bundle import Bundle, BundleError, build_bundle, make_entry, verify_bundle
+from pel.ledger.bundles.qr import encode_qr_text, reference_text
+from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.node.agency_node import Node
+from pel.node.tokens import create_token
 from tests import factories as f
 from tests.conftest import IN_CI
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
 
-from ledger.errors import ProofError, RootMismatchError
-from ledger.merkle.builder import TreeBuilder
-from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf
-from ledger.merkle.memory import DictHashReader, root_from_leaf_hashes
-from ledger.merkle.proof import (
+from pel.ledger.errors import ProofError, RootMismatchError
+from pel.ledger.merkle.builder import TreeBuilder
+from pel.ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf
+from pel.ledger.merkle.memory import DictHashReader, root_from_leaf_hashes
+from pel.ledger.merkle.proof import (
     consistency_proof,
     consistency_ranges,
     inclusion_proof,

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import IntegrityError, ProofError, TileError
-from ledger.merkle.builder import TreeBuilder, edge_root, tile_root
-from ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf, hash_pairs
-from ledger.merkle.memory import DictHashReader
-from ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
-from ledger.merkle.tiles import (
+from pel.ledger.errors import IntegrityError, ProofError, TileError
+from pel.ledger.merkle.builder import TreeBuilder, edge_root, tile_root
+from pel.ledger.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf, hash_pairs
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.merkle.proof import consistency_proof, inclusion_proof, tree_hash
+from pel.ledger.merkle.tiles import (
     INNER_NODES_BYTES,
     TILE_HEIGHT,
     TILE_WIDTH,

@@ -2,12 +2,10 @@
 
 The vectors are the JSON test data of the transparency-dev/merkle repository
 (https://github.com/transparency-dev/merkle, ``testdata/``, commit 417fb0c,
-Apache-2.0), kept outside the project at ``../shared/vectors/rfc6962`` (see
-``../shared/vectors/README.md``); they are read there, never copied in. Each file
-is one case, and ``wantErr`` says whether a verifier must reject it.
-
-Where ``../shared/vectors`` is absent (a user's checkout) these tests skip with a
-message; under CI (``CI`` set in the environment) its absence is a failure.
+Apache-2.0), kept unchanged in ``tests/vectors/rfc6962`` (origin and licence in
+``tests/vectors/README.md``). Each file is one case, and ``wantErr`` says whether a
+verifier must reject it. They are part of the repository, so a missing directory is
+a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -15,16 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger.errors import ProofError
-from ledger.merkle.hashing import HASH_SIZE, hash_leaf
-from ledger.merkle.memory import DictHashReader
-from ledger.merkle.proof import (
+from pel.ledger.errors import ProofError
+from pel.ledger.merkle.hashing import HASH_SIZE, hash_leaf
+from pel.ledger.merkle.memory import DictHashReader
+from pel.ledger.merkle.proof import (
     root_from_consistency_proof,
     root_from_inclusion_proof,
     verify_consistency,
@@ -32,9 +29,8 @@ from ledger.merkle.proof import (
 )
 from tests.treehash import mth
 
-VECTORS = Path(__file__).resolve().parents[3] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 RFC6962 = VECTORS / "rfc6962"
-IN_CI = bool(os.environ.get("CI"))
 
 MIN_CASES_PER_KIND = 90
 """There are 98 of each at commit 417fb0c; far fewer means the data went missing."""
@@ -66,13 +62,7 @@ with well-formed hashes must get the vector's verdict."""
 def _require_vectors() -> None:
     if RFC6962.is_dir():
         return
-    msg = (
-        f"RFC 6962 proof vectors not found at {RFC6962.resolve()} (they live beside the "
-        "project in ../shared/vectors, see that directory's README.md)"
-    )
-    if IN_CI:
-        pytest.fail(f"{msg}; under CI they must be present")
-    pytest.skip(msg)
+    pytest.fail(f"RFC 6962 proof vectors missing from the repository at {RFC6962}")
 
 
 def _files(kind: str) -> list[Path]:
@@ -84,8 +74,8 @@ def _files(kind: str) -> list[Path]:
 def _params(kind: str) -> list[Any]:
     files = _files(kind)
     if not files:
-        # One placeholder case, so that a missing directory skips (or fails in CI)
-        # with a message rather than vanishing as an empty parameter set.
+        # One placeholder case, so that a missing directory fails with a message
+        # rather than vanishing as an empty parameter set.
         return [pytest.param(None, id=f"{kind}-vectors-missing")]
     return [pytest.param(f, id=f.relative_to(RFC6962).as_posix()) for f in files]
 

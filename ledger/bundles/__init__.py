@@ -1,0 +1,1 @@
+"""Workers' proof bundles: the format, its offline verification, QR, summaries."""

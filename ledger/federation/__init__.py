@@ -1,0 +1,1 @@
+"""The federation: trust list, witnessing, fork evidence, mirrored logs."""

@@ -1,0 +1,69 @@
+"""Turning validated records into entries the log can append."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.records import check_entry_size, encode_entry
+
+
+class PreparedRecord(NamedTuple):
+    """A validated, signed record ready to append.
+
+    (A named tuple rather than a frozen dataclass: a node builds thousands a second,
+    and a frozen dataclass's ``__init__`` costs several times a tuple's.)
+
+    Attributes:
+        record_id: The record's ``id`` (the issuer is the log's own agency).
+        subject: The worker's PWID.
+        type: The record type.
+        entry: The exact bytes the log stores: RFC 8785 canonical JSON.
+        leaf_hash: The entry's RFC 9162 leaf hash.
+        target: For amendments and revocations, the id of the record they name.
+        loose_time: ``issued_at`` was filled in by the node, so a resubmission of
+            the same draft (a new ``issued_at``) still counts as the same record.
+    """
+
+    record_id: str
+    subject: str
+    type: str
+    entry: bytes
+    leaf_hash: bytes
+    target: str | None = None
+    loose_time: bool = False
+
+
+def prepare_record(
+    record: Mapping[str, Any], *, loose_time: bool = False, entry: bytes | None = None
+) -> PreparedRecord:
+    """Encode a validated, signed record for :meth:`ledger.log.Log.append`.
+
+    Args:
+        record: The record, ``sig`` included.
+        loose_time: See :class:`PreparedRecord`.
+        entry: The record's canonical JSON when the caller has already encoded it
+            (``crypto.record.signed_entry``); only its size is checked here.
+    """
+    entry = encode_entry(record) if entry is None else check_entry_size(entry)
+    body = record["body"]
+    target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None
+    return PreparedRecord(
+        record_id=record["id"],
+        subject=record["subject"],
+        type=record["type"],
+        entry=entry,
+        leaf_hash=hash_leaf(entry),
+        target=target,
+        loose_time=loose_time,
+    )
+
+
+class Appended(NamedTuple):
+    """Where a record landed: its index and leaf hash, and whether it was already there."""
+
+    index: int
+    leaf_hash: bytes
+    record_id: str
+    duplicate: bool = False

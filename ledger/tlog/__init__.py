@@ -1,0 +1,1 @@
+"""The transparency log: one agency's log, its checkpoints, offline proofs, audits."""

@@ -1,0 +1,1070 @@
+"""One agency's log: append records, integrate them into the tree, serve tiles and proofs.
+
+The write path has two steps, as in every tiled log:
+
+1. :meth:`Log.append` assigns indexes and commits entries in one transaction (a
+   record is acknowledged only after this commit). ``(issuer, id)`` is idempotent.
+2. :meth:`Log.integrate` extends the stored tiles over the new entries, signs a
+   checkpoint, and publishes it with a compare-and-swap on the stored tree size,
+   all in one transaction: a crash leaves either the old or the new checkpoint,
+   never a checkpoint that disagrees with the tiles.
+
+Reads (tiles, entry bundles, proofs) only ever look at data covered by the latest
+checkpoint, and every proof reads O(log n) stored hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pel.crypto.note import NoteSignature, NoteSigner, NoteVerifier
+from pel.ledger.errors import (
+    BatchError,
+    CheckpointError,
+    ConflictError,
+    IntegrityError,
+    LedgerError,
+    NotFoundError,
+    RecordError,
+)
+from pel.ledger.merkle.builder import TreeBuilder, edge_of
+from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
+from pel.ledger.merkle.proof import consistency_proof, tree_hash
+from pel.ledger.merkle.tiles import (
+    TILE_WIDTH,
+    TileHashReader,
+    encode_entry_bundle,
+    full_tile_nodes,
+)
+from pel.ledger.records.entries import Appended, PreparedRecord
+from pel.ledger.storage.models import (
+    CheckpointRow,
+    CosignatureRow,
+    EntryRow,
+    LogStateRow,
+    TileNodesRow,
+    TileRow,
+)
+from pel.ledger.storage.tilefile import SLOT_SIZE, TileNodeFile, tile_file_path
+from pel.ledger.tlog.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from pel.ledger.tlog.rebuild import TileRebuilder, compare_tiles
+
+ENTRIES = EntryRow.__table__
+TILES = TileRow.__table__
+TILE_NODES = TileNodesRow.__table__
+CHECKPOINTS = CheckpointRow.__table__
+STATE = LogStateRow.__table__
+COSIGNATURES = CosignatureRow.__table__
+
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
+_MAX_HELD_LEAVES = 1 << 21  # leaf hashes kept for the integrator (64 MiB at most)
+_FILL_CHUNK = 128  # tiles written to the tile-node file from the database per step
+_SYNC_EVERY = 1.0  # seconds between two syncs of the tile-node file by an integrator
+
+log = logging.getLogger("pel.log")
+
+
+class _LRU:
+    """A small thread-safe LRU for immutable things (full tiles, full entry bundles)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Any, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> bytes | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: bytes) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+_ONE_TILE = {
+    False: f"SELECT data, NULL FROM {TILES.name} WHERE level = ? AND idx = ?",
+    True: f"SELECT t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+    "ON n.level = t.level AND n.idx = t.idx WHERE t.level = ? AND t.idx = ?",
+}
+
+
+def _give_up(source: _SqlTileSource, file: TileNodeFile, exc: Exception) -> None:
+    """Stop writing the tile-node file after a failure: the database holds it all.
+    Views of slots the disk may not have kept are dropped from the proofs' cache."""
+    file.fail()
+    if source.forget_views is not None:
+        source.forget_views()
+    log.warning("the tile-node file is no longer written, proofs read the database: %s", exc)
+
+
+class _TilesOnly:
+    """A source's stored tiles alone: neither inner nodes nor the tile-node file."""
+
+    def __init__(self, source: _SqlTileSource) -> None:
+        self.read_tiles = source.read_tiles
+
+
+class _SqlTileSource:
+    """Reads stored tiles, with their stored inner nodes, for :class:`TileHashReader`
+    (one query per batch), and the entries of entry bundles.
+
+    On SQLite with a database file, full level-0 tiles and their inner nodes are also
+    kept in the tile-node file beside it (:mod:`ledger.storage.tilefile`), which proofs
+    map instead of reading; their ``tile_nodes`` rows are then not written. The file is
+    opened, and checked against the database, on first use; ``writer`` is the log's
+    integrator, which writes the file and mends it. Where the file is missing, behind or
+    unusable, a full level-0 tile without a row is read and rehashed (about 100 µs).
+    """
+
+    def __init__(self, engine: Engine, origin: str = "", *, writer: bool = False) -> None:
+        self._engine = engine
+        self._origin = origin
+        self._writer = writer
+        # On SQLite, tiles are read through one connection kept for the purpose: a cold
+        # proof reads one tile (10-25 µs in SQLite), and checking a connection out of the
+        # pool and SQLAlchemy's statement handling would cost several times that. Reads in
+        # WAL mode never block the writer, and each statement sees the latest commit.
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._raw: Any = None  # the pool's handle, given back on close
+        self._db: Any = None  # its sqlite3 connection
+        self._raw_lock = threading.Lock()
+        self.file_path = tile_file_path(engine.url.database) if self._sqlite else None
+        self._file: TileNodeFile | None = None
+        self._file_opened = False
+        self._file_lock = threading.Lock()  # opening the file, and writing it
+        self._warm_buffer: bytearray | None = None
+        self.forget_views: Callable[[], None] | None = None  # set by the log: its cache
+
+    def close(self) -> None:
+        # The file first: its last sync reads the root through the kept connection.
+        with self._file_lock:
+            file, self._file, self._file_opened = self._file, None, False
+            if file is not None:
+                file.close()
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = self._db = None
+
+    # ---- the tile-node file ----------------------------------------------------------
+
+    @property
+    def keeps_file(self) -> bool:
+        """Whether full level-0 tiles' inner nodes go to the tile-node file (not rows)."""
+        return self.file_path is not None
+
+    def tile_file(self) -> TileNodeFile | None:
+        """The tile-node file, opened and checked on the first call; None if this log
+        has none (PostgreSQL, an in-memory database) or cannot use it. Then full
+        level-0 tiles are read from the database, and rehashed where they have no row."""
+        if not self._file_opened:
+            with self._file_lock:
+                if not self._file_opened:
+                    self._file = self._open_file()
+                    self._file_opened = True
+        return self._file
+
+    def _open_file(self) -> TileNodeFile | None:
+        """Open the file and check it against the database (the caller holds
+        ``_file_lock``). Its slots are used only if the database holds at least as many
+        full tiles, with the root the header recorded, and the last slot's tile; else a
+        writer writes them all again, and a reader leaves the file alone."""
+        path = self.file_path
+        if path is None or (not self._writer and not path.exists()):
+            return None
+        try:
+            file = TileNodeFile(path, self._origin, writable=self._writer, root_of=self.root_at)
+        except Exception as exc:  # the file is only ever a copy: the database serves on
+            log.warning("not using the tile-node file %s: %s", path, exc)
+            return None
+        try:
+            count = file.count
+            if count and not self._agrees(file, count):
+                log.warning("the tile-node file %s differs from the database: written again", path)
+                count = 0
+            if count == file.count:
+                return file
+            if self._writer:
+                file.reset(count)
+                return file
+        except Exception as exc:  # the file is only ever a copy: the database serves on
+            log.warning("not using the tile-node file %s: %s", path, exc)
+        file.close()
+        return None
+
+    def _agrees(self, file: TileNodeFile, count: int) -> bool:
+        """Whether the database has the tree whose first ``count`` tiles the file holds."""
+        if count > self.full_tiles():
+            return False  # an older copy of the database, or another one
+        last = self.read_tiles([(0, count - 1)])[0]
+        return (
+            file.root == self.root_at(count)
+            and last == (file.read(count - 1) or b"")[: TILE_WIDTH * 32]
+        )
+
+    def root_at(self, count: int) -> bytes:
+        """The root of the first ``count`` full tiles' entries, from the stored tiles of
+        level 1 and up (never from the tile-node file, nor from level-0 tiles)."""
+        return tree_hash(count * TILE_WIDTH, TileHashReader(_TilesOnly(self)))
+
+    def full_tiles(self) -> int:
+        """Full level-0 tiles in the latest checkpoint's tree."""
+        sizes: list[Any] = []
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            sizes.extend(execute(f"SELECT tree_size FROM {STATE.name}", ()))
+
+        self._plain(run)
+        return int(sizes[0][0]) // TILE_WIDTH if sizes else 0
+
+    def map_full_tile(self, key: tuple[int, int]) -> Any:
+        """A full level-0 tile's nodes, mapped from the tile-node file (sliced like
+        ``bytes``: the tile, then its inner nodes), or None where the file has no slot."""
+        if key[0] != 0:
+            return None
+        file = self._file if self._file_opened else self.tile_file()
+        if file is None:
+            return None
+        try:
+            return file.slot(key[1])
+        except (OSError, ValueError):  # a file changed behind the log's back: read the tile
+            return None
+
+    def store_full_tiles(self, slots: dict[int, bytes]) -> None:
+        """Write the slots of level-0 tiles an integration just committed: ``{index:
+        tile and inner nodes}``. Slots the file lacks before them are written from the
+        database first, ``_FILL_CHUNK`` at a time (the rest wait for the next call). Any
+        failure is logged and the file left behind: the database holds it all."""
+        if not self._writer or not self.keeps_file:
+            return
+        file = self.tile_file()
+        if file is None or not file.writable:
+            return
+        try:
+            with self._file_lock:
+                if slots and file.count < min(slots):
+                    self._fill(file, min(slots), _FILL_CHUNK)
+                if slots and min(slots) <= file.count <= max(slots):
+                    file.append(file.count, [slots[i] for i in range(file.count, max(slots) + 1)])
+                file.sync(every=_SYNC_EVERY)
+        except Exception as exc:
+            _give_up(self, file, exc)
+
+    def fill_file(self, end: int) -> None:
+        """Write the slots below ``end`` that the file lacks, from the database, a chunk
+        at a time (the integrator's catch-up for a log written before the file, or after
+        a crash), then sync them."""
+        file = self.tile_file()
+        if file is None or not file.writable:
+            return
+        try:
+            end = min(end, self.full_tiles())
+            while file.writable and file.count < end:
+                with self._file_lock:
+                    self._fill(file, end, _FILL_CHUNK)
+            with self._file_lock:
+                file.sync()
+        except Exception as exc:
+            _give_up(self, file, exc)
+
+    def _fill(self, file: TileNodeFile, end: int, limit: int) -> None:
+        """Write up to ``limit`` slots from ``file.count`` towards ``end`` (the caller
+        holds ``_file_lock``), read through a connection of their own, not the one kept
+        for proofs."""
+        first = file.count
+        stop = min(end, first + limit)
+        if first >= stop:
+            return
+        mark = "?" if self._sqlite else "%s"
+        sql = (
+            f"SELECT t.idx, t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+            f"ON n.level = t.level AND n.idx = t.idx WHERE t.level = 0 AND t.idx >= {mark} "
+            f"AND t.idx < {mark} ORDER BY t.idx"
+        )
+        with self._engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql, (first, stop)).all()
+        if [int(r[0]) for r in rows] != list(range(first, stop)):
+            raise IntegrityError(f"stored tiles 0/{first}..{stop - 1} are missing")
+        out = []
+        for idx, tile, inner in rows:
+            if len(tile) != TILE_WIDTH * 32:
+                raise IntegrityError(f"tile 0/{idx} should be full and is not")
+            out.append(
+                bytes(tile) + (bytes(inner) if inner is not None else full_tile_nodes(tile)[0])
+            )
+        file.append(first, out)
+
+    def warm_file(self, first: int, end: int) -> int:
+        """Bring slots ``first`` ≤ t < ``end`` into the file cache, writing those the file
+        lacks first (the integrator only); the bytes read."""
+        file = self.tile_file()
+        if file is None:
+            return 0
+        if file.writable and file.count < end:
+            self.fill_file(end)
+        if self._warm_buffer is None:
+            self._warm_buffer = bytearray(_FILL_CHUNK * SLOT_SIZE)
+        return file.read_ahead(first, end, self._warm_buffer)
+
+    def read_slot(self, index: int) -> bytes | None:
+        """Tile ``index``'s slot in the tile-node file (tile, then inner nodes), if any."""
+        file = self.tile_file()
+        return None if file is None else file.read(index)
+
+    def read_tiles(self, coords: Sequence[tuple[int, int]]) -> list[bytes]:
+        return [tile for tile, _ in self._read(coords, nodes=False)]
+
+    def read_tiles_and_nodes(
+        self, coords: Sequence[tuple[int, int]]
+    ) -> list[tuple[bytes, bytes | None]]:
+        return self._read(coords, nodes=True)
+
+    def read_nodes(self, coords: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored inner nodes of those of ``coords`` that have them."""
+        read = self._read(coords, nodes=True)
+        return {c: inner for c, (_, inner) in zip(coords, read, strict=True) if inner}
+
+    def _sqlite_db(self) -> Any:
+        """The kept connection (the caller holds ``_raw_lock``)."""
+        if self._db is None:
+            self._raw = self._engine.raw_connection()
+            self._db = self._raw.driver_connection
+            # Memory-mapped reads (of this connection only; writes are unchanged): a
+            # tile and its inner nodes span six pages, and mapping them halves a cold
+            # read. SQLite caps the size at its build's limit (2 GiB here).
+            self._db.execute("PRAGMA mmap_size=1099511627776")
+        return self._db
+
+    def _read(
+        self, coords: Sequence[tuple[int, int]], *, nodes: bool
+    ) -> list[tuple[bytes, bytes | None]]:
+        if self._sqlite and len(coords) == 1:  # a cold proof's one tile
+            with self._raw_lock:
+                row = self._sqlite_db().execute(_ONE_TILE[nodes], coords[0]).fetchone()
+            if row is None:
+                raise IntegrityError(f"stored tiles missing: {list(coords)}")
+            return [(bytes(row[0]), None if row[1] is None else bytes(row[1]))]
+        wanted = set(coords)
+        if nodes:
+            select_from = (
+                f"SELECT t.idx, t.data, n.data FROM {TILES.name} t LEFT JOIN {TILE_NODES.name} n "
+                "ON n.level = t.level AND n.idx = t.idx WHERE t.level = {mark} AND t.idx IN "
+            )
+        else:
+            select_from = (
+                f"SELECT idx, data, NULL FROM {TILES.name} WHERE level = {{mark}} AND idx IN "
+            )
+        queries: list[tuple[int, list[int]]] = []
+        for level in sorted({c[0] for c in wanted}):
+            idxs = sorted(i for lv, i in wanted if lv == level)
+            queries.extend(
+                (level, idxs[start : start + _IN_CHUNK]) for start in range(0, len(idxs), _IN_CHUNK)
+            )
+        found: dict[tuple[int, int], tuple[bytes, bytes | None]] = {}
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            for level, chunk in queries:
+                sql = select_from.format(mark=mark) + f"({', '.join([mark] * len(chunk))})"
+                for idx, data, inner in execute(sql, (level, *chunk)):
+                    found[(level, int(idx))] = (
+                        bytes(data),
+                        None if inner is None else bytes(inner),
+                    )
+
+        self._plain(run)
+        missing = wanted - found.keys()
+        if missing:
+            raise IntegrityError(f"stored tiles missing: {sorted(missing)[:5]}")
+        return [found[c] for c in coords]
+
+    def touch(self, table: Any, level: int, lo: int, hi: int) -> int:
+        """Read the stored ``data`` of ``table``'s rows at ``level`` with ``lo`` ≤ idx < ``hi``
+        in full, keeping nothing; the bytes read. A column given only to ``length`` would
+        not be read, so the database is asked for the last byte of each value, which
+        needs all of it (SQLite follows every overflow page, PostgreSQL detoasts)."""
+        last = "substr(data, -1)" if self._sqlite else "get_byte(data, length(data) - 1)"
+        mark = "?" if self._sqlite else "%s"
+        sql = (
+            f"SELECT count({last}), coalesce(sum(length(data)), 0) FROM {table.name} "
+            f"WHERE level = {mark} AND idx >= {mark} AND idx < {mark}"
+        )
+        # Not the kept connection: a long read on it would make proofs wait.
+        with self._engine.connect() as conn:
+            row = conn.exec_driver_sql(sql, (level, lo, hi)).one()
+        return int(row[1])
+
+    def read_entries(self, start: int, end: int) -> list[bytes]:
+        """The stored entries ``start`` ≤ index < ``end``, in order (those that exist):
+        an entry bundle is 256 rows, and SQLAlchemy's row processing would cost more
+        than reading them."""
+        rows: list[Any] = []
+
+        def run(execute: Callable[[str, tuple[int, ...]], Iterable[Any]], mark: str) -> None:
+            sql = (
+                f"SELECT data FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} ORDER BY idx"
+            )
+            rows.extend(execute(sql, (start, end)))
+
+        self._plain(run)
+        return [bytes(row[0]) for row in rows]
+
+    def _plain(
+        self, run: Callable[[Callable[[str, tuple[int, ...]], Iterable[Any]], str], None]
+    ) -> None:
+        """Call ``run(execute, mark)`` with plain DB-API statement execution and the
+        driver's parameter mark."""
+        if self._sqlite:
+            with self._raw_lock:
+                db = self._sqlite_db()
+                run(lambda sql, params: db.execute(sql, params).fetchall(), "?")
+        else:
+            with self._engine.connect() as conn:
+                # Plain DB-API statements: SQLAlchemy's statement building would cost
+                # more than the database's own work.
+                run(lambda sql, params: conn.exec_driver_sql(sql, params).all(), "%s")
+
+
+def _same_record(stored: bytes, new: PreparedRecord) -> bool:
+    if stored == new.entry:
+        return True
+    if not new.loose_time:
+        return False
+    # The node filled in issued_at (and so signed anew): compare all else.
+    a, b = json.loads(stored), json.loads(new.entry)
+    for d in (a, b):
+        d.pop("sig", None)
+        d.pop("issued_at", None)
+    return bool(a == b)
+
+
+class Log:
+    """A log stored in one database.
+
+    Args:
+        engine: The database (schema created by ``create_schema``).
+        log_key: The verifier of the log's checkpoint key (its name is the origin).
+        signer: The log's checkpoint signer; needed only to integrate.
+    """
+
+    def __init__(
+        self, engine: Engine, log_key: NoteVerifier, *, signer: NoteSigner | None = None
+    ) -> None:
+        self.engine = engine
+        self.log_key = log_key
+        self.origin = log_key.name
+        self._signer = signer
+        # One writer at a time in this process: SQLite would otherwise make the
+        # losers sleep in its busy handler, which costs far more than waiting here.
+        self._write_lock = threading.Lock()
+        self._builder: TreeBuilder | None = None
+        self._tile_source = _SqlTileSource(engine, self.origin, writer=signer is not None)
+        self.hashes = TileHashReader(self._tile_source)
+        self._tile_source.forget_views = self.hashes.clear
+        self._full_tiles = _LRU(4096)
+        self._full_bundles = _LRU(256)
+        self._latest: SignedCheckpoint | None = None
+        # Leaf hashes of entries this process committed and has not integrated yet:
+        # (index of the first, hashes), contiguous; guarded by the write lock.
+        self._leaves: tuple[int, list[bytes]] = (0, [])
+
+    @property
+    def tile_file_path(self) -> Path | None:
+        """The tile-node file beside a SQLite database (None: inner nodes are rows)."""
+        return self._tile_source.file_path
+
+    def tile_file(self) -> TileNodeFile | None:
+        """The tile-node file, opened and checked against the database now rather than
+        by the first proof that needs it; None if this log has none or cannot use it."""
+        return self._tile_source.tile_file()
+
+    # ---- state -------------------------------------------------------------------
+
+    def state(self) -> tuple[int, int]:
+        """``(next_index, tree_size)``: entries sequenced, entries in the latest checkpoint."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(STATE.c.next_index, STATE.c.tree_size)).one()
+        return int(row[0]), int(row[1])
+
+    def latest(self, *, refresh: bool = True) -> SignedCheckpoint | None:
+        """The latest published checkpoint, verified against the log key; None when empty."""
+        if self._latest is not None and not refresh:
+            return self._latest
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size.desc()).limit(1)
+            ).scalar()
+        if note is None:
+            return None
+        if self._latest is None or self._latest.note != bytes(note):
+            self._latest = open_checkpoint(bytes(note), self.log_key)
+        return self._latest
+
+    def tree_size(self) -> int:
+        latest = self.latest()
+        return latest.checkpoint.size if latest else 0
+
+    def _size_covering(self, need: int) -> int:
+        """The tree size, read from the database only when the one known here is below
+        ``need``: sizes only grow, so a known size that covers ``need`` is still true."""
+        latest = self._latest
+        if latest is None or latest.checkpoint.size < need:
+            latest = self.latest()
+        return latest.checkpoint.size if latest else 0
+
+    def add_cosignatures(self, size: int, signatures: Sequence[NoteSignature]) -> None:
+        """Keep witnesses' cosignatures (already verified by the caller) of checkpoint ``size``."""
+        if not signatures:
+            return
+        rows = [{"size": size, "witness": s.name, "line": s.line().encode()} for s in signatures]
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(COSIGNATURES).on_conflict_do_nothing(), rows)
+
+    def cosigned_note(self, size: int) -> bytes:
+        """The checkpoint at ``size`` with every cosignature collected for it."""
+        note = self.checkpoint_note(size)
+        with self.engine.connect() as conn:
+            lines = (
+                conn.execute(
+                    select(COSIGNATURES.c.line)
+                    .where(COSIGNATURES.c.size == size)
+                    .order_by(COSIGNATURES.c.witness)
+                )
+                .scalars()
+                .all()
+            )
+        return note + b"".join(bytes(x) for x in lines)
+
+    def checkpoint_note(self, size: int) -> bytes:
+        """The signed checkpoint the log published at ``size``."""
+        with self.engine.connect() as conn:
+            note = conn.execute(
+                select(CHECKPOINTS.c.note).where(CHECKPOINTS.c.size == size)
+            ).scalar()
+        if note is None:
+            raise NotFoundError(f"the log published no checkpoint at size {size}")
+        return bytes(note)
+
+    # ---- write path --------------------------------------------------------------
+
+    def append(self, records: Sequence[PreparedRecord]) -> list[Appended]:
+        """Append records in one transaction and return where each one is.
+
+        A record whose ``(issuer, id)`` is already in the log (or earlier in the
+        batch) with the same content gets its existing index back; with other
+        content the whole batch is refused (:class:`BatchError`, 409). Amendments
+        and revocations must name a record of this log with the same subject.
+        """
+        if not records:
+            return []
+        with self._write_lock:
+            results, first, leaves = self._append_locked(records)
+            if leaves:
+                self._remember_leaves(first, leaves)
+        return results
+
+    def _append_locked(
+        self, records: Sequence[PreparedRecord]
+    ) -> tuple[list[Appended], int, list[bytes]]:
+        """:meth:`append`'s transaction; also the first new index and the new leaf hashes."""
+        with self.engine.begin() as conn:
+            # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
+            next_index = int(
+                conn.execute(
+                    update(STATE)
+                    .where(STATE.c.id == 1)
+                    .values(next_index=STATE.c.next_index)
+                    .returning(STATE.c.next_index)
+                ).scalar_one()
+            )
+            wanted = {r.record_id for r in records} | {r.target for r in records if r.target}
+            known = self._lookup(conn, wanted)
+            results: list[Appended] = []
+            rows: list[tuple[int, str, str, str, bytes]] = []
+            leaves: list[bytes] = []
+            problems: list[tuple[int, LedgerError]] = []
+            for pos, rec in enumerate(records):
+                prior = known.get(rec.record_id)
+                if prior is not None:
+                    idx, _subject, data = prior
+                    if _same_record(data, rec):
+                        results.append(Appended(idx, hash_leaf(data), rec.record_id, True))
+                    else:
+                        problems.append(
+                            (
+                                pos,
+                                ConflictError(
+                                    f"record id {rec.record_id!r} is already in the log "
+                                    f"(index {idx}) with different content"
+                                ),
+                            )
+                        )
+                    continue
+                if rec.target is not None:
+                    target = known.get(rec.target)
+                    if target is None:
+                        problems.append(
+                            (
+                                pos,
+                                RecordError(
+                                    f"{rec.type} names record {rec.target!r}, "
+                                    "which is not in this log",
+                                    code="unknown_target",
+                                    field="body.target.id",
+                                ),
+                            )
+                        )
+                        continue
+                    if target[1] != rec.subject:
+                        problems.append(
+                            (
+                                pos,
+                                RecordError(
+                                    f"{rec.type} subject differs from the subject "
+                                    f"of {rec.target!r}",
+                                    code="subject_mismatch",
+                                    field="subject",
+                                ),
+                            )
+                        )
+                        continue
+                idx = next_index + len(rows)
+                rows.append((idx, rec.record_id, rec.subject, rec.type, rec.entry))
+                leaves.append(rec.leaf_hash)
+                known[rec.record_id] = (idx, rec.subject, rec.entry)
+                results.append(Appended(idx, rec.leaf_hash, rec.record_id))
+            if problems:
+                raise BatchError(problems)
+            if rows:
+                self._insert_entries(conn, rows)
+                conn.execute(
+                    update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
+                )
+        return results, next_index, leaves
+
+    def _remember_leaves(self, first: int, leaves: list[bytes]) -> None:
+        """Keep the leaf hashes of entries just committed at ``first``…, so that
+        :meth:`integrate` need not read those entries back and hash them again."""
+        if self._signer is None:
+            return  # this process never integrates
+        start, held = self._leaves
+        if first != start + len(held) or len(held) > _MAX_HELD_LEAVES:
+            start, held = first, []  # another writer, or a stalled integrator
+        held.extend(leaves)
+        self._leaves = (start, held)
+
+    def _held_leaves(self, old: int, new: int) -> list[bytes] | None:
+        """The leaf hashes of entries ``old`` ≤ index < ``new`` if this process appended
+        them all since the last integration; None otherwise."""
+        start, held = self._leaves
+        if start <= old and new <= start + len(held):
+            return held[old - start : new - start]
+        return None
+
+    def _forget_leaves(self, size: int) -> None:
+        start, held = self._leaves
+        if size >= start + len(held):
+            self._leaves = (size, [])
+        elif size > start:
+            self._leaves = (size, held[size - start :])
+
+    @staticmethod
+    def _insert_entries(conn: Any, rows: list[tuple[int, str, str, str, bytes]]) -> None:
+        # A plain DB-API executemany of one prepared statement: SQLAlchemy's per-row
+        # parameter processing would cost more than SQLite's own work here.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"INSERT INTO {ENTRIES.name} (idx, record_id, subject, type, data) "
+            f"VALUES ({', '.join([mark] * 5)})"
+        )
+        conn.exec_driver_sql(sql, rows)
+
+    @staticmethod
+    def _lookup(conn: Any, record_ids: Iterable[str]) -> dict[str, tuple[int, str, bytes]]:
+        ids = list(record_ids)
+        out: dict[str, tuple[int, str, bytes]] = {}
+        # Plain DB-API statements, as for the insert: SQLAlchemy would compile an
+        # expanding IN clause for every batch.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            rows = conn.exec_driver_sql(
+                f"SELECT record_id, idx, subject, data FROM {ENTRIES.name} "
+                f"WHERE record_id IN ({', '.join([mark] * len(chunk))})",
+                tuple(chunk),
+            )
+            for rid, idx, subject, data in rows:
+                out[rid] = (int(idx), subject, bytes(data))
+        return out
+
+    def integrate(
+        self, *, max_entries: int = 1 << 20, now: dt.datetime | None = None
+    ) -> SignedCheckpoint | None:
+        """Extend the tree over sequenced entries and publish a signed checkpoint.
+
+        Returns the new checkpoint, or None when there was nothing new.
+
+        Raises:
+            ConflictError: another integrator published first (state is reloaded).
+        """
+        if self._signer is None:
+            raise LedgerError("this log has no checkpoint signer: it cannot integrate")
+        with self._write_lock:
+            try:
+                with self.engine.begin() as conn:
+                    next_index, old = conn.execute(
+                        select(STATE.c.next_index, STATE.c.tree_size)
+                    ).one()
+                    new = min(int(next_index), int(old) + max_entries)
+                    if new == old:
+                        return None
+                    builder = self._builder_at(conn, int(old))
+                    leaves = self._held_leaves(int(old), new)
+                    if leaves is None:
+                        data = (
+                            conn.execute(
+                                select(ENTRIES.c.data)
+                                .where(ENTRIES.c.idx >= old, ENTRIES.c.idx < new)
+                                .order_by(ENTRIES.c.idx)
+                            )
+                            .scalars()
+                            .all()
+                        )
+                        if len(data) != new - old:
+                            raise IntegrityError(f"entries {old}..{new - 1} are not contiguous")
+                        leaves = [hash_leaf(bytes(d)) for d in data]
+                    builder.append(leaves)
+                    tiles, nodes = builder.take_changed(), builder.take_nodes()
+                    slots: dict[int, bytes] = {}
+                    if self._tile_source.keeps_file:
+                        slots = {i: tiles[(lv, i)] + n for (lv, i), n in nodes.items() if lv == 0}
+                        nodes = {key: n for key, n in nodes.items() if key[0] != 0}
+                    self._upsert_tiles(conn, TILES, tiles)
+                    self._upsert_tiles(conn, TILE_NODES, nodes)
+                    checkpoint = Checkpoint(self.origin, new, builder.root())
+                    note = sign_checkpoint(checkpoint, self._signer)
+                    conn.execute(
+                        CHECKPOINTS.insert().values(
+                            size=new,
+                            root=checkpoint.root,
+                            note=note,
+                            published_at=now or dt.datetime.now(dt.UTC),
+                        )
+                    )
+                    swapped = conn.execute(
+                        update(STATE)
+                        .where(STATE.c.id == 1, STATE.c.tree_size == old)
+                        .values(tree_size=new)
+                    ).rowcount
+                    if swapped != 1:
+                        raise ConflictError("another integrator published a checkpoint first")
+            except BaseException:
+                self._builder = None
+                raise
+            self._forget_leaves(new)
+        self._latest = SignedCheckpoint(checkpoint, note)
+        # After the write lock: appends need not wait on the file (nor on its sync, once a
+        # second). Integrations that store out of order leave a gap, mended from the
+        # database by the next one.
+        self._tile_source.store_full_tiles(slots)
+        return self._latest
+
+    def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
+        if self._builder is not None and self._builder.size == size:
+            return self._builder
+        edge = edge_of(
+            size,
+            lambda level, index: conn.execute(
+                select(TILES.c.data).where(TILES.c.level == level, TILES.c.idx == index)
+            ).scalar(),
+        )
+        self._builder = TreeBuilder(size, edge, keep_nodes=True)
+        return self._builder
+
+    @staticmethod
+    def _upsert_tiles(conn: Any, table: Any, tiles: dict[tuple[int, int], bytes]) -> None:
+        """Write ``tiles`` (or their inner nodes) into ``table``, replacing shorter ones."""
+        if not tiles:
+            return
+        rows = [{"level": lv, "idx": i, "data": d} for (lv, i), d in sorted(tiles.items())]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.level, table.c.idx], set_={"data": stmt.excluded.data}
+        )
+        conn.execute(stmt, rows)
+
+    # ---- read path ---------------------------------------------------------------
+
+    def _covered(self, level: int, size: int) -> int:
+        """How many level-``level`` tile hashes a tree of ``size`` has."""
+        return size >> (8 * level)
+
+    def tile(self, level: int, index: int, width: int | None = None) -> bytes:
+        """A Merkle tile as C2SP tlog-tiles serves it (``width`` None: the full tile)."""
+        if not 0 <= level <= 63:
+            raise NotFoundError(f"tile level {level} is out of range")
+        want = width or TILE_WIDTH
+        need = (index * TILE_WIDTH + want) << (8 * level)
+        if (index * TILE_WIDTH + want) > self._covered(level, self._size_covering(need)):
+            raise NotFoundError(f"tile {level}/{index} width {want} is beyond the checkpoint")
+        if width is None:
+            cached = self._full_tiles.get((level, index))
+            if cached is not None:
+                return cached
+        data = self._tile_source.read_tiles([(level, index)])[0]
+        if len(data) < want * 32:
+            raise IntegrityError(f"stored tile {level}/{index} is shorter than the checkpoint says")
+        if width is None:
+            self._full_tiles.put((level, index), data)
+        return data[: want * 32]
+
+    def entry_bundle(self, index: int, width: int | None = None) -> bytes:
+        """An entry bundle (big-endian uint16 length-prefixed entries), C2SP tlog-tiles."""
+        want = width or TILE_WIDTH
+        start = index * TILE_WIDTH
+        if start + want > self._size_covering(start + want):
+            raise NotFoundError(f"entry bundle {index} width {want} is beyond the checkpoint")
+        if width is None:
+            cached = self._full_bundles.get(index)
+            if cached is not None:
+                return cached
+        entries = self.entries(start, start + want)
+        bundle = encode_entry_bundle(entries)
+        if width is None:
+            self._full_bundles.put(index, bundle)
+        return bundle
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``start`` ≤ index < ``end`` (all must exist)."""
+        data = self._tile_source.read_entries(start, end)
+        if len(data) != end - start:
+            raise IntegrityError(f"entries {start}..{end - 1} are not all stored")
+        return data
+
+    def entry(self, index: int) -> bytes:
+        """One entry by index (sequenced entries, integrated or not yet)."""
+        with self.engine.connect() as conn:
+            data = conn.execute(select(ENTRIES.c.data).where(ENTRIES.c.idx == index)).scalar()
+        if data is None:
+            raise NotFoundError(f"no entry at index {index}")
+        return bytes(data)
+
+    def find(self, record_id: str) -> tuple[int, bytes]:
+        """``(index, entry)`` of the record with this id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ENTRIES.c.idx, ENTRIES.c.data).where(ENTRIES.c.record_id == record_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no record with id {record_id!r} in this log")
+        return int(row[0]), bytes(row[1])
+
+    def _check_size(self, size: int) -> None:
+        current = self._size_covering(size)
+        if not 0 < size <= current:
+            raise NotFoundError(
+                f"tree size {size} is not covered by a checkpoint (current size {current})"
+            )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size``."""
+        latest = self._latest
+        if latest is None or not 0 < size <= latest.checkpoint.size:
+            self._check_size(size)  # reads the latest checkpoint, or refuses the size
+        if not 0 <= index < size:
+            raise NotFoundError(f"index {index} is not in a tree of size {size}")
+        return self.hashes.inclusion_proof(index, size)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof between tree sizes ``first`` and ``second``."""
+        self._check_size(second)
+        if not 0 < first <= second:
+            raise NotFoundError(f"no consistency proof from size {first} to {second}")
+        return consistency_proof(first, second, self.hashes)
+
+    def root(self, size: int) -> bytes:
+        """The root hash of the tree of ``size`` (≤ the checkpoint's), from stored tiles."""
+        if size == 0:
+            return EMPTY_ROOT
+        self._check_size(size)
+        return tree_hash(size, self.hashes)
+
+    # ---- integrity ---------------------------------------------------------------
+
+    def check_integrity(
+        self, *, full: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> Checkpoint | None:
+        """Check that stored data reproduces the latest checkpoint; raise if it does not.
+
+        ``full`` rehashes every entry and rebuilds every tile (O(n): a changed byte
+        anywhere is found); otherwise only the stored tiles are checked against the
+        latest checkpoint's root and size (O(log n)). Every stored checkpoint's
+        root is checked against the tiles either way.
+
+        Raises:
+            IntegrityError: what does not match, and where.
+        """
+        try:
+            latest = self.latest()
+        except CheckpointError as exc:
+            raise IntegrityError(f"latest checkpoint does not verify: {exc.message}") from None
+        next_index, tree_size = self.state()
+        size = latest.checkpoint.size if latest else 0
+        if size != tree_size:
+            raise IntegrityError(
+                f"latest checkpoint is for size {size} but the log state says {tree_size}"
+            )
+        if next_index < tree_size:
+            raise IntegrityError(f"log state is corrupt: next index {next_index} < {tree_size}")
+        if latest is None:
+            return None
+        if full:
+            self._rebuild_and_compare(size, progress)
+        got = tree_hash(size, TileHashReader(self._tile_source))
+        if got != latest.checkpoint.root:
+            raise IntegrityError("stored tiles do not reproduce the latest checkpoint's root")
+        self._check_checkpoint_roots()
+        return latest.checkpoint
+
+    def _rebuild_and_compare(self, size: int, progress: Callable[[int, int], None] | None) -> None:
+        rebuilt = TileRebuilder(keep_nodes=True)
+        chunk = 64 * TILE_WIDTH
+        with self.engine.connect() as conn:
+            for start in range(0, size, chunk):
+                end = min(size, start + chunk)
+                rows = conn.execute(
+                    select(ENTRIES.c.idx, ENTRIES.c.data)
+                    .where(ENTRIES.c.idx >= start, ENTRIES.c.idx < end)
+                    .order_by(ENTRIES.c.idx)
+                ).all()
+                if [r[0] for r in rows] != list(range(start, end)):
+                    raise IntegrityError(f"entries {start}..{end - 1} are missing or out of order")
+                tiles = rebuilt.add([hash_leaf(bytes(r[1])) for r in rows])
+                self._compare_stored(tiles)
+                self._compare_nodes(tiles, rebuilt.take_nodes())
+                if progress:
+                    progress(end, size)
+        self._compare_stored(rebuilt.partial_tiles())
+
+    def _compare_stored(self, expected: dict[tuple[int, int], bytes]) -> None:
+        if expected:
+            compare_tiles(expected, self._tile_source.read_tiles(sorted(expected)), "stored")
+
+    def _compare_nodes(
+        self, tiles: dict[tuple[int, int], bytes], expected: dict[tuple[int, int], bytes]
+    ) -> None:
+        """Stored inner nodes (where kept: rows, and the tile-node file's slots) must be
+        those rebuilt: proofs are read from them."""
+        for coords, inner in self._tile_source.read_nodes(sorted(expected)).items():
+            if inner != expected[coords]:
+                level, index = coords
+                raise IntegrityError(
+                    f"stored inner nodes of tile {level}/{index} differ from its rebuilt tile"
+                )
+        for level, index in sorted(expected):
+            slot = self._tile_source.read_slot(index) if level == 0 else None
+            if slot is not None and slot != tiles[(0, index)] + expected[(0, index)]:
+                raise IntegrityError(
+                    f"tile 0/{index} in the tile-node file differs from its rebuilt tile"
+                )
+
+    def _check_checkpoint_roots(self) -> None:
+        reader = TileHashReader(self._tile_source)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CHECKPOINTS.c.size, CHECKPOINTS.c.root, CHECKPOINTS.c.note))
+            for size, root, note in rows:
+                if tree_hash(int(size), reader) != bytes(root):
+                    raise IntegrityError(
+                        f"checkpoint at size {size} disagrees with the stored tiles"
+                    )
+                try:
+                    cp = open_checkpoint(bytes(note), self.log_key).checkpoint
+                except CheckpointError as exc:
+                    raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
+                if cp.root != bytes(root) or cp.size != size:
+                    raise IntegrityError(f"checkpoint note at size {size} disagrees with its row")
+
+    def warm_tiles(self, chunk: int = 512, budget: int | None = None) -> Iterator[int]:
+        """Read the stored tiles and their stored inner nodes once, ``chunk`` tiles per
+        short read, yielding the bytes read so far after each: what proofs read is then in
+        the operating system's file cache (and PostgreSQL's buffers) rather than on disk.
+        The integrator also writes the tile-node file's missing slots as it goes.
+        The upper levels come first (every proof reads them), then level 0 from its start;
+        the pass ends once ``budget`` bytes are read (None: no bound). Nothing read is
+        kept in this process (one buffer is reused); the caller may stop between two
+        reads."""
+        with self.engine.connect() as conn:
+            ends = conn.execute(
+                select(TILES.c.level, func.max(TILES.c.idx)).group_by(TILES.c.level)
+            ).all()
+        done = 0
+        for level, top in sorted(ends, reverse=True):
+            for lo in range(0, int(top) + 1, chunk):
+                for table in (TILES, TILE_NODES):  # a full tile's nodes share its index
+                    done += self._tile_source.touch(table, int(level), lo, lo + chunk)
+                if level == 0:
+                    done += self._tile_source.warm_file(lo, lo + chunk)
+                yield done
+                if budget is not None and done >= budget:
+                    return
+
+    def close(self) -> None:
+        """Give back the connection kept for reading tiles, and sync and close the
+        tile-node file (the engine stays open; a later read opens and checks them again)."""
+        self._tile_source.close()
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one())
+
+    # ---- a worker's records --------------------------------------------------------
+
+    def subject_entries(self, subject: str) -> list[tuple[int, bytes]]:
+        """``(index, entry)`` of every sequenced record of ``subject``, in log order
+        (integrated or not yet: compare with a checkpoint's size)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ENTRIES.c.idx, ENTRIES.c.data)
+                .where(ENTRIES.c.subject == subject)
+                .order_by(ENTRIES.c.idx)
+            ).all()
+        return [(int(i), bytes(d)) for i, d in rows]
+
+    def cosigned_sizes(self, at_least: int) -> list[int]:
+        """Checkpoint sizes holding at least ``at_least`` stored cosignatures, newest first.
+
+        Stored lines were checked when collected; a caller still verifies the ones
+        it uses against the trust list it holds now.
+        """
+        with self.engine.connect() as conn:
+            return [
+                int(s)
+                for s in conn.execute(
+                    select(COSIGNATURES.c.size)
+                    .group_by(COSIGNATURES.c.size)
+                    .having(func.count() >= at_least)
+                    .order_by(COSIGNATURES.c.size.desc())
+                ).scalars()
+            ]

@@ -1,0 +1,351 @@
+"""One agency's node: its settings, keys, log and sequencer, and the submit rules.
+
+``init_node`` creates a node directory; ``Node.open`` loads one. ``Node.submit``
+is the single entry point for new records, used by the HTTP API and tests alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.errors import PelError
+from pel.crypto.keys import PublicKey, SigningKey
+from pel.crypto.note import NoteSigner, NoteVerifier, parse_vkey
+from pel.ledger.errors import BatchError
+from pel.ledger.federation.mirror_store import MirrorStore
+from pel.ledger.federation.trust_list import TrustList
+from pel.ledger.federation.witness import Witness, parse_request
+from pel.ledger.records.entries import Appended, PreparedRecord
+from pel.ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
+from pel.ledger.tlog.checkpoint import open_checkpoint
+from pel.ledger.tlog.log import Log
+from pel.node.config import KEY_FILES, NodeSettings, load_settings, save_settings
+from pel.node.errors import ConfigError
+from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
+from pel.node.secret_files import read_private_key, write_private_key
+from pel.node.serving.cosigning import CosignatureCollector
+from pel.node.serving.prepare_batch import BatchRules, check_batch_size, prepare_batch
+from pel.node.serving.sequencer import Sequencer
+from pel.node.serving.signature_workers import SignaturePool
+from pel.node.serving.tile_readahead import TilePrewarm
+from pel.node.serving.wal_upkeep import WalCopy
+from pel.node.tokens import create_token
+from pel.node.trust_chain import chain_files, load_trust_list
+
+log = logging.getLogger("pel.node")
+
+
+def witness_name(origin: str) -> str:
+    """The witness's key name: the host part of the log's origin, then ``/witness``."""
+    return origin.split("/", 1)[0] + "/witness"
+
+
+def utc_now() -> str:
+    """Now as an RFC 3339 UTC time with second precision."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_database_url(directory: Path) -> str:
+    return f"sqlite:///{(directory / 'pel.db').resolve()}"
+
+
+class Node:
+    """A loaded node: settings, keys, the log and (once started) its sequencer."""
+
+    def __init__(self, directory: Path, settings: NodeSettings, keys: dict[str, SigningKey]):
+        self.directory = directory
+        self.settings = settings
+        self.agency = settings.agency
+        self.issuer_key = keys["issuer"]
+        self.log_signer = NoteSigner(settings.origin, keys["log"])
+        self.witness_key = keys["witness"]
+        self.engine = make_engine(settings.database_url)
+        create_schema(self.engine)
+        self.witness = Witness(
+            self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
+        )
+        self.trust_list: TrustList | None = None
+        self.cosigning: CosignatureCollector | None = None
+        self.mirrors = MirrorStore(self.engine)
+        self.mirroring: MirrorFollower | None = None
+        self._trust_stamp: tuple[int, float] | None = None
+        self.refresh_trust_list()
+        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.signatures = SignaturePool(self.issuer_key)
+        self.sequencer: Sequencer | None = None
+        self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
+        self.wal_copy = WalCopy(self.engine) if self.engine.dialect.name == "sqlite" else None
+
+    @classmethod
+    def open(cls, directory: Path, **overrides: Any) -> Node:
+        settings = load_settings(directory, **overrides)
+        keys = {name: read_private_key(directory / rel) for name, rel in KEY_FILES.items()}
+        return cls(directory, settings, keys)
+
+    @property
+    def log_verifier(self) -> NoteVerifier:
+        return parse_vkey(self.log_signer.vkey)
+
+    @property
+    def issuer_public_key(self) -> PublicKey:
+        return self.issuer_key.public_key
+
+    def issuer_keys(self, issuer: str) -> list[PublicKey]:
+        """Keys that may sign records of ``issuer`` in this log: only the node's agency,
+        and, in a federation, only with the key the current trust list gives it."""
+        if issuer != self.agency:
+            return []
+        if self.trust_list is None:
+            return [self.issuer_public_key]
+        member = self.trust_list.member(issuer)
+        return [member.issuer_public_key] if member else []
+
+    def witnessed(self) -> dict[str, Any]:
+        """The latest checkpoint's cosigners and whether they make the trust list's quorum."""
+        latest = self.log.latest()
+        if latest is None or self.trust_list is None:
+            return {
+                "size": latest.checkpoint.size if latest else 0,
+                "cosigners": [],
+                "quorum": 0,
+                "witnessed": False,
+            }
+        size = latest.checkpoint.size
+        by_name = {
+            m.witness_verifier.name: m for m in self.trust_list.members if m.agency != self.agency
+        }
+        opened = open_checkpoint(
+            self.log.cosigned_note(size),
+            self.log_verifier,
+            [m.witness_verifier for m in by_name.values()],
+        )
+        cosigners = sorted(by_name[v.name].agency for v in opened.cosigners)
+        quorum = self.trust_list.witness_quorum
+        return {
+            "size": size,
+            "cosigners": cosigners,
+            "quorum": quorum,
+            "witnessed": len(cosigners) >= quorum,
+        }
+
+    def current_trust_list(self) -> TrustList | None:
+        """The trust list, loaded again first if a version was applied meanwhile."""
+        self.refresh_trust_list()
+        return self.trust_list
+
+    def mirror_status(self) -> dict[str, Any]:
+        """Every other member's log as this node mirrors it, and the logs flagged for a fork."""
+        flagged = self.mirrors.flagged()
+        states = {st.origin: st for st in self.mirrors.states()}
+        follower = self.mirroring
+        mirrors = {
+            m.origin: describe(
+                states.get(m.origin),
+                m,
+                follower.status.get(m.origin) if follower else None,
+                flagged,
+            )
+            for m in (self.trust_list.members if self.trust_list else ())
+            if m.agency != self.agency
+        }
+        return {"mirrors": mirrors, "flagged": sorted(flagged)}
+
+    def gossip(self, notes: Sequence[str]) -> list[dict[str, Any]]:
+        """Compare checkpoints a peer passed on with this node's mirrors (``/v1/gossip``)."""
+        return receive_gossip(self.mirrors, self.trust_list, self.agency, notes, self.mirroring)
+
+    def add_checkpoint(self, body: bytes, *, now: int) -> bytes:
+        """C2SP tlog-witness (``POST /add-checkpoint``). A checkpoint the witness cannot
+        judge itself — it holds none of the log yet, or a larger one — is first compared
+        with this node's copy of the log, so a fork the copy proves flags the log before
+        the witness looks (the witness then refuses it, 403)."""
+        # A malformed request is left to the witness, which refuses it with its own status.
+        with contextlib.suppress(PelError, UnicodeDecodeError):
+            note = parse_request(body).note
+            cp = note_checkpoint(note)
+            held = self.witness.latest(cp.origin)
+            if held is None or cp.size < held[0]:
+                self.gossip([note.decode()])
+        return self.witness.add_checkpoint(body, now=now)
+
+    def refresh_trust_list(self) -> None:
+        """Load the trust-list chain again if a version was applied since the last look."""
+        files = chain_files(self.directory)
+        stamp = (len(files), files[-1].stat().st_mtime) if files else (0, 0.0)
+        if stamp == self._trust_stamp:
+            return
+        settings = load_settings(self.directory) if files else self.settings
+        self.trust_list = load_trust_list(self.directory, settings)
+        self._trust_stamp = stamp
+        tl = self.trust_list
+        self.witness.logs = (
+            {m.origin: m.log_verifier for m in tl.members if m.agency != self.agency} if tl else {}
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    def check(self, *, full: bool | None = None, progress: Any = None) -> None:
+        """Refuse to serve a log whose stored data does not reproduce its checkpoint."""
+        full = self.settings.full_check_on_start if full is None else full
+        checkpoint = self.log.check_integrity(full=full, progress=progress)
+        log.info(
+            "integrity check passed (%s) at tree size %d",
+            "full" if full else "quick",
+            checkpoint.size if checkpoint else 0,
+        )
+
+    def start(self, *, check: bool = True) -> None:
+        """Check the stored log (unless just checked), then start sequencing."""
+        if check:
+            self.check()
+        self.signatures.start()
+        self.sequencer = Sequencer(self.log, interval=self.settings.checkpoint_interval)
+        self.sequencer.start()
+        if self.wal_copy is not None:
+            self.wal_copy.start()
+        if self.settings.prewarm_tiles:
+            self.prewarm.start()
+        if self.trust_list is not None and len(self.trust_list.members) > 1:
+            self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
+            self.cosigning.start()
+            self.mirroring = MirrorFollower(
+                self.mirrors,
+                self.current_trust_list,
+                self.agency,
+                interval=self.settings.mirror_interval,
+                bundles=self.settings.mirror_bundles,
+                timeout=self.settings.mirror_timeout,
+                gossip_interval=self.settings.gossip_interval,
+                start_check=self.signatures.start_check_mirrored,
+            )
+            self.mirroring.start()
+
+    def stop(self) -> None:
+        self.prewarm.stop()
+        if self.mirroring is not None:
+            self.mirroring.stop()
+            self.mirroring = None
+        if self.cosigning is not None:
+            self.cosigning.stop()
+            self.cosigning = None
+        if self.sequencer is not None:
+            self.sequencer.stop()
+            self.sequencer = None
+        if self.wal_copy is not None:
+            self.wal_copy.stop()
+        self.signatures.stop()
+        self.log.close()
+        self.engine.dispose()
+
+    # ---- writing -----------------------------------------------------------------
+
+    def batch_rules(self, now: str) -> BatchRules:
+        """What this node's rules say about a batch submitted now (trust list as loaded)."""
+        tl = self.trust_list
+        not_member = None
+        if tl is not None and tl.member(self.agency) is None:
+            not_member = (
+                f"{self.agency} is not a member of the federation's current trust list "
+                f"(version {tl.version})"
+            )
+        return BatchRules(
+            agency=self.agency,
+            now=now,
+            max_records=self.settings.max_batch_records,
+            not_member=not_member,
+            can_sign=self.issuer_public_key in self.issuer_keys(self.agency),
+        )
+
+    def _verify(self, work: list[tuple[bytes, bytes]]) -> list[bool]:
+        return self.signatures.verify(self.issuer_keys(self.agency), work)
+
+    def prepare(self, item: object, *, now: str) -> PreparedRecord:
+        """Validate, sign (a draft) or check (a signed record) one submitted record."""
+        try:
+            return prepare_batch([item], self.batch_rules(now), self.signatures.sign, self._verify)[
+                0
+            ]
+        except BatchError as exc:
+            raise exc.problems[0][1] from None
+
+    def submit(self, items: Sequence[object]) -> list[Appended]:
+        """Validate, sign (drafts) and append a batch: all of it, or nothing.
+
+        Raises:
+            BatchError: listing every refused record by position; nothing appended.
+        """
+        self.refresh_trust_list()
+        rules = self.batch_rules(utc_now())
+        check_batch_size(items, rules)
+        return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
+
+    def submit_json(self, raw: bytes) -> list[Appended]:
+        """:meth:`submit` for a batch as its JSON body (parsed strictly: UTF-8, no
+        duplicate keys, no NaN), prepared in a signature worker when it is big.
+
+        Raises:
+            RecordError: the body is not a JSON array of records, or is too big.
+            BatchError: as :meth:`submit`.
+        """
+        self.refresh_trust_list()
+        rules = self.batch_rules(utc_now())
+        keys = self.issuer_keys(self.agency)
+        return self._append(self.signatures.prepare_json(raw, rules, keys))
+
+    def _append(self, prepared: list[PreparedRecord]) -> list[Appended]:
+        appended = self.log.append(prepared)
+        if self.sequencer is not None:
+            self.sequencer.poke()
+        return appended
+
+
+def init_node(
+    directory: Path, *, agency: str, origin: str, database_url: str | None = None
+) -> tuple[Node, str]:
+    """Create a node directory: keys (0600), settings, database, and one write token.
+
+    Returns:
+        The node and its first write token (shown once; only its hash is stored).
+    """
+    from pel.ledger.records.fields import check_agency
+
+    try:
+        check_agency(agency)
+    except Exception:
+        raise ConfigError(f"{agency!r} is not an agency id such as MY-PERKESO") from None
+    if not origin or any(c.isspace() for c in origin) or "+" in origin:
+        raise ConfigError("the origin must be one word with no '+', e.g. perkeso.gov.my/pel")
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "node.json").exists():
+        raise ConfigError(f"{directory} already holds a node")
+    settings = NodeSettings(
+        agency=agency,
+        origin=origin,
+        database_url=database_url or default_database_url(directory),
+    )
+    # Before any file is written: a node refused for its database leaves nothing behind.
+    try:
+        check_reachable(settings.database_url)
+    except StorageError:
+        if created:
+            directory.rmdir()
+        raise
+    keys = {name: SigningKey.generate() for name in KEY_FILES}
+    for name, rel in KEY_FILES.items():
+        write_private_key(directory / rel, keys[name])
+    save_settings(directory, settings)
+    node = Node(directory, settings, keys)
+    if node.log.state() != (0, 0):
+        raise ConfigError("the database already holds a log; give an empty database")
+    token = create_token(node.engine, agency, label="init")
+    return node, token
+
+
+__all__ = ["Node", "init_node", "utc_now"]

@@ -1,0 +1,414 @@
+"""Assembling workers' proof bundles: this node's part, who may ask for it, and the
+merge of every member's part into one bundle.
+
+A node's part holds the subject's records in its own log and in every log it mirrors
+(``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
+chosen set with the enrolment and every correction of those — each with a tlog-proof
+against the newest checkpoint of that log that carries the trust list's witness
+quorum of valid cosignatures. Records not yet under such a checkpoint are left out
+and reported as pending; a mirrored log flagged for a proven fork is left out whole
+and reported (``left_out``). So one node can hand over a worker's records from every
+state, and parts from several nodes merge without duplicates (same log and index).
+
+Who may ask (``authorise``), answered 401 without credentials or with bad ones,
+403 when they do not grant this subject. "Held here" means in this node's own log
+or in a log it mirrors (not one flagged for a fork):
+
+* this node's own write token (``Bearer``): the issuing agency;
+* ``Pel-Agency`` signed with a member's issuer key (``crypto.request``) within
+  ±300 s: the worker's home agency (the member whose country is the PWID's
+  prefix), this node's own agency, an agency that issued a record of this subject
+  held here, or one that such a record names (an entitlement's ``based_on``);
+* ``Pel-Holder`` signed with the ``holder_key`` of the subject's standing
+  enrolment, where that enrolment is held here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pel.crypto.cosignature import verify_cosignature
+from pel.crypto.errors import CryptoError
+from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import PublicKey
+from pel.crypto.note import NoteSignature, add_signatures, parse_note
+from pel.crypto.request import AGENCY_SCHEME, parse_authorization
+from pel.ledger.bundles.bundle import (
+    Bundle,
+    BundleError,
+    build_bundle,
+    make_entry,
+    merge_bundles,
+    verify_bundle,
+)
+from pel.ledger.bundles.qr import encode_qr_text, reference_text
+from pel.ledger.errors import IntegrityError, LedgerError, NotFoundError
+from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.proof import verify_inclusion
+from pel.ledger.tlog.checkpoint import Checkpoint
+from pel.node.agency_node import Node
+from pel.node.errors import AuthError, ConfigError, ForbiddenError, PeerError
+from pel.node.peers.client import LogClient, RemoteError
+from pel.node.tokens import authenticate
+
+MAX_SKEW = 300
+BUNDLE_PATH = "/v1/subjects/{pwid}/bundle"
+
+
+@dataclass
+class BundlePart:
+    """One node's part of a bundle, the ids of records left out as not yet witnessed,
+    and the origins of mirrored logs holding records of the subject that were left out
+    whole because the log is flagged for a proven fork."""
+
+    bundle: Bundle
+    pending: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+def _trust(node: Node) -> TrustList:
+    node.refresh_trust_list()
+    if node.trust_list is None:
+        raise ConfigError("this node is in no federation: a bundle needs the trust list")
+    return node.trust_list
+
+
+def _cosignatures(
+    text: bytes, signatures: Iterable[NoteSignature], agency: str, trust_list: TrustList
+) -> list[NoteSignature]:
+    """The signatures that are valid cosignatures of ``text`` (a checkpoint of
+    ``agency``'s log) by the other members' witness keys, each witness once."""
+    witnesses = {
+        (m.witness_verifier.name, m.witness_verifier.key_id): m.witness_verifier
+        for m in trust_list.members
+        if m.agency != agency
+    }
+    good: list[NoteSignature] = []
+    for sig in signatures:
+        verifier = witnesses.pop((sig.name, sig.key_id), None)
+        if verifier is None:
+            continue
+        try:
+            verify_cosignature(text, sig, verifier)
+        except CryptoError:
+            witnesses[(sig.name, sig.key_id)] = verifier  # a later line may be the good one
+            continue
+        good.append(sig)
+    return good
+
+
+def witnessed_checkpoint(node: Node, trust_list: TrustList) -> tuple[int, bytes] | None:
+    """The newest checkpoint with the witness quorum of cosignatures valid under
+    ``trust_list``: its size and note (the log signature and those cosignatures only)."""
+    need = trust_list.witness_quorum
+    if need < 1:
+        return None
+    for size in node.log.cosigned_sizes(need):
+        note = node.log.checkpoint_note(size)
+        text = parse_note(note).text
+        cosigned = parse_note(node.log.cosigned_note(size)).signatures
+        good = _cosignatures(text, cosigned, node.agency, trust_list)
+        if len(good) >= need:
+            return size, add_signatures(note, good)
+    return None
+
+
+def mirror_witnessed(node: Node, log: Member, trust_list: TrustList) -> tuple[int, bytes] | None:
+    """The newest checkpoint of a mirrored log (within this node's verified copy) with
+    the witness quorum valid under ``trust_list``: its size and note, reduced to the
+    log's signature and those cosignatures (a bundle verifier refuses any other line)."""
+    need = trust_list.witness_quorum
+    st = node.mirrors.state(log.origin)
+    if need < 1 or st is None or st.note is None:
+        return None
+    key = log.log_verifier
+    for note in (st.note, node.mirrors.witnessed(log.origin)):
+        if note is None:
+            continue
+        parsed = parse_note(note)
+        size = Checkpoint.parse(parsed.text).size
+        signed = [
+            s
+            for s in parsed.signatures
+            if (s.name, s.key_id) == (key.name, key.key_id) and key.verify(parsed.text, s.payload)
+        ]
+        good = _cosignatures(parsed.text, parsed.signatures, log.agency, trust_list)
+        if size <= st.size and signed and len(good) >= need:
+            lines = "".join(s.line() for s in (signed[0], *good))
+            return size, parsed.text + b"\n" + lines.encode()
+    return None
+
+
+@dataclass
+class _Held:
+    """One log's records of the subject held here, and how to prove them."""
+
+    records: list[tuple[int, dict[str, Any]]]
+    witnessed: tuple[int, bytes] | None
+    path: Callable[[int, int], list[bytes]]
+
+
+def _mirrored(
+    node: Node, subject: str
+) -> tuple[dict[str, list[tuple[int, dict[str, Any]]]], list[str]]:
+    """The subject's records in this node's mirrors by origin, and the flagged origins
+    (proven forks) that hold some, left out."""
+    flagged = node.mirrors.flagged()
+    held: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    left_out: set[str] = set()
+    for origin, index, entry in node.mirrors.records_of(subject):
+        if origin in flagged:
+            left_out.add(origin)
+        else:
+            held.setdefault(origin, []).append((index, json.loads(entry)))
+    return held, sorted(left_out)
+
+
+def _held(node: Node, subject: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
+    """The subject's records by log origin (own and mirrored), and the flagged origins."""
+    logs: dict[str, _Held] = {}
+    own = [(i, json.loads(d)) for i, d in node.log.subject_entries(subject)]
+    if own:
+        logs[node.settings.origin] = _Held(
+            own, witnessed_checkpoint(node, trust_list), node.log.inclusion_proof
+        )
+    mirrored, left_out = _mirrored(node, subject)
+    for origin, records in mirrored.items():
+        member = trust_list.member_for_origin(origin)
+        witnessed = mirror_witnessed(node, member, trust_list) if member else None
+
+        def path(index: int, size: int, origin: str = origin) -> list[bytes]:
+            return node.mirrors.inclusion_path(origin, index, size)
+
+        logs[origin] = _Held(records, witnessed, path)
+    return logs, left_out
+
+
+def _chosen(logs: dict[str, _Held], record_ids: Iterable[str] | None) -> set[tuple[str, str]]:
+    """The (issuer, id) of every record, or of the chosen ones plus the enrolment and
+    their corrections."""
+    records = [r for o in sorted(logs) for _, r in logs[o].records]
+    if record_ids is None:
+        return {(r["issuer"], r["id"]) for r in records}
+    wanted = set(record_ids)
+    missing = sorted(wanted - {r["id"] for r in records})
+    if missing:
+        raise NotFoundError(f"this node holds no record {missing[0]!r} of this worker")
+    keep = {
+        (r["issuer"], r["id"]) for r in records if r["id"] in wanted or r["type"] == "enrolment"
+    }
+    for r in records:  # corrections follow their targets in log order
+        if r["type"] in ("amendment", "revocation"):
+            target = r["body"]["target"]
+            if (target["issuer"], target["id"]) in keep:
+                keep.add((r["issuer"], r["id"]))
+    return keep
+
+
+def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None) -> BundlePart:
+    """This node's part of ``subject``'s bundle: its own log's records and its mirrors'.
+
+    Every record is checked to lead to its checkpoint's root before it is handed out,
+    so a stored entry altered behind the node's back is never passed on as proven.
+
+    Raises:
+        NotFoundError: neither the log nor a mirror holds a record of ``subject`` (or
+            not a chosen id).
+        IntegrityError: a stored entry does not match the log's tree.
+    """
+    trust_list = _trust(node)
+    logs, left_out = _held(node, subject, trust_list)
+    if not logs and not left_out:
+        raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
+    keep = _chosen(logs, record_ids)
+    entries = []
+    pending: list[str] = []
+    for origin in sorted(logs):
+        held = logs[origin]
+        size, note = held.witnessed or (0, b"")
+        root = Checkpoint.parse(parse_note(note).text).root if note else b""
+        for i, r in held.records:
+            if (r["issuer"], r["id"]) not in keep:
+                continue
+            if i >= size:
+                pending.append(r["id"])
+                continue
+            path = held.path(i, size)
+            try:
+                verify_inclusion(i, size, hash_leaf(canonicalize(r)), path, root)
+            except (LedgerError, CryptoError):
+                raise IntegrityError(
+                    f"{origin}: the stored entry {i} does not match the log's tree "
+                    f"(checkpoint of size {size}): the stored data is damaged"
+                ) from None
+            entries.append(make_entry(r, i, path, note))
+    return BundlePart(build_bundle(subject, trust_list, entries), pending, left_out)
+
+
+# ---- who may ask ----------------------------------------------------------------
+
+
+def _holder_keys(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The holder keys of the subject's standing enrolments (amendments applied)."""
+    revoked = {
+        (r["body"]["target"]["issuer"], r["body"]["target"]["id"])
+        for r in records
+        if r["type"] == "revocation"
+    }
+    bodies = {(r["issuer"], r["id"]): r["body"] for r in records if r["type"] == "enrolment"}
+    for r in records:  # in log order: the newest amendment wins
+        target = r["body"].get("target") if r["type"] == "amendment" else None
+        if target and (target["issuer"], target["id"]) in bodies:
+            bodies[(target["issuer"], target["id"])] = r["body"]["body"]
+    return [b["holder_key"] for k, b in bodies.items() if k not in revoked and "holder_key" in b]
+
+
+def _agencies(records: Sequence[dict[str, Any]]) -> set[str]:
+    """The agencies that issued the subject's records held here, or that they name."""
+    return {r["issuer"] for r in records} | {
+        ref["issuer"]
+        for r in records
+        if r["type"] == "entitlement"
+        for ref in r["body"].get("based_on", [])
+    }
+
+
+def authorise(node: Node, subject: str, authorization: str | None, *, path: str, now: int) -> str:
+    """Who asks for ``subject``'s bundle part at ``path``; raise unless they may.
+
+    Returns:
+        ``agency:<ID>`` or ``holder``.
+
+    Raises:
+        AuthError: no credentials, or credentials that do not verify (401).
+        ForbiddenError: valid credentials that do not grant this subject (403).
+    """
+    if not authorization:
+        raise AuthError(
+            "credentials are required: a write token, or a request signed by a member agency "
+            "(Pel-Agency) or by the worker (Pel-Holder)"
+        )
+    scheme, _, rest = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return "agency:" + authenticate(node.engine, rest.strip())
+    try:
+        request = parse_authorization(authorization)
+    except CryptoError as exc:
+        raise AuthError(f"bad authorization: {exc.message}") from None
+    if abs(now - request.time) > MAX_SKEW:
+        raise AuthError(f"the signed request's time is more than {MAX_SKEW} s from this node's")
+    mirrored, _ = _mirrored(node, subject)
+    records = [json.loads(d) for _, d in node.log.subject_entries(subject)]
+    records += [r for origin in sorted(mirrored) for _, r in mirrored[origin]]
+    if request.scheme == AGENCY_SCHEME:
+        trust_list = _trust(node)
+        member = trust_list.member(request.agency or "")
+        if member is None or not request.verify(member.issuer_public_key, "GET", path):
+            raise AuthError("the request is not signed by a member agency's issuer key")
+        if (
+            member.agency == node.agency
+            or member.country == subject[:2]
+            or member.agency in _agencies(records)
+        ):
+            return "agency:" + member.agency
+        raise ForbiddenError(f"{member.agency} is not one of this worker's agencies")
+    for key in _holder_keys(records):
+        if request.verify(PublicKey.from_base64(key), "GET", path):
+            return "holder"
+    raise ForbiddenError("the request is not signed by the key of an enrolment held here")
+
+
+# ---- across the federation ------------------------------------------------------
+
+
+@dataclass
+class Assembled:
+    """A merged bundle, with what each node said (``{url: message}`` for failures;
+    ``left_out``: the mirrored logs a node left out as flagged for a proven fork)."""
+
+    bundle: Bundle
+    pending: dict[str, list[str]]
+    failed: dict[str, str]
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+
+
+def assemble(
+    subject: str,
+    trust_list: TrustList,
+    *,
+    urls: Sequence[str] | None = None,
+    sign: Callable[[str], str],
+    transport: Any = None,
+) -> Assembled:
+    """Ask every member's node (or ``urls``) for its part of ``subject``'s bundle; merge.
+
+    A part that does not verify against ``trust_list`` (also one made under another
+    trust-list version) is left out and reported in ``failed``, like a node that
+    refused or could not be reached; a node without records of the worker (404) is
+    not a failure.
+
+    Args:
+        sign: Gives the ``Authorization`` value for a request path.
+
+    Raises:
+        BundleError: no node shared a witnessed record of the worker.
+    """
+    targets = list(urls) if urls else [m.url for m in trust_list.members]
+    path = BUNDLE_PATH.format(pwid=subject)
+    parts: list[Bundle] = []
+    pending: dict[str, list[str]] = {}
+    failed: dict[str, str] = {}
+    left_out: dict[str, list[str]] = {}
+    for url in targets:
+        with LogClient(url, transport=transport) as client:
+            try:
+                text, waiting, flagged = client.subject_bundle(path, sign(path))
+            except RemoteError as exc:
+                if exc.status != 404:
+                    failed[url] = f"{exc.message} [{exc.code}]"
+                continue
+            except PeerError as exc:
+                failed[url] = exc.message
+                continue
+        try:
+            part = Bundle.from_json(text)
+            if part.subject != subject:
+                raise BundleError("subject_mismatch", "the part is of another worker")
+            if part.records:  # a part is checked like a bundle before it is merged
+                verify_bundle(part, trust_list)
+                parts.append(part)
+        except LedgerError as exc:
+            failed[url] = f"its part does not verify: {exc.message} [{exc.code}]"
+            continue
+        if waiting:
+            pending[url] = waiting
+        if flagged:
+            left_out[url] = flagged
+    if not parts:
+        raise BundleError(
+            "no_records", "no node holds a witnessed record of this worker that it would share"
+        )
+    return Assembled(merge_bundles(parts, trust_list), pending, failed, left_out)
+
+
+# ---- QR ---------------------------------------------------------------------------
+
+
+def write_qr(bundle: Bundle, path: Path, *, ref_url: str | None = None) -> str:
+    """Write a PNG QR code of the bundle itself when it fits, else of a reference
+    (its digest and ``ref_url``); return ``embedded`` or ``reference``."""
+    import segno
+
+    try:
+        qr = segno.make(encode_qr_text(bundle), error="m", micro=False, mode="alphanumeric")
+        kind = "embedded"
+    except (segno.DataOverflowError, ValueError):
+        qr = segno.make(reference_text(bundle.digest(), ref_url), error="m", micro=False)
+        kind = "reference"
+    qr.save(str(path), kind="png", scale=4, border=4)
+    return kind

@@ -1,0 +1,83 @@
+"""How ``pel demo`` shows the federation it set up: a table of the logs, one sample worker
+and where their records are, and the URLs to open."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from pel.node.demo.asean import agency_for
+from pel.node.demo.run import DemoResult
+
+
+def _countries(agencies: list[str]) -> str:
+    return " ".join(agency_for(a).country for a in agencies)
+
+
+def print_summary(console: Console, result: DemoResult) -> None:
+    """The summary printed once every log is witnessed (and mirrored, when reported)."""
+    members = len(result.logs)
+    table = Table(title=f"{members} member states' logs, witness quorum {result.quorum}")
+    for col in ("state", "agency", "origin", "tree size", "witnessed by", "mirrored by"):
+        table.add_column(col, justify="right" if col == "tree size" else "left", no_wrap=True)
+    for row in result.logs:
+        mirrored = row["mirrored_by"]
+        table.add_row(
+            row["state"],
+            row["agency"],
+            row["origin"],
+            str(row["tree_size"]),
+            f"{len(row['cosigners'])}/{members - 1} {_countries(row['cosigners'])}",
+            "not reported"
+            if mirrored is None
+            else f"{len(mirrored)}/{members - 1} {_countries(mirrored)}",
+        )
+    if not console.is_terminal and console.width < 140:
+        # Piped output is 80 columns unless told; the table is worth its full width.
+        Console(file=console.file, width=140, soft_wrap=True).print(table)
+    else:
+        console.print(table)
+    if all(row["mirrored_by"] is None for row in result.logs):
+        console.print("mirrors: not reported by the nodes")
+    sample = result.sample
+    if sample is not None:
+        enrol, paid, granted = sample["enrolment"], sample["contributions"], sample["entitlements"]
+        console.print(
+            f"sample worker [bold]{sample['pwid']}[/bold]: home {sample['home']['state']}, "
+            f"works in {sample['host']['state']}",
+            highlight=False,
+        )
+        console.print(
+            f"  enrolment in {enrol['agency']}'s log at index {enrol['index']}: {enrol['url']}",
+            highlight=False,
+        )
+        indices = paid["indices"]
+        console.print(
+            f"  {len(indices)} monthly contributions in {paid['agency']}'s log, indices "
+            f"{min(indices)}…{max(indices)}"
+            + (
+                f"; {len(granted['indices'])} entitlement(s) at {granted['indices']}"
+                if granted["indices"]
+                else ""
+            ),
+            highlight=False,
+        )
+        home, d = sample["home"]["agency"], result.directory
+        console.print(
+            "  the worker's whole bundle, from the home agency's node (it mirrors the others):\n"
+            f"    pel bundle {sample['pwid']} --trust {d}/trust.json "
+            f'--url {result.urls[home]} --token "$(cat {d}/{home}/token)" --out bundle.json\n'
+            f"    pel verify-bundle bundle.json --trust {d}/trust.json   "
+            f"(or drop it on {result.urls[home]}/verify)",
+            highlight=False,
+            markup=False,
+        )
+    for agency, url in result.urls.items():
+        console.print(
+            f"{agency:<11} {url}/  {url}/verify  {url}/checkpoint  {url}/docs  {url}/v1/node",
+            highlight=False,
+        )
+    console.print(
+        f"{result.records} records in {members} logs, all witnessed, in {result.elapsed:.1f} s",
+        highlight=False,
+    )

@@ -1,0 +1,1 @@
+"""A back office's filings: reading JSON Lines or CSV rows, submitting them in batches."""

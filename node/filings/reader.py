@@ -1,0 +1,75 @@
+"""Reading a back office's filing: JSON Lines or CSV rows, turned into record drafts.
+
+CSV columns name record fields by dotted path, e.g.::
+
+    type,id,subject,body.employer,body.period,body.insured_earnings,body.currency,body.contributions.old_age
+
+Every cell is a string, as pel's money, dates and codes are; empty cells are left
+out. ``v`` becomes a number, ``body.exportable`` a boolean, ``body.periods`` a
+``;``-separated list, and a cell starting with ``[`` or ``{`` is read as JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pel.ledger.errors import RecordError
+
+Row = tuple[int, Any]  # (line number, decoded record or the RecordError that refused it)
+
+
+def _cell(column: str, value: str) -> Any:
+    if column == "v":
+        return int(value) if value.isdigit() else value
+    if column == "body.exportable":
+        return {"true": True, "false": False}.get(value.lower(), value)
+    if column == "body.periods":
+        return [p.strip() for p in value.split(";") if p.strip()]
+    if value[:1] in "[{":
+        return json.loads(value)
+    return value
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            line = reader.line_num
+            record: dict[str, Any] = {}
+            try:
+                for column, value in row.items():
+                    if column is None or value is None:
+                        raise RecordError("row has more cells than the header", code="bad_csv")
+                    if value == "":
+                        continue
+                    *parents, leaf = column.strip().split(".")
+                    node = record
+                    for p in parents:
+                        node = node.setdefault(p, {})
+                    node[leaf] = _cell(column.strip(), value)
+            except (RecordError, ValueError) as exc:
+                yield line, RecordError(f"line {line}: {exc}", code="bad_csv")
+                continue
+            yield line, record
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    with path.open(encoding="utf-8") as f:
+        for line, text in enumerate(f, 1):
+            if not text.strip():
+                continue
+            try:
+                yield line, json.loads(text)
+            except ValueError as exc:
+                yield line, RecordError(f"line {line}: not JSON: {exc}", code="bad_json")
+
+
+def read_filing(path: Path) -> Iterator[Row]:
+    """Rows of a ``.csv`` or JSON Lines file, each with its line number."""
+    if path.suffix.lower() == ".csv":
+        return _csv_rows(path)
+    return _jsonl_rows(path)

@@ -1,0 +1,531 @@
+"""``pel audit``: the auditor's complete check of one log, resumable, with evidence.
+
+A *source* is any base URL serving C2SP tlog-tiles (``<base>/checkpoint``,
+``<base>/tile/…``): the log's own node, or a member's mirror of it at
+``<node>/mirror/<origin>``. One audit:
+
+1. fetches the source's checkpoint and verifies the log's signature on it;
+2. resuming from the state directory, checks that the new tree holds the last
+   audited one as its prefix (a prefix proof read from the served tiles, checked
+   against the new signed root) — a rewritten history is a proven fork;
+3. downloads the entry bundles added since (all of them the first time), rehashes
+   every entry, rebuilds every tile from the saved right edge and compares it with
+   the served one and the root with the signed one, and checks every record's
+   signature and that the log's owner issued it (``node.verify.rebuild_log``);
+4. checks every checkpoint seen in earlier audits against the audited tree;
+5. checks the witnesses' cosignatures on the checkpoint against the quorum;
+6. compares each mirror's checkpoint with the audited tree (a larger one through a
+   prefix proof to the mirror's signed root);
+7. saves the new state atomically and writes a JSON report of what it checked.
+
+A failure never stops the report: each carries its evidence, and proven forks are
+written as ``pel-fork-evidence/v1`` files that ``pel evidence verify`` accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pel.crypto.errors import PelError
+from pel.crypto.keys import PublicKey
+from pel.crypto.note import NoteVerifier
+from pel.ledger.errors import AuditStateError, IntegrityError, MismatchError, TileError
+from pel.ledger.federation.evidence import ForkEvidence, checkpoint_of, verify_fork
+from pel.ledger.federation.trust_list import TrustList
+from pel.ledger.merkle.proof import prefix_proof
+from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
+from pel.ledger.tlog.audit_checks import AuditState, Seen, check_cosignatures, check_prefix
+from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
+from pel.ledger.tlog.rebuild import TileRebuilder
+from pel.node.errors import AuditFailed, ConfigError, PeerError
+from pel.node.peers.client import LogClient, ServedTiles
+from pel.node.peers.remote_verify import VerifyReport, rebuild_log
+
+REPORT_FORMAT = "pel-audit-report/v1"
+EVIDENCE_FORMAT = "pel-audit-evidence/v1"
+STATE_FILE = "state.json"
+
+Progress = Callable[[str, int, int | None, int], None]
+"""``progress(phase, done, total, bytes downloaded so far)``."""
+
+
+@dataclass(frozen=True)
+class AuditTrust:
+    """The keys an audit checks against: from a trust list, or given one by one."""
+
+    log_key: NoteVerifier
+    issuer_key: PublicKey | None
+    issuer: str | None
+    witnesses: dict[str, NoteVerifier] = field(default_factory=dict)
+    quorum: int | None = None
+    mirrors: tuple[str, ...] = ()
+
+    @classmethod
+    def from_trust_list(cls, tl: TrustList, origin: str) -> AuditTrust:
+        """The owner's log and issuer keys, the other members as witnesses and mirrors."""
+        owner = tl.member_for_origin(origin)
+        if owner is None:
+            raise ConfigError(f"no member of {tl.federation} has the log {origin!r}")
+        others = [m for m in tl.members if m.agency != owner.agency]
+        return cls(
+            log_key=owner.log_verifier,
+            issuer_key=owner.issuer_public_key,
+            issuer=owner.agency,
+            witnesses={m.agency: m.witness_verifier for m in others},
+            quorum=tl.witness_quorum,
+            mirrors=tuple(f"{m.url.rstrip('/')}/mirror/{origin}" for m in others),
+        )
+
+
+@dataclass
+class Failure:
+    """One thing that did not hold, with its evidence and the file it was written to."""
+
+    code: str
+    message: str
+    evidence: dict[str, Any]
+    file: str = ""
+
+
+@dataclass
+class AuditReport:
+    """Exactly what one audit checked (written as JSON, see ``to_dict``)."""
+
+    source: str
+    origin: str = ""
+    started: str = ""
+    finished: str = ""
+    size_from: int = 0
+    size_to: int = 0
+    root: str = ""
+    resumed: bool = False
+    tree: VerifyReport = field(default_factory=VerifyReport)
+    requests: int = 0
+    bytes: int = 0
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    cosignatures: dict[str, Any] | None = None
+    mirrors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            "ok": self.ok,
+            "source": self.source,
+            "origin": self.origin,
+            "started": self.started,
+            "finished": self.finished,
+            "tree_size": {"from": self.size_from, "to": self.size_to, "root": self.root},
+            "resumed": self.resumed,
+            "entries_rehashed": self.tree.entries,
+            "bundles_fetched": self.tree.bundles,
+            "tiles_compared": self.tree.tiles,
+            "signatures_verified": self.tree.signatures,
+            "requests": self.requests,
+            "bytes_downloaded": self.bytes,
+            "checkpoints": self.checkpoints,
+            "cosignatures": self.cosignatures,
+            "mirrors": self.mirrors,
+            "warnings": self.warnings,
+            "failures": [
+                {"code": f.code, "message": f.message, "evidence": f.evidence, "file": f.file}
+                for f in self.failures
+            ],
+        }
+
+
+class CountingTransport(httpx.BaseTransport):
+    """Counts the requests and response bytes of every client of one audit."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self._inner = inner or httpx.HTTPTransport()
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.bytes = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        body = response.read()
+        with self._lock:
+            self.requests += 1
+            self.bytes += len(body)
+        return response
+
+    def close(self) -> None:
+        """Kept open while any client of the audit may still use it: see ``shut``."""
+
+    def shut(self) -> None:
+        self._inner.close()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write the whole file or leave the old one: a temporary file, fsync, rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class _Audit:
+    """One audit run: the driver around ``ledger.audit``'s pure checks."""
+
+    def __init__(
+        self,
+        url: str,
+        state_dir: Path,
+        trust: AuditTrust,
+        *,
+        mirrors: Sequence[str],
+        transport: CountingTransport,
+        progress: Progress | None,
+        workers: int,
+    ) -> None:
+        self.dir = state_dir
+        self.trust = trust
+        self.mirrors = list(dict.fromkeys([*mirrors, *trust.mirrors]))
+        self.counter = transport
+        self.client = LogClient(url, transport=self.counter)
+        self.progress = progress
+        self.workers = workers
+        self.started = _now()
+        self.stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")
+        self.report = AuditReport(self.client.base_url, started=_iso(self.started))
+        self._readers: dict[tuple[str, int], TileHashReader] = {}
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _say(self, phase: str, done: int = 0, total: int | None = None) -> None:
+        if self.progress:
+            self.progress(phase, done, total, self.counter.bytes)
+
+    def _reader(self, client: LogClient, size: int) -> TileHashReader:
+        key = (client.base_url, size)
+        if key not in self._readers:
+            self._readers[key] = TileHashReader(ServedTiles(client, size))
+        return self._readers[key]
+
+    def _prefix(self, client: LogClient, first: int, second: int) -> list[bytes]:
+        if not 0 < first < second:
+            return []
+        return prefix_proof(first, second, self._reader(client, second))
+
+    def _evidence_file(self, name: str, text: str) -> str:
+        folder = self.dir / "evidence"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.stamp}-{name}.json"
+        write_atomic(path, text)
+        return str(path)
+
+    def fail(self, code: str, message: str, evidence: dict[str, Any]) -> None:
+        doc = {"format": EVIDENCE_FORMAT, "code": code, "message": message}
+        doc.update(origin=self.report.origin, source=self.report.source, **evidence)
+        path = self._evidence_file(code, json.dumps(doc, indent=2) + "\n")
+        self.report.failures.append(Failure(code, message, evidence, path))
+
+    def fork(self, code: str, message: str, ev: ForkEvidence, sources: list[str]) -> None:
+        how = verify_fork(ev, self.trust.log_key)  # only a proven fork is reported as one
+        path = self._evidence_file(code, ev.to_json())
+        evidence = {
+            "first": ev.first.decode(),
+            "second": ev.second.decode(),
+            "sources": sources,
+            "proof_hashes": len(ev.proof),
+            "proven": how,
+        }
+        self.report.failures.append(Failure(code, f"{message}: {how}", evidence, path))
+
+    def open(self, note: bytes) -> SignedCheckpoint:
+        return open_checkpoint(note, self.trust.log_key)
+
+    # ---- the audit -------------------------------------------------------------------
+
+    def load_state(self) -> AuditState | None:
+        path = self.dir / STATE_FILE
+        if not path.exists():
+            return None
+        return AuditState.from_json(path.read_bytes())
+
+    def first_issuer(self, size: int) -> str:
+        """Without a trust list, the log's owner is whoever issued its first record."""
+        if size == 0:
+            return ""
+        width = min(size, TILE_WIDTH)
+        entries = decode_entry_bundle(
+            self.client.entry_bundle(0, None if width == TILE_WIDTH else width)
+        )
+        try:
+            return str(json.loads(entries[0])["issuer"])
+        except (ValueError, KeyError, TypeError, IndexError):
+            return ""
+
+    def run(self) -> AuditReport:
+        r = self.report
+        self._say("checkpoint")
+        new = self.open(self.client.checkpoint())
+        cp = new.checkpoint
+        r.origin, r.size_to, r.root = cp.origin, cp.size, base64.b64encode(cp.root).decode()
+        state = self.load_state()
+        rebuilt = TileRebuilder()
+        seen: list[Seen] = []
+        if state is not None:
+            old, builder = state.open(self.trust.log_key)
+            rebuilt = TileRebuilder(builder.size, state.edge)
+            seen = list(state.seen)
+            r.resumed, r.size_from = True, old.checkpoint.size
+            issuer = self.trust.issuer or state.issuer or self.first_issuer(cp.size)
+            if self.trust.issuer and state.issuer != self.trust.issuer:
+                raise AuditStateError(f"the state is of {state.issuer!r}'s log")
+            if not self.check_against(old, new, "the last audit"):
+                return self.finish(None)
+        else:
+            issuer = self.trust.issuer or self.first_issuer(cp.size)
+        if not self.rebuild(new, rebuilt, issuer):
+            return self.finish(None)
+        for earlier in seen:
+            self.check_against(self.open(earlier.note), new, earlier.source)
+        self.cosignatures(new)
+        seen.append(Seen(new.note, r.source))
+        for url in self.mirrors:
+            if (got := self.mirror(url, new)) is not None:
+                seen.append(got)
+        unique = {(s.checkpoint.size, s.checkpoint.root): s for s in seen}
+        state = AuditState(cp.origin, issuer, new.note, rebuilt.edge(), tuple(unique.values()))
+        return self.finish(state)
+
+    def check_against(self, earlier: SignedCheckpoint, new: SignedCheckpoint, where: str) -> bool:
+        """Is the audited (new) tree consistent with a checkpoint seen before? Record it."""
+        a, b = earlier.checkpoint, new.checkpoint
+        entry: dict[str, Any] = {"size": b.size, "against": {"size": a.size, "source": where}}
+        if a.size > b.size:
+            entry["result"] = "log shrank"
+            self.report.checkpoints.append(entry)
+            self.fail(
+                "log_shrank",
+                f"the log now serves {b.size} entries; {a.size} were audited before",
+                {"earlier": earlier.note.decode(), "later": new.note.decode()},
+            )
+            return False
+        try:
+            proof = self._prefix(self.client, a.size, b.size)
+            fork = check_prefix(earlier, new, proof)
+        except PelError as exc:
+            # The served tiles do not lead to the signed root: a rebuild still to come names
+            # the tile; after it, only the network can be at fault. Either way, said.
+            entry["result"] = f"not checked: no prefix proof from the served tiles: {exc.message}"
+            self.report.checkpoints.append(entry)
+            self.report.warnings.append(f"size {a.size} ({where}): {entry['result']}")
+            return True
+        entry["result"] = "fork" if fork else "consistent"
+        entry["how"] = "equal roots" if a.size == b.size else f"prefix proof ({len(proof)} hashes)"
+        self.report.checkpoints.append(entry)
+        if fork is not None:
+            self.fork(
+                "fork",
+                f"the log rewrote the history audited at size {a.size} ({where})",
+                fork,
+                [where, self.report.source],
+            )
+            return False
+        return True
+
+    def rebuild(self, new: SignedCheckpoint, rebuilt: TileRebuilder, issuer: str) -> bool:
+        key = self.trust.issuer_key
+        try:
+            rebuild_log(
+                self.client,
+                new.checkpoint,
+                rebuilt,
+                self.report.tree,
+                issuer_key=key,
+                issuer=issuer or None,
+                workers=self.workers,
+                progress=lambda d, t: self._say("entries", d, t),
+            )
+        except (IntegrityError, TileError) as exc:
+            found = exc.evidence if isinstance(exc, MismatchError) else {}
+            evidence = dict(found, checkpoint=new.note.decode())
+            code = "hash_mismatch" if exc.code in ("integrity_failure", "bad_tile") else exc.code
+            self.fail(code, exc.message, evidence)
+            return False
+        return True
+
+    def cosignatures(self, new: SignedCheckpoint) -> None:
+        if self.trust.quorum is None:
+            self.report.warnings.append("no trust list: witness cosignatures not checked")
+            return
+        self._say("cosignatures")
+        check = check_cosignatures(new.note, self.trust.witnesses, self.trust.quorum)
+        self.report.cosignatures = check.to_dict()
+        if not check.ok:
+            self.fail(
+                "no_quorum",
+                f"{len(check.verified)} valid witness cosignature(s) on the checkpoint of size "
+                f"{new.checkpoint.size}; the quorum is {check.quorum}",
+                dict(check.to_dict(), checkpoint=new.note.decode()),
+            )
+
+    def mirror(self, url: str, new: SignedCheckpoint) -> Seen | None:
+        """Compare one mirror's checkpoint with the audited tree; the checkpoint if it holds."""
+        self._say(f"mirror {url}")
+        row: dict[str, Any] = {"url": url}
+        self.report.mirrors.append(row)
+        with LogClient(url, transport=self.counter) as mclient:
+            return self._mirror(url, mclient, new, row)
+
+    def _mirror(
+        self, url: str, mclient: LogClient, new: SignedCheckpoint, row: dict[str, Any]
+    ) -> Seen | None:
+        try:
+            note = mclient.checkpoint()
+        except PeerError as exc:
+            row["result"] = "unreachable"
+            self.report.warnings.append(f"mirror {url} unreachable: {exc.message}")
+            return None
+        try:
+            theirs = self.open(note)
+        except PelError as exc:
+            row["result"] = "bad checkpoint"
+            self.fail(
+                "bad_mirror",
+                f"mirror {url}: {exc.message}",
+                {"mirror": url, "note": note.decode(errors="replace")},
+            )
+            return None
+        m, n = theirs.checkpoint.size, new.checkpoint.size
+        row["size"] = m
+        try:
+            if m <= n:
+                proof = self._prefix(self.client, m, n)
+                fork = check_prefix(theirs, new, proof)
+                row["how"] = "equal roots" if m == n else "prefix proof from the audited tiles"
+            else:
+                fork, row["how"] = self._ahead(mclient, new, theirs)
+        except PelError as exc:
+            row["result"] = "bad tiles"
+            self.fail(
+                "bad_mirror", f"mirror {url}: {exc.message}", {"mirror": url, "note": note.decode()}
+            )
+            return None
+        if fork is not None:
+            row["result"] = "inconsistent"
+            self.fork(
+                "mirror_fork",
+                f"mirror {url} disagrees with the audited log",
+                fork,
+                [self.report.source, url],
+            )
+            return None
+        row["result"] = "consistent"
+        return Seen(note, url)
+
+    def _ahead(
+        self, mclient: LogClient, new: SignedCheckpoint, theirs: SignedCheckpoint
+    ) -> tuple[ForkEvidence | None, str]:
+        """A mirror ahead of the audited tree: the origin's proof to the mirror's size,
+        or, if the source cannot give it, the mirror's own (both are checked against the
+        mirror's signed root, so either proves the same thing)."""
+        m, n = theirs.checkpoint.size, new.checkpoint.size
+        try:
+            proof = self._prefix(self.client, n, m)
+            return check_prefix(new, theirs, proof), "prefix proof from the source's tiles"
+        except PelError:
+            proof = self._prefix(mclient, n, m)
+            return check_prefix(new, theirs, proof), "prefix proof from the mirror's tiles"
+
+    def finish(self, state: AuditState | None) -> AuditReport:
+        r = self.report
+        r.finished = _iso(_now())
+        r.requests, r.bytes = self.counter.requests, self.counter.bytes
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if state is not None:
+            write_atomic(self.dir / STATE_FILE, state.to_json())
+        return r
+
+
+def audit_log(
+    url: str,
+    state_dir: Path,
+    trust: AuditTrust | TrustList,
+    *,
+    mirrors: Sequence[str] = (),
+    report_file: Path | None = None,
+    transport: httpx.BaseTransport | None = None,
+    progress: Progress | None = None,
+    workers: int = 4,
+) -> AuditReport:
+    """Audit the log served at ``url``, resuming from the state in ``state_dir``.
+
+    Args:
+        url: The source's base URL (the node, or ``<node>/mirror/<origin>``).
+        state_dir: Where the state, the reports and the evidence files are kept.
+        trust: The keys to check with, or a trust list (the served checkpoint's
+            origin picks the member whose log it is).
+        mirrors: Further mirror base URLs to compare with.
+        report_file: Also write the JSON report here.
+
+    Returns:
+        The report (also written to ``state_dir/report-<time>.json``).
+
+    Raises:
+        AuditFailed: the audit found an inconsistency (the report is attached).
+        PelError: the source is unreachable, its checkpoint is not the log's, or the
+            state is unusable.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    counter = CountingTransport(transport)
+    try:
+        if isinstance(trust, TrustList):
+            with LogClient(url, transport=counter) as probe:
+                origin = checkpoint_of(probe.checkpoint()).origin
+            trust = AuditTrust.from_trust_list(trust, origin)
+        audit = _Audit(
+            url,
+            state_dir,
+            trust,
+            mirrors=mirrors,
+            transport=counter,
+            progress=progress,
+            workers=workers,
+        )
+        with audit.client:
+            report = audit.run()
+    finally:
+        counter.shut()
+    text = json.dumps(report.to_dict(), indent=2) + "\n"
+    path = state_dir / f"report-{audit.stamp}.json"
+    write_atomic(path, text)
+    report.files.append(str(path))
+    if report_file is not None:
+        write_atomic(report_file, text)
+        report.files.append(str(report_file))
+    if report.failures:
+        first = report.failures[0]
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise AuditFailed(first.message + more, code=first.code, report=report)
+    return report

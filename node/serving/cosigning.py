@@ -1,0 +1,138 @@
+"""Collecting witness cosignatures for this log's checkpoints (the client side of
+C2SP tlog-witness).
+
+After each new checkpoint the collector sends it to every other member's witness
+with a consistency proof from the size that witness last cosigned, checks each
+cosignature it gets back against the trust list's key for that witness, and
+stores it; ``/checkpoint`` then serves the checkpoint with its cosignatures. A
+witness that answers 409 says which size it holds, and is asked again from there.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from pel.crypto.cosignature import verify_cosignature
+from pel.crypto.errors import CryptoError
+from pel.crypto.note import parse_signature_line
+from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.tlog.log import Log
+from pel.node.serving.loop import WakeLoop
+
+log = logging.getLogger("pel.cosigning")
+
+
+@dataclass
+class WitnessStatus:
+    """What one witness last did for this log."""
+
+    agency: str
+    cosigned_size: int = 0
+    last_error: str = ""
+
+
+class CosignatureCollector(WakeLoop):
+    """Asks the federation's witnesses to cosign this log's checkpoints, in a thread."""
+
+    thread_name = "pel-cosigning"
+
+    def __init__(
+        self,
+        log: Log,
+        trust_list: TrustList,
+        agency: str,
+        *,
+        interval: float = 0.5,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(interval)
+        self.log = log
+        self.trust_list = trust_list
+        self.agency = agency
+        self.status: dict[str, WitnessStatus] = {}
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+
+    def witnesses(self) -> list[Member]:
+        return [m for m in self.trust_list.members if m.agency != self.agency]
+
+    def collect_once(self) -> int:
+        """Ask every witness about the latest checkpoint; return how many cosigned it."""
+        latest = self.log.latest()
+        if latest is None:
+            return 0
+        size, note = latest.checkpoint.size, latest.note
+        got = 0
+        for member in self.witnesses():
+            st = self.status.setdefault(member.agency, WitnessStatus(member.agency))
+            if st.cosigned_size == size:
+                got += 1
+                continue
+            for _ in range(2):  # a 409 tells the size the witness holds: ask again from it
+                retry = self._ask(member, st, size, note)
+                if not retry:
+                    break
+            got += st.cosigned_size == size
+        return got
+
+    def _ask(self, member: Member, st: WitnessStatus, size: int, note: bytes) -> bool:
+        old = st.cosigned_size if st.cosigned_size <= size else 0
+        proof = self.log.consistency_proof(old, size) if 0 < old < size else []
+        body = (
+            f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof) + "\n"
+        ).encode() + note
+        try:
+            r = self._http.post(member.url.rstrip("/") + "/add-checkpoint", content=body)
+        except httpx.HTTPError as exc:
+            st.last_error = f"unreachable: {exc}"
+            return False
+        if r.status_code == 409 and r.headers.get("content-type", "").startswith(
+            "text/x.tlog.size"
+        ):
+            try:
+                held = int(r.text.strip())
+            except ValueError:
+                st.last_error = "409 without a size"
+                return False
+            if held == st.cosigned_size or held > size:
+                st.last_error = f"conflict: the witness holds size {held}"
+                return False
+            st.cosigned_size = held
+            return True
+        if r.status_code != 200:
+            st.last_error = f"HTTP {r.status_code}: {r.text[:200]}"
+            return False
+        text = note.split(b"\n\n", 1)[0] + b"\n"
+        verifier = member.witness_verifier
+        good = []
+        for line in r.text.splitlines():
+            try:
+                sig = parse_signature_line(line)
+                if (sig.name, sig.key_id) == (verifier.name, verifier.key_id):
+                    verify_cosignature(text, sig, verifier)
+                    good.append(sig)
+            except CryptoError as exc:
+                st.last_error = f"bad cosignature: {exc.message}"
+                return False
+        if not good:
+            st.last_error = "no cosignature from the witness's listed key"
+            return False
+        self.log.add_cosignatures(size, good)
+        st.cosigned_size, st.last_error = size, ""
+        return False
+
+    def tick(self) -> None:
+        try:
+            self.collect_once()
+        except Exception:
+            log.exception("collecting cosignatures failed; retrying")
+            time.sleep(1.0)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self._http.close()

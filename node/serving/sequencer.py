@@ -1,0 +1,79 @@
+"""The sequencer: a loop around one step, ``sequence_once``, that integrates and publishes.
+
+It runs in a background thread of the serving process. While entries are waiting
+it publishes a checkpoint at least every ``interval`` seconds (sooner when poked
+after an append); when nothing is new it publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from pel.ledger.errors import ConflictError
+from pel.ledger.tlog.checkpoint import SignedCheckpoint
+from pel.ledger.tlog.log import Log
+from pel.node.serving.loop import WakeLoop
+
+log = logging.getLogger("pel.sequencer")
+
+
+class Sequencer(WakeLoop):
+    """Integrates a log's new entries and publishes checkpoints.
+
+    Args:
+        log: The log (with a checkpoint signer).
+        interval: Longest wait, in seconds, between checkpoints while entries wait.
+        min_gap: Shortest gap between two checkpoints, so bursts share one.
+    """
+
+    thread_name = "pel-sequencer"
+
+    def __init__(self, log: Log, *, interval: float = 0.5, min_gap: float = 0.05) -> None:
+        super().__init__(interval)
+        self.log = log
+        self.min_gap = min_gap
+        self._published = threading.Condition()
+        self._size = log.tree_size()
+        self.failures = 0
+
+    @property
+    def size(self) -> int:
+        """Tree size of the latest checkpoint this sequencer knows of."""
+        return self._size
+
+    def sequence_once(self) -> SignedCheckpoint | None:
+        """Integrate what is new and publish one checkpoint; None when nothing was new."""
+        try:
+            checkpoint = self.log.integrate()
+        except ConflictError:
+            checkpoint = self.log.latest()  # another process published; follow it
+        if checkpoint is not None and checkpoint.checkpoint.size != self._size:
+            with self._published:
+                self._size = checkpoint.checkpoint.size
+                self._published.notify_all()
+        return checkpoint
+
+    def wait_for(self, size: int, timeout: float) -> bool:
+        """Block until a checkpoint covers ``size`` entries; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._published:
+            while self._size < size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._published.wait(left)
+        return True
+
+    def tick(self) -> None:
+        """Publish until nothing is new; a failure is retried with a growing back-off
+        (nothing acknowledged is lost either way)."""
+        try:
+            while self.sequence_once() is not None and not self.stopping():
+                time.sleep(self.min_gap)
+            self.failures = 0
+        except Exception:
+            self.failures += 1
+            log.exception("integration failed (attempt %d); retrying", self.failures)
+            time.sleep(min(5.0, 0.1 * 2**self.failures))
