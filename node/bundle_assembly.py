@@ -1,7 +1,7 @@
 """Assembling workers' proof bundles: this node's part, who may ask for it, and the
 merge of every member's part into one bundle.
 
-A node's part holds the subject's records in its own log and in every log it mirrors
+A node's part holds the pwid's records in its own log and in every log it mirrors
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
 chosen set with the enrolment and every correction of those — each with a tlog-proof
 against the newest checkpoint of that log that carries the trust list's witness
@@ -11,15 +11,15 @@ and reported (``left_out``). So one node can hand over a worker's records from e
 state, and parts from several nodes merge without duplicates (same log and index).
 
 Who may ask (``authorise``), answered 401 without credentials or with bad ones,
-403 when they do not grant this subject. "Held here" means in this node's own log
+403 when they do not grant this pwid. "Held here" means in this node's own log
 or in a log it mirrors (not one flagged for a fork):
 
 * this node's own write token (``Bearer``): the issuing agency;
 * ``Pel-Agency`` signed with a member's issuer key (``crypto.request``) within
   ±300 s: the worker's home agency (the member whose country is the PWID's
-  prefix), this node's own agency, an agency that issued a record of this subject
+  prefix), this node's own agency, an agency that issued a record of this pwid
   held here, or one that such a record names (an entitlement's ``based_on``);
-* ``Pel-Holder`` signed with the ``holder_key`` of the subject's standing
+* ``Pel-Holder`` signed with the ``holder_key`` of the pwid's standing
   enrolment, where that enrolment is held here.
 """
 
@@ -57,13 +57,13 @@ from pel.node.peers.client import LogClient, RemoteError
 from pel.node.tokens import authenticate
 
 MAX_SKEW = 300
-BUNDLE_PATH = "/v1/subjects/{pwid}/bundle"
+BUNDLE_PATH = "/v1/pwids/{pwid}/bundle"
 
 
 @dataclass
 class BundlePart:
     """One node's part of a bundle, the ids of records left out as not yet witnessed,
-    and the origins of mirrored logs holding records of the subject that were left out
+    and the origins of mirrored logs holding records of the pwid that were left out
     whole because the log is flagged for a proven fork."""
 
     bundle: Bundle
@@ -146,7 +146,7 @@ def mirror_witnessed(node: Node, log: Member, trust_list: TrustList) -> tuple[in
 
 @dataclass
 class _Held:
-    """One log's records of the subject held here, and how to prove them."""
+    """One log's records of the pwid held here, and how to prove them."""
 
     records: list[tuple[int, dict[str, Any]]]
     witnessed: tuple[int, bytes] | None
@@ -154,14 +154,14 @@ class _Held:
 
 
 def _mirrored(
-    node: Node, subject: str
+    node: Node, pwid: str
 ) -> tuple[dict[str, list[tuple[int, dict[str, Any]]]], list[str]]:
-    """The subject's records in this node's mirrors by origin, and the flagged origins
+    """The pwid's records in this node's mirrors by origin, and the flagged origins
     (proven forks) that hold some, left out."""
     flagged = node.mirrors.flagged()
     held: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     left_out: set[str] = set()
-    for origin, index, entry in node.mirrors.records_of(subject):
+    for origin, index, entry in node.mirrors.records_of(pwid):
         if origin in flagged:
             left_out.add(origin)
         else:
@@ -169,15 +169,15 @@ def _mirrored(
     return held, sorted(left_out)
 
 
-def _held(node: Node, subject: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
-    """The subject's records by log origin (own and mirrored), and the flagged origins."""
+def _held(node: Node, pwid: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
+    """The pwid's records by log origin (own and mirrored), and the flagged origins."""
     logs: dict[str, _Held] = {}
-    own = [(i, json.loads(d)) for i, d in node.log.subject_entries(subject)]
+    own = [(i, json.loads(d)) for i, d in node.log.pwid_entries(pwid)]
     if own:
         logs[node.settings.origin] = _Held(
             own, witnessed_checkpoint(node, trust_list), node.log.inclusion_proof
         )
-    mirrored, left_out = _mirrored(node, subject)
+    mirrored, left_out = _mirrored(node, pwid)
     for origin, records in mirrored.items():
         member = trust_list.member_for_origin(origin)
         witnessed = mirror_witnessed(node, member, trust_list) if member else None
@@ -210,19 +210,19 @@ def _chosen(logs: dict[str, _Held], record_ids: Iterable[str] | None) -> set[tup
     return keep
 
 
-def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None) -> BundlePart:
-    """This node's part of ``subject``'s bundle: its own log's records and its mirrors'.
+def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -> BundlePart:
+    """This node's part of ``pwid``'s bundle: its own log's records and its mirrors'.
 
     Every record is checked to lead to its checkpoint's root before it is handed out,
     so a stored entry altered behind the node's back is never passed on as proven.
 
     Raises:
-        NotFoundError: neither the log nor a mirror holds a record of ``subject`` (or
+        NotFoundError: neither the log nor a mirror holds a record of ``pwid`` (or
             not a chosen id).
         IntegrityError: a stored entry does not match the log's tree.
     """
     trust_list = _trust(node)
-    logs, left_out = _held(node, subject, trust_list)
+    logs, left_out = _held(node, pwid, trust_list)
     if not logs and not left_out:
         raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
     keep = _chosen(logs, record_ids)
@@ -247,14 +247,14 @@ def build_part(node: Node, subject: str, record_ids: Iterable[str] | None = None
                     f"(checkpoint of size {size}): the stored data is damaged"
                 ) from None
             entries.append(make_entry(r, i, path, note))
-    return BundlePart(build_bundle(subject, trust_list, entries), pending, left_out)
+    return BundlePart(build_bundle(pwid, trust_list, entries), pending, left_out)
 
 
 # ---- who may ask ----------------------------------------------------------------
 
 
 def _holder_keys(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The holder keys of the subject's standing enrolments (amendments applied)."""
+    """The holder keys of the pwid's standing enrolments (amendments applied)."""
     revoked = {
         (r["body"]["target"]["issuer"], r["body"]["target"]["id"])
         for r in records
@@ -269,7 +269,7 @@ def _holder_keys(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _agencies(records: Sequence[dict[str, Any]]) -> set[str]:
-    """The agencies that issued the subject's records held here, or that they name."""
+    """The agencies that issued the pwid's records held here, or that they name."""
     return {r["issuer"] for r in records} | {
         ref["issuer"]
         for r in records
@@ -278,15 +278,15 @@ def _agencies(records: Sequence[dict[str, Any]]) -> set[str]:
     }
 
 
-def authorise(node: Node, subject: str, authorization: str | None, *, path: str, now: int) -> str:
-    """Who asks for ``subject``'s bundle part at ``path``; raise unless they may.
+def authorise(node: Node, pwid: str, authorization: str | None, *, path: str, now: int) -> str:
+    """Who asks for ``pwid``'s bundle part at ``path``; raise unless they may.
 
     Returns:
         ``agency:<ID>`` or ``holder``.
 
     Raises:
         AuthError: no credentials, or credentials that do not verify (401).
-        ForbiddenError: valid credentials that do not grant this subject (403).
+        ForbiddenError: valid credentials that do not grant this pwid (403).
     """
     if not authorization:
         raise AuthError(
@@ -302,8 +302,8 @@ def authorise(node: Node, subject: str, authorization: str | None, *, path: str,
         raise AuthError(f"bad authorization: {exc.message}") from None
     if abs(now - request.time) > MAX_SKEW:
         raise AuthError(f"the signed request's time is more than {MAX_SKEW} s from this node's")
-    mirrored, _ = _mirrored(node, subject)
-    records = [json.loads(d) for _, d in node.log.subject_entries(subject)]
+    mirrored, _ = _mirrored(node, pwid)
+    records = [json.loads(d) for _, d in node.log.pwid_entries(pwid)]
     records += [r for origin in sorted(mirrored) for _, r in mirrored[origin]]
     if request.scheme == AGENCY_SCHEME:
         trust_list = _trust(node)
@@ -312,7 +312,7 @@ def authorise(node: Node, subject: str, authorization: str | None, *, path: str,
             raise AuthError("the request is not signed by a member agency's issuer key")
         if (
             member.agency == node.agency
-            or member.country == subject[:2]
+            or member.country == pwid[:2]
             or member.agency in _agencies(records)
         ):
             return "agency:" + member.agency
@@ -338,14 +338,14 @@ class Assembled:
 
 
 def assemble(
-    subject: str,
+    pwid: str,
     trust_list: TrustList,
     *,
     urls: Sequence[str] | None = None,
     sign: Callable[[str], str],
     transport: Any = None,
 ) -> Assembled:
-    """Ask every member's node (or ``urls``) for its part of ``subject``'s bundle; merge.
+    """Ask every member's node (or ``urls``) for its part of ``pwid``'s bundle; merge.
 
     A part that does not verify against ``trust_list`` (also one made under another
     trust-list version) is left out and reported in ``failed``, like a node that
@@ -359,7 +359,7 @@ def assemble(
         BundleError: no node shared a witnessed record of the worker.
     """
     targets = list(urls) if urls else [m.url for m in trust_list.members]
-    path = BUNDLE_PATH.format(pwid=subject)
+    path = BUNDLE_PATH.format(pwid=pwid)
     parts: list[Bundle] = []
     pending: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
@@ -367,7 +367,7 @@ def assemble(
     for url in targets:
         with LogClient(url, transport=transport) as client:
             try:
-                text, waiting, flagged = client.subject_bundle(path, sign(path))
+                text, waiting, flagged = client.pwid_bundle(path, sign(path))
             except RemoteError as exc:
                 if exc.status != 404:
                     failed[url] = f"{exc.message} [{exc.code}]"
@@ -377,8 +377,8 @@ def assemble(
                 continue
         try:
             part = Bundle.from_json(text)
-            if part.subject != subject:
-                raise BundleError("subject_mismatch", "the part is of another worker")
+            if part.pwid != pwid:
+                raise BundleError("pwid_mismatch", "the part is of another worker")
             if part.records:  # a part is checked like a bundle before it is merged
                 verify_bundle(part, trust_list)
                 parts.append(part)

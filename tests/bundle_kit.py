@@ -96,7 +96,7 @@ class Kit:
             make_entry(r, i, k.tree.inclusion_proof(i, size), note) for i, r in enumerate(k.records)
         ]
 
-    def bundle(self, subject: str, *agencies: str, **notes: bytes) -> Bundle:
+    def bundle(self, pwid: str, *agencies: str, **notes: bytes) -> Bundle:
         agencies = agencies or tuple(self.logs)
         entries = [e for a in agencies for e in self.entries(a, notes.get(a))]
-        return build_bundle(subject, self.trust_list, entries)
+        return build_bundle(pwid, self.trust_list, entries)

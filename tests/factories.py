@@ -30,7 +30,7 @@ def contribution(**over: Any) -> dict[str, Any]:
         "v": 1,
         "type": "contribution",
         "id": next_id(),
-        "subject": PWID,
+        "pwid": PWID,
         "body": body,
         "issued_at": "2026-11-01T09:00:00Z",
     }
@@ -43,7 +43,7 @@ def enrolment(**over: Any) -> dict[str, Any]:
         "v": 1,
         "type": "enrolment",
         "id": next_id(),
-        "subject": PWID,
+        "pwid": PWID,
         "issued_at": "2026-01-02T08:00:00Z",
         "body": {
             "home_country": "MM",
@@ -61,7 +61,7 @@ def entitlement(**over: Any) -> dict[str, Any]:
         "v": 1,
         "type": "entitlement",
         "id": next_id(),
-        "subject": PWID,
+        "pwid": PWID,
         "issued_at": "2026-11-20T08:00:00Z",
         "body": {
             "benefit": "lump_sum_refund",
@@ -85,7 +85,7 @@ def amendment(target: dict[str, Any], issuer: str = "MY-PERKESO", **over: Any) -
         "v": 1,
         "type": "amendment",
         "id": next_id(),
-        "subject": target["subject"],
+        "pwid": target["pwid"],
         "issued_at": "2026-11-21T08:00:00Z",
         "body": {
             "target": {"issuer": issuer, "id": target["id"]},
@@ -103,7 +103,7 @@ def revocation(target: dict[str, Any], issuer: str = "MY-PERKESO", **over: Any) 
         "v": 1,
         "type": "revocation",
         "id": next_id(),
-        "subject": target["subject"],
+        "pwid": target["pwid"],
         "issued_at": "2026-11-21T08:00:00Z",
         "body": {"target": {"issuer": issuer, "id": target["id"]}, "reason": "duplicate"},
     }

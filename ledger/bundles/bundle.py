@@ -3,13 +3,13 @@
 A bundle is one JSON document in RFC 8785 canonical form (UTF-8, nothing else)::
 
     {"format": "pel-bundle/v1",
-     "subject": "<PWID>",
+     "pwid": "<PWID>",
      "trust_list": {"version": <int>, "digest": "<TrustList.digest() of that version>"},
      "records": [{"record": {<signed record>}, "proof": "<C2SP tlog-proof text>"}, …]}
 
 Each record's RFC 8785 form is exactly its log entry, so its leaf hash is
 SHA-256(0x00 ‖ JCS(record)) and each ``proof`` can be checked by any tlog-proof
-verifier. Records are ordered by (log origin, index) and all name the bundle's subject.
+verifier. Records are ordered by (log origin, index) and all name the bundle's pwid.
 
 :func:`verify_bundle` needs nothing but the bundle and the trust list (no clock, no
 network). It checks that the text is exactly canonical, each record's schema and
@@ -25,11 +25,11 @@ by currency, entitlements and their status.
 What a bundle cannot show offline: a correction that was *withheld*. A bundle from
 which a revocation was left out (with its record kept) still verifies, because a
 proof of inclusion says nothing about what else the log holds; only asking the log
-(or a mirror) for the subject's records can tell.
+(or a mirror) for the pwid's records can tell.
 
 Errors (all :class:`BundleError`, code in brackets)::
 
-    bad_format  not_canonical  trust_list_mismatch  subject_mismatch  bad_record
+    bad_format  not_canonical  trust_list_mismatch  pwid_mismatch  bad_record
     unknown_issuer  bad_record_signature  bad_proof  bad_checkpoint  wrong_log
     bad_checkpoint_signature  unknown_signature  bad_cosignature  no_quorum
     bad_inclusion_proof  not_ordered  duplicate_record  missing_target  target_mismatch
@@ -59,7 +59,7 @@ from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.ledger.tlog.tlog_proof import TlogProof, format_proof, parse_proof
 
 FORMAT = "pel-bundle/v1"
-_KEYS = {"format", "subject", "trust_list", "records"}
+_KEYS = {"format", "pwid", "trust_list", "records"}
 
 
 # ---- the document ---------------------------------------------------------------
@@ -80,7 +80,7 @@ class BundleEntry:
 class Bundle:
     """A worker's bundle; :meth:`to_json` writes its canonical form."""
 
-    subject: str
+    pwid: str
     trust_version: int
     trust_digest: str
     records: tuple[BundleEntry, ...] = ()
@@ -88,7 +88,7 @@ class Bundle:
     def to_obj(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "subject": self.subject,
+            "pwid": self.pwid,
             "trust_list": {"version": self.trust_version, "digest": self.trust_digest},
             "records": [e.to_obj() for e in self.records],
         }
@@ -146,8 +146,8 @@ class Bundle:
             or not isinstance(tl["digest"], str)
         ):
             raise BundleError("bad_format", "trust_list must be {version: integer, digest: string}")
-        if not isinstance(data["subject"], str):
-            raise BundleError("bad_format", "the bundle's subject must be a string")
+        if not isinstance(data["pwid"], str):
+            raise BundleError("bad_format", "the bundle's pwid must be a string")
         records = data["records"]
         if not isinstance(records, list):
             raise BundleError("bad_format", "records must be a list")
@@ -163,7 +163,7 @@ class Bundle:
                     "bad_format", f"records[{i}] must be {{record: object, proof: string}}"
                 )
             entries.append(BundleEntry(item["record"], item["proof"]))
-        return cls(data["subject"], tl["version"], tl["digest"], tuple(entries))
+        return cls(data["pwid"], tl["version"], tl["digest"], tuple(entries))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -193,7 +193,7 @@ def _sort_key(entry: BundleEntry) -> tuple[str, int]:
     return origin, proof.index
 
 
-def build_bundle(subject: str, trust_list: TrustList, entries: Iterable[BundleEntry]) -> Bundle:
+def build_bundle(pwid: str, trust_list: TrustList, entries: Iterable[BundleEntry]) -> Bundle:
     """A bundle of ``entries`` under ``trust_list``, in (origin, index) order, each record
     once (the same entry from two parts is kept once; a record appearing twice under
     different proofs keeps the one against the larger checkpoint)."""
@@ -205,28 +205,28 @@ def build_bundle(subject: str, trust_list: TrustList, entries: Iterable[BundleEn
         if key not in chosen or size > sizes[key]:
             chosen[key], sizes[key] = e, size
     ordered = tuple(chosen[k] for k in sorted(chosen))
-    return Bundle(subject, trust_list.version, trust_list.digest(), ordered)
+    return Bundle(pwid, trust_list.version, trust_list.digest(), ordered)
 
 
 def merge_bundles(parts: Sequence[Bundle], trust_list: TrustList) -> Bundle:
-    """One bundle from the parts the members' nodes sent (same subject and trust list).
+    """One bundle from the parts the members' nodes sent (same pwid and trust list).
 
     Raises:
-        BundleError: the parts name different subjects or trust-list versions.
+        BundleError: the parts name different pwids or trust-list versions.
     """
     if not parts:
         raise BundleError("bad_format", "there are no bundle parts to merge")
-    subject = parts[0].subject
+    pwid = parts[0].pwid
     for p in parts:
-        if p.subject != subject:
-            raise BundleError("subject_mismatch", "the bundle parts are of different workers")
+        if p.pwid != pwid:
+            raise BundleError("pwid_mismatch", "the bundle parts are of different workers")
         if (p.trust_version, p.trust_digest) != (trust_list.version, trust_list.digest()):
             raise BundleError(
                 "trust_list_mismatch",
                 f"a part names trust-list version {p.trust_version}, not version "
                 f"{trust_list.version} that this merge uses",
             )
-    return build_bundle(subject, trust_list, [e for p in parts for e in p.records])
+    return build_bundle(pwid, trust_list, [e for p in parts for e in p.records])
 
 
 # ---- verification ---------------------------------------------------------------
@@ -267,14 +267,14 @@ class VerifiedRecord:
 class BundleReport:
     """What a verified bundle proves."""
 
-    subject: str
+    pwid: str
     trust_version: int
     digest: str
     records: tuple[VerifiedRecord, ...]
 
     @property
     def home_country(self) -> str:
-        return self.subject[:2]
+        return self.pwid[:2]
 
 
 def _trust_for(bundle: Bundle, trust: TrustList | Sequence[TrustList]) -> TrustList:
@@ -372,7 +372,7 @@ _Checked = dict[tuple[bytes, str], tuple[Checkpoint, tuple[str, ...]]]
 
 
 def _verify_entry(
-    entry: BundleEntry, subject: str, trust_list: TrustList, position: int, checked: _Checked
+    entry: BundleEntry, pwid: str, trust_list: TrustList, position: int, checked: _Checked
 ) -> VerifiedRecord:
     record = entry.record
     where = f"record {position + 1}"
@@ -381,8 +381,8 @@ def _verify_entry(
     except LedgerError as exc:
         raise BundleError("bad_record", f"{where} is not a valid record: {exc.message}") from None
     where = f"record {record['issuer']}/{record['id']}"
-    if record["subject"] != subject:
-        raise BundleError("subject_mismatch", f"{where} is of another worker than the bundle's")
+    if record["pwid"] != pwid:
+        raise BundleError("pwid_mismatch", f"{where} is of another worker than the bundle's")
     member = trust_list.member(record["issuer"])
     if member is None:
         raise BundleError(
@@ -516,9 +516,9 @@ def verify_bundle(
     digest = hashlib.sha256(raw).hexdigest()
     trust_list = _trust_for(parsed, trust)
     try:
-        check_pwid(parsed.subject)
+        check_pwid(parsed.pwid)
     except ValueError:
-        raise BundleError("bad_format", "the bundle's subject is not a PWID") from None
+        raise BundleError("bad_format", "the bundle's pwid is not a PWID") from None
     if not parsed.records:
         raise BundleError("bad_format", "the bundle holds no records")
     verified: list[VerifiedRecord] = []
@@ -526,7 +526,7 @@ def verify_bundle(
     keys: set[tuple[str, str]] = set()
     checked: _Checked = {}
     for pos, entry in enumerate(parsed.records):
-        v = _verify_entry(entry, parsed.subject, trust_list, pos, checked)
+        v = _verify_entry(entry, parsed.pwid, trust_list, pos, checked)
         here = (v.member.origin, v.index)
         if last is not None and here <= last:
             raise BundleError(
@@ -539,7 +539,7 @@ def verify_bundle(
         last = here
         verified.append(v)
     return BundleReport(
-        parsed.subject, trust_list.version, digest, tuple(_apply_corrections(verified))
+        parsed.pwid, trust_list.version, digest, tuple(_apply_corrections(verified))
     )
 
 

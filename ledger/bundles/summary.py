@@ -35,7 +35,7 @@ class StateSummary:
 class Summary:
     """A person's reading of a verified bundle."""
 
-    subject: str
+    pwid: str
     home_country: str
     enrolment: dict[str, Any] | None
     states: dict[str, StateSummary]
@@ -85,4 +85,4 @@ def summarise(report: BundleReport) -> Summary:
     for country, branches in branch_periods.items():
         states[country].months_by_branch = {k: len(p) for k, p in sorted(branches.items())}
     home = enrolment["home_country"] if enrolment else report.home_country
-    return Summary(report.subject, home, enrolment, dict(sorted(states.items())), corrections)
+    return Summary(report.pwid, home, enrolment, dict(sorted(states.items())), corrections)

@@ -130,7 +130,7 @@ class MirrorState:
 
 
 RecordMeta = tuple[str, str, str]
-"""The columns a mirrored entry is found by: its record id, subject and type. A plain
+"""The columns a mirrored entry is found by: its record id, pwid and type. A plain
 tuple: worker processes send thousands of them back per step, and a tuple costs a sixth
 of a dataclass to pickle."""
 
@@ -165,12 +165,12 @@ def check_records_of(
             # The entry must be the record's canonical JSON; its signing bytes are cut
             # out of it rather than encoded again.
             record, signing = read_entry(entry)
-            meta = record_id, subject, type_ = record["id"], record["subject"], record["type"]
-            if not (type(record_id) is str and type(subject) is str and type(type_) is str):
-                raise ValueError("id, subject and type must be strings")
+            meta = record_id, pwid, type_ = record["id"], record["pwid"], record["type"]
+            if not (type(record_id) is str and type(pwid) is str and type(type_) is str):
+                raise ValueError("id, pwid and type must be strings")
             # The columns' sizes (the origin's own validation keeps well inside them).
-            if len(record_id) > 128 or len(subject) > 32 or len(type_) > 16:
-                raise ValueError("id, subject or type is too long")
+            if len(record_id) > 128 or len(pwid) > 32 or len(type_) > 16:
+                raise ValueError("id, pwid or type is too long")
         except (ValueError, KeyError, CryptoError) as exc:
             return "bad_record", f"{origin} entry {first + i}: {exc}"
         if record.get("issuer") != agency:
@@ -463,7 +463,7 @@ class MirrorStore:
             # database's own work (a step stores thousands of entries).
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             conn.exec_driver_sql(
-                f"INSERT INTO {ENTRIES.name} (origin, idx, record_id, subject, type, data) "
+                f"INSERT INTO {ENTRIES.name} (origin, idx, record_id, pwid, type, data) "
                 f"VALUES ({', '.join([mark] * 6)})",
                 [
                     (log.origin, first + i, *meta, e)
@@ -537,13 +537,13 @@ class MirrorStore:
             raise IntegrityError(f"mirror of {origin}: entries {start}..{end - 1} not all stored")
         return [bytes(d) for d in data]
 
-    def records_of(self, subject: str) -> list[tuple[str, int, bytes]]:
+    def records_of(self, pwid: str) -> list[tuple[str, int, bytes]]:
         """``(origin, index, entry)`` of a worker's records in every verified copy."""
         sizes = {st.origin: st.size for st in self.states()}
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ENTRIES.c.origin, ENTRIES.c.idx, ENTRIES.c.data)
-                .where(ENTRIES.c.subject == subject)
+                .where(ENTRIES.c.pwid == pwid)
                 .order_by(ENTRIES.c.origin, ENTRIES.c.idx)
             ).all()
         return [(o, int(i), bytes(d)) for o, i, d in rows if int(i) < sizes.get(o, 0)]

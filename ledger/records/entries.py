@@ -17,7 +17,7 @@ class PreparedRecord(NamedTuple):
 
     Attributes:
         record_id: The record's ``id`` (the issuer is the log's own agency).
-        subject: The worker's PWID.
+        pwid: The worker's PWID.
         type: The record type.
         entry: The exact bytes the log stores: RFC 8785 canonical JSON.
         leaf_hash: The entry's RFC 9162 leaf hash.
@@ -27,7 +27,7 @@ class PreparedRecord(NamedTuple):
     """
 
     record_id: str
-    subject: str
+    pwid: str
     type: str
     entry: bytes
     leaf_hash: bytes
@@ -51,7 +51,7 @@ def prepare_record(
     target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None
     return PreparedRecord(
         record_id=record["id"],
-        subject=record["subject"],
+        pwid=record["pwid"],
         type=record["type"],
         entry=entry,
         leaf_hash=hash_leaf(entry),

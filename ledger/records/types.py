@@ -3,11 +3,11 @@
 A log entry is one signed record, serialised as RFC 8785 canonical JSON::
 
     {"v": 1, "type": "contribution", "issuer": "MY-PERKESO", "id": "0193…",
-     "issued_at": "2026-11-22T10:00:00Z", "subject": "MM-7K3Q9X2M4T8V1B5N",
+     "issued_at": "2026-11-22T10:00:00Z", "pwid": "MM-7K3Q9X2M4T8V1B5N",
      "body": {…}, "sig": "<base64 Ed25519 over the JCS of the rest>"}
 
 * ``issuer`` is the agency id; ``(issuer, id)`` is the record's idempotency key.
-* ``subject`` is the worker's portable worker id (PWID); names and national ids
+* ``pwid`` is the worker's portable worker id (PWID); names and national ids
   never appear in a record, only a salted commitment in the enrolment.
 * Records are never edited: an ``amendment`` carries the corrected body of the
   record it names, a ``revocation`` withdraws it. ``reason`` is a code, never free
@@ -179,7 +179,7 @@ class _Envelope(_Strict):
     issuer: AgencyId
     id: RecordId
     issued_at: Timestamp
-    subject: PWID
+    pwid: PWID
     sig: StrictStr | None = None
 
     @field_validator("v", mode="before")

@@ -49,7 +49,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # FULL: an acknowledged (committed) record survives power loss, not just a crash.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
-    # Index pages of a big log (the record-id and subject indexes are written at random
+    # Index pages of a big log (the record-id and pwid indexes are written at random
     # places) must stay in memory: 2 MiB, SQLite's default, makes appends seek at scale.
     cur.execute("PRAGMA cache_size=-262144")  # 256 MiB
     cur.execute("PRAGMA temp_store=MEMORY")

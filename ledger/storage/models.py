@@ -4,7 +4,7 @@ Sizes matter here (a large receiving state files ~3 million records a month), so
 the schema stores each thing once:
 
 * ``entries``: the canonical JSON of each record, with the few columns needed to
-  find it (record id, subject PWID, type). Leaf hashes live in level-0 tiles.
+  find it (record id, pwid PWID, type). Leaf hashes live in level-0 tiles.
 * ``tiles``: C2SP tlog-tiles exactly as served: 256 concatenated 32-byte hashes
   per full tile, and the current partial tile of each level (a partial tile of a
   smaller width is a prefix of it, so older checkpoints' partial tiles are served
@@ -49,7 +49,7 @@ class EntryRow(SQLModel, table=True):
 
     idx: int = Field(sa_column=Column(_Index, primary_key=True, autoincrement=False))
     record_id: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
-    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    pwid: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     type: str = Field(sa_column=Column(String(16), nullable=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -172,7 +172,7 @@ class MirrorEntryRow(SQLModel, table=True):
     origin: str = Field(sa_column=Column(String(200), primary_key=True))
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     record_id: str = Field(sa_column=Column(String(128), nullable=False, index=True))
-    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    pwid: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     type: str = Field(sa_column=Column(String(16), nullable=False))
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 

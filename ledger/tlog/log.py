@@ -574,7 +574,7 @@ class Log:
         A record whose ``(issuer, id)`` is already in the log (or earlier in the
         batch) with the same content gets its existing index back; with other
         content the whole batch is refused (:class:`BatchError`, 409). Amendments
-        and revocations must name a record of this log with the same subject.
+        and revocations must name a record of this log with the same pwid.
         """
         if not records:
             return []
@@ -636,23 +636,22 @@ class Log:
                             )
                         )
                         continue
-                    if target[1] != rec.subject:
+                    if target[1] != rec.pwid:
                         problems.append(
                             (
                                 pos,
                                 RecordError(
-                                    f"{rec.type} subject differs from the subject "
-                                    f"of {rec.target!r}",
-                                    code="subject_mismatch",
-                                    field="subject",
+                                    f"{rec.type} pwid differs from the pwid of {rec.target!r}",
+                                    code="pwid_mismatch",
+                                    field="pwid",
                                 ),
                             )
                         )
                         continue
                 idx = next_index + len(rows)
-                rows.append((idx, rec.record_id, rec.subject, rec.type, rec.entry))
+                rows.append((idx, rec.record_id, rec.pwid, rec.type, rec.entry))
                 leaves.append(rec.leaf_hash)
-                known[rec.record_id] = (idx, rec.subject, rec.entry)
+                known[rec.record_id] = (idx, rec.pwid, rec.entry)
                 results.append(Appended(idx, rec.leaf_hash, rec.record_id))
             if problems:
                 raise BatchError(problems)
@@ -695,7 +694,7 @@ class Log:
         # parameter processing would cost more than SQLite's own work here.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         sql = (
-            f"INSERT INTO {ENTRIES.name} (idx, record_id, subject, type, data) "
+            f"INSERT INTO {ENTRIES.name} (idx, record_id, pwid, type, data) "
             f"VALUES ({', '.join([mark] * 5)})"
         )
         conn.exec_driver_sql(sql, rows)
@@ -710,12 +709,12 @@ class Log:
         for i in range(0, len(ids), _IN_CHUNK):
             chunk = ids[i : i + _IN_CHUNK]
             rows = conn.exec_driver_sql(
-                f"SELECT record_id, idx, subject, data FROM {ENTRIES.name} "
+                f"SELECT record_id, idx, pwid, data FROM {ENTRIES.name} "
                 f"WHERE record_id IN ({', '.join([mark] * len(chunk))})",
                 tuple(chunk),
             )
-            for rid, idx, subject, data in rows:
-                out[rid] = (int(idx), subject, bytes(data))
+            for rid, idx, pwid, data in rows:
+                out[rid] = (int(idx), pwid, bytes(data))
         return out
 
     def integrate(
@@ -1041,13 +1040,13 @@ class Log:
 
     # ---- a worker's records --------------------------------------------------------
 
-    def subject_entries(self, subject: str) -> list[tuple[int, bytes]]:
-        """``(index, entry)`` of every sequenced record of ``subject``, in log order
+    def pwid_entries(self, pwid: str) -> list[tuple[int, bytes]]:
+        """``(index, entry)`` of every sequenced record of ``pwid``, in log order
         (integrated or not yet: compare with a checkpoint's size)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(ENTRIES.c.idx, ENTRIES.c.data)
-                .where(ENTRIES.c.subject == subject)
+                .where(ENTRIES.c.pwid == pwid)
                 .order_by(ENTRIES.c.idx)
             ).all()
         return [(int(i), bytes(d)) for i, d in rows]

@@ -96,7 +96,7 @@ def _print_summary(report: Any) -> None:
 
     s = summarise(report)
     out.print(
-        f"[bold green]verified[/bold green]: bundle of {s.subject} "
+        f"[bold green]verified[/bold green]: bundle of {s.pwid} "
         f"({len(report.records)} records, trust list version {report.trust_version}, "
         f"sha256 {report.digest})",
         highlight=False,

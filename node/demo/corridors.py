@@ -91,7 +91,7 @@ def _enrolment(
         "v": 1,
         "type": "enrolment",
         "id": uuid7(rng, millis),
-        "subject": pwid,
+        "pwid": pwid,
         "issued_at": f"{period}-02T08:00:00Z",
         "body": {
             "home_country": home.country,
@@ -120,7 +120,7 @@ def _entitlement(
         "v": 1,
         "type": "entitlement",
         "id": uuid7(rng, millis),
-        "subject": pwid,
+        "pwid": pwid,
         "issued_at": f"{start}T11:00:00Z",
         "body": {
             "benefit": benefit,
@@ -143,7 +143,7 @@ def _correction(
         "v": 1,
         "type": kind,
         "id": uuid7(rng, BASE_MS),
-        "subject": target["subject"],
+        "pwid": target["pwid"],
         "issued_at": target["issued_at"].replace("T09:", "T15:"),
         "body": {"target": {"issuer": host.id, "id": target["id"]}, **fields},
     }

@@ -51,7 +51,7 @@ def _contribution(
         "v": 1,
         "type": "contribution",
         "id": uuid7(rng, millis),
-        "subject": pwid,
+        "pwid": pwid,
         "issued_at": f"{period}-28T09:00:00Z",
         "body": {
             "employer": employer,
@@ -84,7 +84,7 @@ def synth_drafts(
                 "v": 1,
                 "type": "enrolment",
                 "id": uuid7(rng, base_ms),
-                "subject": make_pwid(rng, a.country),
+                "pwid": make_pwid(rng, a.country),
                 "issued_at": f"{periods[0]}-02T08:00:00Z",
                 "body": {
                     "home_country": a.country,
@@ -112,7 +112,7 @@ def synth_drafts(
                 "v": 1,
                 "type": "amendment",
                 "id": uuid7(rng, base_ms),
-                "subject": pwid,
+                "pwid": pwid,
                 "issued_at": f"{worked[-1]}-28T10:00:00Z",
                 "body": {
                     "target": {"issuer": a.id, "id": target["id"]},
@@ -127,7 +127,7 @@ def synth_drafts(
                 "v": 1,
                 "type": "entitlement",
                 "id": uuid7(rng, base_ms),
-                "subject": pwid,
+                "pwid": pwid,
                 "issued_at": f"{worked[-1]}-28T11:00:00Z",
                 "body": {
                     "benefit": "lump_sum_refund",

@@ -2,7 +2,7 @@
 
 CSV columns name record fields by dotted path, e.g.::
 
-    type,id,subject,body.employer,body.period,body.insured_earnings,body.currency,body.contributions.old_age
+    type,id,pwid,body.employer,body.period,body.insured_earnings,body.currency,body.contributions.old_age
 
 Every cell is a string, as pel's money, dates and codes are; empty cells are left
 out. ``v`` becomes a number, ``body.exportable`` a boolean, ``body.periods`` a

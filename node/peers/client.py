@@ -139,7 +139,7 @@ class LogClient:
             raise PeerError(f"cannot reach {self.base_url}/v1/gossip: {exc}") from None
         return self._check(r).json()["results"]  # type: ignore[no-any-return]
 
-    def subject_bundle(self, path: str, authorization: str) -> tuple[bytes, list[str], list[str]]:
+    def pwid_bundle(self, path: str, authorization: str) -> tuple[bytes, list[str], list[str]]:
         """A node's part of a worker's bundle at ``path``: its canonical bytes, the ids
         of records left out as not yet witnessed (the ``Pel-Pending`` header) and the
         mirrored logs left out as flagged for a proven fork (``Pel-Left-Out``)."""

@@ -74,7 +74,7 @@ def test_signed_records_verified_against_issuer_key(client: TestClient) -> None:
     node: Node = client.node  # type: ignore[attr-defined]
     good = sign_record(f.with_issuer(f.contribution()), node.issuer_key)
     forged = sign_record(f.with_issuer(f.contribution()), SigningKey.generate())
-    tampered = dict(good, subject=f.PWID2)
+    tampered = dict(good, pwid=f.PWID2)
     r = client.post("/v1/records", json=[good])
     assert r.status_code == 200 and r.json()["records"][0]["index"] == 0
     for bad in (forged, tampered):
@@ -131,7 +131,7 @@ def test_idempotent_and_conflicting_resubmission(client: TestClient) -> None:
     again = client.post("/v1/records", json=drafts).json()["records"]
     assert [x["index"] for x in again] == [x["index"] for x in first]
     assert all(x["duplicate"] for x in again)
-    changed = dict(drafts[1], subject=f.PWID2)
+    changed = dict(drafts[1], pwid=f.PWID2)
     body = error(client.post("/v1/records", json=[changed]), 409, "conflict")
     assert body["records"][0]["position"] == 0
     assert state(client)[0] == 3

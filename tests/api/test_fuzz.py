@@ -46,7 +46,7 @@ OPERATIONS = {
     "GET /mirror/{path}",
     "POST /v1/gossip",
     "GET /v1/federation",
-    "GET /v1/subjects/{pwid}/bundle",
+    "GET /v1/pwids/{pwid}/bundle",
 }
 
 

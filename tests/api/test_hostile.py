@@ -119,7 +119,7 @@ def test_gossip_must_be_json_and_methods_and_paths_are_checked(hostile: TestClie
         b'[{"id": "\\ud800"}]',
         json.dumps([f.contribution(v=True)]).encode(),  # true is not the version 1
         json.dumps([f.contribution(id="r\u202e\U0001f600")]).encode(),
-        json.dumps([f.contribution(subject="MM-7K3Q9X2M4T8V1B5\u00d1")]).encode(),
+        json.dumps([f.contribution(pwid="MM-7K3Q9X2M4T8V1B5\u00d1")]).encode(),
     ],
 )
 def test_garbage_batches_are_refused(hostile: TestClient, body: bytes) -> None:
@@ -269,7 +269,7 @@ def test_unicode_ids_are_not_found(hostile: TestClient, record_id: str) -> None:
 
 @pytest.mark.parametrize("pwid", ["\U0001f600", "MM-7K3Q9X2M4T8V1B5\u00d1", "x" * 5000])
 def test_bundles_of_non_pwids_are_refused(hostile: TestClient, pwid: str) -> None:
-    refused(hostile.get(f"/v1/subjects/{pwid}/bundle"), 422, "bad_pwid")
+    refused(hostile.get(f"/v1/pwids/{pwid}/bundle"), 422, "bad_pwid")
 
 
 # -- credentials in URLs ---------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_a_token_in_the_url_is_refused(hostile: TestClient) -> None:
         f"/v1/node?token={token}",
         f"/v1/node?access_token={token}",
         f"/v1/node?x={token}",
-        f"/v1/subjects/{f.PWID}/bundle?token={token}",
+        f"/v1/pwids/{f.PWID}/bundle?token={token}",
         "/v1/node?Authorization=Bearer%20x",
     ):
         body = refused(hostile.get(url, headers={"Authorization": ""}), 400, "token_in_url")

@@ -136,10 +136,10 @@ def test_cut_and_insert_give_the_canonical_json(value: dict[str, Any], key: str,
 
 
 def test_cut_of_a_record_at_sig() -> None:
-    record = {"v": 1, "type": "t", "subject": "s", "issuer": "i", "id": "x", "body": {"a": [1]}}
+    record = {"v": 1, "type": "t", "pwid": "s", "issuer": "i", "id": "x", "body": {"a": [1]}}
     encoded, offset = canonical_cut(record, "sig")
-    assert encoded == b'{"body":{"a":[1]},"id":"x","issuer":"i","subject":"s","type":"t","v":1}'
-    assert encoded[:offset] == b'{"body":{"a":[1]},"id":"x","issuer":"i"'
+    assert encoded == b'{"body":{"a":[1]},"id":"x","issuer":"i","pwid":"s","type":"t","v":1}'
+    assert encoded[:offset] == b'{"body":{"a":[1]},"id":"x","issuer":"i","pwid":"s"'
     signed = insert_member(encoded, offset, b'"sig":"AA=="')
     assert signed == rfc8785.dumps({**record, "sig": "AA=="})
 

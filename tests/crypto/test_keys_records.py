@@ -170,7 +170,7 @@ RECORD: dict[str, Any] = {
     "record_id": "TH-SSO:2026:000001",
     "issuer": "TH-SSO",
     "issued_at": "2026-01-31T00:00:00Z",
-    "subject": "hmac:4bF1d0",
+    "pwid": "hmac:4bF1d0",
     "body": {
         "amount": "1250.00",
         "currency": "THB",
@@ -282,7 +282,7 @@ def test_leaf_paths_cover_the_record() -> None:
         lambda r: r.update(extra="x"),
         lambda r: r["body"].update(extra=0),
         lambda r: r["body"]["months"].append(4),
-        lambda r: r.pop("subject"),
+        lambda r: r.pop("pwid"),
         lambda r: r["body"].pop("note"),
         lambda r: r["body"].update(amount=1250),  # same text, other JSON type
         lambda r: r["body"].update(note="null"),

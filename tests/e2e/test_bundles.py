@@ -46,15 +46,15 @@ def test_a_bundle_from_three_nodes_verifies_offline(
     th, my = fed.nodes[0], fed.nodes[1]
     holder = SigningKey.generate()
     write_private_key(tmp_path / "holder.pem", holder)
-    enrol = f.enrolment(subject=PWID)
+    enrol = f.enrolment(pwid=PWID)
     enrol["body"].update(home_country="MY", holder_key=holder.public_key.to_base64())
     my.submit([enrol])
     thb = {"currency": "THB", "contributions": {"old_age": "450.00", "sickness": "150.00"}}
     months = [
-        f.contribution(subject=PWID, body={**thb, "period": p, "insured_earnings": "15000.00"})
+        f.contribution(pwid=PWID, body={**thb, "period": p, "insured_earnings": "15000.00"})
         for p in ("2026-07", "2026-08", "2026-09")
     ]
-    th.submit([*months, f.contribution(subject="MM-7K3Q9X2M4T8V1B5N", body=thb)])
+    th.submit([*months, f.contribution(pwid="MM-7K3Q9X2M4T8V1B5N", body=thb)])
     fix = f.amendment(months[0], issuer="TH-SSO")
     fix["body"]["body"]["insured_earnings"] = "16000.00"
     th.submit([fix, f.revocation(months[1], issuer="TH-SSO")])

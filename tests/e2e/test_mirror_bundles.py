@@ -65,16 +65,16 @@ def whole(c: Cluster, url: str, auth: str, ids: set[str]) -> httpx.Response | No
 def fill(c: Cluster, holder: SigningKey) -> dict[str, dict[str, Any]]:
     """The worker's records at home and in the two host states (and someone else's)."""
     th, my, sg = c.nodes[0], c.nodes[1], c.nodes[2]
-    enrol = f.enrolment(subject=PWID)
+    enrol = f.enrolment(pwid=PWID)
     enrol["body"]["home_country"] = "TH"
     enrol["body"]["holder_key"] = holder.public_key.to_base64()
-    th.submit([enrol, f.contribution(subject=OTHER, body={"currency": "THB"})])
-    myr = [f.contribution(subject=PWID, body={"period": p}) for p in ("2026-08", "2026-09")]
-    my.submit([*myr, f.contribution(subject=OTHER)])
+    th.submit([enrol, f.contribution(pwid=OTHER, body={"currency": "THB"})])
+    myr = [f.contribution(pwid=PWID, body={"period": p}) for p in ("2026-08", "2026-09")]
+    my.submit([*myr, f.contribution(pwid=OTHER)])
     amend = f.amendment(myr[0], issuer="MY-PERKESO")
     my.submit([amend])
     sgd = {"currency": "SGD", "insured_earnings": "3000.00"}
-    sgc = [f.contribution(subject=PWID, body={**sgd, "period": p}) for p in ("2026-10", "2026-11")]
+    sgc = [f.contribution(pwid=PWID, body={**sgd, "period": p}) for p in ("2026-10", "2026-11")]
     sg.submit(sgc)
     revoke = f.revocation(sgc[1], issuer="SG-CPF")
     sg.submit([revoke])
@@ -106,7 +106,7 @@ def test_one_node_hands_over_the_whole_bundle_from_its_mirrors(
     by_id = {v.record["id"]: v for v in report.records}
     assert {v.member.origin for v in report.records} == {TH, MY, SG}
     assert {v.record["issuer"] for v in report.records} == {"TH-SSO", "MY-PERKESO", "SG-CPF"}
-    assert all(v.record["subject"] == PWID for v in report.records)
+    assert all(v.record["pwid"] == PWID for v in report.records)
     assert by_id[mine["my1"]["id"]].status == "amended"
     assert by_id[mine["my1"]["id"]].body["insured_earnings"] == "2500.00"
     assert by_id[mine["sg2"]["id"]].status == "revoked"
@@ -161,4 +161,4 @@ def test_one_node_hands_over_the_whole_bundle_from_its_mirrors(
     )  # fmt: skip
     assert code == 0, err
     assert f"warning: {c.urls[0]} left out {SG}: flagged for a fork" in err
-    assert json.loads((tmp_path / "b2.json").read_text())["subject"] == PWID
+    assert json.loads((tmp_path / "b2.json").read_text())["pwid"] == PWID

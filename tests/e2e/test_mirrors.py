@@ -78,7 +78,7 @@ def test_logs_are_mirrored_verified_everywhere_and_outlive_their_node(cluster: C
     th.submit([f.contribution(body={"currency": "THB"}) for _ in range(100)])
     first = wait_for("TH at 100, cosigned", lambda: cosigned(c, c.urls[0], TH, 100, 2))
     th.submit([f.contribution(body={"currency": "THB"}) for _ in range(200)])
-    my.submit([f.contribution(subject=f.PWID2) for _ in range(20)])
+    my.submit([f.contribution(pwid=f.PWID2) for _ in range(20)])
     witnessed = wait_for("TH at 300, cosigned", lambda: cosigned(c, c.urls[0], TH, 300, 2))
     for url in c.urls[1:]:
         wait_for(f"{url} mirroring TH", lambda url=url: mirrored(url, TH, 300))

@@ -62,7 +62,7 @@ def test_no_token_or_private_key_reaches_a_log_or_an_answer(
         th, url = cluster.nodes[0], cluster.urls[0]
         auth = {"Authorization": f"Bearer {tokens[0]}"}
         with httpx.Client(base_url=url, timeout=30) as http:
-            enrolment = f.enrolment(subject=f.PWID)
+            enrolment = f.enrolment(pwid=f.PWID)
             drafts = [enrolment, *(f.contribution(body={"currency": "THB"}) for _ in range(9))]
             answers.append(http.post("/v1/records?wait=true", json=drafts, headers=auth))
             assert answers[-1].status_code == 200, answers[-1].text
@@ -77,8 +77,8 @@ def test_no_token_or_private_key_reaches_a_log_or_an_answer(
                 answers.append(http.get("/v1/node", params={"access_token": tokens[0]}))
             finally:
                 client_log.disabled = False
-            answers.append(http.get(f"/v1/subjects/{f.PWID}/bundle", headers=auth))
-            answers.append(http.get(f"/v1/subjects/{f.PWID}/bundle"))
+            answers.append(http.get(f"/v1/pwids/{f.PWID}/bundle", headers=auth))
+            answers.append(http.get(f"/v1/pwids/{f.PWID}/bundle"))
             answers.append(http.post("/v1/gossip", json={"checkpoints": ["x"]}))
             answers.append(http.post("/add-checkpoint", content=b"old 0\n\nx\n"))
             for path in ("/v1/node", "/openapi.json", "/v1/federation", "/checkpoint", "/"):
@@ -110,5 +110,5 @@ def test_no_token_or_private_key_reaches_a_log_or_an_answer(
         for r in answers:
             assert secret not in r.text and secret not in str(r.headers), r.request.url
     # Records are never written to the logs: a worker appears at most as a PWID (in a URL).
-    assert '"subject"' not in logged and '"commitment"' not in logged
+    assert '"pwid"' not in logged and '"commitment"' not in logged
     assert enrolment["body"]["commitment"] not in logged

@@ -42,15 +42,15 @@ def _amend(kit: Kit, target: dict, earnings: str) -> dict:
     return kit.append("TH-SSO", rec)
 
 
-def _only(kit: Kit, subject: str = PWID) -> Bundle:
-    """The subject's bundle: every log's records of that subject, each log's checkpoint."""
+def _only(kit: Kit, pwid: str = PWID) -> Bundle:
+    """The pwid's bundle: every log's records of that pwid, each log's checkpoint."""
     entries = []
     for agency, log in kit.logs.items():
         note = kit.checkpoint(agency)
         for i, r in enumerate(log.records):
-            if r["subject"] == subject:
+            if r["pwid"] == pwid:
                 entries.append(kit.entries(agency, note)[i])
-    return build_bundle(subject, kit.trust_list, entries)
+    return build_bundle(pwid, kit.trust_list, entries)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def kit() -> Kit:
     k = Kit()
     th = {"currency": "THB", "contributions": {"old_age": "450.00", "sickness": "150.00"}}
     k.append("MM-SSB", f.enrolment())
-    k.append("TH-SSO", f.contribution(subject=f.PWID2, body=th))
+    k.append("TH-SSO", f.contribution(pwid=f.PWID2, body=th))
     months = {}
     for month in ("2026-07", "2026-08", "2026-09"):
         body = {**th, "period": month, "insured_earnings": "15000.00"}
@@ -91,12 +91,12 @@ def test_the_bundle_is_canonical_json_in_origin_index_order(kit: Kit, bundle: Bu
     text = bundle.to_json()
     doc = json.loads(text)
     assert canonicalize(doc) == text.encode()
-    assert set(doc) == {"format", "subject", "trust_list", "records"}
-    assert doc["format"] == "pel-bundle/v1" and doc["subject"] == PWID
+    assert set(doc) == {"format", "pwid", "trust_list", "records"}
+    assert doc["format"] == "pel-bundle/v1" and doc["pwid"] == PWID
     assert doc["trust_list"] == {"version": 1, "digest": kit.trust_list.digest()}
     keys = []
     for item in doc["records"]:
-        assert item["record"]["subject"] == PWID  # nobody else's records
+        assert item["record"]["pwid"] == PWID  # nobody else's records
         proof = parse_proof(item["proof"])
         origin = Checkpoint.parse(parse_note(proof.checkpoint).text).origin
         keys.append((origin, proof.index))
@@ -268,14 +268,14 @@ def test_each_refusal_has_its_code(kit: Kit, bundle: Bundle) -> None:
     def swap(i: int, entry: BundleEntry) -> str:
         return _reissue(bundle, records=(*recs[:i], entry, *recs[i + 1 :]))
 
-    other = dict(e.record, subject=f.PWID2)
-    assert _code(swap(th, BundleEntry(other, e.proof)), kit) == "subject_mismatch"
-    assert _code(_reissue(bundle, subject=f.PWID2), kit) == "subject_mismatch"
+    other = dict(e.record, pwid=f.PWID2)
+    assert _code(swap(th, BundleEntry(other, e.proof)), kit) == "pwid_mismatch"
+    assert _code(_reissue(bundle, pwid=f.PWID2), kit) == "pwid_mismatch"
     unsigned = dict(e.record, id="changed-1")
     assert _code(swap(th, BundleEntry(unsigned, e.proof)), kit) == "bad_record_signature"
     stranger = sign_record({**e.record, "issuer": "SG-CPF"}, SigningKey.generate())
     assert _code(swap(th, BundleEntry(stranger, e.proof)), kit) == "unknown_issuer"
-    # A correctly signed record of the subject that is not in the log.
+    # A correctly signed record of the pwid that is not in the log.
     k = kit.logs["TH-SSO"]
     fake = sign_record({**e.record, "id": "never-logged"}, k.issuer)
     assert _code(swap(th, BundleEntry(fake, e.proof)), kit) == "bad_inclusion_proof"

@@ -89,7 +89,7 @@ def test_idempotency_and_conflict(node_and_token: tuple[Node, str]) -> None:
     # Same id twice in one batch with different content.
     twin = f.contribution()
     with pytest.raises(BatchError):
-        node.submit([twin, dict(twin, subject=f.PWID2)])
+        node.submit([twin, dict(twin, pwid=f.PWID2)])
     assert node.log.state()[0] == 4
 
 
@@ -110,11 +110,11 @@ def test_amendments_must_name_a_record_of_this_log(node_and_token: tuple[Node, s
     with pytest.raises(BatchError) as info:
         node.submit([f.amendment(target)])
     assert info.value.problems[0][1].code == "unknown_target"
-    # Target earlier in the same batch is fine; a wrong subject is not.
+    # Target earlier in the same batch is fine; a wrong pwid is not.
     node.submit([target, f.amendment(target)])
     with pytest.raises(BatchError) as info:
-        node.submit([f.revocation(target, subject=f.PWID2)])
-    assert info.value.problems[0][1].code == "subject_mismatch"
+        node.submit([f.revocation(target, pwid=f.PWID2)])
+    assert info.value.problems[0][1].code == "pwid_mismatch"
     assert node.log.state()[0] == 2
 
 

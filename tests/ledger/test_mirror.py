@@ -169,7 +169,7 @@ def test_bad_entries_are_refused_and_nothing_is_stored(engine: Engine, kind: str
         "other_key": (src.record(key=SigningKey.generate()), "bad_signature"),
         "other_issuer": (src.record(issuer="MY-PERKESO"), "foreign_issuer"),
         "not_canonical": (src.record().replace(b"{", b"{ ", 1), "bad_record"),
-        "long_subject": (src.record(subject="MM-" + "7" * 40), "bad_record"),
+        "long_subject": (src.record(pwid="MM-" + "7" * 40), "bad_record"),
     }[kind]
     # The log signs a checkpoint over the bad entry: only the record check stops it.
     bad = src.fork()

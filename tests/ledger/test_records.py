@@ -74,8 +74,8 @@ def mutate(path: str, value: Any, *, delete: bool = False) -> dict[str, Any]:
         ("issuer", "XX-PERKESO", "bad_agency"),
         ("id", "", "bad_record_id"),
         ("id", "has space", "bad_record_id"),
-        ("subject", "Aung San", "bad_pwid"),
-        ("subject", "ZZ-7K3Q9X2M4T8V1B5N", "bad_pwid"),
+        ("pwid", "Aung San", "bad_pwid"),
+        ("pwid", "ZZ-7K3Q9X2M4T8V1B5N", "bad_pwid"),
         ("issued_at", "2026-11-22 10:00:00", "bad_time"),
         ("issued_at", "2026-02-30T10:00:00Z", "bad_time"),
         ("issued_at", "2026-11-22T10:00:00", "bad_time"),
@@ -98,7 +98,7 @@ def test_refusals_have_stable_codes(path: str, value: Any, code: str) -> None:
     refused(mutate(path, value), code)
 
 
-@pytest.mark.parametrize("path", ["id", "subject", "body", "body.period", "type", "issued_at"])
+@pytest.mark.parametrize("path", ["id", "pwid", "body", "body.period", "type", "issued_at"])
 def test_missing_fields(path: str) -> None:
     refused(mutate(path, None, delete=True), "missing_field")
 

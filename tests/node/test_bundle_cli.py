@@ -94,17 +94,17 @@ def trio(tmp_path: Path) -> Iterator[Trio]:
     holder = SigningKey.generate()
     write_private_key(tmp_path / "holder.pem", holder)
     trio = Trio(nodes, tokens, trust_file, signed.trust_list, holder, {})
-    enrol = f.enrolment(subject=PWID)
+    enrol = f.enrolment(pwid=PWID)
     enrol["body"]["holder_key"] = holder.public_key.to_base64()
     nodes["MM-SSB"].submit([enrol])
     thb = {"currency": "THB", "contributions": {"old_age": "450.00", "sickness": "150.00"}}
     months = [
-        f.contribution(subject=PWID, body={**thb, "period": p, "insured_earnings": "15000.00"})
+        f.contribution(pwid=PWID, body={**thb, "period": p, "insured_earnings": "15000.00"})
         for p in ("2026-07", "2026-08", "2026-09")
     ]
     th = nodes["TH-SSO"]
     th.submit(months)
-    th.submit([f.contribution(subject="TH-0123456789ABCDEF", body=thb)])  # someone else
+    th.submit([f.contribution(pwid="TH-0123456789ABCDEF", body=thb)])  # someone else
     amend = f.amendment(months[0], issuer="TH-SSO")
     amend["body"]["body"]["insured_earnings"] = "16000.00"
     th.submit([amend, f.revocation(months[1], issuer="TH-SSO")])
@@ -177,7 +177,7 @@ def test_who_may_ask_for_a_bundle_part(trio: Trio) -> None:
 
 def test_an_agency_named_by_an_entitlement_may_ask(trio: Trio) -> None:
     th = trio.nodes["TH-SSO"]
-    ent = f.entitlement(subject=PWID)
+    ent = f.entitlement(pwid=PWID)
     ent["body"]["based_on"] = [{"issuer": "MY-PERKESO", "id": "c-1"}]
     ent["body"]["currency"] = "THB"
     th.submit([ent])
@@ -187,7 +187,7 @@ def test_an_agency_named_by_an_entitlement_may_ask(trio: Trio) -> None:
 
 def test_records_not_yet_witnessed_are_pending(trio: Trio) -> None:
     th = trio.nodes["TH-SSO"]
-    late = f.contribution(subject=PWID, body={"currency": "THB", "period": "2026-10"})
+    late = f.contribution(pwid=PWID, body={"currency": "THB", "period": "2026-10"})
     th.submit([late])
     Sequencer(th.log).sequence_once()  # a checkpoint, but no cosignatures yet
     part = build_part(th, PWID)
@@ -265,7 +265,7 @@ def test_qr_embedded_round_trip_through_a_decoder(trio: Trio, tmp_path: Path) ->
 def test_qr_reference_round_trip_through_a_decoder(trio: Trio, tmp_path: Path) -> None:
     thb = {"currency": "THB"}
     more = [
-        f.contribution(subject=PWID, body={**thb, "period": f"2025-{m:02d}"}) for m in range(1, 13)
+        f.contribution(pwid=PWID, body={**thb, "period": f"2025-{m:02d}"}) for m in range(1, 13)
     ]
     trio.nodes["TH-SSO"].submit(more)
     trio.publish("TH-SSO")
@@ -304,10 +304,10 @@ def test_qr_text_is_strict() -> None:
 
 def test_signed_requests_and_holder_keys_are_strict() -> None:
     key = SigningKey.generate()
-    good = sign_request(key, "GET", "/v1/subjects/x/bundle", 100, agency="TH-SSO")
+    good = sign_request(key, "GET", "/v1/pwids/x/bundle", 100, agency="TH-SSO")
     req = parse_authorization(good)
-    assert req.agency == "TH-SSO" and req.verify(key.public_key, "GET", "/v1/subjects/x/bundle")
-    assert not req.verify(key.public_key, "GET", "/v1/subjects/y/bundle")
+    assert req.agency == "TH-SSO" and req.verify(key.public_key, "GET", "/v1/pwids/x/bundle")
+    assert not req.verify(key.public_key, "GET", "/v1/pwids/y/bundle")
     for bad in (
         good.replace("time=100", "time=0100"),
         good + ",time=1",
@@ -328,20 +328,20 @@ def test_signed_requests_and_holder_keys_are_strict() -> None:
     validate_record(enrol)
 
 
-def test_log_reads_a_subject_and_its_cosigned_sizes(node_and_token: tuple[Node, str]) -> None:
+def test_log_reads_a_pwid_and_its_cosigned_sizes(node_and_token: tuple[Node, str]) -> None:
     """On SQLite and PostgreSQL: a worker's entries, and checkpoints with enough cosigners."""
     node, _ = node_and_token
-    mine = f.contribution(subject=PWID)
-    node.submit([f.contribution(subject=STRANGER), mine])
+    mine = f.contribution(pwid=PWID)
+    node.submit([f.contribution(pwid=STRANGER), mine])
     seq = Sequencer(node.log)
     seq.sequence_once()
     node.submit([f.revocation(mine)])
     seq.sequence_once()
-    assert [(i, json.loads(d)["type"]) for i, d in node.log.subject_entries(PWID)] == [
+    assert [(i, json.loads(d)["type"]) for i, d in node.log.pwid_entries(PWID)] == [
         (1, "contribution"),
         (2, "revocation"),
     ]
-    assert node.log.subject_entries("TH-0000000000000000") == []
+    assert node.log.pwid_entries("TH-0000000000000000") == []
     sig = NoteSignature("w1", b"\x00\x00\x00\x01", bytes(72))
     node.log.add_cosignatures(2, [sig])
     node.log.add_cosignatures(3, [sig, NoteSignature("w2", b"\x00\x00\x00\x02", bytes(72))])

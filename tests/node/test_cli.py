@@ -111,7 +111,7 @@ def test_submit_csv(served: tuple[str, Node, dict], tmp_path: Path) -> None:
     url, node, info = served
     filing = tmp_path / "filing.csv"
     filing.write_text(
-        "type,id,subject,issued_at,body.employer,body.period,body.insured_earnings,"
+        "type,id,pwid,issued_at,body.employer,body.period,body.insured_earnings,"
         "body.currency,body.contributions.old_age,body.contributions.sickness\n"
         "contribution,c-1,MM-7K3Q9X2M4T8V1B5N,2026-11-01T00:00:00Z,EMP-0001,2026-10,15000.00,"
         "THB,900.00,450.00\n"

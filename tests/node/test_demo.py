@@ -140,7 +140,7 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
         index, entry = node.log.find(sample["enrolment"]["id"])
         record = json.loads(entry)
         assert index == sample["enrolment"]["index"] < node.log.tree_size()
-        assert record["type"] == "enrolment" and record["subject"] == sample["pwid"]
+        assert record["type"] == "enrolment" and record["pwid"] == sample["pwid"]
         assert record["body"]["home_country"] == agency_for(home).country
     finally:
         node.stop()
@@ -153,7 +153,7 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
             index, entry = node.log.find(record_id)
             record = json.loads(entry)
             assert index == at < node.log.tree_size()
-            assert record["issuer"] == host and record["subject"] == sample["pwid"]
+            assert record["issuer"] == host and record["pwid"] == sample["pwid"]
             assert record["body"]["currency"] == agency_for(host).currency
     finally:
         node.stop()
@@ -198,11 +198,11 @@ def test_a_signal_stops_every_node_of_the_interactive_demo(tmp_path: Path, signu
         r = httpx.get(f"{summary['urls'][home]}/v1/records/{home}/{sample['enrolment']['id']}")
         assert r.status_code == 200
         assert r.json()["record"]["type"] == "enrolment"
-        assert r.json()["record"]["subject"] == sample["pwid"]
+        assert r.json()["record"]["pwid"] == sample["pwid"]
         first = sample["contributions"]["ids"][0]
         r = httpx.get(f"{summary['urls'][host]}/v1/records/{host}/{first}")
         assert r.status_code == 200 and r.json()["integrated"] is True
-        assert r.json()["record"]["subject"] == sample["pwid"]
+        assert r.json()["record"]["pwid"] == sample["pwid"]
         assert proc.poll() is None  # still serving
         proc.send_signal(signum)
         assert proc.wait(timeout=30) == 0
@@ -246,12 +246,12 @@ def test_corridor_filings_put_each_record_in_the_right_log() -> None:
     for w in filings.workers:
         assert w.home != w.host
         enrolment = by_id[(w.home, w.enrolment)]
-        assert enrolment["type"] == "enrolment" and enrolment["subject"] == w.pwid
+        assert enrolment["type"] == "enrolment" and enrolment["pwid"] == w.pwid
         assert w.pwid.startswith(agency_for(w.home).country + "-")
         assert len(w.contributions) >= 12
         for cid in w.contributions:
             c = by_id[(w.host, cid)]
-            assert c["subject"] == w.pwid
+            assert c["pwid"] == w.pwid
             assert c["body"]["currency"] == agency_for(w.host).currency
         for eid in w.entitlements:
             assert by_id[(w.host, eid)]["type"] == "entitlement"

@@ -61,7 +61,7 @@ def test_a_host_node_shares_the_home_log_it_mirrors(trio: Trio) -> None:
 
     # A newer checkpoint of the home log, not yet cosigned, reaches the mirror: its new
     # record is pending; the enrolment stays proven against the witnessed one kept.
-    late = f.contribution(subject=PWID, body={"currency": "MMK", "period": "2026-11"})
+    late = f.contribution(pwid=PWID, body={"currency": "MMK", "period": "2026-11"})
     mm = trio.nodes["MM-SSB"]
     mm.submit([late])
     Sequencer(mm.log).sequence_once()

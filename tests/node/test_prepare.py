@@ -53,7 +53,7 @@ def _in_line(key: SigningKey, raw: bytes, rules: BatchRules = RULES) -> Any:
 def _outcome(get: Any) -> Any:
     """The prepared rows, or the refusal as comparable data."""
     try:
-        return [(p.record_id, p.subject, p.type, p.entry, p.target, p.loose_time) for p in get()]
+        return [(p.record_id, p.pwid, p.type, p.entry, p.target, p.loose_time) for p in get()]
     except BatchError as exc:
         return ("batch", exc.code, exc.http_status, [(p, e.to_dict()) for p, e in exc.problems])
     except RecordError as exc:

@@ -113,8 +113,8 @@ def make_bundle(fed: Federation) -> bytes:
     ]
     entries = []
     for node, drafts in ((th, th_records), (my, my_records)):
-        other = f.contribution(subject=f.PWID2, body={"currency": "THB"})
-        node.submit([other, f.contribution(subject=f.PWID2)])  # someone else's records
+        other = f.contribution(pwid=f.PWID2, body={"currency": "THB"})
+        node.submit([other, f.contribution(pwid=f.PWID2)])  # someone else's records
         appended = node.submit(drafts)
         size = node.log.state()[0]
         wait_witnessed(node, size)
@@ -375,7 +375,7 @@ def test_saved_verifier_works_from_a_file(
         assert page.locator("section.state").count() == 2
         # Dropped on the page, a record about another worker is refused.
         status, text = drop_file(page, replace_once(bundle, f.PWID, "MM-0000000000000000"))
-        assert status == "rejected" and "[subject_mismatch]" in text
+        assert status == "rejected" and "[pwid_mismatch]" in text
     assert requests == [out.as_uri(), saved.as_uri()]  # the pages fetched nothing
 
 

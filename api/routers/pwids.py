@@ -1,4 +1,4 @@
-"""``/v1/subjects/{pwid}/bundle``: this node's part of a worker's proof bundle.
+"""``/v1/pwids/{pwid}/bundle``: this node's part of a worker's proof bundle.
 
 The worker's records in this node's own log and in the logs it mirrors. Only for the
 worker's agencies and the worker (see ``node.bundle.authorise``): 401 without
@@ -20,7 +20,7 @@ from pel.ledger.errors import RecordError
 from pel.ledger.records.fields import check_pwid
 from pel.node.bundle_assembly import authorise, build_part
 
-router = APIRouter(prefix="/v1/subjects", tags=["bundles"])
+router = APIRouter(prefix="/v1/pwids", tags=["bundles"])
 
 
 @router.get(
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/subjects", tags=["bundles"])
     openapi_extra={"security": BEARER},
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
 )
-async def subject_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
+async def pwid_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
     try:
         check_pwid(pwid)
     except ValueError:
