@@ -7,7 +7,7 @@ DEMO_DIR ?= var/demo
 # The browser tests drive the system Chromium; never fetch a browser build.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run test lint bench clean chromium
+.PHONY: install run test lint bench docs clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,5 +40,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
+## The documentation site (MkDocs, Material theme), built strictly into site/: any warning fails.
+docs: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site var .pytest_cache .ruff_cache .hypothesis
