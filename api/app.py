@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from pel.api.api_docs import install_api_docs
 from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
 from pel.api.deps import single_query_values
 from pel.api.errors import install_error_handlers
@@ -39,6 +40,9 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
                 node.stop()
 
     app = FastAPI(
+        # FastAPI's own /docs and /redoc load their assets from CDNs: install_api_docs below.
+        docs_url=None,
+        redoc_url=None,
         title="pel node",
         summary=f"Portable Entitlements Ledger: the log of {node.agency}",
         version="1",
@@ -46,6 +50,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
         dependencies=[Depends(single_query_values)],
     )
     app.state.node = node
+    install_api_docs(app, title=app.title)
     install_error_handlers(app)
     app.include_router(records.router)
     app.include_router(proofs.router)
