@@ -42,7 +42,7 @@ bench: $(STAMP)
 
 ## The documentation site (MkDocs, Material theme), built strictly into site/: any warning fails.
 docs: $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	$(BIN)/python -c 'import mkdocs, material' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dev,docs]'
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
