@@ -169,3 +169,16 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "WARNING" not in done.stderr
     assert (tmp_path / "site" / "index.html").is_file()
     assert (tmp_path / "site" / "performance" / "index.html").is_file()
+
+
+def test_every_file_the_pages_name_exists() -> None:
+    """A path in code spans that starts at a folder of the repository names a real file,
+    so that a reader who moves from the docs to the code finds what they were told of."""
+    tops = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    named = set()
+    for path in [*doc_files(ROOT), ROOT / "bench" / "HISTORY.md"]:
+        for span in re.findall(r"`([\w./-]+)`", path.read_text(encoding="utf-8")):
+            if "/" in span and span.split("/")[0] in tops and "." in span.rsplit("/", 1)[-1]:
+                named.add(span)
+    assert len(named) > 20
+    assert sorted(p for p in named if not (ROOT / p).exists()) == []
