@@ -18,6 +18,7 @@ from pel.ledger.merkle.memory import DictHashReader
 from pel.ledger.merkle.proof import verify_consistency, verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle, full_tile_nodes
 from pel.ledger.storage import tilefile
+from pel.ledger.storage.sql_tiles import SqlTileSource
 from pel.ledger.storage.tilefile import (
     HEADER_SIZE,
     MAGIC,
@@ -25,7 +26,7 @@ from pel.ledger.storage.tilefile import (
     TileNodeFile,
     _header_fields,
 )
-from pel.ledger.tlog.log import Log, _SqlTileSource
+from pel.ledger.tlog.log import Log
 from pel.node.agency_node import Node
 from pel.node.demo.synth import synth_drafts
 from tests import factories as f
@@ -379,14 +380,14 @@ def _expected_slots(node: Node, entries: list[bytes]) -> list[bytes]:
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[int, int]]]:
     calls: list[list[tuple[int, int]]] = []
-    original = _SqlTileSource._read
+    original = SqlTileSource._read
 
-    def counting(self: _SqlTileSource, coords, *, nodes):  # type: ignore[no-untyped-def]
+    def counting(self: SqlTileSource, coords, *, nodes):  # type: ignore[no-untyped-def]
         if nodes:  # a proof's read (the file's check at open reads one tile alone)
             calls.append(list(coords))
         return original(self, coords, nodes=nodes)
 
-    monkeypatch.setattr(_SqlTileSource, "_read", counting)
+    monkeypatch.setattr(SqlTileSource, "_read", counting)
     return calls
 
 
