@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from binascii import b2a_base64
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as FPath
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from pel.api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
 from pel.api.schemas import BEARER, RecordView, SubmitResult
-from pel.ledger.records.entries import Appended
 from pel.node.errors import ForbiddenError
+from pel.node.receipts import encode_receipt, submit_and_wait
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
-
-RECEIPT_TIMEOUT = 30.0
 
 _BATCH_SCHEMA = {
     "security": BEARER,
@@ -41,19 +39,6 @@ _BATCH_SCHEMA = {
 
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
-
-
-def _receipts(appended: list[Appended]) -> bytes:
-    """``{"records": [{"index", "leaf_hash", "id", "duplicate"}, …]}`` as JSON, written
-    directly: a node answers thousands of these a second, and building dictionaries
-    for a JSON encoder cost more than the rest of the answer."""
-    quote = json.encoder.encode_basestring  # escapes as json.dumps(ensure_ascii=False)
-    parts = [
-        f'{{"index":{a.index},"leaf_hash":"{b2a_base64(a.leaf_hash, newline=False).decode()}",'
-        f'"id":{quote(a.record_id)},"duplicate":{"true" if a.duplicate else "false"}}}'
-        for a in appended
-    ]
-    return ('{"records":[' + ",".join(parts) + "]}").encode()
 
 
 @router.post(
@@ -81,39 +66,10 @@ async def submit(
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise HTTPException(415, "a batch is JSON: send it with Content-Type: application/json")
-    appended = await anyio.to_thread.run_sync(node.submit_json, await request.body())
-    if not wait:
-        return Response(_receipts(appended), media_type="application/json")
-    out: dict[str, Any] = {
-        "records": [
-            {
-                "index": a.index,
-                "leaf_hash": b64(a.leaf_hash),
-                "id": a.record_id,
-                "duplicate": a.duplicate,
-            }
-            for a in appended
-        ]
-    }
-    needed = max(a.index for a in appended) + 1
-    sequencer = node.sequencer
-    done = sequencer is not None and await anyio.to_thread.run_sync(
-        sequencer.wait_for, needed, RECEIPT_TIMEOUT
-    )
-    if not done:
-        out["integrated"] = False
-        return JSONResponse(out, status_code=202)
-    latest = node.log.latest()
-    assert latest is not None
-    size = latest.checkpoint.size
-
-    def proofs() -> list[list[str]]:
-        return [[b64(h) for h in node.log.inclusion_proof(a.index, size)] for a in appended]
-
-    for rec, proof in zip(out["records"], await anyio.to_thread.run_sync(proofs), strict=True):
-        rec["inclusion_proof"] = proof
-    out.update(integrated=True, tree_size=size, checkpoint=latest.note.decode())
-    return JSONResponse(out)
+    body = await request.body()
+    receipt = await anyio.to_thread.run_sync(partial(submit_and_wait, node, body, wait=wait))
+    status = 202 if receipt.waited and not receipt.integrated else 200
+    return Response(encode_receipt(receipt), status_code=status, media_type="application/json")
 
 
 def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:

@@ -222,8 +222,8 @@ def test_node_info_and_docs(client: TestClient) -> None:
 def test_receipts_are_the_json_of_the_records(record_id: str) -> None:
     import hashlib
 
-    from pel.api.routers.records import _receipts
     from pel.ledger.records.entries import Appended
+    from pel.node.receipts import Receipt, encode_receipt
 
     appended = [
         Appended(7, hashlib.sha256(b"a").digest(), record_id),
@@ -240,6 +240,6 @@ def test_receipts_are_the_json_of_the_records(record_id: str) -> None:
             for a in appended
         ]
     }
-    got = _receipts(appended)
+    got = encode_receipt(Receipt(appended))
     assert json.loads(got) == want
     assert got == json.dumps(want, ensure_ascii=False, separators=(",", ":")).encode()
