@@ -4,6 +4,9 @@
 
     LedgerError (crypto.errors.PelError)
     ├── RecordError               code: invalid_record (and narrower codes)   422
+    │   ├── RulesError            code: bad_rules (and narrower codes), with the field path
+    │   └── AgreementError        code: bad_agreement (missing_party_signature …)
+    ├── FormulaError              code: bad_formula                           422
     ├── ConflictError             code: conflict                              409
     ├── NotFoundError             code: not_found                             404
     ├── ProofError                code: bad_proof                             400
@@ -52,6 +55,30 @@ class RecordError(LedgerError):
         if self.field:
             d["field"] = self.field
         return d
+
+
+class RulesError(RecordError):
+    """A scheme-rules table breaks the ``pel-rules/v1`` format; ``field`` is the dotted
+    path of the offending field (``branches.old_age.parameters.pension_age.values[0]``)."""
+
+    code = "bad_rules"
+
+
+class AgreementError(RecordError):
+    """An agreement is malformed, not signed by every party, or not this node's to take."""
+
+    code = "bad_agreement"
+
+
+class FormulaError(LedgerError):
+    """A benefit formula uses an unknown operation or variable, or cannot be evaluated."""
+
+    code = "bad_formula"
+    http_status = 422
+
+    def __init__(self, message: str, *, code: str | None = None, path: str = "") -> None:
+        super().__init__(message, code=code)
+        self.path = path
 
 
 class ConflictError(LedgerError):

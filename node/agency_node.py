@@ -254,12 +254,17 @@ class Node:
                 f"{self.agency} is not a member of the federation's current trust list "
                 f"(version {tl.version})"
             )
+        if tl is not None:
+            parties = tuple((m.agency, m.issuer_public_key.raw) for m in tl.members)
+        else:
+            parties = ((self.agency, self.issuer_public_key.raw),)
         return BatchRules(
             agency=self.agency,
             now=now,
             max_records=self.settings.max_batch_records,
             not_member=not_member,
             can_sign=self.issuer_public_key in self.issuer_keys(self.agency),
+            party_keys=parties,
         )
 
     def _verify(self, work: list[tuple[bytes, bytes]]) -> list[bool]:

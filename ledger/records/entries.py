@@ -17,11 +17,12 @@ class PreparedRecord(NamedTuple):
 
     Attributes:
         record_id: The record's ``id`` (the issuer is the log's own agency).
-        pwid: The worker's PWID.
+        pwid: The worker's PWID; empty for rules, agreements and withdrawals.
         type: The record type.
         entry: The exact bytes the log stores: RFC 8785 canonical JSON.
         leaf_hash: The entry's RFC 9162 leaf hash.
-        target: For amendments and revocations, the id of the record they name.
+        target: For amendments and revocations, the id of the record they name; for a
+            withdrawal, the id of the agreement it leaves.
         loose_time: ``issued_at`` was filled in by the node, so a resubmission of
             the same draft (a new ``issued_at``) still counts as the same record.
     """
@@ -48,11 +49,17 @@ def prepare_record(
     """
     entry = encode_entry(record) if entry is None else check_entry_size(entry)
     body = record["body"]
-    target = body["target"]["id"] if record["type"] in ("amendment", "revocation") else None
+    kind = record["type"]
+    if kind in ("amendment", "revocation"):
+        target = body["target"]["id"]
+    elif kind == "withdrawal":
+        target = body["agreement"]["id"]
+    else:
+        target = None
     return PreparedRecord(
         record_id=record["id"],
-        pwid=record["pwid"],
-        type=record["type"],
+        pwid=record.get("pwid", ""),  # public-law records carry no worker
+        type=kind,
         entry=entry,
         leaf_hash=hash_leaf(entry),
         target=target,

@@ -9,6 +9,8 @@ A log entry is one signed record, serialised as RFC 8785 canonical JSON::
 * ``issuer`` is the agency id; ``(issuer, id)`` is the record's idempotency key.
 * ``pwid`` is the worker's portable worker id (PWID); names and national ids
   never appear in a record, only a salted commitment in the enrolment.
+* ``rules``, ``agreement`` and ``withdrawal`` records are public law, not a worker's:
+  they carry no ``pwid`` (see :mod:`pel.ledger.portability`).
 * Records are never edited: an ``amendment`` carries the corrected body of the
   record it names, a ``revocation`` withdraws it. ``reason`` is a code, never free
   text, so no personal data can slip into the log through it.
@@ -164,22 +166,69 @@ class RevocationBody(_Strict):
     reason: CorrectionReason
 
 
-BODIES: dict[str, type[_Strict]] = {
+class RulesBody(BaseModel):
+    """A state's scheme rules (``pel-rules/v1``): checked field by field by
+    :func:`pel.ledger.portability.rules.check_table`, which names the path of a bad field."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    format: Literal["pel-rules/v1"]
+    state: Country
+
+
+class PartySignature(_Strict):
+    issuer: AgencyId
+    sig: StrictStr
+
+
+class LegalText(_Strict):
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    url: Annotated[StrictStr, Field(pattern=r"^https?://\S{3,2000}$")]
+
+
+class AgreementBody(_Strict):
+    """Terms between two to ten member agencies, signed by every one of them
+    (see :mod:`pel.ledger.portability.agreements`)."""
+
+    format: Literal["pel-agreement/v1"]
+    parties: Annotated[list[AgencyId], Field(min_length=2, max_length=10)]
+    branches: Annotated[list[Branch], Field(min_length=1, max_length=8)]
+    totalisation: StrictBool
+    minimum_period_months: Annotated[int, Field(ge=0, le=600)]
+    export: StrictBool
+    in_force_from: Date
+    until: Date | None
+    legal_text: LegalText
+    signatures: Annotated[list[PartySignature], Field(max_length=10)]
+
+
+class WithdrawalBody(_Strict):
+    """One party leaves an agreement from ``effective`` on."""
+
+    agreement: RecordRef
+    effective: Date
+
+
+BODIES: dict[str, type[BaseModel]] = {
     "enrolment": EnrolmentBody,
     "contribution": ContributionBody,
     "entitlement": EntitlementBody,
     "amendment": AmendmentBody,
     "revocation": RevocationBody,
+    "rules": RulesBody,
+    "agreement": AgreementBody,
+    "withdrawal": WithdrawalBody,
 }
+#: Record types that carry no worker: public law.
+LAW_TYPES: frozenset[str] = frozenset({"rules", "agreement", "withdrawal"})
 RECORD_TYPES: tuple[str, ...] = tuple(BODIES)
 
 
-class _Envelope(_Strict):
+class _LawEnvelope(_Strict):
     v: Literal[1]
     issuer: AgencyId
     id: RecordId
     issued_at: Timestamp
-    pwid: PWID
     sig: StrictStr | None = None
 
     @field_validator("v", mode="before")
@@ -189,6 +238,10 @@ class _Envelope(_Strict):
         if isinstance(value, bool):
             raise ValueError("v must be the number 1")
         return value
+
+
+class _Envelope(_LawEnvelope):
+    pwid: PWID
 
 
 class EnrolmentRecord(_Envelope):
@@ -216,15 +269,39 @@ class RevocationRecord(_Envelope):
     body: RevocationBody
 
 
+class RulesRecord(_LawEnvelope):
+    type: Literal["rules"]
+    body: RulesBody
+
+
+class AgreementRecord(_LawEnvelope):
+    type: Literal["agreement"]
+    body: AgreementBody
+
+
+class WithdrawalRecord(_LawEnvelope):
+    type: Literal["withdrawal"]
+    body: WithdrawalBody
+
+
 Record = Annotated[
-    EnrolmentRecord | ContributionRecord | EntitlementRecord | AmendmentRecord | RevocationRecord,
+    EnrolmentRecord
+    | ContributionRecord
+    | EntitlementRecord
+    | AmendmentRecord
+    | RevocationRecord
+    | RulesRecord
+    | AgreementRecord
+    | WithdrawalRecord,
     Field(discriminator="type"),
 ]
 
 __all__ = [
     "BODIES",
+    "LAW_TYPES",
     "RECORD_TYPES",
     "RECORD_VERSION",
+    "AgreementBody",
     "AmendmentBody",
     "ContributionBody",
     "EnrolmentBody",
@@ -232,4 +309,6 @@ __all__ = [
     "Record",
     "RecordRef",
     "RevocationBody",
+    "RulesBody",
+    "WithdrawalBody",
 ]

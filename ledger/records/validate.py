@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from pel.crypto.errors import CanonicalJSONError
 from pel.crypto.jcs import canonicalize
 from pel.ledger.errors import RecordError
-from pel.ledger.records.types import RECORD_TYPES, Record
+from pel.ledger.records.types import LAW_TYPES, RECORD_TYPES, Record
 
 #: An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles).
 MAX_ENTRY_BYTES = 65535
@@ -87,7 +87,9 @@ def validate_record(record: object, *, signed: bool = True) -> Mapping[str, Any]
     if not signed and "sig" in record:
         raise RecordError("a draft must not carry a 'sig'", code="unexpected_signature")
     body = record["body"]
-    if (
+    if record["type"] in LAW_TYPES:
+        _check_law(record)
+    elif (
         record["type"] in ("amendment", "revocation")
         and body["target"]["issuer"] != record["issuer"]
     ):
@@ -97,6 +99,33 @@ def validate_record(record: object, *, signed: bool = True) -> Mapping[str, Any]
             field="body.target.issuer",
         )
     return record
+
+
+def _check_law(record: Mapping[str, Any]) -> None:
+    """The checks of public-law records the schema cannot make: a rules table field by
+    field (with its path), a state's rules only by that state's agency, an agreement's
+    parties and dates."""
+    # Imported here: portability's modules use the record field types of this package.
+    from pel.ledger.errors import RulesError
+    from pel.ledger.portability.agreements import check_terms
+    from pel.ledger.portability.rules import check_table
+
+    if record["type"] == "rules":
+        try:
+            check_table(record["body"])
+        except RulesError as exc:
+            raise RulesError(
+                f"body.{exc.message}", code=exc.code, field=f"body.{exc.field or ''}".rstrip(".")
+            ) from None
+        state, issuer = record["body"]["state"], record["issuer"]
+        if issuer[:2] != state:
+            raise RulesError(
+                f"{issuer} publishes the rules of its own state, {issuer[:2]}, not of {state}",
+                code="foreign_state",
+                field="body.state",
+            )
+    elif record["type"] == "agreement":
+        check_terms(record)
 
 
 def encode_entry(record: Mapping[str, Any]) -> bytes:

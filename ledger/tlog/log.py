@@ -112,6 +112,17 @@ def _same_record(stored: bytes, new: PreparedRecord) -> bool:
     return bool(a == b)
 
 
+def _withdrawal_problem(rec: PreparedRecord, agreement_entry: bytes) -> RecordError | None:
+    """Why a withdrawal cannot name the record stored as ``agreement_entry``, or None."""
+    from pel.ledger.portability.agreements import check_withdrawal
+
+    try:
+        check_withdrawal(json.loads(rec.entry), json.loads(agreement_entry))
+    except RecordError as exc:
+        return exc
+    return None
+
+
 class Log:
     """A log stored in one database.
 
@@ -302,6 +313,11 @@ class Log:
                             )
                         )
                         continue
+                    if rec.type == "withdrawal":
+                        problem = _withdrawal_problem(rec, target[2])
+                        if problem is not None:
+                            problems.append((pos, problem))
+                            continue
                 idx = next_index + len(rows)
                 rows.append((idx, rec.record_id, rec.pwid, rec.type, rec.entry))
                 leaves.append(rec.leaf_hash)

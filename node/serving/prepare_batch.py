@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pel.crypto.errors import PelError, SignatureError
+from pel.crypto.keys import PublicKey
 from pel.crypto.record import encode_signature, record_cut, record_signature, signed_entry
-from pel.ledger.errors import BatchError, LedgerError, RecordError
+from pel.ledger.errors import AgreementError, BatchError, LedgerError, RecordError
+from pel.ledger.portability.agreements import verify_agreement
 from pel.ledger.records import validate_record
 from pel.ledger.records.entries import PreparedRecord, prepare_record
 
@@ -38,6 +40,9 @@ class BatchRules:
         not_member: The refusal of every record when the agency is not in the
             federation's current trust list; None when it is (or there is none).
         can_sign: Whether the node's issuer key is the one the trust list gives it.
+        party_keys: ``(agency, raw issuer key)`` of every member of the trust list: the
+            keys an agreement's parties sign with. Empty without a trust list (then only
+            the node's own key is known).
     """
 
     agency: str
@@ -45,6 +50,7 @@ class BatchRules:
     max_records: int
     not_member: str | None = None
     can_sign: bool = True
+    party_keys: tuple[tuple[str, bytes], ...] = ()
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -98,6 +104,15 @@ def validate_item(item: object, rules: BatchRules) -> tuple[dict[str, Any], bool
         raise RecordError(rules.not_member, code="not_a_member", field="issuer")
     agency = rules.agency
     issuer = item.get("issuer", agency)
+    if issuer != agency and item.get("type") == "agreement" and "sig" in item:
+        # The one record another agency may put in this log: an agreement this agency
+        # is a party to, signed by every party (checked in ``prepare_batch``).
+        record = dict(validate_record(item, signed=True))
+        if agency not in record["body"]["parties"]:
+            raise AgreementError(
+                f"{agency} is not a party to this agreement", code="not_a_party", field="body"
+            )
+        return record, False
     if issuer != agency:
         raise RecordError(
             f"this log belongs to {agency}; it does not take records of {issuer!r}",
@@ -111,7 +126,35 @@ def validate_item(item: object, rules: BatchRules) -> tuple[dict[str, Any], bool
     if loose:
         draft["issued_at"] = rules.now
     validate_record(draft, signed=False)
+    if draft["type"] == "agreement" and agency not in draft["body"]["parties"]:
+        raise AgreementError(
+            f"{agency} is not a party to this agreement", code="not_a_party", field="body"
+        )
     return draft, loose
+
+
+def party_keys(rules: BatchRules) -> dict[str, list[PublicKey]]:
+    """Each member's issuer key, by agency (the node's own, without a trust list)."""
+    keys: dict[str, list[PublicKey]] = {}
+    for agency, raw in rules.party_keys:
+        keys.setdefault(agency, []).append(PublicKey(raw))
+    return keys
+
+
+def check_agreement(record: dict[str, Any], rules: BatchRules) -> None:
+    """Every party's signature on an agreement; and, for one proposed by another party,
+    the proposer's envelope signature (with the proposer's key from the trust list).
+
+    Raises:
+        AgreementError: a party's signature is missing or bad, or a key is unknown.
+    """
+    keys = party_keys(rules)
+    verify_agreement(record, keys)
+    if "sig" in record and record["issuer"] != rules.agency:
+        signing, _ = record_cut(record)
+        raw = record_signature(record)
+        if not any(k.verify(raw, signing) for k in keys.get(record["issuer"], ())):
+            raise _bad_signature(record)
 
 
 def _bad_signature(record: dict[str, Any]) -> RecordError:
@@ -141,6 +184,8 @@ def prepare_batch(
     for pos, item in enumerate(items):
         try:
             record, loose = validate_item(item, rules)
+            if record["type"] == "agreement":
+                check_agreement(record, rules)
             # One encoding serves both the signing bytes and the entry.
             checked.append((pos, record, loose, record_cut(record)))
         except LedgerError as exc:
@@ -148,14 +193,17 @@ def prepare_batch(
         except PelError as exc:
             problems.append((pos, RecordError(exc.message, code=exc.code)))
     drafts = [c for c in checked if "sig" not in c[1]]
-    signed = [c for c in checked if "sig" in c[1]]
+    signed = [c for c in checked if "sig" in c[1] and c[1]["issuer"] == rules.agency]
+    entries: dict[int, bytes] = {}
+    for pos, record, _, (signing, offset) in checked:
+        if "sig" in record and record["issuer"] != rules.agency:  # checked whole above
+            entries[pos] = signed_entry(signing, offset, record["sig"])
     if drafts and not rules.can_sign:
         raise RecordError(
             "this node's issuer key is not the one the trust list gives "
             f"{rules.agency}: apply the key rotation's key, or sign records elsewhere",
             code="issuer_key_not_current",
         )
-    entries: dict[int, bytes] = {}
     sigs = sign([c[3][0] for c in drafts])
     for (pos, record, _, (signing, offset)), raw in zip(drafts, sigs, strict=True):
         record["sig"] = encode_signature(raw)
