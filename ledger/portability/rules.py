@@ -82,6 +82,7 @@ KNOWN_UNITS: dict[str, str] = {
     "contribution_floor": "money",
     "contribution_ceiling": "money",
     "benefit": "text",
+    "branch_in_force": "bool",
 }
 STATUSES = ("verified", "unverified")
 
