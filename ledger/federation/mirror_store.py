@@ -67,6 +67,8 @@ from pel.ledger.merkle.proof import (
     tree_hash,
 )
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, encode_entry_bundle
+from pel.ledger.portability.agreements import entry_problem, keys_from_raw
+from pel.ledger.records.types import LAW_TYPES
 from pel.ledger.storage.models import (
     MirrorEntryRow,
     MirrorStateRow,
@@ -91,6 +93,8 @@ class MirroredLog:
     issuer_key: PublicKey
     witnesses: tuple[NoteVerifier, ...] = ()
     quorum: int = 0
+    #: ``(agency, raw issuer key)`` of every member: the keys an agreement's parties sign with.
+    party_keys: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def of(cls, member: Member, trust_list: TrustList) -> MirroredLog:
@@ -103,6 +107,7 @@ class MirroredLog:
             member.issuer_public_key,
             tuple(m.witness_verifier for m in trust_list.members if m.agency != member.agency),
             trust_list.witness_quorum,
+            tuple((m.agency, m.issuer_public_key.raw) for m in trust_list.members),
         )
 
 
@@ -146,7 +151,9 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
         MirrorError: ``bad_record``, ``foreign_issuer`` or ``bad_signature``, naming
             the first entry that fails.
     """
-    problem = check_records_of(entries, first, log.origin, log.agency, log.issuer_key.raw)
+    problem = check_records_of(
+        entries, first, log.origin, log.agency, log.issuer_key.raw, log.party_keys
+    )
     if isinstance(problem, tuple):
         code, message = problem
         raise MirrorError(message, code=code)
@@ -154,18 +161,29 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
 
 
 def check_records_of(
-    entries: Sequence[bytes], first: int, origin: str, agency: str, issuer_key: bytes
+    entries: Sequence[bytes],
+    first: int,
+    origin: str,
+    agency: str,
+    issuer_key: bytes,
+    party_keys: tuple[tuple[str, bytes], ...] = (),
 ) -> list[RecordMeta] | tuple[str, str]:
     """:func:`check_entries` with the log given by plain values, and the first problem
-    returned as ``(code, message)`` rather than raised: what a worker process runs."""
+    returned as ``(code, message)`` rather than raised: what a worker process runs.
+
+    An ``agreement`` is the one record another agency may have issued: it is checked
+    with every party's key (``party_keys``) instead (:func:`entry_problem`)."""
     key = PublicKey(issuer_key)
+    parties = keys_from_raw(party_keys) if party_keys else None
     out = []
     for i, entry in enumerate(entries):
         try:
             # The entry must be the record's canonical JSON; its signing bytes are cut
             # out of it rather than encoded again.
             record, signing = read_entry(entry)
-            meta = record_id, pwid, type_ = record["id"], record["pwid"], record["type"]
+            type_ = record["type"]
+            pwid = record.get("pwid", "") if type_ in LAW_TYPES else record["pwid"]
+            meta = record_id, pwid, type_ = record["id"], pwid, type_
             if not (type(record_id) is str and type(pwid) is str and type(type_) is str):
                 raise ValueError("id, pwid and type must be strings")
             # The columns' sizes (the origin's own validation keeps well inside them).
@@ -173,6 +191,17 @@ def check_records_of(
                 raise ValueError("id, pwid or type is too long")
         except (ValueError, KeyError, CryptoError) as exc:
             return "bad_record", f"{origin} entry {first + i}: {exc}"
+        if type_ == "agreement":
+            try:
+                problem = entry_problem(
+                    record, signing, record_signature(record), owner=agency, keys=parties
+                )
+            except CryptoError as exc:
+                problem = "bad_signature", exc.message
+            if problem is not None:
+                return problem[0], f"{origin} entry {first + i}: {problem[1]}"
+            out.append(meta)
+            continue
         if record.get("issuer") != agency:
             return (
                 "foreign_issuer",

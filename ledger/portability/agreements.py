@@ -180,6 +180,54 @@ def verify_agreement(record: Mapping[str, Any], keys: Mapping[str, Sequence[Publ
         )
 
 
+def entry_problem(
+    record: Mapping[str, Any],
+    signing: bytes,
+    sig: bytes,
+    *,
+    owner: str | None,
+    keys: Mapping[str, Sequence[PublicKey]] | None,
+) -> tuple[str, str] | None:
+    """What is wrong with an agreement read from a log (by a mirror or an auditor), as
+    ``(code, message)``, or None: the log's owner must be a party, the proposer's envelope
+    signature must verify, and so must every party's.
+
+    Args:
+        record: The record as read from the entry.
+        signing: Its signing bytes (the entry without ``sig``).
+        sig: The raw envelope signature.
+        owner: The agency whose log it is (None: not known).
+        keys: Every member's issuer key(s) by agency; None when the reader has none
+            (then an agreement cannot be checked and is reported as such).
+    """
+    try:
+        issuer = record["issuer"]
+        parties = record["body"]["parties"]
+        if owner is not None and owner not in parties:
+            return "foreign_issuer", f"an agreement of {parties} in the log of {owner}"
+        if keys is None:
+            return (
+                "unverifiable_agreement",
+                "an agreement's parties' signatures need their keys: give the trust list",
+            )
+        if not any(k.verify(sig, signing) for k in keys.get(issuer, ())):
+            return "bad_signature", f"the proposer {issuer}'s signature does not verify"
+        verify_agreement(record, keys)
+    except AgreementError as exc:
+        return exc.code, exc.message
+    except (KeyError, TypeError, AttributeError) as exc:
+        return "bad_record", f"not an agreement record: {exc!r}"
+    return None
+
+
+def keys_from_raw(pairs: Iterable[tuple[str, bytes]]) -> dict[str, list[PublicKey]]:
+    """``{agency: [key, …]}`` from ``(agency, raw public key)`` pairs (as sent to workers)."""
+    keys: dict[str, list[PublicKey]] = {}
+    for agency, raw in pairs:
+        keys.setdefault(agency, []).append(PublicKey(raw))
+    return keys
+
+
 def sign_agreement(record: Mapping[str, Any], agency: str, key: SigningKey) -> dict[str, Any]:
     """A copy of the agreement with ``agency``'s signature added (or replaced).
 
@@ -274,7 +322,9 @@ __all__ = [
     "check_signatures",
     "check_terms",
     "check_withdrawal",
+    "entry_problem",
     "in_force",
+    "keys_from_raw",
     "parties_at",
     "sign_agreement",
     "signing_bytes",

@@ -205,10 +205,46 @@ def evaluate(
             raise FormulaError("the formula has no decimal value for these inputs") from None
 
 
+_SYMBOLS = {
+    "add": " + ",
+    "sub": " - ",
+    "mul": " * ",
+    "div": " / ",
+    "ge": " >= ",
+    "gt": " > ",
+    "le": " <= ",
+    "lt": " < ",
+}
+
+
+def formula_text(tree: Mapping[str, Any]) -> str:
+    """A formula written for people: ``average_earnings * (0.20 + 0.015 * max(0, years - 15))``.
+
+    Only for display; the tree is what is signed and evaluated.
+    """
+
+    def text(node: Any, top: bool = False) -> str:
+        ((op, arg),) = node.items()
+        if op in ("num", "var"):
+            return str(arg)
+        if op == "param":
+            return f"[{arg}]"
+        if op == "floor":
+            return f"floor({text(arg, True)})"
+        if op in ("min", "max"):
+            return f"{op}({', '.join(text(a, True) for a in arg)})"
+        if op == "if":
+            return f"if {text(arg[0], True)} then {text(arg[1], True)} else {text(arg[2], True)}"
+        inner = _SYMBOLS[op].join(text(a) for a in arg)
+        return inner if top else f"({inner})"
+
+    return text(tree, True)
+
+
 def _decimal(value: object, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise FormulaError(f"{what} must be a Decimal (or an int), not {type(value).__name__}")
     return Decimal(value)
 
 
-__all__ = ["MAX_DEPTH", "OPERATIONS", "VARIABLES", "check_formula", "evaluate"]
+__all__ = ["MAX_DEPTH", "OPERATIONS", "VARIABLES", "check_formula", "evaluate", "formula_text"]

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import typer
 
-from pel.node.cli import bundle, demo, evidence, federation, filings, mirror, run, verify, web
+from pel.node.cli import (
+    agreement,
+    bundle,
+    demo,
+    evidence,
+    federation,
+    filings,
+    mirror,
+    rules,
+    run,
+    verify,
+    web,
+)
 
 app = typer.Typer(
     name="pel",
@@ -33,6 +45,8 @@ app.add_typer(federation.app, name="federation")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(mirror.app, name="mirror")
 app.add_typer(web.app, name="web")
+app.add_typer(rules.app, name="rules")
+app.add_typer(agreement.app, name="agreement")
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -33,17 +33,26 @@ def verify(
         typer.Option(help="Also check every record's signature with this issuer key (base64)"),
     ] = None,
     samples: Annotated[int, typer.Option(min=0, help="Inclusion proofs to check")] = 100,
+    trust: Annotated[
+        Path | None,
+        typer.Option(help="A signed trust list: check agreements with every party's key"),
+    ] = None,
 ) -> None:
     """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
 
     log_key = parse_vkey(vkey)
     key = PublicKey.from_base64(issuer_key) if issuer_key else None
+    parties = None
+    if trust is not None:
+        members = read_signed(trust).trust_list.members
+        parties = tuple((m.agency, m.issuer_public_key.raw) for m in members)
     with LogClient(url) as client, progress() as bar:
         task = bar.add_task("verifying", total=None)
         report = verify_log(
             client,
             log_key,
             issuer_key=key,
+            party_keys=parties,
             samples=samples,
             progress=lambda d, t: bar.update(task, completed=d, total=t),
         )

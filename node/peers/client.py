@@ -121,6 +121,11 @@ class LogClient:
         body = self._get("/v1/proof/consistency", first=first, second=second).json()
         return [base64.b64decode(h, validate=True) for h in body["hashes"]]
 
+    def law(self, path: str, at: str | None = None) -> dict[str, Any]:
+        """A public law read (``/v1/law/rules``, ``/v1/law/agreements`` …) as JSON."""
+        params = {"at": at} if at else {}
+        return self._get(f"/v1/law/{path}", **params).json()  # type: ignore[no-any-return]
+
     def submit(self, records: list[Any], *, wait: bool = False) -> dict[str, Any]:
         try:
             r = self._http.post(

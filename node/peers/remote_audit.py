@@ -11,12 +11,15 @@ A *source* is any base URL serving C2SP tlog-tiles (``<base>/checkpoint``,
 3. downloads the entry bundles added since (all of them the first time), rehashes
    every entry, rebuilds every tile from the saved right edge and compares it with
    the served one and the root with the signed one, and checks every record's
-   signature and that the log's owner issued it (``node.verify.rebuild_log``);
+   signature and that the log's owner issued it (``node.verify.rebuild_log``); an
+   agreement, which another party may have issued, with every party's signature;
 4. checks every checkpoint seen in earlier audits against the audited tree;
 5. checks the witnesses' cosignatures on the checkpoint against the quorum;
-6. compares each mirror's checkpoint with the audited tree (a larger one through a
+6. checks that every agreement in the log is in every other party's log too (the same
+   bytes, with an inclusion proof to that log's signed checkpoint);
+7. compares each mirror's checkpoint with the audited tree (a larger one through a
    prefix proof to the mirror's signed root);
-7. saves the new state atomically and writes a JSON report of what it checked.
+8. saves the new state atomically and writes a JSON report of what it checked.
 
 A failure never stops the report: each carries its evidence, and proven forks are
 written as ``pel-fork-evidence/v1`` files that ``pel evidence verify`` accepts.
@@ -42,13 +45,15 @@ from pel.crypto.note import NoteVerifier
 from pel.ledger.errors import AuditStateError, IntegrityError, MismatchError, TileError
 from pel.ledger.federation.evidence import ForkEvidence, checkpoint_of, verify_fork
 from pel.ledger.federation.trust_list import TrustList
-from pel.ledger.merkle.proof import prefix_proof
+from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.merkle.proof import prefix_proof, verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
+from pel.ledger.records import encode_entry
 from pel.ledger.tlog.audit_checks import AuditState, Seen, check_cosignatures, check_prefix
 from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from pel.ledger.tlog.rebuild import TileRebuilder
 from pel.node.errors import AuditFailed, ConfigError, PeerError
-from pel.node.peers.client import LogClient, ServedTiles
+from pel.node.peers.client import LogClient, RemoteError, ServedTiles
 from pel.node.peers.remote_verify import VerifyReport, rebuild_log
 
 REPORT_FORMAT = "pel-audit-report/v1"
@@ -69,6 +74,10 @@ class AuditTrust:
     witnesses: dict[str, NoteVerifier] = field(default_factory=dict)
     quorum: int | None = None
     mirrors: tuple[str, ...] = ()
+    #: ``(agency, raw issuer key)`` of every member: agreements are checked with them.
+    party_keys: tuple[tuple[str, bytes], ...] | None = None
+    #: Every other member's node URL and log key: where an agreement's presence is checked.
+    parties: dict[str, tuple[str, NoteVerifier]] = field(default_factory=dict)
 
     @classmethod
     def from_trust_list(cls, tl: TrustList, origin: str) -> AuditTrust:
@@ -84,6 +93,8 @@ class AuditTrust:
             witnesses={m.agency: m.witness_verifier for m in others},
             quorum=tl.witness_quorum,
             mirrors=tuple(f"{m.url.rstrip('/')}/mirror/{origin}" for m in others),
+            party_keys=tuple((m.agency, m.issuer_public_key.raw) for m in tl.members),
+            parties={m.agency: (m.url, m.log_verifier) for m in others},
         )
 
 
@@ -115,6 +126,7 @@ class AuditReport:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     cosignatures: dict[str, Any] | None = None
     mirrors: list[dict[str, Any]] = field(default_factory=list)
+    agreements: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -142,6 +154,7 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "cosignatures": self.cosignatures,
             "mirrors": self.mirrors,
+            "agreements": self.agreements,
             "warnings": self.warnings,
             "failures": [
                 {"code": f.code, "message": f.message, "evidence": f.evidence, "file": f.file}
@@ -310,6 +323,7 @@ class _Audit:
         for earlier in seen:
             self.check_against(self.open(earlier.note), new, earlier.source)
         self.cosignatures(new)
+        self.agreements_present(issuer)
         seen.append(Seen(new.note, r.source))
         for url in self.mirrors:
             if (got := self.mirror(url, new)) is not None:
@@ -364,6 +378,7 @@ class _Audit:
                 self.report.tree,
                 issuer_key=key,
                 issuer=issuer or None,
+                party_keys=self.trust.party_keys,
                 workers=self.workers,
                 progress=lambda d, t: self._say("entries", d, t),
             )
@@ -389,6 +404,85 @@ class _Audit:
                 f"{new.checkpoint.size}; the quorum is {check.quorum}",
                 dict(check.to_dict(), checkpoint=new.note.decode()),
             )
+
+    def agreements_present(self, owner: str) -> None:
+        """Is every agreement of the audited entries in every other party's log? Each
+        party's node is asked for the agreement (``/v1/law/agreements/…``); its entry
+        must be the same bytes (the same leaf hash), and an inclusion proof from that
+        node must lead to that log's signed checkpoint. A party whose node cannot be
+        reached is a warning; one whose log lacks the agreement, or proves another
+        record, is a failure (``agreement_missing``, ``agreement_mismatch``)."""
+        found = self.report.tree.agreements
+        if not found:
+            return
+        if not self.trust.parties:
+            self.report.warnings.append(
+                "no trust list: the presence of agreements in the other parties' logs "
+                "was not checked"
+            )
+            return
+        self._say("agreements")
+        for agreement in found:
+            row = dict(agreement, present={})
+            self.report.agreements.append(row)
+            for party in agreement["parties"]:
+                if party == owner:
+                    row["present"][party] = f"index {agreement['index']} (this log)"
+                    continue
+                row["present"][party] = self._present_in(party, agreement)
+
+    def _present_in(self, party: str, agreement: dict[str, Any]) -> str:
+        where = self.trust.parties.get(party)
+        key = f"{agreement['issuer']}/{agreement['id']}"
+        if where is None:
+            self.fail(
+                "agreement_missing",
+                f"agreement {key}: party {party} is not in the trust list",
+                {"agreement": agreement, "party": party},
+            )
+            return "not a member"
+        url, log_key = where
+        try:
+            with LogClient(url, transport=self.counter) as client:
+                held = client.law(f"agreements/{agreement['issuer']}/{agreement['id']}")
+                signed = open_checkpoint(client.checkpoint(), log_key)
+                size = signed.checkpoint.size
+                index = int(held["index"])
+                if index >= size:
+                    raise AuditStateError(f"index {index} is not in the checkpoint of size {size}")
+                leaf = hash_leaf(encode_entry(held["record"]))
+                verify_inclusion(
+                    index, size, leaf, client.inclusion_proof(index, size), signed.checkpoint.root
+                )
+        except RemoteError as exc:
+            if exc.status == 404:
+                self.fail(
+                    "agreement_missing",
+                    f"agreement {key} is not in the log of {party}",
+                    {"agreement": agreement, "party": party, "url": url},
+                )
+                return "absent"
+            self.report.warnings.append(f"agreement {key}: {party} answered {exc.message}")
+            return "not checked"
+        except PeerError as exc:
+            self.report.warnings.append(f"agreement {key}: {party} unreachable: {exc.message}")
+            return "unreachable"
+        except (PelError, KeyError, TypeError, ValueError) as exc:
+            message = exc.message if isinstance(exc, PelError) else repr(exc)
+            self.fail(
+                "agreement_mismatch",
+                f"agreement {key}: the log of {party} does not prove it: {message}",
+                {"agreement": agreement, "party": party, "url": url},
+            )
+            return "not proven"
+        if base64.b64encode(leaf).decode() != agreement["leaf_hash"]:
+            self.fail(
+                "agreement_mismatch",
+                f"agreement {key}: the log of {party} holds other bytes under that id",
+                {"agreement": agreement, "party": party, "url": url},
+            )
+            return "different record"
+        return f"index {index} (inclusion proof at size {size})"
 
     def mirror(self, url: str, new: SignedCheckpoint) -> Seen | None:
         """Compare one mirror's checkpoint with the audited tree; the checkpoint if it holds."""

@@ -12,12 +12,14 @@ edge (empty, or the one a previous audit saved) to a checkpoint's size.
 from __future__ import annotations
 
 import base64
+import json
 import multiprocessing
 import random
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from pel.crypto.errors import PelError
 from pel.crypto.keys import PublicKey
@@ -27,6 +29,7 @@ from pel.ledger.errors import IntegrityError, LedgerError, MismatchError, TileEr
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
+from pel.ledger.portability.agreements import entry_problem, keys_from_raw
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint
 from pel.ledger.tlog.rebuild import TileRebuilder, compare_tiles
 from pel.node.peers.client import LogClient
@@ -50,6 +53,8 @@ class VerifyReport:
     proofs: int = 0
     bundles: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Every agreement record met: ``{"index", "issuer", "id", "parties", "leaf_hash"}``.
+    agreements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _bundles(
@@ -105,12 +110,14 @@ class _SignatureChecks:
         key: PublicKey,
         *,
         issuer: str | None = None,
+        party_keys: tuple[tuple[str, bytes], ...] | None = None,
         ahead: int = 4,
         batch: int = 1024,
         processes: bool = False,
     ) -> None:
         self._key = key
         self._issuer = issuer
+        self._parties = party_keys
         self._ahead = ahead
         self._batch = batch
         self._gathered: list[bytes] = []
@@ -142,11 +149,15 @@ class _SignatureChecks:
             return
         size = -(-len(entries) // WORKERS)
         chunks = [(first + i, entries[i : i + size]) for i in range(0, len(entries), size)]
-        raw, issuer = self._key.raw, self._issuer
+        raw, issuer, parties = self._key.raw, self._issuer, self._parties
         if self._pool is not None:
-            futures = [self._pool.submit(check_records, raw, c, at, issuer) for at, c in chunks]
+            futures = [
+                self._pool.submit(check_records, raw, c, at, issuer, parties) for at, c in chunks
+            ]
         else:
-            futures = [submit_crypto(check_records, raw, c, at, issuer) for at, c in chunks]
+            futures = [
+                submit_crypto(check_records, raw, c, at, issuer, parties) for at, c in chunks
+            ]
         self._pending.append((entries, first, futures))
 
     def finish(self) -> None:
@@ -196,19 +207,34 @@ Problem = tuple[int, str, str]
 
 
 def check_records(
-    raw_key: bytes, entries: list[bytes], first: int, issuer: str | None = None
+    raw_key: bytes,
+    entries: list[bytes],
+    first: int,
+    issuer: str | None = None,
+    party_keys: tuple[tuple[str, bytes], ...] | None = None,
 ) -> Problem | None:
     """The first entry (entry ``first`` onwards) that is not a record signed by
     ``raw_key`` (or, given ``issuer``, issued by someone else), or None. A plain
     function, so that worker processes run it: the parsing and canonical JSON are
-    theirs too."""
+    theirs too.
+
+    Given ``party_keys`` (every member's issuer key, from the trust list), an
+    ``agreement`` is checked as one: the proposer's signature and every party's
+    (it may be another party's record, appended to every party's log). Without them it
+    is checked like any record."""
     key = PublicKey(raw_key)
+    parties = keys_from_raw(party_keys) if party_keys is not None else None
     for i, e in enumerate(entries):
         try:
             record, message = read_entry(e)  # canonical JSON, its signing bytes cut out
             sig = record_signature(record)
         except (PelError, ValueError, AttributeError) as exc:
             return first + i, "bad_record", f"not a signed record: {exc}"
+        if parties is not None and record.get("type") == "agreement":
+            problem = entry_problem(record, message, sig, owner=issuer, keys=parties)
+            if problem is not None:
+                return first + i, problem[0], problem[1]
+            continue
         if issuer is not None and record.get("issuer") != issuer:
             return (
                 first + i,
@@ -218,6 +244,35 @@ def check_records(
         if not key.verify(sig, message):
             return first + i, "bad_signature", "the issuer signature does not verify"
     return None
+
+
+#: In canonical JSON a string's quotes are escaped, so this occurs only as a member.
+_AGREEMENT = b'"type":"agreement"'
+
+
+def _note_agreements(
+    entries: list[bytes], hashes: list[bytes], first: int, report: VerifyReport
+) -> None:
+    """Add the agreements among ``entries`` to ``report.agreements`` (a cheap byte search
+    first: agreements are rare)."""
+    for i, e in enumerate(entries):
+        if _AGREEMENT not in e:
+            continue
+        try:
+            record = json.loads(e)
+            if record.get("type") != "agreement":
+                continue
+            report.agreements.append(
+                {
+                    "index": first + i,
+                    "issuer": record["issuer"],
+                    "id": record["id"],
+                    "parties": list(record["body"]["parties"]),
+                    "leaf_hash": base64.b64encode(hashes[i]).decode(),
+                }
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # the signature checks report a malformed record
 
 
 def _first_entry(exc: LedgerError, bundle_first: int) -> int:
@@ -250,6 +305,7 @@ def rebuild_log(
     *,
     issuer_key: PublicKey | None = None,
     issuer: str | None = None,
+    party_keys: tuple[tuple[str, bytes], ...] | None = None,
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
     keep: Collection[int] = (),
@@ -278,7 +334,9 @@ def rebuild_log(
     signatures = None
     if issuer_key is not None:
         processes = size - resumed >= PROCESSES_FROM
-        signatures = _SignatureChecks(issuer_key, issuer=issuer, processes=processes)
+        signatures = _SignatureChecks(
+            issuer_key, issuer=issuer, party_keys=party_keys, processes=processes
+        )
     first = resumed - resumed % TILE_WIDTH
     try:
         for n, entries, tile0 in _bundles(client, resumed, size, workers):
@@ -292,6 +350,7 @@ def rebuild_log(
                 compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
                 entries, hashes, first = entries[skip:], hashes[skip:], first + skip
             report.bundles += 1
+            _note_agreements(entries, hashes, first, report)
             if signatures is not None:
                 signatures.submit(entries, first)
                 report.signatures += len(entries)
@@ -340,6 +399,7 @@ def verify_log(
     log_key: NoteVerifier,
     *,
     issuer_key: PublicKey | None = None,
+    party_keys: tuple[tuple[str, bytes], ...] | None = None,
     samples: int = 100,
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
@@ -358,6 +418,7 @@ def verify_log(
         TileRebuilder(),
         report,
         issuer_key=issuer_key,
+        party_keys=party_keys,
         workers=workers,
         progress=progress,
         keep=sample,

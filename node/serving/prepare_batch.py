@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pel.crypto.errors import PelError, SignatureError
-from pel.crypto.keys import PublicKey
 from pel.crypto.record import encode_signature, record_cut, record_signature, signed_entry
 from pel.ledger.errors import AgreementError, BatchError, LedgerError, RecordError
-from pel.ledger.portability.agreements import verify_agreement
+from pel.ledger.portability.agreements import keys_from_raw, verify_agreement
 from pel.ledger.records import validate_record
 from pel.ledger.records.entries import PreparedRecord, prepare_record
 
@@ -133,14 +132,6 @@ def validate_item(item: object, rules: BatchRules) -> tuple[dict[str, Any], bool
     return draft, loose
 
 
-def party_keys(rules: BatchRules) -> dict[str, list[PublicKey]]:
-    """Each member's issuer key, by agency (the node's own, without a trust list)."""
-    keys: dict[str, list[PublicKey]] = {}
-    for agency, raw in rules.party_keys:
-        keys.setdefault(agency, []).append(PublicKey(raw))
-    return keys
-
-
 def check_agreement(record: dict[str, Any], rules: BatchRules) -> None:
     """Every party's signature on an agreement; and, for one proposed by another party,
     the proposer's envelope signature (with the proposer's key from the trust list).
@@ -148,7 +139,7 @@ def check_agreement(record: dict[str, Any], rules: BatchRules) -> None:
     Raises:
         AgreementError: a party's signature is missing or bad, or a key is unknown.
     """
-    keys = party_keys(rules)
+    keys = keys_from_raw(rules.party_keys)
     verify_agreement(record, keys)
     if "sig" in record and record["issuer"] != rules.agency:
         signing, _ = record_cut(record)
