@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pel.node.demo.corridors import corridor_filings
+from pel.node.demo.law import publish_law
 from pel.node.demo.load import (
     LogStatus,
     load_filings,
@@ -137,6 +138,7 @@ class DemoResult:
     pids: dict[str, int]
     urls: dict[str, str]
     directory: Path = Path("var/demo")
+    law: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class DemoResult:
             "sample_worker": self.sample,
             "pids": self.pids,
             "urls": self.urls,
+            "law": self.law,
         }
 
 
@@ -158,8 +161,9 @@ def fill_and_watch(
     urls: dict[str, str],
     say: Callable[[str], None],
     alive: Callable[[], None] | None = None,
-) -> tuple[list[LogStatus], dict[str, Any], int]:
-    """Submit the corridors' filings, wait until every log is witnessed, find the sample."""
+) -> tuple[list[LogStatus], dict[str, Any], int, dict[str, Any]]:
+    """Publish the members' rules and the agreements, submit the corridors' filings, wait
+    until every log is witnessed, find the sample."""
     filings = corridor_filings(
         demo.agencies, workers=opts.workers, months=opts.months, seed=opts.seed
     )
@@ -170,6 +174,7 @@ def fill_and_watch(
             f"{opts.workers} workers leave {', '.join(empty)} without records: give more --workers"
         )
     started = time.monotonic()
+    law = publish_law(demo, urls, say)
     taken = load_filings(demo, filings, urls=urls)
     say(
         f"submitted {filings.count()} records for {len(filings.workers)} workers over "
@@ -178,7 +183,7 @@ def fill_and_watch(
     expected = {a: len(d) for a, d in filings.drafts.items()}
     statuses = wait_witnessed(demo, expected, timeout=opts.timeout, urls=urls, alive=alive)
     sample = sample_worker(demo, pick_sample(filings), urls)
-    return statuses, sample, sum(taken.values())
+    return statuses, sample, sum(taken.values()) + law["records"], law
 
 
 def run_demo(
@@ -210,7 +215,7 @@ def run_demo(
         return 0
     if opts.load_only:
         urls = demo.urls()
-        statuses, sample, records = fill_and_watch(demo, opts, urls, say)
+        statuses, sample, records, law = fill_and_watch(demo, opts, urls, say)
         elapsed = time.monotonic() - started
         show(
             DemoResult(
@@ -222,6 +227,7 @@ def run_demo(
                 {},
                 urls,
                 opts.directory,
+                law,
             )
         )
         return 0
@@ -232,12 +238,22 @@ def run_demo(
         with procs:
             procs.wait_ready(30.0)
             say(f"{len(demo.nodes)} nodes serving after {time.monotonic() - started:.1f} s")
-            statuses, sample, records = fill_and_watch(demo, opts, urls, say, procs.check_alive)
+            statuses, sample, records, law = fill_and_watch(
+                demo, opts, urls, say, procs.check_alive
+            )
             elapsed = time.monotonic() - started
             rows = summary_rows(statuses)
             show(
                 DemoResult(
-                    elapsed, rows, demo.quorum, sample, records, procs.pids(), urls, opts.directory
+                    elapsed,
+                    rows,
+                    demo.quorum,
+                    sample,
+                    records,
+                    procs.pids(),
+                    urls,
+                    opts.directory,
+                    law,
                 )
             )
             if opts.exit_after:

@@ -72,6 +72,22 @@ def print_summary(console: Console, result: DemoResult) -> None:
             highlight=False,
             markup=False,
         )
+    law = result.law
+    if law:
+        first = next(iter(result.urls.values()))
+        console.print(
+            f"rules tables published: {', '.join(r['state'] for r in law['rules'].values())}"
+            f"  (pel rules show {first} --at 2025-06-30)",
+            highlight=False,
+            markup=False,
+        )
+        for record_id, a in law["agreements"].items():
+            console.print(
+                f"agreement {record_id}: {', '.join(a['parties'])}, in every party's log"
+                f"  (pel agreement show {result.urls[a['parties'][0]]})",
+                highlight=False,
+                markup=False,
+            )
     for agency, url in result.urls.items():
         console.print(
             f"{agency:<11} {url}/  {url}/verify  {url}/checkpoint  {url}/docs  {url}/v1/node",
