@@ -20,7 +20,7 @@ from pel.ledger.errors import AgreementError
 from pel.ledger.portability.agreements import FORMAT, sign_agreement
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node, utc_now
-from pel.node.cli.common import friendly, out
+from pel.node.cli.common import friendly, out, wide
 from pel.node.cli.rules import _node_dirs
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
@@ -240,7 +240,7 @@ def show(
             "yes" if a["in_force"] else "no",
             str(a["index"]),
         )
-    out.print(table)
+    wide(table)
 
 
 __all__ = ["agreements_view", "app", "draft_agreement", "read_agreement"]

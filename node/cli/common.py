@@ -18,6 +18,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from pel.crypto.errors import PelError
@@ -68,6 +69,15 @@ def friendly(fn: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def wide(table: Table) -> None:
+    """Print a table on stdout; piped output (80 columns unless told) gets 160 columns,
+    so that names and dates are not cut."""
+    if not out.is_terminal and out.width < 160:
+        Console(file=out.file, width=160, soft_wrap=True).print(table)
+    else:
+        out.print(table)
 
 
 def progress() -> Progress:

@@ -16,7 +16,7 @@ from pel.ledger.portability.published import LawView
 from pel.ledger.portability.rules import RulesTable, check_table, parse_yaml
 from pel.ledger.portability.shipped import shipped_table
 from pel.node.agency_node import Node
-from pel.node.cli.common import friendly, out
+from pel.node.cli.common import friendly, out, wide
 from pel.node.errors import ConfigError
 from pel.node.law import law_view, publish, rules_draft
 from pel.node.peers.client import LogClient
@@ -166,12 +166,12 @@ def show(
         return
     table = Table(title=f"{got['state']}: {got['scheme']} ({got['currency']}), in force on {day}")
     for col in ("branch", "parameter", "value", "unit", "from", "sources"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "value")
     for branch, params in got["in_force"].items():
         for name, p in params.items():
             statuses = sorted({s["status"] for s in p["sources"]})
             table.add_row(branch, name, _shown(p), p["unit"], p["from"], "/".join(statuses))
-    out.print(table)
+    wide(table)
     rec = got["record"]
     if "index" in rec:
         out.print(
