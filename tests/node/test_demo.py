@@ -111,6 +111,17 @@ def check_summary(summary: dict) -> None:
         assert len(row["cosigners"]) >= summary["quorum"]
         assert row["agency"] not in row["cosigners"]
     assert sum(row["tree_size"] for row in summary["logs"]) == summary["records"]
+    # Every member published its rules; the multilateral and the bilateral agreement
+    # among these four states are in each party's log.
+    law = summary["law"]
+    assert {r["state"] for r in law["rules"].values()} == {
+        agency_for(a).country for a in DEMO_ORDER[:STATES]
+    }
+    agreements = law["agreements"]
+    assert agreements["demo-agreement-th-my-mm"]["parties"] == ["TH-SSO", "MY-PERKESO", "MM-SSB"]
+    assert agreements["demo-agreement-my-id"]["parties"] == ["MY-PERKESO", "ID-BPJSTK"]
+    for a in agreements.values():
+        assert set(a["indexes"]) == set(a["parties"])
     # Every node mirrors every other member's log, up to the size in the summary.
     assert summary["mirrors_reported"] is True
     for row in summary["logs"]:
@@ -157,6 +168,7 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
             assert record["body"]["currency"] == agency_for(host).currency
     finally:
         node.stop()
+    check_law(directory, summary)
     # A second run reopens the same federation: the same records, all already there.
     again = run_demo(directory, "--exit-after", "--json")
     assert again.returncode == 0, again.stderr
@@ -164,6 +176,44 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
     assert [r["tree_size"] for r in json.loads(again.stdout)["logs"]] == [
         r["tree_size"] for r in summary["logs"]
     ]
+
+
+def check_law(directory: Path, summary: dict) -> None:
+    """The stopped demo's logs hold what the summary says, and ``pel rules show`` and
+    ``pel agreement show`` print it from the demo directory."""
+    from tests.node.test_cli import run
+
+    for agency, rules in summary["law"]["rules"].items():
+        node = Node.open(directory / agency)
+        try:
+            index, entry = node.log.find(rules["id"])
+            record = json.loads(entry)
+            assert index == rules["index"] and record["type"] == "rules"
+            assert record["body"]["state"] == agency[:2] == record["issuer"][:2]
+        finally:
+            node.stop()
+    code, out, err = run("rules", "show", str(directory), "--state", "MM", "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["state"] == "MM"
+    assert shown["in_force"]["old_age"]["branch_in_force"]["value"] is False
+    code, out, err = run("rules", "show", str(directory), "--state", "TH")
+    assert code == 0 and "pension_formula" in out, err
+    for agency in ("TH-SSO", "MY-PERKESO", "MM-SSB"):
+        code, out, err = run(
+            "agreement", "show", str(directory), "--state", agency[:2], "--at", "2027-06-01",
+            "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        held = {a["record"]["id"]: a for a in json.loads(out)["agreements"]}
+        multilateral = held["demo-agreement-th-my-mm"]
+        assert multilateral["in_force"] is True
+        assert (
+            multilateral["index"]
+            == summary["law"]["agreements"]["demo-agreement-th-my-mm"]["indexes"][agency]
+        )
+    code, out, err = run("agreement", "show", str(directory), "--state", "ID")
+    assert code == 0 and "demo-agreement-my-id" in out, err
 
 
 def _read_json_line(proc: subprocess.Popen[str], timeout: float) -> dict:
