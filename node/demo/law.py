@@ -12,6 +12,7 @@ logs already.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,17 +110,27 @@ def publish_law(demo: Demo, urls: dict[str, str], say: Callable[[str], None]) ->
         RemoteError / PeerError: a node refused a record or could not be reached.
     """
     tokens = {n.agency: n.token() for n in demo.nodes}
-    rules: dict[str, Any] = {}
-    for n in demo.nodes:
-        got = publish(urls[n.agency], tokens[n.agency], rules_draft(shipped_table(n.agency[:2])))
-        rules[n.agency] = {"state": n.agency[:2], "id": got["id"], "index": got["index"]}
-    agreements: dict[str, Any] = {}
+    # (what, agency, record): every record is sent at once, each node signing and
+    # sequencing its own in parallel (each publication waits for a checkpoint).
+    work: list[tuple[str, str, dict[str, Any]]] = [
+        ("rules", n.agency, rules_draft(shipped_table(n.agency[:2]))) for n in demo.nodes
+    ]
     for terms in DEMO_AGREEMENTS:
-        if not set(terms.parties) <= set(tokens):
-            continue
-        record = agreement_record(terms, demo)
-        indexes = {p: publish(urls[p], tokens[p], record)["index"] for p in terms.parties}
-        agreements[terms.record_id] = {"parties": list(terms.parties), "indexes": indexes}
+        if set(terms.parties) <= set(tokens):
+            record = agreement_record(terms, demo)
+            work.extend((terms.record_id, party, record) for party in terms.parties)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        receipts = list(pool.map(lambda w: publish(urls[w[1]], tokens[w[1]], w[2]), work))
+    rules: dict[str, Any] = {}
+    agreements: dict[str, Any] = {}
+    for (what, agency, record), got in zip(work, receipts, strict=True):
+        if what == "rules":
+            rules[agency] = {"state": agency[:2], "id": got["id"], "index": got["index"]}
+        else:
+            entry = agreements.setdefault(
+                what, {"parties": list(record["body"]["parties"]), "indexes": {}}
+            )
+            entry["indexes"][agency] = got["index"]
     count = len(rules) + sum(len(a["parties"]) for a in agreements.values())
     say(
         f"published {len(rules)} rules tables and {len(agreements)} agreements "

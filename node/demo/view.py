@@ -74,10 +74,11 @@ def print_summary(console: Console, result: DemoResult) -> None:
         )
     law = result.law
     if law:
-        first = next(iter(result.urls.values()))
+        # Viet Nam's minimum period changed on 2025-07-01: a date on each side shows it.
+        shown = result.urls.get("VN-VSS") or next(iter(result.urls.values()))
         console.print(
             f"rules tables published: {', '.join(r['state'] for r in law['rules'].values())}"
-            f"  (pel rules show {first} --at 2025-06-30)",
+            f"  (pel rules show {shown} --at 2025-06-30)",
             highlight=False,
             markup=False,
         )
