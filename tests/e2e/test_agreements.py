@@ -118,6 +118,23 @@ def test_signed_by_all_it_is_in_every_log_and_every_audit_verifies_it(
             "mirrors",
             lambda n=node: all(m["size"] == 1 for m in n.mirror_status()["mirrors"].values()),
         )
+    # SG-CPF leaves from 2028, by a record of its own; the other two remain bound.
+    sg_token = create_token(fed.nodes[2].engine, "SG-CPF")
+    code, out, err = run(
+        "agreement", "withdraw", fed.urls[2], "--issuer", "TH-SSO",
+        "--agreement", "agreement-th-my-sg", "--effective", "2028-01-01", "--token", sg_token,
+    )  # fmt: skip
+    assert code == 0, err
+    for day, bound in (("2027-12-31", PARTIES), ("2028-01-01", PARTIES[:2])):
+        code, out, err = run("agreement", "show", fed.urls[2], "--json", "--at", day)
+        [shown] = json.loads(out)["agreements"]
+        assert shown["parties_bound"] == bound and shown["in_force"] is True
+    assert fed.nodes[0].log.tree_size() == 1  # nothing changed in the other logs
+    code, _, err = run(
+        "agreement", "withdraw", fed.urls[2], "--issuer", "TH-SSO",
+        "--agreement", "no-such-agreement", "--effective", "2028-01-01", "--token", sg_token,
+    )  # fmt: skip
+    assert code == 1 and "[unknown_target]" in err
 
 
 def test_an_agreement_missing_from_a_party_log_fails_the_audit(

@@ -141,6 +141,15 @@ def test_a_bad_table_over_http_is_a_422_with_the_field(vn: tuple[str, Node, str]
     [problem] = r.json()["error"]["records"]
     assert problem["code"] == "wrong_unit"
     assert problem["field"] == "body.branches.old_age.parameters.employee_rate.values[0].value"
+    draft = rules_draft(shipped_table("VN"))
+    del draft["body"]["branches"]["old_age"]["parameters"]["pension_age"]["values"][3]["sources"]
+    r = httpx.post(url + "/v1/records", json=[draft], headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 422
+    [problem] = r.json()["error"]["records"]
+    assert (problem["code"], problem["field"]) == (
+        "missing_field",
+        "body.branches.old_age.parameters.pension_age.values[3].sources",
+    )
     assert node.log.state() == (0, 0)  # nothing appended
     assert httpx.get(url + "/v1/law/rules").status_code == 404
     r = httpx.get(url + "/v1/law/rules", params={"at": "2025-13-01"})
