@@ -21,7 +21,7 @@ from pel.ledger.portability.agreements import FORMAT, sign_agreement
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node, utc_now
 from pel.node.cli.common import friendly, out, wide
-from pel.node.cli.rules import _node_dirs
+from pel.node.cli.rules import node_directory
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
 from pel.node.law import law_view, publish
@@ -191,7 +191,7 @@ def agreements_view(source: str, state: str | None, at: str) -> dict[str, Any]:
     if source.startswith(("http://", "https://")):
         with LogClient(source) as client:
             return client.law("agreements", at)
-    node = Node.open(_node_dirs(Path(source), state))
+    node = Node.open(node_directory(Path(source), state))
     try:
         return {"agency": node.agency, "at": at, "agreements": law_view(node).agreements_at(at)}
     finally:

@@ -98,7 +98,7 @@ def publish_cmd(
     )
 
 
-def _node_dirs(path: Path, state: str | None) -> Path:
+def node_directory(path: Path, state: str | None) -> Path:
     """``path`` itself if it is a node directory; else its node subdirectory for ``state``
     (a demo directory holds one per member)."""
     if (path / "node.json").is_file():
@@ -128,7 +128,7 @@ def rules_view(source: str, state: str | None, at: str) -> dict[str, Any]:
             got = view.rules_at(at)
             got["record"] = {"file": str(file)}
         else:
-            node = Node.open(_node_dirs(path, state))
+            node = Node.open(node_directory(path, state))
             try:
                 got = law_view(node).rules_at(at)
             finally:
@@ -182,4 +182,4 @@ def show(
         )
 
 
-__all__ = ["app", "read_table", "rules_view"]
+__all__ = ["app", "node_directory", "read_table", "rules_view"]
