@@ -16,10 +16,14 @@ import pytest
 from pel.api.app import create_app
 from pel.crypto.record import sign_record
 from pel.ledger.errors import BatchError
+from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.ledger.portability.agreements import sign_agreement
 from pel.ledger.portability.shipped import shipped_table, shipped_text
 from pel.node.agency_node import Node, init_node
-from pel.node.law import rules_draft
+from pel.node.law import law_view, rules_draft
+from pel.node.trust_chain import apply_version, member_entry
 from tests.conftest import serve
+from tests.ledger.portability.test_agreements import draft
 from tests.node.test_cli import run
 
 TABLES = Path(__file__).resolve().parents[2] / "ledger" / "portability" / "tables"
@@ -166,3 +170,50 @@ def test_show_reads_a_table_file_or_folder(tmp_path: Path) -> None:
     assert json.loads(out)["in_force"]["old_age"]["employer_rate"]["value"] == "0.10"
     code, _, err = run("rules", "show", str(TABLES), "--state", "PH", "--at", "June")
     assert code == 1 and "Traceback" not in err
+
+
+def test_law_records_on_either_database(tmp_path: Path, db_url: str) -> None:
+    """Rules, an agreement and a withdrawal, stored without a worker, on SQLite and
+    PostgreSQL alike; an agreement is refused while the other party's key is unknown."""
+    th_dir = tmp_path / "th"
+    node, _ = init_node(th_dir, agency="TH-SSO", origin="sso.go.th/pel", database_url=db_url)
+    my, _ = init_node(tmp_path / "my", agency="MY-PERKESO", origin="perkeso.gov.my/pel")
+    try:
+        members = (
+            member_entry(node, name="TH-SSO", url="http://127.0.0.1:1"),
+            member_entry(my, name="MY-PERKESO", url="http://127.0.0.1:2"),
+        )
+        record = draft(parties=["TH-SSO", "MY-PERKESO"])
+        record = sign_agreement(record, "MY-PERKESO", my.issuer_key)
+        record = sign_agreement(record, "TH-SSO", node.issuer_key)
+        node.submit([rules_draft(shipped_table("TH"))])
+        with pytest.raises(BatchError) as exc:  # no trust list: MY-PERKESO's key is unknown
+            node.submit([record])
+        assert exc.value.problems[0][1].code == "unknown_party"
+        tl = TrustList(federation="t", version=1, members=members, witness_quorum=1, threshold=2)
+        signed = SignedTrustList(tl).sign("TH-SSO", node.issuer_key)
+        apply_version(th_dir, signed.sign("MY-PERKESO", my.issuer_key))
+    finally:
+        my.stop()
+        node.stop()
+    node = Node.open(th_dir)
+    try:
+        node.submit([record])
+        withdrawal = {
+            "type": "withdrawal",
+            "id": "withdrawal-1",
+            "body": {
+                "agreement": {"issuer": "TH-SSO", "id": record["id"]},
+                "effective": "2030-01-01",
+            },
+        }
+        node.submit([withdrawal])
+        node.log.integrate()
+        view = law_view(node)
+        kinds = [p.record["type"] for p in (*view.rules, *view.agreements, *view.withdrawals)]
+        assert kinds == ["rules", "agreement", "withdrawal"]
+        assert "pwid" not in view.agreements[0].record
+        [shown] = view.agreements_at("2030-01-01")
+        assert shown["parties_bound"] == ["MY-PERKESO"] and shown["in_force"] is False
+    finally:
+        node.stop()
