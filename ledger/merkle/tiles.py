@@ -22,8 +22,8 @@ from pel.ledger.merkle.proof import Coord, fold, subtree_coords
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
-MAX_ENTRY_SIZE = 0xFFFF
-"""Entry bundles prefix each entry with a big-endian uint16 length."""
+MAX_ENTRY_BYTES = 0xFFFF
+"""The largest log entry: entry bundles prefix each entry with a big-endian uint16 length."""
 
 _FULL = TILE_WIDTH * HASH_SIZE
 Buffer = Any
@@ -135,7 +135,7 @@ def encode_entry_bundle(entries: Sequence[bytes]) -> bytes:
     """Entries, each prefixed with its big-endian uint16 length."""
     out = bytearray()
     for e in entries:
-        if len(e) > MAX_ENTRY_SIZE:
+        if len(e) > MAX_ENTRY_BYTES:
             raise TileError(f"entry of {len(e)} bytes does not fit an entry bundle")
         out += len(e).to_bytes(2, "big")
         out += e

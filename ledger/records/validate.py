@@ -14,10 +14,8 @@ from pydantic import TypeAdapter, ValidationError
 from pel.crypto.errors import CanonicalJSONError
 from pel.crypto.jcs import canonicalize
 from pel.ledger.errors import RecordError
+from pel.ledger.merkle.tiles import MAX_ENTRY_BYTES
 from pel.ledger.records.types import LAW_TYPES, RECORD_TYPES, Record
-
-#: An entry bundle prefixes each entry with a big-endian uint16 length (C2SP tlog-tiles).
-MAX_ENTRY_BYTES = 65535
 
 _RECORD = TypeAdapter(Record)
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from pel.ledger.errors import RecordError
-from pel.ledger.records import MAX_ENTRY_BYTES, encode_entry, validate_record
+from pel.ledger.errors import RecordError, TileError
+from pel.ledger.merkle.tiles import encode_entry_bundle
+from pel.ledger.records import MAX_ENTRY_BYTES, check_entry_size, encode_entry, validate_record
 from pel.node.demo.synth import synth_drafts
 from tests import factories as f
 
@@ -153,3 +154,14 @@ def test_entry_is_canonical_and_bounded() -> None:
     with pytest.raises(RecordError) as info:
         encode_entry(big)
     assert info.value.code == "record_too_large"
+
+
+def test_one_entry_size_limit_for_records_and_entry_bundles() -> None:
+    # A record the gate accepts always fits an entry bundle, and one byte more fits neither.
+    largest = b"x" * MAX_ENTRY_BYTES
+    assert check_entry_size(largest) == largest
+    assert encode_entry_bundle([largest])[2:] == largest
+    with pytest.raises(RecordError):
+        check_entry_size(largest + b"x")
+    with pytest.raises(TileError):
+        encode_entry_bundle([largest + b"x"])
