@@ -183,7 +183,7 @@ def _held(node: Node, pwid: str, trust_list: TrustList) -> tuple[dict[str, _Held
         witnessed = mirror_witnessed(node, member, trust_list) if member else None
 
         def path(index: int, size: int, origin: str = origin) -> list[bytes]:
-            return node.mirrors.inclusion_path(origin, index, size)
+            return node.mirrors.inclusion_proof(origin, index, size)
 
         logs[origin] = _Held(records, witnessed, path)
     return logs, left_out

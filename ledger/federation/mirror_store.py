@@ -590,16 +590,10 @@ class MirrorStore:
             raise NotFoundError(f"no record {record_id!r} in the mirror of {origin}")
         return int(row[0]), bytes(row[1])
 
-    def inclusion_proof(self, origin: str, index: int) -> tuple[list[bytes], bytes]:
-        """The inclusion proof of entry ``index`` in the mirror checkpoint, and that
-        checkpoint (cosigned): what a C2SP tlog-proof of a mirrored record needs."""
-        st = self._served(origin)
-        assert st.note is not None
-        return self.inclusion_path(origin, index, st.size), st.note
-
-    def inclusion_path(self, origin: str, index: int, size: int) -> list[bytes]:
-        """The inclusion proof of entry ``index`` in the first ``size`` entries of the
-        mirrored log (any size up to the mirror checkpoint's: the tiles hold them all)."""
+    def inclusion_proof(self, origin: str, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in the first ``size`` entries of the
+        mirrored log (any size up to the mirror checkpoint's: the tiles hold them all),
+        the same shape as :meth:`ledger.tlog.log.Log.inclusion_proof`."""
         st = self._served(origin)
         if not 0 <= index < size <= st.size:
             raise NotFoundError(f"index {index} at size {size} is not in the mirror of {origin}")

@@ -112,8 +112,8 @@ def test_catch_up_in_steps_then_follow_growth(engine: Engine) -> None:
     assert store.root(ORIGIN, 77) == src.hashes.root(77)
     mine = store.records_of(f.PWID)
     assert [(o, i) for o, i, _ in mine] == [(ORIGIN, i) for i in range(600)]
-    proof, note = store.inclusion_proof(ORIGIN, 421)
-    assert note == src.note()
+    proof = store.inclusion_proof(ORIGIN, 421, 600)
+    assert store.checkpoint(ORIGIN) == src.note()
     verify_inclusion(421, 600, hash_leaf(src.entries[421]), proof, src.hashes.root(600))
     # The log grows: the next checkpoint must contain the verified one.
     src.grow(100)
@@ -273,12 +273,12 @@ def test_the_newest_witnessed_mirror_checkpoint_is_kept(engine: Engine) -> None:
     store.add_entries(log, 40, src.entries[40:], src.hashes)
     assert store.state(ORIGIN).size == 340  # type: ignore[union-attr]
     assert store.witnessed(ORIGIN) == two
-    path = store.inclusion_path(ORIGIN, 17, 40)
+    path = store.inclusion_proof(ORIGIN, 17, 40)
     verify_inclusion(17, 40, hash_leaf(src.entries[17]), path, src.hashes.root(40))
     with pytest.raises(Exception, match="not in the mirror"):
-        store.inclusion_path(ORIGIN, 40, 40)
+        store.inclusion_proof(ORIGIN, 40, 40)
     with pytest.raises(Exception, match="not in the mirror"):
-        store.inclusion_path(ORIGIN, 3, 341)
+        store.inclusion_proof(ORIGIN, 3, 341)
     # Once that one is cosigned (on arrival, here) it replaces the older one.
     src.grow(10)
     three = cosigned(3)
