@@ -45,7 +45,7 @@ from pel.ledger.bundles.bundle import (
     merge_bundles,
     verify_bundle,
 )
-from pel.ledger.bundles.qr import encode_qr_text, reference_text
+from pel.ledger.bundles.qr import qr_content
 from pel.ledger.errors import IntegrityError, LedgerError, NotFoundError
 from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.merkle.hashing import hash_leaf
@@ -400,15 +400,14 @@ def assemble(
 
 
 def write_qr(bundle: Bundle, path: Path, *, ref_url: str | None = None) -> str:
-    """Write a PNG QR code of the bundle itself when it fits, else of a reference
-    (its digest and ``ref_url``); return ``embedded`` or ``reference``."""
+    """Write a PNG QR code of what :func:`ledger.bundles.qr.qr_content` says it holds
+    (the bundle itself when it fits, else a reference: its digest and ``ref_url``);
+    return ``embedded`` or ``reference``."""
     import segno
 
-    try:
-        qr = segno.make(encode_qr_text(bundle), error="m", micro=False, mode="alphanumeric")
-        kind = "embedded"
-    except (segno.DataOverflowError, ValueError):
-        qr = segno.make(reference_text(bundle.digest(), ref_url), error="m", micro=False)
-        kind = "reference"
-    qr.save(str(path), kind="png", scale=4, border=4)
+    kind, text = qr_content(bundle, ref_url)
+    mode = "alphanumeric" if kind == "embedded" else None
+    segno.make(text, error="m", micro=False, mode=mode).save(
+        str(path), kind="png", scale=4, border=4
+    )
     return kind

@@ -9,6 +9,9 @@
   sha256=<lowercase hex SHA-256 of the canonical bytes>[ <url>]``. The URL says where
   the holder keeps the file; verifying a reference needs that file, whose digest
   must match.
+
+:func:`qr_content` decides which of the two a code holds, and :func:`bundle_from` reads
+either back; drawing the code is left to the caller.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from pel.ledger.bundles.bundle import Bundle, BundleError
 
 QR_PREFIX = "PEL-BUNDLE/V1:"
 REF_PREFIX = "pel-bundle-ref/v1"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+QR_CAPACITY = 3391
+"""Alphanumeric characters one QR code holds at error correction level M (version 40,
+ISO/IEC 18004): the most an embedded bundle's text may take."""
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _VALUE = {c: i for i, c in enumerate(_ALPHABET)}
 _REF = re.compile(r"pel-bundle-ref/v1 sha256=([0-9a-f]{64})(?: (\S{1,2000}))?")
@@ -97,6 +105,22 @@ def reference_text(digest: str, url: str | None = None) -> str:
     return f"{REF_PREFIX} sha256={digest}" + (f" {url}" if url else "")
 
 
+def qr_content(
+    bundle: Bundle, ref_url: str | None = None
+) -> tuple[Literal["embedded", "reference"], str]:
+    """What a bundle's QR code holds: the bundle itself when its text fits one code
+    (:data:`QR_CAPACITY`), else a reference to it (its digest and ``ref_url``).
+
+    Returns:
+        ``("embedded", text)`` or ``("reference", text)``; an embedded text uses only
+        the QR alphanumeric alphabet.
+    """
+    text = encode_qr_text(bundle)
+    if len(text) <= QR_CAPACITY:
+        return "embedded", text
+    return "reference", reference_text(bundle.digest(), ref_url)
+
+
 def read_qr_text(text: str) -> bytes | BundleRef:
     """What a decoded QR code says: the embedded bundle's bytes, or a reference.
 
@@ -126,3 +150,32 @@ def read_qr_text(text: str) -> bytes | BundleRef:
 def is_qr_text(text: bytes) -> bool:
     """Whether ``text`` is QR content rather than a bundle file."""
     return text.startswith(QR_PREFIX.encode()) or text.startswith(REF_PREFIX.encode())
+
+
+def bundle_from(data: bytes, referenced: Callable[[], bytes] | None = None) -> bytes:
+    """The bundle ``data`` holds: a bundle file's bytes as they are, or what the text of
+    a decoded QR code says, the embedded bundle or, for a reference, the file that
+    ``referenced`` reads, once its digest matches (it is read only then).
+
+    Raises:
+        BundleError: ``bad_format`` (QR text that is not ASCII or does not decode),
+            ``bundle_needed`` (a reference and no file to read), ``digest_mismatch``.
+    """
+    if not is_qr_text(data):
+        return data
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise BundleError("bad_format", "QR text is not ASCII") from None
+    content = read_qr_text(text)
+    if not isinstance(content, BundleRef):
+        return content
+    if referenced is None:
+        where = f" (kept at {content.url})" if content.url else ""
+        raise BundleError(
+            "bundle_needed",
+            f"the QR code refers to a bundle{where}: give that file with --bundle",
+        )
+    data = referenced()
+    content.check(data)
+    return data

@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from pel.crypto.request import sign_request
-from pel.ledger.bundles.bundle import BundleError, summarise, verify_bundle
-from pel.ledger.bundles.qr import BundleRef, is_qr_text, read_qr_text
+from pel.ledger.bundles.bundle import summarise, verify_bundle
+from pel.ledger.bundles.qr import bundle_from
 from pel.ledger.federation.trust_list import verify_next
 from pel.node.bundle_assembly import assemble, write_qr
 from pel.node.cli.common import err, friendly, out, read_signed
@@ -147,22 +147,6 @@ def verify_bundle_cmd(
     """Verify a worker's bundle offline with the trust list alone and summarise it."""
 
     data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    if is_qr_text(data):
-        try:
-            text = data.decode("ascii").strip()
-        except UnicodeDecodeError:
-            raise BundleError("bad_format", "QR text is not ASCII") from None
-        content = read_qr_text(text)
-        if isinstance(content, BundleRef):
-            if bundle_file is None:
-                where = f" (kept at {content.url})" if content.url else ""
-                raise BundleError(
-                    "bundle_needed",
-                    f"the QR code refers to a bundle{where}: give that file with --bundle",
-                )
-            data = bundle_file.read_bytes()
-            content.check(data)
-        else:
-            data = content
+    data = bundle_from(data, bundle_file.read_bytes if bundle_file is not None else None)
     report = verify_bundle(data, _trust_chain(trust))
     _print_summary(report)
