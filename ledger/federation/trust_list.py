@@ -318,3 +318,38 @@ def new_version(
     )
     tl.check()
     return tl
+
+
+def propose_version(
+    current: TrustList,
+    *,
+    add: Iterable[Member] = (),
+    remove: Iterable[str] = (),
+    witness_quorum: int | None = None,
+    threshold: int | None = None,
+) -> TrustList:
+    """An unsigned next version of ``current``: the ``remove`` agencies taken out, then
+    the ``add`` members put in (one with an agency id already listed replaces it).
+
+    Any member added or removed changes the membership, so the threshold becomes all
+    members unless given (see :func:`new_version`); otherwise the members stay as listed.
+
+    Raises:
+        TrustListError: an agency to remove that is not a member, or a next version
+            that does not check.
+    """
+    members = {m.agency: m for m in current.members}
+    for agency in remove:
+        if members.pop(agency, None) is None:
+            raise TrustListError(f"{agency} is not a member")
+    added = False
+    for member in add:  # read after the removals are checked: ``add`` may be lazy
+        members[member.agency] = member
+        added = True
+    changed = added or set(members) != {m.agency for m in current.members}
+    return new_version(
+        current,
+        members=list(members.values()) if changed else None,
+        witness_quorum=witness_quorum,
+        threshold=threshold,
+    )

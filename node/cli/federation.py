@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from pel.ledger.errors import TrustListError
-from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, new_version
+from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, propose_version
 from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out, read_signed
 from pel.node.config import KEY_FILES, load_settings
@@ -99,17 +99,10 @@ def federation_propose(
     current = load_trust_list(directory, load_settings(directory))
     if current is None:
         raise TrustListError("the node has no trust list yet: apply a version 1 first")
-    members = {m.agency: m for m in current.members}
-    for agency in remove or []:
-        if members.pop(agency, None) is None:
-            raise TrustListError(f"{agency} is not a member")
-    for path in add or []:
-        m = _read_member(path)
-        members[m.agency] = m
-    changed = set(members) != {m.agency for m in current.members} or bool(add)
-    tl = new_version(
+    tl = propose_version(
         current,
-        members=list(members.values()) if changed else None,
+        add=(_read_member(path) for path in add or []),
+        remove=remove or [],
         witness_quorum=quorum,
         threshold=threshold,
     )
