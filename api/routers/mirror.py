@@ -7,7 +7,6 @@ hex SHA-256 of the origin, names the same copy.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import anyio
@@ -20,18 +19,9 @@ from pel.api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
 from pel.api.schemas import BINARY, TEXT, GossipResults
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
-from pel.node.agency_node import Node
 from pel.node.peers.mirror_follower import MAX_GOSSIP_NOTES
 
 router = APIRouter(tags=["tlog-mirror"])
-
-
-def _origin(node: Node, name: str) -> str:
-    if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
-        for st in node.mirrors.states():
-            if hashlib.sha256(st.origin.encode()).hexdigest() == name:
-                return st.origin
-    return name
 
 
 @router.get(
@@ -43,7 +33,7 @@ def _origin(node: Node, name: str) -> str:
 async def mirror(path: str, node: NodeDep) -> Response:
     store = node.mirrors
     if path.endswith("/checkpoint"):
-        origin = _origin(node, path.removesuffix("/checkpoint"))
+        origin = store.origin_named(path.removesuffix("/checkpoint"))
         note = await anyio.to_thread.run_sync(store.checkpoint, origin)
         return Response(
             note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
@@ -55,7 +45,7 @@ async def mirror(path: str, node: NodeDep) -> Response:
         kind, level, index, width = parse_tile_path("tile/" + rest)
     except TileError as exc:
         raise NotFoundError(f"not a tile path: {exc.message}") from None
-    origin = _origin(node, name)
+    origin = store.origin_named(name)
     if kind == "entries":
         data = await anyio.to_thread.run_sync(store.entry_bundle, origin, index, width)
     else:

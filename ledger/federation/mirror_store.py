@@ -34,6 +34,7 @@ caller gives (over the network, in node/), so this module does no I/O but SQL.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,11 @@ of a dataclass to pickle."""
 
 def _body(note: bytes) -> Checkpoint:
     return Checkpoint.parse(note.split(b"\n\n", 1)[0] + b"\n")
+
+
+def mirror_prefix(origin: str) -> str:
+    """C2SP tlog-mirror's name for a mirrored log: the lowercase hex SHA-256 of its origin."""
+    return hashlib.sha256(origin.encode()).hexdigest()
 
 
 def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> list[RecordMeta]:
@@ -261,6 +267,15 @@ class MirrorStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(STATE).order_by(STATE.c.origin)).all()
         return [_state(r) for r in rows]
+
+    def origin_named(self, name: str) -> str:
+        """The origin a mirror path names: ``name`` itself, or the origin of the mirrored
+        log whose :func:`mirror_prefix` it is."""
+        if len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+            for st in self.states():
+                if mirror_prefix(st.origin) == name:
+                    return st.origin
+        return name
 
     def flagged(self) -> set[str]:
         """Origins with a proven fork on record (the witness's evidence table)."""
