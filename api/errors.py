@@ -27,8 +27,12 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         {"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers
     )
@@ -58,4 +62,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        # The router's own headers go with the answer: a 405 names the methods (``Allow``).
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)

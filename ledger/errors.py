@@ -14,7 +14,8 @@
     ├── CheckpointError           code: bad_checkpoint                        400
     ├── TileError                 code: bad_tile                              400
     ├── IntegrityError            code: integrity_failure                     500
-    │   └── MismatchError         code: integrity_failure, with the evidence  500
+    │   ├── MismatchError         code: integrity_failure, with the evidence  500
+    │   └── DamagedLogError       code: per damage (entry_column_mismatch …)  503
     ├── TrustListError            code: bad_trust_list                        400
     ├── AuditStateError           code: bad_audit_state                       400
     ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
@@ -132,6 +133,20 @@ class IntegrityError(LedgerError):
 
     code = "integrity_failure"
     http_status = 500
+
+
+class DamagedLogError(IntegrityError):
+    """The stored log is damaged in a way the node can name: a column that is not its
+    entry's, a row that is not a signed record of this log, counters that disagree
+    with the entries, a damaged index. The node refuses to start (or to take more
+    records) rather than answer from it. Codes: ``entry_column_mismatch``,
+    ``entry_not_record``, ``entry_foreign_issuer``, ``entry_bad_signature``,
+    ``entry_bad_target``, ``log_state_mismatch``, ``index_damaged``,
+    ``database_damaged``, ``tile_file_damaged``, ``cosignature_damaged``,
+    ``log_halted``."""
+
+    code = "log_damaged"
+    http_status = 503
 
 
 class BatchError(LedgerError):

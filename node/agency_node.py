@@ -9,22 +9,25 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from pel.crypto.cosignature import CosignatureSigner
 from pel.crypto.errors import PelError
 from pel.crypto.keys import PublicKey, SigningKey
 from pel.crypto.note import NoteSigner, NoteVerifier, parse_vkey
-from pel.ledger.errors import BatchError
+from pel.ledger.errors import BatchError, DamagedLogError
 from pel.ledger.federation.mirror_store import MirrorStore
-from pel.ledger.federation.trust_list import TrustList
+from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.federation.witness import Witness, parse_request
 from pel.ledger.records.entries import Appended, PreparedRecord
 from pel.ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from pel.ledger.tlog.checkpoint import open_checkpoint
-from pel.ledger.tlog.log import Log
+from pel.ledger.tlog.entry_check import EntryRules
+from pel.ledger.tlog.log import CheckReport, Log
 from pel.node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from pel.node.errors import ConfigError
 from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
@@ -32,7 +35,7 @@ from pel.node.secret_files import read_private_key, write_private_key
 from pel.node.serving.cosigning import CosignatureCollector
 from pel.node.serving.prepare_batch import BatchRules, check_batch_size, prepare_batch
 from pel.node.serving.sequencer import Sequencer
-from pel.node.serving.signature_workers import SignaturePool
+from pel.node.serving.signature_workers import SignaturePool, parallel_map
 from pel.node.serving.tile_readahead import TilePrewarm
 from pel.node.serving.wal_upkeep import WalCopy
 from pel.node.tokens import create_token
@@ -66,7 +69,8 @@ class Node:
         self.log_signer = NoteSigner(settings.origin, keys["log"])
         self.witness_key = keys["witness"]
         self.engine = make_engine(settings.database_url)
-        create_schema(self.engine)
+        with database_damage():
+            self.repaired_indexes = create_schema(self.engine)
         self.witness = Witness(
             self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
         )
@@ -77,6 +81,8 @@ class Node:
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.log.rules = EntryRules(self.agency, tuple(self.issuer_history()))
+        self.log.map_fn = parallel_map
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
         self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
@@ -105,6 +111,16 @@ class Node:
             return [self.issuer_public_key]
         member = self.trust_list.member(issuer)
         return [member.issuer_public_key] if member else []
+
+    def issuer_history(self) -> list[PublicKey]:
+        """Every key the agency signed this log's records with: the node's own, and the
+        agency's key in each trust-list version the node applied (rotations included)."""
+        keys = [self.issuer_public_key]
+        for path in chain_files(self.directory):
+            member = SignedTrustList.from_json(path.read_text()).trust_list.member(self.agency)
+            if member is not None and member.issuer_public_key not in keys:
+                keys.append(member.issuer_public_key)
+        return keys
 
     def witnessed(self) -> dict[str, Any]:
         """The latest checkpoint's cosigners and whether they make the trust list's quorum."""
@@ -187,18 +203,42 @@ class Node:
         self.witness.logs = (
             {m.origin: m.log_verifier for m in tl.members if m.agency != self.agency} if tl else {}
         )
+        if getattr(self, "log", None) is not None:  # a version applied since: a rotated key
+            self.log.rules = EntryRules(self.agency, tuple(self.issuer_history()))
 
     # ---- lifecycle ---------------------------------------------------------------
 
-    def check(self, *, full: bool | None = None, progress: Any = None) -> None:
-        """Refuse to serve a log whose stored data does not reproduce its checkpoint."""
+    def check(
+        self,
+        *,
+        full: bool | None = None,
+        progress: Any = None,
+        signatures: bool = False,
+        repair: bool = False,
+    ) -> CheckReport:
+        """Refuse to serve a log whose stored data does not reproduce its checkpoint, or
+        whose stored facts disagree with its entries (``Log.check_integrity``).
+
+        Returns:
+            What was checked, and what was mended without loss.
+
+        Raises:
+            IntegrityError: the reason, with a stable code (``DamagedLogError``'s codes,
+                ``database_damaged`` for a file the database cannot read).
+        """
         full = self.settings.full_check_on_start if full is None else full
-        checkpoint = self.log.check_integrity(full=full, progress=progress)
+        report = CheckReport(repaired=[f"index {ix} made again" for ix in self.repaired_indexes])
+        with database_damage():
+            self.log.check_integrity(
+                full=full, progress=progress, signatures=signatures, repair=repair, report=report
+            )
         log.info(
-            "integrity check passed (%s) at tree size %d",
+            "integrity check passed (%s) at tree size %d: %s",
             "full" if full else "quick",
-            checkpoint.size if checkpoint else 0,
+            report.size,
+            report.line(),
         )
+        return report
 
     def start(self, *, check: bool = True) -> None:
         """Check the stored log (unless just checked), then start sequencing."""
@@ -308,6 +348,23 @@ class Node:
         if self.sequencer is not None:
             self.sequencer.poke()
         return appended
+
+
+@contextlib.contextmanager
+def database_damage() -> Iterator[None]:
+    """Turn the database driver's "this file is damaged" into ``database_damaged``:
+    a reason with a code, not a driver's traceback."""
+    try:
+        yield
+    except DatabaseError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if isinstance(exc, OperationalError) or not any(
+            word in reason for word in ("malformed", "not a database", "corrupt")
+        ):
+            raise
+        raise DamagedLogError(
+            f"the database file is damaged: {reason}", code="database_damaged"
+        ) from None
 
 
 def init_node(

@@ -7,6 +7,12 @@ application for a node is the single place where the node reaches up, so that
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -19,7 +25,35 @@ def build_app(node: Node, *, check: bool = True) -> FastAPI:
     return create_app(node, check=check)
 
 
+log = logging.getLogger("pel.server")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn's server, stopped the same way by SIGINT and SIGTERM (``docker stop``,
+    service managers): requests in hand are answered, the node's lifespan stops the
+    sequencer and syncs what it wrote, and ``run`` returns, so the process exits 0.
+    (uvicorn itself raises the signal again once it has stopped, which makes a SIGTERM
+    end the process as killed by it.)"""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals can only be listened to from the main thread
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+            if self._captured_signals:
+                name = signal.Signals(self._captured_signals[0]).name
+                log.info("stopped on %s: every acknowledged record is stored", name)
+
+
 def make_server(node: Node, *, host: str, port: int, check: bool = True) -> uvicorn.Server:
     """A uvicorn server for the node's application, not yet started."""
     config = uvicorn.Config(build_app(node, check=check), host=host, port=port, log_level="warning")
-    return uvicorn.Server(config)
+    return NodeServer(config)

@@ -31,12 +31,8 @@ router = APIRouter(prefix="/v1/pwids", tags=["bundles"])
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
 )
 async def pwid_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
-    try:
-        check_pwid(pwid)
-    except ValueError:
-        raise RecordError(f"{pwid[:40]!r} is not a PWID", code="bad_pwid") from None
-
     def work() -> tuple[bytes, list[str], list[str]]:
+        # Credentials first: without them, nothing about the path is answered.
         authorise(
             node,
             pwid,
@@ -44,6 +40,10 @@ async def pwid_bundle(pwid: str, request: Request, node: NodeDep) -> Response:
             path=request.url.path,
             now=int(time.time()),
         )
+        try:
+            check_pwid(pwid)
+        except ValueError:
+            raise RecordError(f"{pwid[:40]!r} is not a PWID", code="bad_pwid") from None
         part = build_part(node, pwid)
         return part.bundle.to_bytes(), part.pending, part.left_out
 

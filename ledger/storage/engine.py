@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
-from pel.ledger.errors import LedgerError
+from pel.ledger.errors import DamagedLogError, LedgerError
 from pel.ledger.storage.models import LogStateRow
+
+log = logging.getLogger("pel.storage")
 
 
 class StorageError(LedgerError):
@@ -116,10 +119,106 @@ def check_reachable(url: str) -> None:
         engine.dispose()
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the tables (idempotent) and the log's state row."""
+def create_schema(engine: Engine) -> list[str]:
+    """Create the tables (idempotent) and the log's state row, and the indexes a table
+    lacks (dropped, or never made): rebuilt from the table, they lose nothing.
+
+    Returns:
+        The names of the indexes created again.
+    """
     SQLModel.metadata.create_all(engine)
+    rebuilt = repair_indexes(engine)
     with Session(engine) as session:
         if session.exec(select(LogStateRow.id)).first() is None:  # type: ignore[call-overload]
             session.execute(insert(LogStateRow).values(id=1, next_index=0, tree_size=0))
             session.commit()
+    return rebuilt
+
+
+def repair_indexes(engine: Engine) -> list[str]:
+    """Create every index of pel's tables that the database lacks; their names.
+
+    Raises:
+        DamagedLogError: ``index_damaged`` when an index cannot be made again (a unique
+            index over rows that are no longer unique).
+    """
+    inspector = inspect(engine)
+    rebuilt = []
+    for table in SQLModel.metadata.sorted_tables:
+        have = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name in have:
+                continue
+            try:
+                index.create(engine)
+            except SQLAlchemyError as exc:
+                reason = _first_line(exc)
+                raise DamagedLogError(
+                    f"the index {index.name} was missing and cannot be made again: {reason}",
+                    code="index_damaged",
+                ) from None
+            log.warning("the index %s was missing: made again from its table", index.name)
+            rebuilt.append(str(index.name))
+    return rebuilt
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+_PG_INDEXES = """
+SELECT c.relname FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_am a ON a.oid = c.relam
+WHERE t.relname = ANY(%s) AND a.amname = 'btree' AND pg_table_is_visible(t.oid)
+ORDER BY c.relname
+"""
+
+
+def check_database(engine: Engine, tables: list[str]) -> str:
+    """The database's own check of its pages and indexes: SQLite's ``PRAGMA
+    integrity_check``; on PostgreSQL, amcheck's ``bt_index_check`` on every index of
+    ``tables`` where the extension is installed (else nothing, and the line says so).
+
+    Returns:
+        One line saying what was checked.
+
+    Raises:
+        DamagedLogError: ``index_damaged`` (naming the indexes) or ``database_damaged``.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            lines = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check").all()]
+        if lines == ["ok"]:
+            return "SQLite integrity_check: ok"
+        words = {w for line in lines for w in line.split()}
+        damaged = sorted(w for w in words if w.startswith(("ix_", "sqlite_autoindex")))
+        if damaged:
+            raise DamagedLogError(
+                f"damaged database index {', '.join(damaged)} ({lines[0]}; "
+                f"{len(lines)} problem(s)); REINDEX repairs it once the cause is known",
+                code="index_damaged",
+            )
+        raise DamagedLogError(
+            f"the database file is damaged: {lines[0]} ({len(lines)} problem(s))",
+            code="database_damaged",
+        )
+    with engine.connect() as conn:
+        schema = conn.exec_driver_sql(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'"
+        ).scalar()
+        if schema is None:
+            return "PostgreSQL indexes not checked: the amcheck extension is not installed"
+        check = f'"{schema}".bt_index_check'
+        names = [str(r[0]) for r in conn.exec_driver_sql(_PG_INDEXES, (tables,)).all()]
+        for name in names:
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql(f"SELECT {check}(%s::regclass)", (name,))
+            except SQLAlchemyError as exc:
+                raise DamagedLogError(
+                    f"damaged database index {name}: {_first_line(exc)}", code="index_damaged"
+                ) from None
+    return f"PostgreSQL amcheck bt_index_check: {len(names)} indexes ok"

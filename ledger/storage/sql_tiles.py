@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pel.ledger.errors import IntegrityError
+from pel.ledger.errors import DamagedLogError, IntegrityError
 from pel.ledger.merkle.proof import tree_hash
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, full_tile_nodes
 from pel.ledger.storage.models import EntryRow, LogStateRow, TileNodesRow, TileRow
-from pel.ledger.storage.tilefile import SLOT_SIZE, TileNodeFile, tile_file_path
+from pel.ledger.storage.tilefile import NODES_SIZE, SLOT_SIZE, TileNodeFile, tile_file_path
 
 ENTRIES = EntryRow.__table__
 TILES = TileRow.__table__
@@ -88,6 +88,14 @@ class SqlTileSource:
         self._file_lock = threading.Lock()  # opening the file, and writing it
         self._warm_buffer: bytearray | None = None
         self.forget_views: Callable[[], None] | None = None  # set by the log: its cache
+        # Slots known to hold what the database holds: those below ``_trusted_below``
+        # (compared with the rebuilt tiles by a full check), those this log wrote, and
+        # those checked on first use. Any other slot is checked before a proof uses it.
+        self._trusted_below = 0
+        self._slot_ok: set[int] = set()
+        self._slot_bad: set[int] = set()
+        self._first_bad_slot: int | None = None  # found by a full check, to be mended
+        self.repair = False  # whether a full check may write a damaged file again
 
     def close(self) -> None:
         # The file first: its last sync reads the root through the kept connection.
@@ -179,10 +187,77 @@ class SqlTileSource:
         file = self._file if self._file_opened else self.tile_file()
         if file is None:
             return None
+        index = key[1]
+        if index in self._slot_bad:
+            return None
         try:
-            return file.slot(key[1])
+            slot = file.slot(index)
         except (OSError, ValueError):  # a file changed behind the log's back: read the tile
             return None
+        if slot is None or index < self._trusted_below or index in self._slot_ok:
+            return slot
+        return slot if self._check_slot(index, slot) else None
+
+    def _check_slot(self, index: int, slot: Any) -> bool:
+        """Whether slot ``index`` holds the database's tile and that tile's inner nodes
+        (about 100 µs, once per slot): what a quick start-up check leaves unchecked."""
+        tile = self.read_tiles([(0, index)])[0]
+        full = TILE_WIDTH * 32
+        if (
+            len(tile) == full
+            and slot[:full] == tile
+            and slot[full:NODES_SIZE] == (full_tile_nodes(tile)[0])
+        ):
+            self._slot_ok.add(index)
+            return True
+        self._slot_bad.add(index)
+        log.error(
+            "tile 0/%d in the tile-node file %s differs from the database: proofs read the "
+            "database instead (a full check writes the file again)",
+            index,
+            self.file_path,
+        )
+        return False
+
+    def trust_slots(self, count: int) -> None:
+        """Slots below ``count`` were just compared with the rebuilt tiles."""
+        self._trusted_below = max(self._trusted_below, count)
+
+    def note_bad_slot(self, index: int) -> None:
+        """A full check found slot ``index`` wrong: :meth:`mend_file` writes it again
+        (a writer asked to repair), else the check refuses the log.
+
+        Raises:
+            DamagedLogError: ``tile_file_damaged``, for a reader.
+        """
+        file = self._file
+        if file is None or not file.writable or not self.repair:
+            raise DamagedLogError(
+                f"tile 0/{index} in the tile-node file {self.file_path} differs from its "
+                "rebuilt tile; `pel check --repair` writes the file again from the database",
+                code="tile_file_damaged",
+            )
+        if self._first_bad_slot is None or index < self._first_bad_slot:
+            self._first_bad_slot = index
+
+    def mend_file(self, size: int) -> list[str]:
+        """Write the tile-node file again from the first slot a full check found wrong
+        (the database holds it all); what was mended."""
+        bad, self._first_bad_slot = self._first_bad_slot, None
+        file = self._file
+        if bad is None or file is None:
+            if file is not None:
+                self.trust_slots(file.count)
+            return []
+        with self._file_lock:
+            file.reset(bad)
+        if self.forget_views is not None:
+            self.forget_views()
+        self._slot_bad.clear()
+        self.fill_file(size // TILE_WIDTH)
+        self.trust_slots(file.count)
+        log.warning("the tile-node file was written again from tile %d on", bad)
+        return [f"tile-node file written again from tile 0/{bad}"]
 
     def store_full_tiles(self, slots: dict[int, bytes]) -> None:
         """Write the slots of level-0 tiles an integration just committed: ``{index:
@@ -199,6 +274,7 @@ class SqlTileSource:
                 if slots and file.count < min(slots):
                     self._fill(file, min(slots), _FILL_CHUNK)
                 if slots and min(slots) <= file.count <= max(slots):
+                    self._slot_ok.update(range(file.count, max(slots) + 1))
                     file.append(file.count, [slots[i] for i in range(file.count, max(slots) + 1)])
                 file.sync(every=_SYNC_EVERY)
         except Exception as exc:
@@ -246,6 +322,7 @@ class SqlTileSource:
             out.append(
                 bytes(tile) + (bytes(inner) if inner is not None else full_tile_nodes(tile)[0])
             )
+        self._slot_ok.update(range(first, stop))
         file.append(first, out)
 
     def warm_file(self, first: int, end: int) -> int:

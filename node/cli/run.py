@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pel.ledger.tlog.log import CheckReport
 from pel.node.agency_node import Node, init_node
 from pel.node.cli.common import friendly, out, progress
 from pel.node.demo.quickstart import quickstart as run_quickstart
@@ -50,11 +51,27 @@ def init(
     out.print("[yellow]The write token is shown only now; the node keeps only its hash.[/yellow]")
 
 
-def _check_log(node: Node, *, full: bool) -> None:
+def _check_log(
+    node: Node, *, full: bool, signatures: bool = False, repair: bool = False
+) -> CheckReport:
     """The node's start-up check of its stored log, with a progress bar."""
     with progress() as bar:
         task = bar.add_task("checking log", total=None)
-        node.check(full=full, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        return node.check(
+            full=full,
+            signatures=signatures,
+            repair=repair,
+            progress=lambda d, t: bar.update(task, completed=d, total=t),
+        )
+
+
+QUICK_CHECK_HELP = (
+    "At start-up, check only the log state, the entries not yet under a checkpoint (as "
+    "signed records) and the stored tiles against the checkpoint. NOT checked: integrated "
+    "entries are not rehashed and their columns (record id, pwid, type) not compared with "
+    "them, and the database's index check does not run; tile-node file slots are checked "
+    "against the database the first time a proof uses them"
+)
 
 
 @friendly
@@ -62,17 +79,17 @@ def serve(
     directory: Annotated[Path, typer.Argument(help="The node directory")],
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8080,
-    quick_check: Annotated[
-        bool,
-        typer.Option(
-            help="At start-up, check stored tiles against the checkpoint but do not rehash entries"
-        ),
-    ] = False,
+    quick_check: Annotated[bool, typer.Option(help=QUICK_CHECK_HELP)] = False,
 ) -> None:
-    """Check the stored log, then serve it over HTTP."""
+    """Check the stored log, then serve it over HTTP (SIGINT or SIGTERM stop it cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     node = Node.open(directory)
-    _check_log(node, full=not quick_check)
+    try:
+        report = _check_log(node, full=not quick_check)
+    except BaseException:
+        node.stop()
+        raise
+    out.print(f"checked: {report.line()}", highlight=False)
     out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
     server = make_server(node, host=host, port=port, check=False)
     # What is loaded by now lives as long as the process: out of the collector's
@@ -84,14 +101,26 @@ def serve(
 @friendly
 def check(
     directory: Annotated[Path, typer.Argument(help="The node directory")],
-    quick: Annotated[bool, typer.Option(help="Tiles against checkpoint only (no rehash)")] = False,
+    quick: Annotated[bool, typer.Option(help=QUICK_CHECK_HELP)] = False,
+    signatures: Annotated[
+        bool,
+        typer.Option(help="Also verify every record's signature (integrated ones included)"),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(help="Write a damaged tile-node file again from the database (once checked)"),
+    ] = False,
 ) -> None:
-    """Check that the stored log reproduces its latest checkpoint (what serve does first)."""
+    """Check that the stored log reproduces its latest checkpoint and that every stored
+    fact agrees with the signed entries (what serve does first)."""
 
     node = Node.open(directory)
     try:
-        _check_log(node, full=not quick)
-        out.print(f"ok: the stored log reproduces its checkpoint at size {node.log.tree_size()}")
+        report = _check_log(node, full=not quick, signatures=signatures, repair=repair)
+        out.print(
+            f"ok: the stored log reproduces its checkpoint at size {report.size}: {report.line()}",
+            highlight=False,
+        )
     finally:
         node.stop()
 

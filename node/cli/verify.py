@@ -83,8 +83,15 @@ def audit(
         list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            help="Rehash every entry from size 0 even when the state holds an earlier audit"
+        ),
+    ] = False,
 ) -> None:
-    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
+    """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror
+    (resumed: only what was added since the last audit, unless --full)."""
 
     if trust is not None:
         keys: Any = read_signed(trust).trust_list
@@ -109,7 +116,13 @@ def audit(
 
         try:
             result = audit_log(
-                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+                url,
+                state,
+                keys,
+                mirrors=mirror or (),
+                report_file=report,
+                progress=progress,
+                full=full,
             )
         except AuditFailed as exc:
             bar.stop()
@@ -125,7 +138,8 @@ def audit(
     witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
     out.print(
         f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
-        f"{result.tree.entries} entries rehashed, {result.tree.tiles} tiles compared, "
+        f"{result.tree.entries} entries rehashed (from size {result.rehashed_from}), "
+        f"{result.tree.tiles} tiles compared, "
         f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
         f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
         highlight=False,

@@ -8,7 +8,8 @@ A *source* is any base URL serving C2SP tlog-tiles (``<base>/checkpoint``,
 2. resuming from the state directory, checks that the new tree holds the last
    audited one as its prefix (a prefix proof read from the served tiles, checked
    against the new signed root) — a rewritten history is a proven fork;
-3. downloads the entry bundles added since (all of them the first time), rehashes
+3. downloads the entry bundles added since (all of them the first time, or with
+   ``full``), rehashes
    every entry, rebuilds every tile from the saved right edge and compares it with
    the served one and the root with the signed one, and checks every record's
    signature and that the log's owner issued it (``node.verify.rebuild_log``); an
@@ -120,6 +121,8 @@ class AuditReport:
     size_to: int = 0
     root: str = ""
     resumed: bool = False
+    full: bool = False
+    rehashed_from: int = 0
     tree: VerifyReport = field(default_factory=VerifyReport)
     requests: int = 0
     bytes: int = 0
@@ -145,6 +148,8 @@ class AuditReport:
             "finished": self.finished,
             "tree_size": {"from": self.size_from, "to": self.size_to, "root": self.root},
             "resumed": self.resumed,
+            "full": self.full,
+            "rehashed": {"from": self.rehashed_from, "to": self.size_to},
             "entries_rehashed": self.tree.entries,
             "bundles_fetched": self.tree.bundles,
             "tiles_compared": self.tree.tiles,
@@ -218,8 +223,10 @@ class _Audit:
         transport: CountingTransport,
         progress: Progress | None,
         workers: int,
+        full: bool = False,
     ) -> None:
         self.dir = state_dir
+        self.full = full
         self.trust = trust
         self.mirrors = list(dict.fromkeys([*mirrors, *trust.mirrors]))
         self.counter = transport
@@ -306,9 +313,13 @@ class _Audit:
         state = self.load_state()
         rebuilt = TileRebuilder()
         seen: list[Seen] = []
+        r.full = self.full
         if state is not None:
             old, builder = state.open(self.trust.log_key)
-            rebuilt = TileRebuilder(builder.size, state.edge)
+            # --full: every entry from size 0 again (a log changed after the last audit
+            # is found wherever the change is); else from the saved right edge.
+            if not self.full:
+                rebuilt = TileRebuilder(builder.size, state.edge)
             seen = list(state.seen)
             r.resumed, r.size_from = True, old.checkpoint.size
             issuer = self.trust.issuer or state.issuer or self.first_issuer(cp.size)
@@ -318,6 +329,7 @@ class _Audit:
                 return self.finish(None)
         else:
             issuer = self.trust.issuer or self.first_issuer(cp.size)
+        r.rehashed_from = rebuilt.size
         if not self.rebuild(new, rebuilt, issuer):
             return self.finish(None)
         for earlier in seen:
@@ -572,6 +584,7 @@ def audit_log(
     transport: httpx.BaseTransport | None = None,
     progress: Progress | None = None,
     workers: int = 4,
+    full: bool = False,
 ) -> AuditReport:
     """Audit the log served at ``url``, resuming from the state in ``state_dir``.
 
@@ -582,6 +595,8 @@ def audit_log(
             origin picks the member whose log it is).
         mirrors: Further mirror base URLs to compare with.
         report_file: Also write the JSON report here.
+        full: Rehash and check every entry from size 0 even with a saved state (which
+            still supplies the checkpoints to check the log against).
 
     Returns:
         The report (also written to ``state_dir/report-<time>.json``).
@@ -606,6 +621,7 @@ def audit_log(
             transport=counter,
             progress=progress,
             workers=workers,
+            full=full,
         )
         with audit.client:
             report = audit.run()

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from pel.ledger.errors import ConflictError
+from pel.ledger.errors import ConflictError, DamagedLogError
 from pel.ledger.tlog.checkpoint import SignedCheckpoint
 from pel.ledger.tlog.log import Log
 from pel.node.serving.loop import WakeLoop
@@ -68,11 +68,25 @@ class Sequencer(WakeLoop):
 
     def tick(self) -> None:
         """Publish until nothing is new; a failure is retried with a growing back-off
-        (nothing acknowledged is lost either way)."""
+        (nothing acknowledged is lost either way). Entries this process did not append
+        are checked as signed records of this log before a checkpoint covers them
+        (``Log.integrate``): a damaged log is never signed over."""
         try:
             while self.sequence_once() is not None and not self.stopping():
                 time.sleep(self.min_gap)
             self.failures = 0
+        except DamagedLogError as exc:
+            # Not a passing failure: the stored log holds what is not a record of this log
+            # (or its counters disagree with its entries). The log takes no more records;
+            # said once, without a traceback, and tried again slowly.
+            self.failures += 1
+            if self.failures == 1:
+                log.error(
+                    "integration refused: %s [%s]; no record is taken until `pel check` passes",
+                    exc.message,
+                    exc.code,
+                )
+            time.sleep(min(5.0, 0.1 * 2**self.failures))
         except Exception:
             self.failures += 1
             log.exception("integration failed (attempt %d); retrying", self.failures)

@@ -104,8 +104,12 @@ def test_a_batch_must_be_sent_as_json(hostile: TestClient, content_type: str | N
 def test_gossip_must_be_json_and_methods_and_paths_are_checked(hostile: TestClient) -> None:
     note = json.dumps({"checkpoints": ["x"]}).encode()
     refused(hostile.post("/v1/gossip", content=note, headers={"Content-Type": "text/plain"}), 422)
-    refused(hostile.delete("/v1/records/0"), 405, "method_not_allowed")
-    refused(hostile.put("/checkpoint", content=b"x"), 405, "method_not_allowed")
+    r = hostile.delete("/v1/records/0")
+    refused(r, 405, "method_not_allowed")
+    assert "GET" in r.headers["Allow"].split(", ")
+    r = hostile.put("/checkpoint", content=b"x")
+    refused(r, 405, "method_not_allowed")
+    assert r.headers["Allow"] == "GET"
     refused(hostile.get("/v2/records"), 404, "not_found")
 
 
@@ -270,6 +274,10 @@ def test_unicode_ids_are_not_found(hostile: TestClient, record_id: str) -> None:
 @pytest.mark.parametrize("pwid", ["\U0001f600", "MM-7K3Q9X2M4T8V1B5\u00d1", "x" * 5000])
 def test_bundles_of_non_pwids_are_refused(hostile: TestClient, pwid: str) -> None:
     refused(hostile.get(f"/v1/pwids/{pwid}/bundle"), 422, "bad_pwid")
+    # Credentials are checked before the input: without them, 401 whatever the path says.
+    refused(
+        hostile.get(f"/v1/pwids/{pwid}/bundle", headers={"Authorization": ""}), 401, "unauthorized"
+    )
 
 
 # -- credentials in URLs ---------------------------------------------------------------

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from pel.ledger.storage.engine import WAL_AUTOCOPY_PAGES, create_schema, make_engine, write_back_wal
+from pel.ledger.storage.engine import (
+    WAL_AUTOCOPY_PAGES,
+    check_database,
+    create_schema,
+    make_engine,
+    write_back_wal,
+)
 
 
 def test_every_connection_has_pels_settings(db_url: str) -> None:
@@ -47,5 +53,36 @@ def test_the_write_ahead_log_is_copied_back_on_demand(db_url: str) -> None:
         frames, copied = write_back_wal(engine) or (0, 0)
         assert frames > 40  # 20 commits of three pages or more, none copied back yet
         assert copied == frames
+    finally:
+        engine.dispose()
+
+
+def test_the_databases_own_check_and_a_missing_index_made_again(db_url: str) -> None:
+    """SQLite's integrity_check, or amcheck on PostgreSQL where it is installed (the
+    line says when it is not); an index dropped is made again when the schema is."""
+    engine = make_engine(db_url)
+    try:
+        assert create_schema(engine) == []
+        tables = ["entries", "tiles", "tile_nodes", "checkpoints"]
+        if engine.dialect.name == "sqlite":
+            assert check_database(engine, tables) == "SQLite integrity_check: ok"
+        else:
+            with engine.begin() as conn:
+                schema = conn.execute(text("SELECT current_schema()")).scalar()
+                installed = conn.execute(
+                    text("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'")
+                ).first()
+            if installed is None:
+                line = check_database(engine, tables)
+                assert line.endswith("the amcheck extension is not installed")
+                with engine.begin() as conn:  # dropped with the test's schema
+                    conn.execute(text(f'CREATE EXTENSION amcheck SCHEMA "{schema}"'))
+            line = check_database(engine, tables)
+            assert line.startswith("PostgreSQL amcheck bt_index_check:"), line
+            assert "indexes ok" in line and not line.endswith(" 0 indexes ok")
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_entries_pwid"))
+        assert create_schema(engine) == ["ix_entries_pwid"]
+        assert create_schema(engine) == []
     finally:
         engine.dispose()

@@ -273,7 +273,8 @@ def test_startup_check_finds_any_changed_byte(
     node, _ = node_and_token
     sizes = fill(node, 600, batch=300)
     node.check(full=True)
-    if what == "tile_nodes0" and node.log.tile_file_path is not None:
+    in_file = what == "tile_nodes0" and node.log.tile_file_path is not None
+    if in_file:
         # On SQLite, level-0 inner nodes are in the tile-node file: slot 0 (slot 1, the
         # last, is checked against the database at open and written again).
         node.log.close()  # syncs the file
@@ -282,8 +283,21 @@ def test_startup_check_finds_any_changed_byte(
         _flip(node, TAMPER[what], i=pos % 2, pos=pos, size=sizes[-1], old=sizes[0])
     reopened = Node.open(node.directory)
     try:
-        with pytest.raises(IntegrityError):
-            reopened.check(full=True)
+        if in_file:
+            # Only ever a copy of the database, but changed behind the node's back: the
+            # full check refuses it, and writes it again when asked to repair.
+            with pytest.raises(IntegrityError, match="tile-node file") as caught:
+                reopened.check(full=True)
+            assert caught.value.code == "tile_file_damaged"
+            report = reopened.check(full=True, repair=True)
+            assert report.repaired == ["tile-node file written again from tile 0/0"]
+            slot = reopened.log.tile_file().read(0)
+            tile = reopened.log.tile(0, 0)
+            assert slot == tile + full_tile_nodes(tile)[0]
+            assert reopened.check(full=True).repaired == []
+        else:
+            with pytest.raises(IntegrityError):
+                reopened.check(full=True)
     finally:
         reopened.stop()
 

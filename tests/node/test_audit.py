@@ -275,6 +275,45 @@ def test_audit_with_keys_alone_checks_every_signature(
     assert code == 1 and "[bad_config]" in err and not (tmp_path / "c").exists()
 
 
+def test_a_full_audit_rehashes_from_size_0_and_finds_a_change_made_after_the_last_audit(
+    served: tuple[str, Node, dict], tmp_path: Path
+) -> None:
+    url, node, info = served
+    node.submit([f.contribution(body={"currency": "THB"}) for _ in range(300)])
+    deadline = time.monotonic() + 20
+    while node.log.state()[1] != 300:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    keys = ("--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"])
+    state = str(tmp_path / "a")
+    code, out, err = run("audit", url, "--state", state, *keys)
+    assert code == 0, err
+    assert "300 entries rehashed (from size 0)" in out
+    # Changed after the audit, in an entry the audit saw, and served anyway (a node
+    # started without its check): the running node's caches are not in the way.
+    with node.engine.begin() as conn:
+        data = conn.exec_driver_sql("SELECT data FROM entries WHERE idx = 3").scalar_one()
+        changed = bytes(data).replace(b'"THB"', b'"THX"')
+        conn.exec_driver_sql("UPDATE entries SET data = ? WHERE idx = 3", (changed,))
+    tampered = Node.open(node.directory)
+    try:
+        with serve(create_app(tampered, check=False)) as url:
+            # A resumed audit rehashes nothing it saw before (in full tiles), and says so.
+            r = str(tmp_path / "r")
+            code, out, err = run("audit", url, "--state", state, *keys, "--report", r)
+            assert code == 0, err
+            assert "0 entries rehashed (from size 300)" in out
+            assert json.loads((tmp_path / "r").read_text())["rehashed"] == {"from": 300, "to": 300}
+            # --full rehashes from size 0 with the same state, and finds the change.
+            code, out, err = run("audit", url, "--state", state, *keys, "--full", "--report", r)
+    finally:
+        tampered.stop()
+    assert code == 1 and "[hash_mismatch]" in err and "Traceback" not in err, err
+    report = json.loads((tmp_path / "r").read_text())
+    assert report["full"] and report["rehashed"] == {"from": 0, "to": 300}
+    assert report["failures"][0]["evidence"]["index"] == 3
+
+
 def test_state_is_written_whole_or_not_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

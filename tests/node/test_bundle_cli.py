@@ -172,7 +172,10 @@ def test_who_may_ask_for_a_bundle_part(trio: Trio) -> None:
         # A request signed for one worker does not open another's.
         other = _as_agency(trio, "MM-SSB", STRANGER)
         assert _get(th, other) == (401, "unauthorized")
-        assert _get(th, "Bearer x", "not-a-pwid") == (422, "bad_pwid")
+        # Credentials before input: a bad token is a 401 whatever the pwid; a good one
+        # learns that the pwid is not one.
+        assert _get(th, "Bearer x", "not-a-pwid") == (401, "unauthorized")
+        assert _get(th, "Bearer " + trio.tokens["TH-SSO"], "not-a-pwid") == (422, "bad_pwid")
 
 
 def test_an_agency_named_by_an_entitlement_may_ask(trio: Trio) -> None:
