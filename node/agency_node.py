@@ -81,7 +81,7 @@ class Node:
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
-        self.log.rules = EntryRules(self.agency, tuple(self.issuer_history()))
+        self.log.rules = self.entry_rules()
         self.log.map_fn = parallel_map
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
@@ -111,6 +111,17 @@ class Node:
             return [self.issuer_public_key]
         member = self.trust_list.member(issuer)
         return [member.issuer_public_key] if member else []
+
+    def entry_rules(self) -> EntryRules:
+        """What every entry of this log must be: the agency's records under its keys, and
+        agreements proposed by another party under every party's key."""
+        parties: dict[str, list[PublicKey]] = {}
+        for path in chain_files(self.directory):
+            for m in SignedTrustList.from_json(path.read_text()).trust_list.members:
+                keys = parties.setdefault(m.agency, [])
+                if m.issuer_public_key not in keys:
+                    keys.append(m.issuer_public_key)
+        return EntryRules(self.agency, tuple(self.issuer_history()), parties)
 
     def issuer_history(self) -> list[PublicKey]:
         """Every key the agency signed this log's records with: the node's own, and the
@@ -204,7 +215,7 @@ class Node:
             {m.origin: m.log_verifier for m in tl.members if m.agency != self.agency} if tl else {}
         )
         if getattr(self, "log", None) is not None:  # a version applied since: a rotated key
-            self.log.rules = EntryRules(self.agency, tuple(self.issuer_history()))
+            self.log.rules = self.entry_rules()
 
     # ---- lifecycle ---------------------------------------------------------------
 

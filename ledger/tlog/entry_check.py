@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pel.crypto.errors import CryptoError
 from pel.crypto.keys import PublicKey
 from pel.crypto.record import read_entry, record_signature
-from pel.ledger.errors import DamagedLogError, RecordError
+from pel.ledger.errors import DamagedLogError, LedgerError, RecordError
+from pel.ledger.portability.agreements import verify_agreement
 from pel.ledger.records.validate import validate_record
 
 T = TypeVar("T")
@@ -61,13 +62,17 @@ class EntryRules:
     """What every entry of one log must be.
 
     Attributes:
-        agency: The log's agency: the issuer of every record in it.
+        agency: The log's agency: the issuer of every record in it but agreements
+            that another party proposed.
         issuer_keys: Every key the agency has signed records with (its key now and,
             in a federation, the keys of earlier trust-list versions).
+        party_keys: Every member's issuer keys (from the trust lists applied), which an
+            agreement proposed by another party is checked with.
     """
 
     agency: str
     issuer_keys: tuple[PublicKey, ...]
+    party_keys: Mapping[str, Sequence[PublicKey]] = field(default_factory=dict)
 
 
 def _damaged(code: str, message: str) -> DamagedLogError:
@@ -86,22 +91,39 @@ def _target(idx: int, record: dict[str, Any], pwid: str) -> Target | None:
     return idx, str(target), pwid
 
 
+def _proposed_by_a_party(record: dict[str, Any], agency: str) -> bool:
+    """An agreement another party proposed, with this agency among its parties: the one
+    record of another issuer that a log holds (the same record is in every party's log)."""
+    body = record.get("body")
+    return (
+        record.get("type") == "agreement"
+        and isinstance(body, dict)
+        and isinstance(body.get("parties"), list)
+        and agency in body["parties"]
+    )
+
+
 def _compare(row: StoredEntry, record: Any, agency: str | None) -> Target | None:
     idx, record_id, pwid, type_, _ = row
     if type(record) is not dict:
         raise _damaged("entry_not_record", f"entry {idx} is not a JSON object")
-    for column, stored, field in (
-        ("record_id", record_id, "id"),
-        ("pwid", pwid, "pwid"),
-        ("type", type_, "type"),
+    # Rules, agreements and withdrawals carry no worker: their pwid column is empty.
+    for column, stored, name, want in (
+        ("record_id", record_id, "id", record.get("id")),
+        ("pwid", pwid, "pwid", record.get("pwid", "")),
+        ("type", type_, "type", record.get("type")),
     ):
-        if record.get(field) != stored:
+        if want != stored:
             raise _damaged(
                 "entry_column_mismatch",
                 f"entry {idx}: the {column} column says {str(stored)[:40]!r} but the signed "
-                f"record's {field} is {str(record.get(field))[:40]!r}",
+                f"record's {name} is {str(want)[:40]!r}",
             )
-    if agency is not None and record.get("issuer") != agency:
+    if (
+        agency is not None
+        and record.get("issuer") != agency
+        and not _proposed_by_a_party(record, agency)
+    ):
         raise _damaged(
             "entry_foreign_issuer",
             f"entry {idx} is issued by {str(record.get('issuer'))[:40]!r}, not by {agency}, "
@@ -174,7 +196,18 @@ def check_signed(row: StoredEntry, rules: EntryRules) -> Target | None:
         sig = record_signature(record)
     except CryptoError as exc:
         raise _damaged("entry_bad_signature", f"entry {idx}: {exc}") from None
-    if not any(key.verify(sig, signing) for key in rules.issuer_keys):
+    issuer = record["issuer"]
+    if issuer != rules.agency:  # an agreement another party proposed: every party signed
+        try:
+            verify_agreement(record, rules.party_keys)
+        except LedgerError as exc:
+            raise _damaged(
+                "entry_bad_signature", f"entry {idx}: an agreement not signed by its parties: {exc}"
+            ) from None
+        keys: Sequence[PublicKey] = rules.party_keys.get(issuer, ())
+    else:
+        keys = rules.issuer_keys
+    if not any(key.verify(sig, signing) for key in keys):
         raise _damaged(
             "entry_bad_signature",
             f"entry {idx} is not signed by a key of {rules.agency}: it is not a record of this log",

@@ -135,6 +135,12 @@ def test_signed_by_all_it_is_in_every_log_and_every_audit_verifies_it(
         "--agreement", "no-such-agreement", "--effective", "2028-01-01", "--token", sg_token,
     )  # fmt: skip
     assert code == 1 and "[unknown_target]" in err
+    # Every party's node passes its full check, signatures included: the agreement that
+    # another party proposed is checked with every party's key, not refused as foreign.
+    for i, directory in enumerate(fed.dirs):
+        fed.stop(i)
+        code, out, err = run("check", str(directory), "--signatures")
+        assert code == 0, err
 
 
 def test_an_agreement_missing_from_a_party_log_fails_the_audit(
