@@ -22,8 +22,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pel.crypto.errors import KeyFormatError, NoteFormatError, SignatureError
 from pel.crypto import mldsa
+from pel.crypto.errors import KeyFormatError, NoteFormatError, SignatureError
 from pel.crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
 from pel.crypto.mldsa import MLDSAPublicKey, MLDSASigningKey
 

@@ -55,6 +55,7 @@ from pel.ledger.errors import (
     ProofError,
 )
 from pel.ledger.federation.evidence import ForkEvidence, fork_between
+from pel.ledger.federation.quorum import QuorumRule
 from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.federation.witness import flagged_origins, record_evidence
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
@@ -92,24 +93,29 @@ class MirroredLog:
     agency: str
     log_key: NoteVerifier
     issuer_key: PublicKey
-    witnesses: tuple[NoteVerifier, ...] = ()
-    quorum: int = 0
+    rule: QuorumRule | None = None
     #: ``(agency, raw issuer key)`` of every member: the keys an agreement's parties sign with.
     party_keys: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def of(cls, member: Member, trust_list: TrustList) -> MirroredLog:
-        """The member's log, with every other member's witness key for its cosignatures
-        and the trust list's witness quorum."""
+        """The member's log, with the trust list's witness quorum rule for it (every
+        other member's witness keys, the quorum and the policy)."""
         return cls(
             member.origin,
             member.agency,
             member.log_verifier,
             member.issuer_public_key,
-            tuple(m.witness_verifier for m in trust_list.members if m.agency != member.agency),
-            trust_list.witness_quorum,
+            trust_list.quorum_rule(member.agency),
             tuple((m.agency, m.issuer_public_key.raw) for m in trust_list.members),
         )
+
+    @property
+    def witnesses(self) -> tuple[NoteVerifier, ...]:
+        """Every witness key of the rule (their lines on a checkpoint must verify)."""
+        if self.rule is None:
+            return ()
+        return tuple(k.verifier for w in self.rule.witnesses for k in w.keys)
 
 
 @dataclass(frozen=True)
@@ -654,11 +660,8 @@ def _remote_prefix(
 
 def _keep_witnessed(conn: Any, log: MirroredLog, size: int, note: bytes) -> None:
     """Keep ``note``, the new mirror checkpoint, as the log's witnessed one if it carries
-    the quorum and is not older than the one kept. Every line on it verified (``_open``
-    keeps no other), so counting the lines that are not the log's counts cosignatures."""
-    log_line = (log.log_key.name, log.log_key.key_id)
-    cosigned = sum((s.name, s.key_id) != log_line for s in parse_note(note).signatures)
-    if log.quorum < 1 or cosigned < log.quorum:
+    the quorum (:mod:`pel.ledger.federation.quorum`) and is not older than the one kept."""
+    if log.rule is None or not log.rule.check_note(note).ok:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(WITNESSED).values(origin=log.origin, size=size, note=note)

@@ -130,6 +130,14 @@ class SignaturePool:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
 
+    def use_key(self, key: SigningKey) -> None:
+        """Sign with ``key`` from now on (a rotated issuer key); workers restart with it."""
+        running = self._pool is not None
+        self.stop()
+        self._key = key
+        if running:
+            self.start()
+
     def sign(self, messages: list[bytes]) -> list[bytes]:
         pool = self._pool
         if pool is None or len(messages) < self._min_batch:
