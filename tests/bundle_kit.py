@@ -40,7 +40,7 @@ class KitLog:
 class Kit:
     """Three members (Myanmar home, Thailand and Malaysia hosts), quorum ``quorum``."""
 
-    def __init__(self, quorum: int = 2) -> None:
+    def __init__(self, quorum: int = 2, policy: str = "both") -> None:
         self.logs: dict[str, KitLog] = {}
         for agency, origin, cc in AGENCIES:
             self.logs[agency] = KitLog(
@@ -71,7 +71,12 @@ class Kit:
             for k in self.logs.values()
         )
         self.trust_list = TrustList(
-            federation="kit", version=1, members=members, witness_quorum=quorum, threshold=3
+            federation="kit",
+            version=1,
+            members=members,
+            witness_quorum=quorum,
+            threshold=3,
+            cosigner_policy=policy,
         )
         self.trust_list.check()
 

@@ -156,7 +156,8 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
         lambda: (
             (st := my.mirrors.state(ORIGIN)) is not None
             and st.size == 300
-            and len(parse_note(my.mirrors.checkpoint(ORIGIN)).signatures) == 3
+            and len(parse_note(my.mirrors.checkpoint(ORIGIN)).signatures)
+            == 5  # the log, and two witnesses with two keys each
         ),
     )
     # One byte of entry 7 in that node's database: its served copy is now wrong.
@@ -237,7 +238,8 @@ def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Pa
             audit_log(lone, tmp_path / "again", trust_list(fed))
     assert code == 1 and "Traceback" not in err
     assert (
-        "error: 0 valid witness cosignature(s) on the checkpoint of size 35; the quorum is 2" in err
+        "error: 0 witness(es) cosigned the checkpoint of size 35 under the 'both' policy; "
+        "the quorum is 2" in err
     )
     assert "[no_quorum]" in err
     [file] = evidence_files(err)

@@ -19,6 +19,7 @@ import pytest
 from rich.console import Console
 
 from pel.api.app import create_app
+from pel.ledger.errors import TrustListError
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node
 from pel.node.demo.asean import agency_for
@@ -328,8 +329,9 @@ def test_not_witnessed_in_time_names_the_log(tmp_path: Path) -> None:
     assert "MM-SSB: cannot read /v1/node" in caught.value.message
     with pytest.raises(DemoError, match="not empty"):
         setup_federation(tmp_path / "d", agencies, ports=ports, quorum=1)
-    with pytest.raises(DemoError, match="quorum"):
+    with pytest.raises(TrustListError, match="quorum 2 exceeds") as bad:
         setup_federation(tmp_path / "e", agencies, ports=ports, quorum=2)
+    assert bad.value.code == "bad_quorum"
 
 
 def test_summary_table_names_every_state_and_its_witnesses() -> None:
