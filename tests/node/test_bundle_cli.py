@@ -18,7 +18,7 @@ from PIL import Image
 
 from pel.api.app import create_app
 from pel.crypto.keys import SigningKey
-from pel.crypto.note import NoteSignature, parse_signature_line
+from pel.crypto.note import NoteSignature, parse_note, parse_signature_line
 from pel.crypto.request import parse_authorization, sign_request
 from pel.ledger.bundles.bundle import (
     Bundle,
@@ -415,3 +415,25 @@ def test_verify_bundle_with_a_trust_list_chain(trio: Trio, tmp_path: Path) -> No
         "--trust", str(tmp_path / "unsigned-2.json"),
     )  # fmt: skip
     assert code == 1 and "[bad_trust_list]" in err
+
+
+@pytest.mark.parametrize("long", [True, False], ids=["ml-dsa-44", "ed25519"])
+def test_verify_bundle_checks_both_cosignatures(trio: Trio, tmp_path: Path, long: bool) -> None:
+    path, _ = _bundle_file(trio, tmp_path)
+    doc = json.loads(path.read_bytes())
+    note = doc["records"][0]["proof"].split("\n\n", 1)[1]
+    sigs = parse_note(note.encode()).signatures
+    # Every checkpoint carries the log's line and, per witness, an Ed25519 (72-byte) and
+    # an ML-DSA-44 (2,428-byte) cosignature.
+    assert sorted(len(s.payload) for s in sigs) == [64, 72, 72, 2428, 2428]
+    sig = next(s for s in sigs if len(s.payload) == (2428 if long else 72))
+    payload = bytearray(sig.payload)
+    payload[30] ^= 0x01
+    bad = NoteSignature(sig.name, sig.key_id, bytes(payload))
+    tampered = path.read_text().replace(sig.line().rstrip("\n"), bad.line().rstrip("\n"))
+    assert tampered != path.read_text()
+    (tmp_path / "bad.json").write_text(tampered)
+    code, _, err = run("verify-bundle", str(tmp_path / "bad.json"), "--trust", str(trio.trust_file))
+    assert code == 1 and "[bad_cosignature]" in err and "Traceback" not in err
+    code, _, err = run("verify-bundle", str(path), "--trust", str(trio.trust_file))
+    assert code == 0, err
