@@ -22,6 +22,7 @@ from pel.api.app import create_app
 from pel.ledger.errors import TrustListError
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node
+from pel.node.bundle_assembly import witnessed_checkpoint
 from pel.node.demo.asean import agency_for
 from pel.node.demo.corridors import corridor_filings
 from pel.node.demo.run import (
@@ -167,6 +168,14 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
             assert index == at < node.log.tree_size()
             assert record["issuer"] == host and record["pwid"] == sample["pwid"]
             assert record["body"]["currency"] == agency_for(host).currency
+        # Its witnessed checkpoint carries each witness's Ed25519 and ML-DSA-44 cosignatures.
+        tl = node.current_trust_list()
+        assert tl is not None and tl.cosigner_policy == "both"
+        witnessed = witnessed_checkpoint(node, tl)
+        assert witnessed is not None
+        result = tl.quorum_rule(host).check_note(witnessed[1])
+        assert result.ok and not result.invalid and len(result.verified) >= tl.witness_quorum
+        assert set(result.kinds.values()) == {("ed25519", "ml-dsa-44")}
     finally:
         node.stop()
     check_law(directory, summary)
