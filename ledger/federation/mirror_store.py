@@ -43,7 +43,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from pel.crypto.errors import CryptoError, SignatureError
+from pel.crypto.errors import CryptoError
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import NoteVerifier, add_signatures, parse_note
 from pel.crypto.record import read_entry, record_signature
@@ -56,7 +56,12 @@ from pel.ledger.errors import (
 )
 from pel.ledger.federation.evidence import ForkEvidence, fork_between
 from pel.ledger.federation.quorum import QuorumRule
-from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.federation.trust_list import (
+    Member,
+    RetiredIssuerKeys,
+    TrustList,
+    retired_key_verdict,
+)
 from pel.ledger.federation.witness import flagged_origins, record_evidence
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
 from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
@@ -96,6 +101,7 @@ class MirroredLog:
     rule: QuorumRule | None = None
     #: ``(agency, raw issuer key)`` of every member: the keys an agreement's parties sign with.
     party_keys: tuple[tuple[str, bytes], ...] = ()
+    retired: RetiredIssuerKeys = ()
 
     @classmethod
     def of(cls, member: Member, trust_list: TrustList) -> MirroredLog:
@@ -108,6 +114,7 @@ class MirroredLog:
             member.issuer_public_key,
             trust_list.quorum_rule(member.agency),
             tuple((m.agency, m.issuer_public_key.raw) for m in trust_list.members),
+            member.retired_issuer_keys(),
         )
 
     @property
@@ -164,7 +171,13 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
             the first entry that fails.
     """
     problem = check_records_of(
-        entries, first, log.origin, log.agency, log.issuer_key.raw, log.party_keys
+        entries,
+        first,
+        log.origin,
+        log.agency,
+        log.issuer_key.raw,
+        log.party_keys,
+        log.retired,
     )
     if isinstance(problem, tuple):
         code, message = problem
@@ -179,6 +192,7 @@ def check_records_of(
     agency: str,
     issuer_key: bytes,
     party_keys: tuple[tuple[str, bytes], ...] = (),
+    retired: RetiredIssuerKeys = (),
 ) -> list[RecordMeta] | tuple[str, str]:
     """:func:`check_entries` with the log given by plain values, and the first problem
     returned as ``(code, message)`` rather than raised: what a worker process runs.
@@ -221,8 +235,13 @@ def check_records_of(
                 f"not by {agency}, whose log it is",
             )
         try:
-            if not key.verify(record_signature(record), signing):
-                raise SignatureError("the record's signature does not verify with the issuer's key")
+            sig = record_signature(record)
+            if not key.verify(sig, signing):
+                # Made before a rotation, with a key the trust list keeps as retired?
+                verdict = retired_key_verdict(retired, record.get("issued_at"), sig, signing)
+                if verdict is not None:
+                    code, why = verdict
+                    return code, f"{origin} entry {first + i}: {why}"
         except CryptoError as exc:
             return "bad_signature", f"{origin} entry {first + i}: {exc.message}"
         out.append(meta)

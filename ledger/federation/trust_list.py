@@ -56,6 +56,34 @@ def posix_time(value: str) -> int:
     return int(dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
 
+RetiredIssuerKeys = tuple[tuple[bytes, int | None, int], ...]
+"""Retired issuer keys as plain values for worker processes: (raw key, valid from or
+None, valid until), times in POSIX seconds."""
+
+
+def retired_key_verdict(
+    retired: RetiredIssuerKeys, issued_at: object, signature: bytes, message: bytes
+) -> tuple[str, str] | None:
+    """After the current issuer key refused a record's signature: None when a retired key
+    valid at ``issued_at`` made it; ``(code, why)`` otherwise (``retired_key`` when a
+    retired key made it outside its period)."""
+    for raw, start, until in retired:
+        if not PublicKey(raw).verify(signature, message):
+            continue
+        try:
+            t = posix_time(issued_at) if isinstance(issued_at, str) else None
+        except ValueError:
+            t = None
+        if t is not None and (start is None or start <= t) and t < until:
+            return None
+        return (
+            "retired_key",
+            f"signed at {issued_at} with an issuer key retired at "
+            f"{dt.datetime.fromtimestamp(until, dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
+        )
+    return "bad_signature", "the issuer signature does not verify"
+
+
 class RetiredKey(BaseModel):
     """A key a member no longer uses, and the period it was valid in.
 
@@ -141,6 +169,18 @@ class Member(BaseModel):
             if r.role == "issuer" and r.valid_at(issued_at):
                 keys.append(PublicKey.from_base64(r.key))
         return keys
+
+    def retired_issuer_keys(self) -> RetiredIssuerKeys:
+        """The member's retired issuer keys, as plain values (see ``RetiredIssuerKeys``)."""
+        return tuple(
+            (
+                PublicKey.from_base64(r.key).raw,
+                posix_time(r.valid_from) if r.valid_from else None,
+                posix_time(r.valid_until),
+            )
+            for r in self.retired_keys
+            if r.role == "issuer"
+        )
 
     def log_verifiers(self) -> list[NoteVerifier]:
         """The log key and every retired log key (a checkpoint signed before a rotation

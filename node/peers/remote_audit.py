@@ -380,6 +380,7 @@ class _Audit:
                 issuer_key=key,
                 issuer=issuer or None,
                 party_keys=self.trust.party_keys,
+                retired=self.trust.member.retired_issuer_keys() if self.trust.member else (),
                 workers=self.workers,
                 progress=lambda d, t: self._say("entries", d, t),
             )

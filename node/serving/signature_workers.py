@@ -174,7 +174,7 @@ class SignaturePool:
         if pool is None or len(entries) < self._min_mirror_batch:
             return lambda: check_entries(entries, first, log)
         size = -(-len(entries) // WORKERS)
-        who = (log.origin, log.agency, log.issuer_key.raw, log.party_keys)
+        who = (log.origin, log.agency, log.issuer_key.raw, log.party_keys, log.retired)
         futures = [
             pool.submit(check_records_of, list(entries[i : i + size]), first + i, *who)
             for i in range(0, len(entries), size)
