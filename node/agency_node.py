@@ -230,7 +230,16 @@ class Node:
         log's retired keys (its older checkpoints stay valid)."""
         tl = self.trust_list
         member = tl.member(self.agency) if tl else None
-        installed = install_rotated_keys(self.directory, self.settings) if member else []
+        installed = set(install_rotated_keys(self.directory, self.settings) if member else [])
+        # ``pel federation apply`` may have installed them on disk already: a key in
+        # memory that the trust list no longer lists is read again.
+        if member is not None:
+            if member.issuer_key != self.issuer_key.public_key.to_base64():
+                installed.add("issuer")
+            if member.log_verifier.public_key != self.log_signer.key.public_key:
+                installed.add("log")
+            if member.witness_verifier.public_key != self.witness_key.public_key:
+                installed.add("witness")
         if "issuer" in installed:
             self.issuer_key = read_private_key(self.directory / KEY_FILES["issuer"])
             if hasattr(self, "signatures"):

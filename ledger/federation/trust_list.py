@@ -498,6 +498,7 @@ def propose_version(
     remove: Iterable[str] = (),
     witness_quorum: int | None = None,
     threshold: int | None = None,
+    cosigner_policy: Policy | None = None,
 ) -> TrustList:
     """An unsigned next version of ``current``: the ``remove`` agencies taken out, then
     the ``add`` members put in (one with an agency id already listed replaces it).
@@ -523,4 +524,5 @@ def propose_version(
         members=list(members.values()) if changed else None,
         witness_quorum=witness_quorum,
         threshold=threshold,
+        cosigner_policy=cosigner_policy,
     )
