@@ -19,13 +19,13 @@ AGENCY = "TH-SSO"
 STAMP = "2023-11-14T22:13:20Z"  # 1_700_000_000, when the kit's witnesses cosign
 
 
-def _rotate(kit: Kit, **changes: object) -> TrustList:
+def rotate(kit: Kit, **changes: object) -> TrustList:
     tl = kit.trust_list
     members = tuple(m.model_copy(update=changes) if m.agency == AGENCY else m for m in tl.members)
     return TrustList(**{**dict(tl), "members": members})
 
 
-def _bundle(kit: Kit, tl: TrustList, issued_at: str) -> bytes:
+def signed_bundle(kit: Kit, tl: TrustList, issued_at: str) -> bytes:
     kit.append(AGENCY, f.contribution(body={"currency": "THB"}, issued_at=issued_at))
     entries = kit.entries(AGENCY)
     return build_bundle(entries[0].record["pwid"], tl, entries).to_bytes()
@@ -46,12 +46,12 @@ def test_a_retired_issuer_key_holds_only_within_its_period(
     old = kit.trust_list.member(AGENCY)
     assert old is not None
     new = SigningKey.generate()
-    tl = _rotate(
+    tl = rotate(
         kit,
         issuer_key=new.public_key.to_base64(),
         retired_keys=(RetiredKey(role="issuer", key=old.issuer_key, valid_until=until),),
     )
-    raw = _bundle(kit, tl, issued_at)  # signed with the old key
+    raw = signed_bundle(kit, tl, issued_at)  # signed with the old key
     if want is None:
         assert verify_bundle(raw, tl).records
     else:
@@ -59,9 +59,9 @@ def test_a_retired_issuer_key_holds_only_within_its_period(
             verify_bundle(raw, tl)
         assert refused.value.code == want
     # Without the retired key listed at all, the old signature is simply bad.
-    bare = _rotate(kit, issuer_key=new.public_key.to_base64())
+    bare = rotate(kit, issuer_key=new.public_key.to_base64())
     with pytest.raises(BundleError) as refused:
-        verify_bundle(_bundle(kit, bare, issued_at), bare)
+        verify_bundle(signed_bundle(kit, bare, issued_at), bare)
     assert refused.value.code == "bad_record_signature"
 
 
@@ -73,12 +73,12 @@ def test_a_retired_log_key_holds_for_checkpoints_cosigned_before_its_retirement(
     old = kit.trust_list.member(AGENCY)
     assert old is not None
     new = NoteSigner(old.origin, SigningKey.generate())
-    tl = _rotate(
+    tl = rotate(
         kit,
         log_key=new.vkey,
         retired_keys=(RetiredKey(role="log", key=old.log_key, valid_until=until),),
     )
-    raw = _bundle(kit, tl, "2023-11-14T00:00:00Z")  # its checkpoint signed by the old log key
+    raw = signed_bundle(kit, tl, "2023-11-14T00:00:00Z")  # its checkpoint signed by the old log key
     if ok:
         assert verify_bundle(raw, tl).records
     else:
@@ -103,7 +103,7 @@ def test_a_retired_witness_key_counts_for_cosignatures_made_before_its_retiremen
         for x in kit.trust_list.members
     )
     tl = TrustList(**{**dict(kit.trust_list), "members": members})
-    raw = _bundle(kit, tl, "2023-11-14T00:00:00Z")  # MM-SSB cosigned with its old key
+    raw = signed_bundle(kit, tl, "2023-11-14T00:00:00Z")  # MM-SSB cosigned with its old key
     if ok:
         assert verify_bundle(raw, tl).records
     else:
@@ -117,8 +117,8 @@ def test_retired_keys_are_checked_when_the_list_is_made() -> None:
     old = kit.trust_list.member(AGENCY)
     assert isinstance(old, Member)
     with pytest.raises(TrustListError, match="also listed as retired"):
-        _rotate(
+        rotate(
             kit, retired_keys=(RetiredKey(role="issuer", key=old.issuer_key, valid_until=STAMP),)
         )
     with pytest.raises(TrustListError):
-        _rotate(kit, retired_keys=(RetiredKey(role="log", key="not a key", valid_until=STAMP),))
+        rotate(kit, retired_keys=(RetiredKey(role="log", key="not a key", valid_until=STAMP),))

@@ -22,14 +22,18 @@ from typing import Any
 import httpx
 import pytest
 
+from pel.crypto.keys import SigningKey
 from pel.ledger.bundles.bundle import Bundle, BundleError, build_bundle, make_entry, verify_bundle
 from pel.ledger.bundles.qr import encode_qr_text, reference_text
-from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.ledger.federation.trust_list import RetiredKey, SignedTrustList, TrustList
 from pel.node.agency_node import Node
 from pel.node.tokens import create_token
 from tests import factories as f
+from tests.bundle_kit import Kit
 from tests.conftest import IN_CI
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)
+from tests.ledger.test_retired_keys import AGENCY as RK_AGENCY
+from tests.ledger.test_retired_keys import rotate, signed_bundle
 from tests.node.test_cli import run
 
 pytestmark = pytest.mark.slow
@@ -521,3 +525,42 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     assert {v.record["issuer"] for v in report.records} <= {"TH-SSO", "MY-PERKESO"}
     # /docs still works beside the pages.
     assert httpx.get(federation.urls[0] + "/docs").status_code == 200
+
+
+def test_retired_issuer_keys_as_the_python_verifier_sees_them(
+    federation: Federation,  # noqa: F811
+    verifier: Any,
+) -> None:
+    """A record signed with an issuer key rotated out: valid within the key's period,
+    refused after it, and a bad signature when the key is not listed at all."""
+    verifier.wait_for_selector("body[data-ready=true]")
+    items, want = [], []
+    for until, listed in (
+        ("2026-11-01T09:00:01Z", True),
+        ("2026-11-01T09:00:00Z", True),
+        ("2026-11-01T09:00:00Z", False),
+    ):
+        kit = Kit()
+        old = kit.trust_list.member(RK_AGENCY)
+        assert old is not None
+        retired = (RetiredKey(role="issuer", key=old.issuer_key, valid_until=until),)
+        new = SigningKey.generate().public_key.to_base64()
+        tl = rotate(kit, issuer_key=new, retired_keys=retired if listed else ())
+        raw = signed_bundle(kit, tl, "2026-11-01T09:00:00Z")
+        items.append([tl.document(), base64.b64encode(raw).decode()])
+        want.append(python_code(raw, tl))
+    codes = verifier.evaluate(
+        """async (items) => {
+            const codes = [];
+            for (const [doc, b64] of items) {
+                const t = await loadTrustList(doc);
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                try { await verifyBundle(bytes, t); codes.push("valid"); }
+                catch (e) { codes.push(e.code || String(e)); }
+            }
+            return codes;
+        }""",
+        items,
+    )
+    assert want == ["valid", "retired_key", "bad_record_signature"]
+    assert codes == want
