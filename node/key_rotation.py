@@ -20,6 +20,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.keys import SigningKey
 from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner
@@ -97,8 +98,6 @@ def rotate_key(
         changes["log_key"] = NoteSigner(settings.origin, key).vkey
         write_private_key(directory / _next(KEY_FILES["log"]), key)
     else:
-        from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
-
         name = member.witness_verifier.name
         ed, pq = SigningKey.generate(), MLDSASigningKey.generate()
         retired.append(RetiredKey(role="witness", key=member.witness_key, valid_until=until))
