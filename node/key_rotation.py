@@ -86,25 +86,49 @@ def rotate_key(
     # still before the end of the old key's validity.
     until = _time(now.replace(microsecond=0) + dt.timedelta(seconds=1 + overlap))
     retired = list(member.retired_keys)
+
+    def since(r: str) -> str | None:
+        # The old key took over when its predecessor was retired (unknown for the first).
+        ends = [k.valid_until for k in retired if k.role == r]
+        return max(ends) if ends else None
+
     changes: dict[str, str] = {}
     if role == "issuer":
         key = SigningKey.generate()
-        retired.append(RetiredKey(role="issuer", key=member.issuer_key, valid_until=until))
+        retired.append(
+            RetiredKey(
+                role="issuer", key=member.issuer_key, valid_from=since("issuer"), valid_until=until
+            )
+        )
         changes["issuer_key"] = key.public_key.to_base64()
         write_private_key(directory / _next(KEY_FILES["issuer"]), key)
     elif role == "log":
         key = SigningKey.generate()
-        retired.append(RetiredKey(role="log", key=member.log_key, valid_until=until))
+        retired.append(
+            RetiredKey(role="log", key=member.log_key, valid_from=since("log"), valid_until=until)
+        )
         changes["log_key"] = NoteSigner(settings.origin, key).vkey
         write_private_key(directory / _next(KEY_FILES["log"]), key)
     else:
         name = member.witness_verifier.name
         ed, pq = SigningKey.generate(), MLDSASigningKey.generate()
-        retired.append(RetiredKey(role="witness", key=member.witness_key, valid_until=until))
+        retired.append(
+            RetiredKey(
+                role="witness",
+                key=member.witness_key,
+                valid_from=since("witness"),
+                valid_until=until,
+            )
+        )
         changes["witness_key"] = CosignatureSigner(name, ed).vkey
         if member.witness_mldsa_key is not None:
             retired.append(
-                RetiredKey(role="witness_mldsa", key=member.witness_mldsa_key, valid_until=until)
+                RetiredKey(
+                    role="witness_mldsa",
+                    key=member.witness_mldsa_key,
+                    valid_from=since("witness_mldsa"),
+                    valid_until=until,
+                )
             )
         changes["witness_mldsa_key"] = MLDSACosignatureSigner(name, pq).vkey
         write_private_key(directory / _next(KEY_FILES["witness"]), ed)

@@ -183,7 +183,7 @@ def federation_show(
         table.add_row(m.agency, m.country, m.role, m.origin, m.url)
     out.print(table)
     out.print(
-        f"witness quorum {tl.witness_quorum} (a witness counts with "
-        f"{'both keys' if tl.cosigner_policy == 'both' else 'either key'}); "
+        f"witness quorum {tl.witness_quorum}; a witness counts with "
+        f"{'both keys' if tl.cosigner_policy == 'both' else 'either key'}; "
         f"signing threshold {tl.threshold} of {len(tl.members)}"
     )
