@@ -26,6 +26,7 @@ FULL = [
     ["bench.disk"],
     ["bench.growth"],
     ["bench.coldstart"],
+    ["bench.cosign"],
 ]
 QUICK = [
     ["bench.ingest", "--records", "20000"],
@@ -38,6 +39,7 @@ QUICK = [
     ["bench.disk", "--records", "20000"],
     ["bench.growth", "--sizes", "0,50000", "--records", "10000"],
     ["bench.coldstart", "--size", "50000", "--proofs", "500"],
+    ["bench.cosign"],
 ]
 
 

@@ -1,10 +1,12 @@
 """C2SP signed notes (c2sp.org/signed-note): key IDs, verifier keys, signing, opening.
 
 A note is UTF-8 text ending in a newline, a blank line, then signature lines
-``— <key name> base64(key ID ‖ signature)``. Two signature types are supported:
-Ed25519 (type 0x01) and timestamped Ed25519 cosignatures (cosignature/v1, type
+``— <key name> base64(key ID ‖ signature)``. Three signature types are supported:
+Ed25519 (type 0x01), timestamped Ed25519 cosignatures (cosignature/v1, type
 0x04, c2sp.org/tlog-cosignature), whose signed message is the note text behind a
-``cosignature/v1`` and a ``time <t>`` line.
+``cosignature/v1`` and a ``time <t>`` line, and timestamped ML-DSA-44 checkpoint
+cosignatures (type 0x06, same specification), whose signed message is the binary
+``cosigned_message`` of :mod:`pel.crypto.mldsa`.
 
 Written here rather than taken from a package: no maintained Python library
 implements signed notes and cosignature/v1; the format is small and the rules
@@ -20,11 +22,15 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pel.crypto import mldsa
 from pel.crypto.errors import KeyFormatError, NoteFormatError, SignatureError
 from pel.crypto.keys import SIGNATURE_SIZE, PublicKey, SigningKey
+from pel.crypto.mldsa import MLDSAPublicKey, MLDSASigningKey
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04
+ALG_MLDSA44_COSIGNATURE = 0x06
+COSIGNATURE_ALGS = (ALG_COSIGNATURE_V1, ALG_MLDSA44_COSIGNATURE)
 MAX_SIGNATURES = 100
 _DASH = "\u2014 "
 _TIMESTAMP_SIZE = 8
@@ -68,12 +74,15 @@ class NoteVerifier:
 
     name: str
     alg: int
-    public_key: PublicKey
+    public_key: PublicKey | MLDSAPublicKey
 
     def __post_init__(self) -> None:
         check_key_name(self.name)
-        if self.alg not in (ALG_ED25519, ALG_COSIGNATURE_V1):
+        if self.alg not in (ALG_ED25519, ALG_COSIGNATURE_V1, ALG_MLDSA44_COSIGNATURE):
             raise KeyFormatError(f"unsupported signature type 0x{self.alg:02x}")
+        want = MLDSAPublicKey if self.alg == ALG_MLDSA44_COSIGNATURE else PublicKey
+        if not isinstance(self.public_key, want):
+            raise KeyFormatError(f"signature type 0x{self.alg:02x} needs a {want.__name__}")
 
     @property
     def key_id(self) -> bytes:
@@ -89,14 +98,20 @@ class NoteVerifier:
         """Whether ``payload`` (signature bytes after the key ID) signs ``text``."""
         if self.alg == ALG_ED25519:
             return self.public_key.verify(payload, text)
-        if len(payload) != _TIMESTAMP_SIZE + SIGNATURE_SIZE:
+        size = mldsa.SIGNATURE_SIZE if self.alg == ALG_MLDSA44_COSIGNATURE else SIGNATURE_SIZE
+        if len(payload) != _TIMESTAMP_SIZE + size:
             return False
         timestamp = int.from_bytes(payload[:_TIMESTAMP_SIZE], "big")
         if timestamp >= 2**63:
             return False
-        return self.public_key.verify(
-            payload[_TIMESTAMP_SIZE:], cosignature_message(text, timestamp)
-        )
+        if self.alg == ALG_COSIGNATURE_V1:
+            message = cosignature_message(text, timestamp)
+        else:
+            try:
+                message = mldsa.checkpoint_message(self.name, text, timestamp)
+            except SignatureError:
+                return False
+        return self.public_key.verify(payload[_TIMESTAMP_SIZE:], message)
 
 
 def parse_vkey(vkey: str) -> NoteVerifier:
@@ -116,9 +131,14 @@ def parse_vkey(vkey: str) -> NoteVerifier:
         want = bytes.fromhex(hexid)
     except (binascii.Error, ValueError):
         raise KeyFormatError("verifier key is not base64 after the key ID") from None
-    if len(raw) != 33:
+    if raw[:1] == bytes([ALG_MLDSA44_COSIGNATURE]):
+        if len(raw) != 1 + mldsa.PUBLIC_KEY_SIZE:
+            raise KeyFormatError("an ML-DSA-44 verifier key holds a type byte and 1312 bytes")
+        verifier = NoteVerifier(name, raw[0], MLDSAPublicKey(raw[1:]))
+    elif len(raw) != 33:
         raise KeyFormatError("verifier key must hold a type byte and a 32-byte Ed25519 key")
-    verifier = NoteVerifier(name, raw[0], PublicKey(raw[1:]))
+    else:
+        verifier = NoteVerifier(name, raw[0], PublicKey(raw[1:]))
     if verifier.key_id != want:
         raise KeyFormatError(f"verifier key ID {hexid} does not match its name and key")
     return verifier
@@ -129,7 +149,7 @@ class NoteSigner:
 
     alg = ALG_ED25519
 
-    def __init__(self, name: str, key: SigningKey) -> None:
+    def __init__(self, name: str, key: SigningKey | MLDSASigningKey) -> None:
         check_key_name(name)
         self.name = name
         self.key = key

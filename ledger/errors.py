@@ -16,7 +16,8 @@
     ├── IntegrityError            code: integrity_failure                     500
     │   ├── MismatchError         code: integrity_failure, with the evidence  500
     │   └── DamagedLogError       code: per damage (entry_column_mismatch …)  503
-    ├── TrustListError            code: bad_trust_list                        400
+    ├── TrustListError            code: bad_trust_list, bad_quorum            400
+    ├── QuorumError               code: no_quorum                             422
     ├── AuditStateError           code: bad_audit_state                       400
     ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
     ├── EvidenceError             code: bad_evidence                          400
@@ -181,6 +182,13 @@ class TrustListError(LedgerError):
     """A federation trust-list version is malformed, wrongly signed or out of chain."""
 
     code = "bad_trust_list"
+
+
+class QuorumError(LedgerError):
+    """A checkpoint does not carry the trust list's witness quorum."""
+
+    code = "no_quorum"
+    http_status = 422
 
 
 class WitnessError(LedgerError):

@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.errors import PelError
 from pel.crypto.keys import PublicKey, SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner, NoteVerifier, parse_vkey
 from pel.ledger.errors import BatchError, DamagedLogError
 from pel.ledger.federation.mirror_store import MirrorStore
+from pel.ledger.federation.quorum import QuorumResult
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.federation.witness import Witness, parse_request
 from pel.ledger.records.entries import Appended, PreparedRecord
@@ -28,10 +30,11 @@ from pel.ledger.storage.engine import StorageError, check_reachable, create_sche
 from pel.ledger.tlog.checkpoint import open_checkpoint
 from pel.ledger.tlog.entry_check import EntryRules
 from pel.ledger.tlog.log import CheckReport, Log
-from pel.node.config import KEY_FILES, NodeSettings, load_settings, save_settings
+from pel.node.config import KEY_FILES, MLDSA_KEY_FILE, NodeSettings, load_settings, save_settings
 from pel.node.errors import ConfigError
+from pel.node.key_rotation import install_rotated_keys
 from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
-from pel.node.secret_files import read_private_key, write_private_key
+from pel.node.secret_files import read_mldsa_key, read_private_key, write_private_key
 from pel.node.serving.cosigning import CosignatureCollector
 from pel.node.serving.prepare_batch import BatchRules, check_batch_size, prepare_batch
 from pel.node.serving.sequencer import Sequencer
@@ -54,6 +57,29 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def witness_pq_key(directory: Path) -> MLDSASigningKey:
+    """The node's ML-DSA-44 witness key; a node made before it had one gets one now
+    (0600), so every witness cosigns with both types."""
+    path = directory / MLDSA_KEY_FILE
+    if not path.exists():
+        write_private_key(path, MLDSASigningKey.generate())
+        log.info("created the ML-DSA-44 witness key %s", path)
+    return read_mldsa_key(path)
+
+
+def witnessed_note(
+    note: bytes, log_key: NoteVerifier, trust_list: TrustList, agency: str
+) -> QuorumResult:
+    """Whether a checkpoint of ``agency``'s log, as stored with its cosignatures, meets
+    the trust list's witness quorum (what ``Node.witnessed`` reports).
+
+    Raises:
+        CheckpointError: the note is not signed by the log key.
+    """
+    opened = open_checkpoint(note, log_key)
+    return trust_list.quorum_rule(agency).check_note(opened.note)
+
+
 def default_database_url(directory: Path) -> str:
     return f"sqlite:///{(directory / 'pel.db').resolve()}"
 
@@ -61,18 +87,29 @@ def default_database_url(directory: Path) -> str:
 class Node:
     """A loaded node: settings, keys, the log and (once started) its sequencer."""
 
-    def __init__(self, directory: Path, settings: NodeSettings, keys: dict[str, SigningKey]):
+    def __init__(
+        self,
+        directory: Path,
+        settings: NodeSettings,
+        keys: dict[str, SigningKey],
+        pq_key: MLDSASigningKey | None = None,
+    ):
         self.directory = directory
         self.settings = settings
         self.agency = settings.agency
         self.issuer_key = keys["issuer"]
         self.log_signer = NoteSigner(settings.origin, keys["log"])
         self.witness_key = keys["witness"]
+        self.witness_pq_key = pq_key if pq_key is not None else witness_pq_key(directory)
         self.engine = make_engine(settings.database_url)
         with database_damage():
             self.repaired_indexes = create_schema(self.engine)
+        name = witness_name(settings.origin)
         self.witness = Witness(
-            self.engine, CosignatureSigner(witness_name(settings.origin), keys["witness"]), {}
+            self.engine,
+            CosignatureSigner(name, keys["witness"]),
+            {},
+            MLDSACosignatureSigner(name, self.witness_pq_key),
         )
         self.trust_list: TrustList | None = None
         self.cosigning: CosignatureCollector | None = None
@@ -83,6 +120,7 @@ class Node:
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
         self.log.rules = self.entry_rules()
         self.log.map_fn = parallel_map
+        self._install_keys()
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
         self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
@@ -91,6 +129,7 @@ class Node:
     @classmethod
     def open(cls, directory: Path, **overrides: Any) -> Node:
         settings = load_settings(directory, **overrides)
+        install_rotated_keys(directory, settings)
         keys = {name: read_private_key(directory / rel) for name, rel in KEY_FILES.items()}
         return cls(directory, settings, keys)
 
@@ -110,6 +149,8 @@ class Node:
         if self.trust_list is None:
             return [self.issuer_public_key]
         member = self.trust_list.member(issuer)
+        # Only the key listed now: a retired key signs nothing new, whatever time a
+        # record claims.
         return [member.issuer_public_key] if member else []
 
     def entry_rules(self) -> EntryRules:
@@ -140,25 +181,18 @@ class Node:
             return {
                 "size": latest.checkpoint.size if latest else 0,
                 "cosigners": [],
-                "quorum": 0,
+                "quorum": self.trust_list.witness_quorum if self.trust_list else 0,
                 "witnessed": False,
             }
         size = latest.checkpoint.size
-        by_name = {
-            m.witness_verifier.name: m for m in self.trust_list.members if m.agency != self.agency
-        }
-        opened = open_checkpoint(
-            self.log.cosigned_note(size),
-            self.log_verifier,
-            [m.witness_verifier for m in by_name.values()],
+        result = witnessed_note(
+            self.log.cosigned_note(size), self.log_verifier, self.trust_list, self.agency
         )
-        cosigners = sorted(by_name[v.name].agency for v in opened.cosigners)
-        quorum = self.trust_list.witness_quorum
         return {
             "size": size,
-            "cosigners": cosigners,
-            "quorum": quorum,
-            "witnessed": len(cosigners) >= quorum,
+            "cosigners": list(result.verified),
+            "quorum": result.quorum,
+            "witnessed": result.ok,
         }
 
     def current_trust_list(self) -> TrustList | None:
@@ -210,12 +244,50 @@ class Node:
         settings = load_settings(self.directory) if files else self.settings
         self.trust_list = load_trust_list(self.directory, settings)
         self._trust_stamp = stamp
+        self._install_keys()
         tl = self.trust_list
         self.witness.logs = (
             {m.origin: m.log_verifier for m in tl.members if m.agency != self.agency} if tl else {}
         )
         if getattr(self, "log", None) is not None:  # a version applied since: a rotated key
             self.log.rules = self.entry_rules()
+        if tl is not None and getattr(self, "cosigning", None) is not None:
+            self.cosigning.trust_list = tl  # rotated witness keys verify from now on
+
+    def _install_keys(self) -> None:
+        """Install the node's rotated keys that the trust list now lists, and keep the
+        log's retired keys (its older checkpoints stay valid)."""
+        tl = self.trust_list
+        member = tl.member(self.agency) if tl else None
+        installed = set(install_rotated_keys(self.directory, self.settings) if member else [])
+        # ``pel federation apply`` may have installed them on disk already: a key in
+        # memory that the trust list no longer lists is read again.
+        if member is not None:
+            if member.issuer_key != self.issuer_key.public_key.to_base64():
+                installed.add("issuer")
+            if member.log_verifier.public_key != self.log_signer.key.public_key:
+                installed.add("log")
+            if member.witness_verifier.public_key != self.witness_key.public_key:
+                installed.add("witness")
+        if "issuer" in installed:
+            self.issuer_key = read_private_key(self.directory / KEY_FILES["issuer"])
+            if hasattr(self, "signatures"):
+                self.signatures.use_key(self.issuer_key)
+            log.info("installed the rotated issuer key")
+        if "witness" in installed:
+            self.witness_key = read_private_key(self.directory / KEY_FILES["witness"])
+            self.witness_pq_key = read_mldsa_key(self.directory / MLDSA_KEY_FILE)
+            name = self.witness.signer.name
+            self.witness.signer = CosignatureSigner(name, self.witness_key)
+            self.witness.pq_signer = MLDSACosignatureSigner(name, self.witness_pq_key)
+            log.info("installed the rotated witness keys")
+        if "log" in installed:
+            self.log_signer = NoteSigner(
+                self.settings.origin, read_private_key(self.directory / KEY_FILES["log"])
+            )
+            log.info("installed the rotated log key")
+        if member is not None and hasattr(self, "log"):
+            self.log.use_key(self.log_signer, tuple(member.log_verifiers()[1:]))
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -413,8 +485,10 @@ def init_node(
     keys = {name: SigningKey.generate() for name in KEY_FILES}
     for name, rel in KEY_FILES.items():
         write_private_key(directory / rel, keys[name])
+    pq_key = MLDSASigningKey.generate()
+    write_private_key(directory / MLDSA_KEY_FILE, pq_key)
     save_settings(directory, settings)
-    node = Node(directory, settings, keys)
+    node = Node(directory, settings, keys, pq_key)
     if node.log.state() != (0, 0):
         raise ConfigError("the database already holds a log; give an empty database")
     token = create_token(node.engine, agency, label="init")

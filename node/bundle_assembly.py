@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pel.crypto.cosignature import verify_cosignature
 from pel.crypto.errors import CryptoError
 from pel.crypto.jcs import canonicalize
 from pel.crypto.keys import PublicKey
@@ -47,6 +46,7 @@ from pel.ledger.bundles.bundle import (
 )
 from pel.ledger.bundles.qr import qr_content
 from pel.ledger.errors import IntegrityError, LedgerError, NotFoundError
+from pel.ledger.federation.quorum import QuorumResult
 from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
@@ -78,43 +78,24 @@ def _trust(node: Node) -> TrustList:
     return node.trust_list
 
 
-def _cosignatures(
+def witnessed_cosignatures(
     text: bytes, signatures: Iterable[NoteSignature], agency: str, trust_list: TrustList
-) -> list[NoteSignature]:
-    """The signatures that are valid cosignatures of ``text`` (a checkpoint of
-    ``agency``'s log) by the other members' witness keys, each witness once."""
-    witnesses = {
-        (m.witness_verifier.name, m.witness_verifier.key_id): m.witness_verifier
-        for m in trust_list.members
-        if m.agency != agency
-    }
-    good: list[NoteSignature] = []
-    for sig in signatures:
-        verifier = witnesses.pop((sig.name, sig.key_id), None)
-        if verifier is None:
-            continue
-        try:
-            verify_cosignature(text, sig, verifier)
-        except CryptoError:
-            witnesses[(sig.name, sig.key_id)] = verifier  # a later line may be the good one
-            continue
-        good.append(sig)
-    return good
+) -> QuorumResult:
+    """The quorum check of ``text`` (a checkpoint of ``agency``'s log) under the trust
+    list; its ``signatures`` are the valid cosignature lines, each key once."""
+    return trust_list.quorum_rule(agency).check(text, signatures)
 
 
 def witnessed_checkpoint(node: Node, trust_list: TrustList) -> tuple[int, bytes] | None:
     """The newest checkpoint with the witness quorum of cosignatures valid under
     ``trust_list``: its size and note (the log signature and those cosignatures only)."""
-    need = trust_list.witness_quorum
-    if need < 1:
-        return None
-    for size in node.log.cosigned_sizes(need):
+    for size in node.log.cosigned_sizes(trust_list.witness_quorum):
         note = node.log.checkpoint_note(size)
         text = parse_note(note).text
         cosigned = parse_note(node.log.cosigned_note(size)).signatures
-        good = _cosignatures(text, cosigned, node.agency, trust_list)
-        if len(good) >= need:
-            return size, add_signatures(note, good)
+        result = witnessed_cosignatures(text, cosigned, node.agency, trust_list)
+        if result.ok:
+            return size, add_signatures(note, result.signatures)
     return None
 
 
@@ -122,11 +103,10 @@ def mirror_witnessed(node: Node, log: Member, trust_list: TrustList) -> tuple[in
     """The newest checkpoint of a mirrored log (within this node's verified copy) with
     the witness quorum valid under ``trust_list``: its size and note, reduced to the
     log's signature and those cosignatures (a bundle verifier refuses any other line)."""
-    need = trust_list.witness_quorum
     st = node.mirrors.state(log.origin)
-    if need < 1 or st is None or st.note is None:
+    if st is None or st.note is None:
         return None
-    key = log.log_verifier
+    keys = {(k.name, k.key_id): k for k in log.log_verifiers()}
     for note in (st.note, node.mirrors.witnessed(log.origin)):
         if note is None:
             continue
@@ -135,11 +115,12 @@ def mirror_witnessed(node: Node, log: Member, trust_list: TrustList) -> tuple[in
         signed = [
             s
             for s in parsed.signatures
-            if (s.name, s.key_id) == (key.name, key.key_id) and key.verify(parsed.text, s.payload)
+            if (s.name, s.key_id) in keys
+            and keys[(s.name, s.key_id)].verify(parsed.text, s.payload)
         ]
-        good = _cosignatures(parsed.text, parsed.signatures, log.agency, trust_list)
-        if size <= st.size and signed and len(good) >= need:
-            lines = "".join(s.line() for s in (signed[0], *good))
+        result = witnessed_cosignatures(parsed.text, parsed.signatures, log.agency, trust_list)
+        if size <= st.size and signed and result.ok:
+            lines = "".join(s.line() for s in (signed[0], *result.signatures))
             return size, parsed.text + b"\n" + lines.encode()
     return None
 

@@ -6,6 +6,8 @@ A node directory holds::
     keys/issuer.pem      Ed25519 key signing the agency's records        (0600)
     keys/log.pem         Ed25519 key signing the log's checkpoints        (0600)
     keys/witness.pem     Ed25519 key cosigning other logs' checkpoints    (0600)
+    keys/witness-mldsa.pem  ML-DSA-44 key cosigning them as well           (0600)
+    keys/<role>.next.pem a rotated key waiting for the trust-list version that lists it
     pel.db               the SQLite database, unless ``database_url`` points elsewhere
     pel.db-tiles         its tile-node file: full tiles' nodes, mapped by proofs (a copy:
                          written again from the database when missing)
@@ -29,6 +31,7 @@ from pel.node.errors import ConfigError
 
 CONFIG_FILE = "node.json"
 KEY_FILES = {"issuer": "keys/issuer.pem", "log": "keys/log.pem", "witness": "keys/witness.pem"}
+MLDSA_KEY_FILE = "keys/witness-mldsa.pem"
 
 
 class NodeSettings(BaseSettings):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pel.crypto.errors import KeyFormatError
 from pel.crypto.keys import SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.node.errors import ConfigError
 
 #: Where the quickstart and the demo keep a node's write token for their loaders.
@@ -25,7 +26,7 @@ def write_secret(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def write_private_key(path: Path, key: SigningKey) -> None:
+def write_private_key(path: Path, key: SigningKey | MLDSASigningKey) -> None:
     """Create ``path`` with mode 0600 and write the key; refuse to overwrite."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -46,7 +47,24 @@ def read_token(directory: Path) -> str | None:
 
 
 def read_private_key(path: Path) -> SigningKey:
-    """Load a PEM key; refuse one that others can read."""
+    """Load a PEM Ed25519 key; refuse one that others can read."""
+    pem = _read_secret(path)
+    try:
+        return SigningKey.from_pem(pem)
+    except KeyFormatError as exc:
+        raise ConfigError(f"key {path}: {exc.message}") from None
+
+
+def read_mldsa_key(path: Path) -> MLDSASigningKey:
+    """Load a PEM ML-DSA-44 key; refuse one that others can read."""
+    pem = _read_secret(path)
+    try:
+        return MLDSASigningKey.from_pem(pem)
+    except KeyFormatError as exc:
+        raise ConfigError(f"key {path}: {exc.message}") from None
+
+
+def _read_secret(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode & 0o777
         pem = path.read_bytes()
@@ -54,7 +72,4 @@ def read_private_key(path: Path) -> SigningKey:
         raise ConfigError(f"cannot read key {path}: {exc.strerror}") from None
     if mode & 0o077:
         raise ConfigError(f"key {path} is readable by others (mode {mode:o}); chmod 600 it")
-    try:
-        return SigningKey.from_pem(pem)
-    except KeyFormatError as exc:
-        raise ConfigError(f"key {path}: {exc.message}") from None
+    return pem

@@ -102,4 +102,5 @@ def member_entry(
         log_key=node.log_signer.vkey,
         issuer_key=node.issuer_public_key.to_base64(),
         witness_key=node.witness.signer.vkey,
+        witness_mldsa_key=node.witness.pq_signer.vkey if node.witness.pq_signer else None,
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.jcs import canonicalize
 from pel.crypto.keys import SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner, add_signatures
 from pel.crypto.record import sign_record
 from pel.ledger.bundles.bundle import Bundle, BundleEntry, build_bundle, make_entry
@@ -31,6 +32,7 @@ class KitLog:
     issuer: SigningKey
     log: NoteSigner
     witness: CosignatureSigner
+    pq: MLDSACosignatureSigner
     tree: DictHashReader = field(default_factory=DictHashReader)
     records: list[dict[str, Any]] = field(default_factory=list)
 
@@ -38,7 +40,7 @@ class KitLog:
 class Kit:
     """Three members (Myanmar home, Thailand and Malaysia hosts), quorum ``quorum``."""
 
-    def __init__(self, quorum: int = 2) -> None:
+    def __init__(self, quorum: int = 2, policy: str = "both") -> None:
         self.logs: dict[str, KitLog] = {}
         for agency, origin, cc in AGENCIES:
             self.logs[agency] = KitLog(
@@ -48,6 +50,9 @@ class Kit:
                 NoteSigner(origin, SigningKey.generate()),
                 CosignatureSigner(
                     origin.split("/")[0] + "/witness", SigningKey.generate(), 1_700_000_000
+                ),
+                MLDSACosignatureSigner(
+                    origin.split("/")[0] + "/witness", MLDSASigningKey.generate(), 1_700_000_000
                 ),
             )
         members = tuple(
@@ -61,11 +66,17 @@ class Kit:
                 log_key=k.log.vkey,
                 issuer_key=k.issuer.public_key.to_base64(),
                 witness_key=k.witness.vkey,
+                witness_mldsa_key=k.pq.vkey,
             )
             for k in self.logs.values()
         )
         self.trust_list = TrustList(
-            federation="kit", version=1, members=members, witness_quorum=quorum, threshold=3
+            federation="kit",
+            version=1,
+            members=members,
+            witness_quorum=quorum,
+            threshold=3,
+            cosigner_policy=policy,
         )
         self.trust_list.check()
 
@@ -77,15 +88,19 @@ class Kit:
         k.records.append(record)
         return record
 
-    def checkpoint(self, agency: str, cosigners: int | None = None) -> bytes:
-        """The log's current checkpoint, cosigned by ``cosigners`` other members (all)."""
+    def checkpoint(
+        self, agency: str, cosigners: int | None = None, *, pq: bool = True, ed: bool = True
+    ) -> bytes:
+        """The log's current checkpoint, cosigned by ``cosigners`` other members (all),
+        each with its ML-DSA-44 key (``pq``) and its Ed25519 key (``ed``)."""
         k = self.logs[agency]
         cp = Checkpoint(k.log.name, k.tree.size, k.tree.root())
         note = sign_checkpoint(cp, k.log)
         others = [o for o in self.logs.values() if o.agency != agency]
         if cosigners is not None:
             others = others[:cosigners]
-        return add_signatures(note, [o.witness.cosign(cp.body()) for o in others])
+        signers = [s for o in others for s in ((o.witness,) * ed + (o.pq,) * pq)]
+        return add_signatures(note, [s.cosign(cp.body()) for s in signers])
 
     def entries(self, agency: str, note: bytes | None = None) -> list[BundleEntry]:
         """Every record of ``agency``'s log with a proof against ``note`` (its checkpoint)."""

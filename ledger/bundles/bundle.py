@@ -31,7 +31,7 @@ Errors (all :class:`BundleError`, code in brackets)::
 
     bad_format  not_canonical  trust_list_mismatch  pwid_mismatch  bad_record
     unknown_issuer  bad_record_signature  bad_proof  bad_checkpoint  wrong_log
-    bad_checkpoint_signature  unknown_signature  bad_cosignature  no_quorum
+    bad_checkpoint_signature  unknown_signature  bad_cosignature  no_quorum  retired_key
     bad_inclusion_proof  not_ordered  duplicate_record  missing_target  target_mismatch
 """
 
@@ -44,13 +44,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pel.crypto.cosignature import verify_cosignature
 from pel.crypto.errors import CryptoError, PelError
 from pel.crypto.jcs import canonicalize
+from pel.crypto.keys import PublicKey
 from pel.crypto.note import ALG_ED25519, NoteVerifier, parse_note
 from pel.crypto.record import verify_record
-from pel.ledger.errors import BundleError, LedgerError, ProofError, RootMismatchError
-from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.errors import (
+    BundleError,
+    LedgerError,
+    ProofError,
+    QuorumError,
+    RootMismatchError,
+    TrustListError,
+)
+from pel.ledger.federation.quorum import enforce
+from pel.ledger.federation.trust_list import Member, TrustList, posix_time
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.records import validate_record
@@ -311,61 +319,95 @@ def _check_checkpoint(
             f"a record of {log.agency} is proved against the log {checkpoint.origin!r}, "
             f"not {log.agency}'s log {log.origin!r}",
         )
-    log_key = log.log_verifier
-    witnesses: dict[tuple[str, bytes], tuple[Member, NoteVerifier]] = {
-        (m.witness_verifier.name, m.witness_verifier.key_id): (m, m.witness_verifier)
-        for m in trust_list.members
-        if m.agency != log.agency
-    }
+    log_keys = {(k.name, k.key_id): k for k in log.log_verifiers() if k.alg == ALG_ED25519}
+    try:
+        rule = trust_list.quorum_rule(log.agency)
+    except TrustListError as exc:
+        raise BundleError("no_quorum", exc.message) from None
+    witness_lines = rule.key_lines()
     seen: set[tuple[str, bytes]] = set()
-    log_signed = False
-    cosigners: list[str] = []
+    log_signed: NoteVerifier | None = None
     for sig in parsed.signatures:
         key = (sig.name, sig.key_id)
         if key in seen:
             raise BundleError("unknown_signature", f"the checkpoint repeats {sig.name!r}'s line")
         seen.add(key)
-        if key == (log_key.name, log_key.key_id) and log_key.alg == ALG_ED25519:
-            if not log_key.verify(parsed.text, sig.payload):
+        if key in log_keys:
+            if not log_keys[key].verify(parsed.text, sig.payload):
                 raise BundleError(
                     "bad_checkpoint_signature",
                     f"the log signature of {log.agency}'s checkpoint does not verify",
                 )
-            log_signed = True
-        elif key in witnesses:
-            member, verifier = witnesses[key]
-            try:
-                verify_cosignature(parsed.text, sig, verifier)
-            except CryptoError:
-                raise BundleError(
-                    "bad_cosignature",
-                    f"{member.agency}'s cosignature on {log.agency}'s checkpoint does not verify",
-                ) from None
-            cosigners.append(member.agency)
-        else:
+            log_signed = log_keys[key]
+        elif key not in witness_lines:
             raise BundleError(
                 "unknown_signature",
                 f"the checkpoint of {log.agency}'s log carries a signature by {sig.name!r} "
                 "that no member's key in the trust list makes",
             )
-    if not log_signed:
+    if log_signed is None:
         raise BundleError(
             "bad_checkpoint_signature",
             f"the checkpoint is not signed by {log.agency}'s log key",
         )
-    need = trust_list.witness_quorum
-    if need < 1:
+    result = rule.check(parsed.text, parsed.signatures)
+    if result.invalid:
+        agency, why = sorted(result.invalid.items())[0]
         raise BundleError(
-            "no_quorum",
-            "the trust list sets no witness quorum, so no checkpoint counts as witnessed",
+            "bad_cosignature",
+            f"{agency}'s cosignature on {log.agency}'s checkpoint does not verify: {why}",
         )
-    if len(cosigners) < need:
+    try:
+        enforce(result)
+    except QuorumError as exc:
         raise BundleError(
-            "no_quorum",
-            f"{log.agency}'s checkpoint at size {checkpoint.size} carries {len(cosigners)} "
-            f"witness cosignature(s); the trust list needs {need}",
+            "no_quorum", f"{log.agency}'s checkpoint at size {checkpoint.size}: {exc.message}"
+        ) from None
+    if log_signed != log.log_verifier:
+        _check_retired_log_key(log, log_signed, result.timestamps, checkpoint.size)
+    return checkpoint, result.verified
+
+
+def _check_retired_log_key(
+    log: Member, key: NoteVerifier, stamps: Mapping[str, int], size: int
+) -> None:
+    """A checkpoint signed with a retired log key counts only when the witnesses that
+    make its quorum cosigned it before the key's retirement: their timestamps are the
+    only clock a checkpoint has."""
+    until = next(
+        posix_time(r.valid_until) for r in log.retired_keys if r.role == "log" and r.key == key.vkey
+    )
+    if max(stamps.values(), default=until) >= until:
+        raise BundleError(
+            "retired_key",
+            f"{log.agency}'s checkpoint at size {size} is signed with a log key retired "
+            "before the witnesses cosigned it",
         )
-    return checkpoint, tuple(sorted(cosigners))
+
+
+def record_key_problem(record: Mapping[str, Any], member: Member) -> tuple[str, str] | None:
+    """None when the record's signature verifies with an issuer key of ``member`` valid
+    at its ``issued_at``; else ``(code, why)``: ``retired_key`` when it was made with a
+    key retired before that time, ``bad_record_signature`` otherwise."""
+    for key in member.issuer_keys_at(record["issued_at"]):
+        try:
+            verify_record(record, key)
+            return None
+        except CryptoError:
+            continue
+    for r in member.retired_keys:
+        if r.role != "issuer":
+            continue
+        try:
+            verify_record(record, PublicKey.from_base64(r.key))
+        except CryptoError:
+            continue
+        return (
+            "retired_key",
+            f"signed with {member.agency}'s issuer key retired at {r.valid_until}, "
+            f"at {record['issued_at']}",
+        )
+    return "bad_record_signature", "the issuer's signature does not verify"
 
 
 _Checked = dict[tuple[bytes, str], tuple[Checkpoint, tuple[str, ...]]]
@@ -390,12 +432,9 @@ def _verify_entry(
             f"{where} was issued by {record['issuer']}, not a member in trust-list version "
             f"{trust_list.version}",
         )
-    try:
-        verify_record(record, member.issuer_public_key)
-    except CryptoError:
-        raise BundleError(
-            "bad_record_signature", f"{where}: the issuer's signature does not verify"
-        ) from None
+    problem = record_key_problem(record, member)
+    if problem is not None:
+        raise BundleError(problem[0], f"{where}: {problem[1]}")
     try:
         proof: TlogProof = parse_proof(entry.proof)
     except ProofError as exc:

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from pel.crypto.errors import CryptoError, SignatureError
+from pel.crypto.errors import CryptoError
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import NoteVerifier, add_signatures, parse_note
 from pel.crypto.record import read_entry, record_signature
@@ -55,7 +55,13 @@ from pel.ledger.errors import (
     ProofError,
 )
 from pel.ledger.federation.evidence import ForkEvidence, fork_between
-from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.federation.quorum import QuorumRule
+from pel.ledger.federation.trust_list import (
+    Member,
+    RetiredIssuerKeys,
+    TrustList,
+    retired_key_verdict,
+)
 from pel.ledger.federation.witness import flagged_origins, record_evidence
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
 from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
@@ -92,24 +98,31 @@ class MirroredLog:
     agency: str
     log_key: NoteVerifier
     issuer_key: PublicKey
-    witnesses: tuple[NoteVerifier, ...] = ()
-    quorum: int = 0
+    rule: QuorumRule | None = None
     #: ``(agency, raw issuer key)`` of every member: the keys an agreement's parties sign with.
     party_keys: tuple[tuple[str, bytes], ...] = ()
+    retired: RetiredIssuerKeys = ()
 
     @classmethod
     def of(cls, member: Member, trust_list: TrustList) -> MirroredLog:
-        """The member's log, with every other member's witness key for its cosignatures
-        and the trust list's witness quorum."""
+        """The member's log, with the trust list's witness quorum rule for it (every
+        other member's witness keys, the quorum and the policy)."""
         return cls(
             member.origin,
             member.agency,
             member.log_verifier,
             member.issuer_public_key,
-            tuple(m.witness_verifier for m in trust_list.members if m.agency != member.agency),
-            trust_list.witness_quorum,
+            trust_list.quorum_rule(member.agency),
             tuple((m.agency, m.issuer_public_key.raw) for m in trust_list.members),
+            member.retired_issuer_keys(),
         )
+
+    @property
+    def witnesses(self) -> tuple[NoteVerifier, ...]:
+        """Every witness key of the rule (their lines on a checkpoint must verify)."""
+        if self.rule is None:
+            return ()
+        return tuple(k.verifier for w in self.rule.witnesses for k in w.keys)
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,13 @@ def check_entries(entries: Sequence[bytes], first: int, log: MirroredLog) -> lis
             the first entry that fails.
     """
     problem = check_records_of(
-        entries, first, log.origin, log.agency, log.issuer_key.raw, log.party_keys
+        entries,
+        first,
+        log.origin,
+        log.agency,
+        log.issuer_key.raw,
+        log.party_keys,
+        log.retired,
     )
     if isinstance(problem, tuple):
         code, message = problem
@@ -173,6 +192,7 @@ def check_records_of(
     agency: str,
     issuer_key: bytes,
     party_keys: tuple[tuple[str, bytes], ...] = (),
+    retired: RetiredIssuerKeys = (),
 ) -> list[RecordMeta] | tuple[str, str]:
     """:func:`check_entries` with the log given by plain values, and the first problem
     returned as ``(code, message)`` rather than raised: what a worker process runs.
@@ -215,8 +235,13 @@ def check_records_of(
                 f"not by {agency}, whose log it is",
             )
         try:
-            if not key.verify(record_signature(record), signing):
-                raise SignatureError("the record's signature does not verify with the issuer's key")
+            sig = record_signature(record)
+            if not key.verify(sig, signing):
+                # Made before a rotation, with a key the trust list keeps as retired?
+                verdict = retired_key_verdict(retired, record.get("issued_at"), sig, signing)
+                if verdict is not None:
+                    code, why = verdict
+                    return code, f"{origin} entry {first + i}: {why}"
         except CryptoError as exc:
             return "bad_signature", f"{origin} entry {first + i}: {exc.message}"
         out.append(meta)
@@ -654,11 +679,8 @@ def _remote_prefix(
 
 def _keep_witnessed(conn: Any, log: MirroredLog, size: int, note: bytes) -> None:
     """Keep ``note``, the new mirror checkpoint, as the log's witnessed one if it carries
-    the quorum and is not older than the one kept. Every line on it verified (``_open``
-    keeps no other), so counting the lines that are not the log's counts cosignatures."""
-    log_line = (log.log_key.name, log.log_key.key_id)
-    cosigned = sum((s.name, s.key_id) != log_line for s in parse_note(note).signatures)
-    if log.quorum < 1 or cosigned < log.quorum:
+    the quorum (:mod:`pel.ledger.federation.quorum`) and is not older than the one kept."""
+    if log.rule is None or not log.rule.check_note(note).ok:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(WITNESSED).values(origin=log.origin, size=size, note=note)

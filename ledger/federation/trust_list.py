@@ -10,12 +10,20 @@ or a change of membership is an ordinary new version.
 
 Members sign with their issuer key (the agency's identity), over
 ``pel-federation/v1\\n`` followed by the RFC 8785 form of the document.
+
+Each member's witness has two cosigning keys, Ed25519 (cosignature/v1) and
+ML-DSA-44; ``cosigner_policy`` says whether a witness counts towards the quorum
+only when both cosigned (``both``, the default) or with either (``either``); see
+:mod:`pel.ledger.federation.quorum`. A rotated key is not dropped: it moves to the
+member's ``retired_keys`` with the time it stopped being valid, so what it signed
+before still verifies and nothing it signs after does.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -27,12 +35,85 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pel.crypto.errors import CryptoError
 from pel.crypto.jcs import canonicalize
 from pel.crypto.keys import PublicKey, SigningKey
-from pel.crypto.note import ALG_COSIGNATURE_V1, ALG_ED25519, NoteVerifier, parse_vkey
-from pel.ledger.errors import TrustListError
-from pel.ledger.records.fields import check_agency
+from pel.crypto.note import (
+    ALG_COSIGNATURE_V1,
+    ALG_ED25519,
+    ALG_MLDSA44_COSIGNATURE,
+    NoteVerifier,
+    parse_vkey,
+)
+from pel.ledger.errors import RecordError, TrustListError
+from pel.ledger.federation.quorum import Policy, QuorumRule, Witness, WitnessKey, check_rule
+from pel.ledger.records.fields import check_agency, check_time
 
 SIGNING_CONTEXT = b"pel-federation/v1\n"
 Role = Literal["sending", "receiving", "both"]
+KeyRole = Literal["issuer", "log", "witness", "witness_mldsa"]
+
+
+def posix_time(value: str) -> int:
+    """An RFC 3339 time as POSIX seconds."""
+    return int(dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+RetiredIssuerKeys = tuple[tuple[bytes, int | None, int], ...]
+"""Retired issuer keys as plain values for worker processes: (raw key, valid from or
+None, valid until), times in POSIX seconds."""
+
+
+def retired_key_verdict(
+    retired: RetiredIssuerKeys, issued_at: object, signature: bytes, message: bytes
+) -> tuple[str, str] | None:
+    """After the current issuer key refused a record's signature: None when a retired key
+    valid at ``issued_at`` made it; ``(code, why)`` otherwise (``retired_key`` when a
+    retired key made it outside its period)."""
+    for raw, start, until in retired:
+        if not PublicKey(raw).verify(signature, message):
+            continue
+        try:
+            t = posix_time(issued_at) if isinstance(issued_at, str) else None
+        except ValueError:
+            t = None
+        if t is not None and (start is None or start <= t) and t < until:
+            return None
+        return (
+            "retired_key",
+            f"signed at {issued_at} with an issuer key retired at "
+            f"{dt.datetime.fromtimestamp(until, dt.UTC):%Y-%m-%dT%H:%M:%SZ}",
+        )
+    return "bad_signature", "the issuer signature does not verify"
+
+
+class RetiredKey(BaseModel):
+    """A key a member no longer uses, and the period it was valid in.
+
+    ``key`` is written as the member's current key of that role is (base64 for the
+    issuer key, a verifier key for the others). ``valid_until`` (RFC 3339, UTC) is
+    exclusive: what the key signed at or after it is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    role: KeyRole
+    key: str
+    valid_from: str | None = None
+    valid_until: str
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return check_time(v)
+        except RecordError as exc:
+            raise ValueError(exc.message) from None
+
+    def valid_at(self, when: str) -> bool:
+        """Whether ``when`` (RFC 3339) falls in the key's validity period."""
+        t = posix_time(when)
+        start = posix_time(self.valid_from) if self.valid_from else None
+        return (start is None or start <= t) and t < posix_time(self.valid_until)
 
 
 class Member(BaseModel):
@@ -49,11 +130,64 @@ class Member(BaseModel):
     log_key: str = Field(description="Verifier key of the log's checkpoints (type 0x01)")
     issuer_key: str = Field(description="Base64 Ed25519 key signing records and trust lists")
     witness_key: str = Field(description="Verifier key of the witness's cosignatures (0x04)")
+    witness_mldsa_key: str | None = Field(
+        None, description="Verifier key of the witness's ML-DSA-44 cosignatures (0x06)"
+    )
+    retired_keys: tuple[RetiredKey, ...] = Field(
+        (), description="Keys rotated out, each with the period it was valid in"
+    )
 
     @field_validator("agency")
     @classmethod
     def _agency(cls, v: str) -> str:
         return check_agency(v)
+
+    @field_validator("retired_keys", mode="before")
+    @classmethod
+    def _retired(cls, v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    @property
+    def witness_mldsa_verifier(self) -> NoteVerifier | None:
+        return None if self.witness_mldsa_key is None else parse_vkey(self.witness_mldsa_key)
+
+    def witness_keys(self) -> Witness:
+        """This member as a witness: its current cosigning keys and the retired ones."""
+        keys = [WitnessKey(self.witness_verifier)]
+        if self.witness_mldsa_key is not None:
+            keys.append(WitnessKey(parse_vkey(self.witness_mldsa_key)))
+        for r in self.retired_keys:
+            if r.role in ("witness", "witness_mldsa"):
+                keys.append(WitnessKey(parse_vkey(r.key), posix_time(r.valid_until)))
+        return Witness(self.agency, tuple(keys))
+
+    def issuer_keys_at(self, issued_at: str) -> list[PublicKey]:
+        """The issuer keys valid at ``issued_at``: the current one and any retired one
+        whose period holds that time."""
+        keys = [self.issuer_public_key]
+        for r in self.retired_keys:
+            if r.role == "issuer" and r.valid_at(issued_at):
+                keys.append(PublicKey.from_base64(r.key))
+        return keys
+
+    def retired_issuer_keys(self) -> RetiredIssuerKeys:
+        """The member's retired issuer keys, as plain values (see ``RetiredIssuerKeys``)."""
+        return tuple(
+            (
+                PublicKey.from_base64(r.key).raw,
+                posix_time(r.valid_from) if r.valid_from else None,
+                posix_time(r.valid_until),
+            )
+            for r in self.retired_keys
+            if r.role == "issuer"
+        )
+
+    def log_verifiers(self) -> list[NoteVerifier]:
+        """The log key and every retired log key (a checkpoint signed before a rotation
+        stays valid)."""
+        return [self.log_verifier] + [
+            parse_vkey(r.key) for r in self.retired_keys if r.role == "log"
+        ]
 
     @property
     def log_verifier(self) -> NoteVerifier:
@@ -78,8 +212,19 @@ class TrustList(BaseModel):
     version: int = Field(ge=1)
     previous: str | None = Field(None, description="Hex SHA-256 digest of the version before")
     members: tuple[Member, ...] = Field(min_length=1)
-    witness_quorum: int = Field(ge=0, description="Cosignatures a checkpoint needs")
+    witness_quorum: int = Field(description="Witnesses whose cosignatures a checkpoint needs")
     threshold: int = Field(ge=1, description="Member signatures a new version needs")
+    cosigner_policy: Policy = Field(
+        "both", description="A witness counts with both keys' cosignatures, or with either"
+    )
+
+    def model_post_init(self, context: Any, /) -> None:
+        # A trust list that breaks its own rules (a quorum of 0 above all) cannot be made.
+        self.check()
+
+    def quorum_rule(self, agency: str) -> QuorumRule:
+        """The witness quorum rule for ``agency``'s log (the other members witness it)."""
+        return QuorumRule.of(self, agency)
 
     def document(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -108,15 +253,20 @@ class TrustList(BaseModel):
             f"log {log.log_key} {log.url}",
         ]
         names = []
+        join = "all" if self.cosigner_policy == "both" else "any"
         for m in self.members:
-            if m.origin != origin:
+            if m.origin == origin:
+                continue
+            if m.witness_mldsa_key is None:
                 lines.append(f"witness {m.agency} {m.witness_key} {m.url}")
-                names.append(m.agency)
-        if self.witness_quorum and names:
-            lines.append(f"group members {self.witness_quorum} {' '.join(names)}")
-            lines.append("quorum members")
-        else:
-            lines.append("quorum none")
+            else:
+                # One policy witness per key; the member is the group of its two keys.
+                lines.append(f"witness {m.agency}/ed25519 {m.witness_key} {m.url}")
+                lines.append(f"witness {m.agency}/ml-dsa-44 {m.witness_mldsa_key} {m.url}")
+                lines.append(f"group {m.agency} {join} {m.agency}/ed25519 {m.agency}/ml-dsa-44")
+            names.append(m.agency)
+        lines.append(f"group members {self.witness_quorum} {' '.join(names)}")
+        lines.append("quorum members")
         return "\n".join(lines) + "\n"
 
     def check(self) -> None:
@@ -130,8 +280,24 @@ class TrustList(BaseModel):
         for m in self.members:
             try:
                 log_v, wit_v, issuer = m.log_verifier, m.witness_verifier, m.issuer_public_key
+                pq_v = m.witness_mldsa_verifier
+                retired = [
+                    PublicKey.from_base64(r.key).raw
+                    if r.role == "issuer"
+                    else parse_vkey(r.key).public_key.raw
+                    for r in m.retired_keys
+                ]
             except CryptoError as exc:
                 raise TrustListError(f"member {m.agency}: {exc.message}") from None
+            if pq_v is not None and pq_v.alg != ALG_MLDSA44_COSIGNATURE:
+                raise TrustListError(f"member {m.agency}: the ML-DSA witness key must be type 0x06")
+            if pq_v is None and self.cosigner_policy == "both":
+                raise TrustListError(
+                    f"member {m.agency} lists no ML-DSA-44 witness key, and the policy "
+                    "counts a witness only with both keys"
+                )
+            if len(set(retired)) != len(retired):
+                raise TrustListError(f"member {m.agency}: a retired key is listed twice")
             if log_v.alg != ALG_ED25519 or log_v.name != m.origin:
                 raise TrustListError(
                     f"member {m.agency}: the log key must be an Ed25519 note key named "
@@ -139,17 +305,19 @@ class TrustList(BaseModel):
                 )
             if wit_v.alg != ALG_COSIGNATURE_V1:
                 raise TrustListError(f"member {m.agency}: the witness key must be cosignature/v1")
-            for raw in (log_v.public_key.raw, wit_v.public_key.raw, issuer.raw):
+            current = [log_v.public_key.raw, wit_v.public_key.raw, issuer.raw]
+            if pq_v is not None:
+                current.append(pq_v.public_key.raw)
+            if set(current) & set(retired):
+                raise TrustListError(f"member {m.agency}: a current key is also listed as retired")
+            for raw in current:
                 if raw.hex() in seen["key"]:
                     raise TrustListError(f"member {m.agency}: a key is used twice")
                 seen["key"].add(raw.hex())
         n = len(self.members)
         if self.threshold > n:
             raise TrustListError(f"threshold {self.threshold} exceeds the {n} members")
-        if self.witness_quorum > max(0, n - 1):
-            raise TrustListError(
-                f"witness quorum {self.witness_quorum} exceeds the {n - 1} other members"
-            )
+        check_rule(self.witness_quorum, n - 1)
         if (self.version == 1) != (self.previous is None):
             raise TrustListError("only version 1 has no previous digest")
 
@@ -212,6 +380,7 @@ class SignedTrustList:
 
     def sign(self, agency: str, key: SigningKey) -> SignedTrustList:
         """This version with ``agency``'s signature by ``key`` added."""
+        self.trust_list.check()  # nobody signs a list that breaks its own rules
         sig = base64.b64encode(key.sign(self.trust_list.signing_bytes())).decode()
         entry = TrustListSignature(agency, key.public_key.to_base64(), sig)
         kept = tuple(s for s in self.signatures if (s.agency, s.key) != (agency, entry.key))
@@ -299,6 +468,7 @@ def new_version(
     members: Iterable[Member] | None = None,
     witness_quorum: int | None = None,
     threshold: int | None = None,
+    cosigner_policy: Policy | None = None,
 ) -> TrustList:
     """An unsigned next version: ``previous`` with the given changes.
 
@@ -315,6 +485,7 @@ def new_version(
         members=listed,
         witness_quorum=previous.witness_quorum if witness_quorum is None else witness_quorum,
         threshold=threshold,
+        cosigner_policy=cosigner_policy or previous.cosigner_policy,
     )
     tl.check()
     return tl
@@ -327,6 +498,7 @@ def propose_version(
     remove: Iterable[str] = (),
     witness_quorum: int | None = None,
     threshold: int | None = None,
+    cosigner_policy: Policy | None = None,
 ) -> TrustList:
     """An unsigned next version of ``current``: the ``remove`` agencies taken out, then
     the ``add`` members put in (one with an agency id already listed replaces it).
@@ -352,4 +524,5 @@ def propose_version(
         members=list(members.values()) if changed else None,
         witness_quorum=witness_quorum,
         threshold=threshold,
+        cosigner_policy=cosigner_policy,
     )

@@ -10,6 +10,9 @@ state and no two inconsistent checkpoints are ever cosigned.
 
 A valid checkpoint that contradicts the recorded one (same size with another
 root, or a consistency proof that fails) is kept as evidence.
+
+The answer holds one cosignature line per key of the witness: cosignature/v1
+(Ed25519) and, when the witness has one, ML-DSA-44 (C2SP tlog-cosignature).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.errors import NoteFormatError
 from pel.crypto.note import NoteVerifier, parse_note
 from pel.ledger.errors import CheckpointError, ProofError, WitnessError
@@ -79,13 +82,19 @@ def _bad(message: str) -> WitnessError:
 
 
 class Witness:
-    """The witness of the logs in ``logs`` (origin → log key), cosigning as ``signer``."""
+    """The witness of the logs in ``logs`` (origin → log key), cosigning as ``signer``
+    (Ed25519) and ``pq_signer`` (ML-DSA-44)."""
 
     def __init__(
-        self, engine: Engine, signer: CosignatureSigner, logs: Mapping[str, NoteVerifier]
+        self,
+        engine: Engine,
+        signer: CosignatureSigner,
+        logs: Mapping[str, NoteVerifier],
+        pq_signer: MLDSACosignatureSigner | None = None,
     ) -> None:
         self.engine = engine
         self.signer = signer
+        self.pq_signer = pq_signer
         self.logs = dict(logs)
 
     def flagged(self, origin: str) -> bool:
@@ -192,7 +201,8 @@ class Witness:
                         latest_size=self._size(origin),
                     )
         text = checkpoint.body()
-        return self.signer.at(now).cosign(text).line().encode()
+        signers = [self.signer] if self.pq_signer is None else [self.signer, self.pq_signer]
+        return "".join(s.at(now).cosign(text).line() for s in signers).encode()
 
     def _size(self, origin: str) -> int:
         latest = self.latest(origin)

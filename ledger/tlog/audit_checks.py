@@ -23,15 +23,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pel.crypto.cosignature import verify_cosignature
-from pel.crypto.errors import CryptoError
-from pel.crypto.note import NoteVerifier, parse_note
+from pel.crypto.note import NoteVerifier
 from pel.ledger.errors import AuditStateError, CheckpointError, TileError
 from pel.ledger.federation.evidence import ForkEvidence, checkpoint_of
+from pel.ledger.federation.quorum import QuorumResult, QuorumRule
 from pel.ledger.merkle.builder import TreeBuilder
 from pel.ledger.merkle.proof import prefix_root
 from pel.ledger.tlog.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
@@ -146,52 +144,12 @@ def check_prefix(
     return ForkEvidence(a.origin, smaller.note, larger.note, tuple(proof))
 
 
-@dataclass
-class CosignatureCheck:
-    """Which witnesses cosigned a checkpoint: ``verified`` (agency → timestamp),
-    ``invalid`` (agency → why), ``missing``; ``ok`` when ``quorum`` of them verified."""
-
-    quorum: int
-    verified: dict[str, int] = field(default_factory=dict)
-    invalid: dict[str, str] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        # A quorum of 0 would let an unwitnessed log pass: it is a failure, not a pass.
-        return self.quorum > 0 and len(self.verified) >= self.quorum
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "quorum": self.quorum,
-            "ok": self.ok,
-            "verified": self.verified,
-            "invalid": self.invalid,
-            "missing": self.missing,
-        }
-
-
-def check_cosignatures(
-    note: bytes, witnesses: Mapping[str, NoteVerifier], quorum: int
-) -> CosignatureCheck:
-    """Check every witness's cosignature/v1 line on a checkpoint note.
+def check_cosignatures(note: bytes, rule: QuorumRule) -> QuorumResult:
+    """Check every witness's cosignature lines (Ed25519 and ML-DSA-44) on a checkpoint
+    note against the quorum rule (:mod:`pel.ledger.federation.quorum`).
 
     Args:
         note: The checkpoint as served, with its signature lines.
-        witnesses: Witness key by agency (the trust list's other members).
-        quorum: How many must have cosigned (the trust list's ``witness_quorum``).
+        rule: The witnesses (the trust list's other members), quorum and policy.
     """
-    result = CosignatureCheck(quorum)
-    parsed = parse_note(note)
-    by_key = {(v.name, v.key_id): agency for agency, v in witnesses.items()}
-    for sig in parsed.signatures:
-        agency = by_key.get((sig.name, sig.key_id))
-        if agency is None or agency in result.verified:
-            continue
-        try:
-            result.verified[agency] = verify_cosignature(parsed.text, sig, witnesses[agency])
-            result.invalid.pop(agency, None)
-        except CryptoError as exc:
-            result.invalid[agency] = exc.message
-    result.missing = sorted(set(witnesses) - set(result.verified) - set(result.invalid))
-    return result
+    return rule.check_note(note)

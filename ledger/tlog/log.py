@@ -189,6 +189,8 @@ class Log:
     ) -> None:
         self.engine = engine
         self.log_key = log_key
+        # Keys the log signed with before a rotation: its older checkpoints stay valid.
+        self.retired_keys: tuple[NoteVerifier, ...] = ()
         self.origin = log_key.name
         self._signer = signer
         # One writer at a time in this process: SQLite would otherwise make the
@@ -249,8 +251,30 @@ class Log:
         if note is None:
             return None
         if self._latest is None or self._latest.note != bytes(note):
-            self._latest = open_checkpoint(bytes(note), self.log_key)
+            self._latest = self.open_own(bytes(note))
         return self._latest
+
+    def open_own(self, note: bytes) -> SignedCheckpoint:
+        """Open one of this log's checkpoints: signed by its key, or by a retired one.
+
+        Raises:
+            CheckpointError: signed by none of them.
+        """
+        try:
+            return open_checkpoint(note, self.log_key)
+        except CheckpointError:
+            for key in self.retired_keys:
+                try:
+                    return open_checkpoint(note, key)
+                except CheckpointError:
+                    continue
+            raise
+
+    def use_key(self, signer: NoteSigner, retired: tuple[NoteVerifier, ...]) -> None:
+        """Sign the next checkpoints with ``signer`` (a rotated log key)."""
+        self.retired_keys = retired
+        self.log_key = signer.verifier
+        self._signer = signer
 
     def tree_size(self) -> int:
         latest = self.latest()
@@ -268,7 +292,11 @@ class Log:
         """Keep witnesses' cosignatures (already verified by the caller) of checkpoint ``size``."""
         if not signatures:
             return
-        rows = [{"size": size, "witness": s.name, "line": s.line().encode()} for s in signatures]
+        # A witness cosigns with two keys under one name: the row is per key.
+        rows = [
+            {"size": size, "witness": f"{s.name}+{s.key_id.hex()}", "line": s.line().encode()}
+            for s in signatures
+        ]
         with self.engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             conn.execute(dialect.insert(COSIGNATURES).on_conflict_do_nothing(), rows)
@@ -928,7 +956,7 @@ class Log:
                         f"checkpoint at size {size} disagrees with the stored tiles"
                     )
                 try:
-                    cp = open_checkpoint(bytes(note), self.log_key).checkpoint
+                    cp = self.open_own(bytes(note)).checkpoint
                 except CheckpointError as exc:
                     raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
                 if cp.root != bytes(root) or cp.size != size:
@@ -981,7 +1009,8 @@ class Log:
         return [(int(i), bytes(d)) for i, d in rows]
 
     def cosigned_sizes(self, at_least: int) -> list[int]:
-        """Checkpoint sizes holding at least ``at_least`` stored cosignatures, newest first.
+        """Checkpoint sizes holding at least ``at_least`` stored cosignature lines (a
+        witness may have several), newest first.
 
         Stored lines were checked when collected; a caller still verifies the ones
         it uses against the trust list it holds now.

@@ -16,6 +16,7 @@ from pel.node.cli import (
     evidence,
     federation,
     filings,
+    keys,
     mirror,
     rules,
     run,
@@ -42,6 +43,7 @@ app.command()(verify.audit)
 app.command("bundle")(bundle.bundle_cmd)
 app.command("verify-bundle")(bundle.verify_bundle_cmd)
 app.add_typer(federation.app, name="federation")
+app.add_typer(keys.app, name="keys")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(mirror.app, name="mirror")
 app.add_typer(web.app, name="web")

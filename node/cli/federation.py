@@ -12,11 +12,13 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from pel.ledger.errors import TrustListError
+from pel.ledger.federation.quorum import POLICIES
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, propose_version
 from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out, read_signed
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
+from pel.node.key_rotation import install_rotated_keys
 from pel.node.secret_files import read_private_key
 from pel.node.trust_chain import apply_version, load_trust_list, member_entry
 
@@ -93,18 +95,24 @@ def federation_propose(
     remove: Annotated[list[str] | None, typer.Option(help="Remove a member (agency id)")] = None,
     quorum: Annotated[int | None, typer.Option(help="New witness quorum")] = None,
     threshold: Annotated[int | None, typer.Option(help="New signing threshold")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Cosigner policy: both (keys) or either (key)")
+    ] = None,
 ) -> None:
     """Write the next version of the node's trust list with the given changes."""
 
     current = load_trust_list(directory, load_settings(directory))
     if current is None:
         raise TrustListError("the node has no trust list yet: apply a version 1 first")
+    if policy is not None and policy not in POLICIES:
+        raise TrustListError(f"the cosigner policy is both or either, not {policy!r}")
     tl = propose_version(
         current,
         add=(_read_member(path) for path in add or []),
         remove=remove or [],
         witness_quorum=quorum,
         threshold=threshold,
+        cosigner_policy=policy,  # type: ignore[arg-type]
     )
     file.write_text(SignedTrustList(tl).to_json())
     out.print(
@@ -148,6 +156,8 @@ def federation_apply(
 
     tl = apply_version(directory, read_signed(file))
     out.print(f"applied version {tl.version} of {tl.federation}: {len(tl.members)} members")
+    for role in install_rotated_keys(directory, load_settings(directory)):
+        out.print(f"installed the node's new {role} key")
 
 
 @app.command("show")
@@ -173,5 +183,7 @@ def federation_show(
         table.add_row(m.agency, m.country, m.role, m.origin, m.url)
     out.print(table)
     out.print(
-        f"witness quorum {tl.witness_quorum}; signing threshold {tl.threshold} of {len(tl.members)}"
+        f"witness quorum {tl.witness_quorum}; a witness counts with "
+        f"{'both keys' if tl.cosigner_policy == 'both' else 'either key'}; "
+        f"signing threshold {tl.threshold} of {len(tl.members)}"
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pel.ledger.federation.quorum import check_rule
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.node.agency_node import init_node
 from pel.node.demo.asean import agency_for
@@ -161,11 +162,7 @@ def setup_federation(
     """
     if directory.exists() and any(directory.iterdir()):
         raise DemoError(f"{directory} is not empty and holds no demo federation")
-    if not 1 <= quorum <= len(agencies) - 1:
-        raise DemoError(
-            f"the witness quorum must be between 1 and {len(agencies) - 1} for "
-            f"{len(agencies)} states, not {quorum}"
-        )
+    check_rule(quorum, len(agencies) - 1)
     directory.mkdir(parents=True, exist_ok=True)
     demo_nodes, members, keys = [], [], []
     for agency, port in zip(agencies, ports, strict=True):

@@ -45,7 +45,8 @@ from pel.crypto.keys import PublicKey
 from pel.crypto.note import NoteVerifier
 from pel.ledger.errors import AuditStateError, IntegrityError, MismatchError, TileError
 from pel.ledger.federation.evidence import ForkEvidence, checkpoint_of, verify_fork
-from pel.ledger.federation.trust_list import TrustList
+from pel.ledger.federation.quorum import QuorumRule
+from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import prefix_proof, verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
@@ -72,13 +73,13 @@ class AuditTrust:
     log_key: NoteVerifier
     issuer_key: PublicKey | None
     issuer: str | None
-    witnesses: dict[str, NoteVerifier] = field(default_factory=dict)
-    quorum: int | None = None
+    quorum: QuorumRule | None = None
     mirrors: tuple[str, ...] = ()
     #: ``(agency, raw issuer key)`` of every member: agreements are checked with them.
     party_keys: tuple[tuple[str, bytes], ...] | None = None
     #: Every other member's node URL and log key: where an agreement's presence is checked.
     parties: dict[str, tuple[str, NoteVerifier]] = field(default_factory=dict)
+    member: Member | None = None
 
     @classmethod
     def from_trust_list(cls, tl: TrustList, origin: str) -> AuditTrust:
@@ -91,11 +92,11 @@ class AuditTrust:
             log_key=owner.log_verifier,
             issuer_key=owner.issuer_public_key,
             issuer=owner.agency,
-            witnesses={m.agency: m.witness_verifier for m in others},
-            quorum=tl.witness_quorum,
+            quorum=tl.quorum_rule(owner.agency),
             mirrors=tuple(f"{m.url.rstrip('/')}/mirror/{origin}" for m in others),
             party_keys=tuple((m.agency, m.issuer_public_key.raw) for m in tl.members),
             parties={m.agency: (m.url, m.log_verifier) for m in others},
+            member=owner,
         )
 
 
@@ -391,6 +392,7 @@ class _Audit:
                 issuer_key=key,
                 issuer=issuer or None,
                 party_keys=self.trust.party_keys,
+                retired=self.trust.member.retired_issuer_keys() if self.trust.member else (),
                 workers=self.workers,
                 progress=lambda d, t: self._say("entries", d, t),
             )
@@ -407,13 +409,22 @@ class _Audit:
             self.report.warnings.append("no trust list: witness cosignatures not checked")
             return
         self._say("cosignatures")
-        check = check_cosignatures(new.note, self.trust.witnesses, self.trust.quorum)
+        check = check_cosignatures(new.note, self.trust.quorum)
         self.report.cosignatures = check.to_dict()
+        if check.invalid:
+            self.fail(
+                "bad_cosignature",
+                "a witness's cosignature on the checkpoint of size "
+                f"{new.checkpoint.size} does not verify: "
+                + "; ".join(f"{a}: {why}" for a, why in sorted(check.invalid.items())),
+                dict(check.to_dict(), checkpoint=new.note.decode()),
+            )
         if not check.ok:
             self.fail(
                 "no_quorum",
-                f"{len(check.verified)} valid witness cosignature(s) on the checkpoint of size "
-                f"{new.checkpoint.size}; the quorum is {check.quorum}",
+                f"{len(check.verified)} witness(es) cosigned the checkpoint of size "
+                f"{new.checkpoint.size} under the {check.policy!r} policy; the quorum is "
+                f"{check.quorum}",
                 dict(check.to_dict(), checkpoint=new.note.decode()),
             )
 

@@ -26,6 +26,7 @@ from pel.crypto.keys import PublicKey
 from pel.crypto.note import NoteVerifier
 from pel.crypto.record import read_entry, record_signature
 from pel.ledger.errors import IntegrityError, LedgerError, MismatchError, TileError
+from pel.ledger.federation.trust_list import RetiredIssuerKeys, retired_key_verdict
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, decode_entry_bundle
@@ -114,10 +115,12 @@ class _SignatureChecks:
         ahead: int = 4,
         batch: int = 1024,
         processes: bool = False,
+        retired: RetiredIssuerKeys = (),
     ) -> None:
         self._key = key
         self._issuer = issuer
         self._parties = party_keys
+        self.retired = retired
         self._ahead = ahead
         self._batch = batch
         self._gathered: list[bytes] = []
@@ -149,15 +152,12 @@ class _SignatureChecks:
             return
         size = -(-len(entries) // WORKERS)
         chunks = [(first + i, entries[i : i + size]) for i in range(0, len(entries), size)]
-        raw, issuer, parties = self._key.raw, self._issuer, self._parties
+        raw, issuer, parties, old = self._key.raw, self._issuer, self._parties, self.retired
+        args = (issuer, parties, old)
         if self._pool is not None:
-            futures = [
-                self._pool.submit(check_records, raw, c, at, issuer, parties) for at, c in chunks
-            ]
+            futures = [self._pool.submit(check_records, raw, c, at, *args) for at, c in chunks]
         else:
-            futures = [
-                submit_crypto(check_records, raw, c, at, issuer, parties) for at, c in chunks
-            ]
+            futures = [submit_crypto(check_records, raw, c, at, *args) for at, c in chunks]
         self._pending.append((entries, first, futures))
 
     def finish(self) -> None:
@@ -212,6 +212,7 @@ def check_records(
     first: int,
     issuer: str | None = None,
     party_keys: tuple[tuple[str, bytes], ...] | None = None,
+    retired: RetiredIssuerKeys = (),
 ) -> Problem | None:
     """The first entry (entry ``first`` onwards) that is not a record signed by
     ``raw_key`` (or, given ``issuer``, issued by someone else), or None. A plain
@@ -242,7 +243,10 @@ def check_records(
                 f"issued by {record.get('issuer')!r}, not by the log's owner {issuer!r}",
             )
         if not key.verify(sig, message):
-            return first + i, "bad_signature", "the issuer signature does not verify"
+            # Made before a rotation, with a key the trust list keeps as retired?
+            verdict = retired_key_verdict(retired, record.get("issued_at"), sig, message)
+            if verdict is not None:
+                return first + i, *verdict
     return None
 
 
@@ -309,6 +313,7 @@ def rebuild_log(
     workers: int = 4,
     progress: Callable[[int, int], None] | None = None,
     keep: Collection[int] = (),
+    retired: RetiredIssuerKeys = (),
 ) -> dict[int, bytes]:
     """Grow ``rebuilt`` to the checkpoint's size from the served entries and check it.
 
@@ -335,7 +340,7 @@ def rebuild_log(
     if issuer_key is not None:
         processes = size - resumed >= PROCESSES_FROM
         signatures = _SignatureChecks(
-            issuer_key, issuer=issuer, party_keys=party_keys, processes=processes
+            issuer_key, issuer=issuer, party_keys=party_keys, processes=processes, retired=retired
         )
     first = resumed - resumed % TILE_WIDTH
     try:

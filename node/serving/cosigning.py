@@ -3,9 +3,10 @@ C2SP tlog-witness).
 
 After each new checkpoint the collector sends it to every other member's witness
 with a consistency proof from the size that witness last cosigned, checks each
-cosignature it gets back against the trust list's key for that witness, and
-stores it; ``/checkpoint`` then serves the checkpoint with its cosignatures. A
-witness that answers 409 says which size it holds, and is asked again from there.
+cosignature it gets back against the trust list's keys for that witness (Ed25519
+and ML-DSA-44), and stores those that verify; ``/checkpoint`` then serves the
+checkpoint with its cosignatures. A witness that answers 409 says which size it
+holds, and is asked again from there.
 """
 
 from __future__ import annotations
@@ -108,19 +109,24 @@ class CosignatureCollector(WakeLoop):
             st.last_error = f"HTTP {r.status_code}: {r.text[:200]}"
             return False
         text = note.split(b"\n\n", 1)[0] + b"\n"
-        verifier = member.witness_verifier
+        verifiers = {
+            (v.name, v.key_id): v
+            for v in (member.witness_verifier, member.witness_mldsa_verifier)
+            if v is not None
+        }
         good = []
         for line in r.text.splitlines():
             try:
                 sig = parse_signature_line(line)
-                if (sig.name, sig.key_id) == (verifier.name, verifier.key_id):
+                verifier = verifiers.get((sig.name, sig.key_id))
+                if verifier is not None:
                     verify_cosignature(text, sig, verifier)
                     good.append(sig)
             except CryptoError as exc:
                 st.last_error = f"bad cosignature: {exc.message}"
                 return False
         if not good:
-            st.last_error = "no cosignature from the witness's listed key"
+            st.last_error = "no cosignature from the witness's listed keys"
             return False
         self.log.add_cosignatures(size, good)
         st.cosigned_size, st.last_error = size, ""

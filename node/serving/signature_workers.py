@@ -130,6 +130,14 @@ class SignaturePool:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
 
+    def use_key(self, key: SigningKey) -> None:
+        """Sign with ``key`` from now on (a rotated issuer key); workers restart with it."""
+        running = self._pool is not None
+        self.stop()
+        self._key = key
+        if running:
+            self.start()
+
     def sign(self, messages: list[bytes]) -> list[bytes]:
         pool = self._pool
         if pool is None or len(messages) < self._min_batch:
@@ -166,7 +174,7 @@ class SignaturePool:
         if pool is None or len(entries) < self._min_mirror_batch:
             return lambda: check_entries(entries, first, log)
         size = -(-len(entries) // WORKERS)
-        who = (log.origin, log.agency, log.issuer_key.raw, log.party_keys)
+        who = (log.origin, log.agency, log.issuer_key.raw, log.party_keys, log.retired)
         futures = [
             pool.submit(check_records_of, list(entries[i : i + size]), first + i, *who)
             for i in range(0, len(entries), size)

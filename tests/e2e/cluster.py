@@ -94,6 +94,7 @@ def federation(
             log_key=node.log_signer.vkey,
             issuer_key=node.issuer_public_key.to_base64(),
             witness_key=node.witness.signer.vkey,
+            witness_mldsa_key=node.witness.pq_signer.vkey,
         )
         for (agency, origin, cc), node, port in zip(chosen, created, ports, strict=True)
     )

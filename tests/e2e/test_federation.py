@@ -30,14 +30,17 @@ def federation(tmp_path: Path) -> Iterator[Cluster]:
 
 def wait_cosigned(fed: Federation, size: int, cosigners: int) -> bytes:
     th = fed.nodes[0]
-    witnesses = [n.witness.signer.verifier for n in fed.nodes[1:]]
+    witnesses = [
+        v for n in fed.nodes[1:] for v in (n.witness.signer.verifier, n.witness.pq_signer.verifier)
+    ]
     deadline = time.monotonic() + 30
     while True:
         r = httpx.get(fed.urls[0] + "/checkpoint")
         note = r.content
         if r.status_code == 200:  # 404 until the first checkpoint is published
             cp = open_checkpoint(note, th.log_verifier, witnesses)
-            if cp.checkpoint.size == size and len(cp.cosigners) == cosigners:
+            # Each witness cosigns with its Ed25519 and its ML-DSA-44 key.
+            if cp.checkpoint.size == size and len(cp.cosigners) == 2 * cosigners:
                 return note
         assert time.monotonic() < deadline, f"not cosigned in time: {note!r}"
         time.sleep(0.1)
@@ -48,7 +51,11 @@ def test_checkpoints_get_the_quorum_of_cosignatures(federation: Federation) -> N
     th = fed.nodes[0]
     assert len(th.submit([f.contribution(body={"currency": "THB"}) for _ in range(50)])) == 50
     note = wait_cosigned(fed, 50, 2)
-    assert len(parse_note(note).signatures) == 3
+    sigs = parse_note(note).signatures
+    assert len(sigs) == 5
+    # The log's Ed25519 line (64 bytes), two cosignature/v1 lines (8 + 64) and two
+    # ML-DSA-44 lines (8 + 2420).
+    assert sorted(len(s.payload) for s in sigs) == [64, 72, 72, 2428, 2428]
     info = httpx.get(fed.urls[0] + "/v1/node").json()["witnessing"]
     assert info == {
         "size": 50,

@@ -11,8 +11,9 @@ import pytest
 from pel.crypto.cosignature import CosignatureSigner
 from pel.crypto.keys import SigningKey
 from pel.crypto.note import NoteSignature, parse_note
-from pel.ledger.errors import AuditStateError, ProofError
+from pel.ledger.errors import AuditStateError, ProofError, TrustListError
 from pel.ledger.federation.evidence import verify_fork
+from pel.ledger.federation.quorum import QuorumRule
 from pel.ledger.merkle.proof import prefix_proof
 from pel.ledger.tlog.audit_checks import AuditState, Seen, check_cosignatures, check_prefix
 from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
@@ -102,11 +103,17 @@ def test_cosignature_quorum() -> None:
     good = signers["MY"].cosign(text)
     forged = NoteSignature(signers["SG"].name, signers["SG"].key_id, bytes(72))
     full = note + good.line().encode() + forged.line().encode()
-    check = check_cosignatures(full, witnesses, 2)
-    assert check.verified == {"MY": T} and list(check.invalid) == ["SG"]
-    assert check.missing == ["ID"] and not check.ok
-    assert check_cosignatures(full, witnesses, 1).ok
+
+    def rule(k: int) -> QuorumRule:
+        return QuorumRule.simple(witnesses, k, policy="either")
+
+    check = check_cosignatures(full, rule(2))
+    assert check.verified == ("MY",) and check.timestamps == {"MY": T}
+    assert list(check.invalid) == ["SG"]
+    assert check.missing == ("ID", "SG") and not check.ok
+    assert check_cosignatures(full, rule(1)).ok
     both = full + signers["ID"].cosign(text).line().encode()
-    assert check_cosignatures(both, witnesses, 2).ok
-    # A quorum of 0 never passes: nothing would be witnessed.
-    assert not check_cosignatures(both, witnesses, 0).ok
+    assert check_cosignatures(both, rule(2)).ok
+    # A quorum of 0 is no rule at all: it cannot even be stated.
+    with pytest.raises(TrustListError, match="at least 1"):
+        rule(0)

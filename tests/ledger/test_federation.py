@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.keys import SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner
 from pel.ledger.errors import TrustListError
 from pel.ledger.federation.trust_list import (
@@ -40,6 +41,9 @@ def agency(agency_id: str, country: str) -> Agency:
             log_key=NoteSigner(origin, log).vkey,
             issuer_key=issuer.public_key.to_base64(),
             witness_key=CosignatureSigner(f"{agency_id.lower()}.example/witness", witness).vkey,
+            witness_mldsa_key=MLDSACosignatureSigner(
+                f"{agency_id.lower()}.example/witness", MLDSASigningKey.generate()
+            ).vkey,
         ),
         issuer,
     )
@@ -163,9 +167,8 @@ def test_chain_rules(four: list[Agency]) -> None:
 def test_document_rules(four: list[Agency], change, message: str) -> None:  # type: ignore[no-untyped-def]
     members = [a.member for a in four]
     members[0] = members[0].model_copy(update=change(members))
-    tl = TrustList(federation="f", version=1, members=tuple(members), witness_quorum=1, threshold=4)
-    with pytest.raises(TrustListError, match=message):
-        tl.check()
+    with pytest.raises(TrustListError, match=message):  # a list that breaks them is not made
+        TrustList(federation="f", version=1, members=tuple(members), witness_quorum=1, threshold=4)
 
 
 def test_from_json_refuses_bad_documents(four: list[Agency]) -> None:
@@ -186,11 +189,19 @@ def test_policy_export(four: list[Agency]) -> None:
     tl = genesis(four).trust_list
     policy = tl.policy("th-sso.example/log").splitlines()
     assert policy[1] == f"log {four[0].member.log_key} http://th-sso.example"
-    assert [line.split()[1] for line in policy if line.startswith("witness ")] == [
-        "MY-PERKESO",
-        "SG-CPF",
-        "PH-SSS",
+    witnesses = [line.split() for line in policy if line.startswith("witness ")]
+    assert [w[1] for w in witnesses] == [
+        f"{a}/{kind}"
+        for a in ("MY-PERKESO", "SG-CPF", "PH-SSS")
+        for kind in ("ed25519", "ml-dsa-44")
     ]
+    # Both keys of each witness, as the trust list lists them.
+    assert witnesses[0][2] == four[1].member.witness_key
+    assert witnesses[1][2] == four[1].member.witness_mldsa_key
+    # The default policy counts a witness only with both keys: each member is an "all" group.
+    assert "group MY-PERKESO all MY-PERKESO/ed25519 MY-PERKESO/ml-dsa-44" in policy
     assert policy[-2:] == ["group members 2 MY-PERKESO SG-CPF PH-SSS", "quorum members"]
+    either = new_version(tl, cosigner_policy="either").policy("th-sso.example/log")
+    assert "group MY-PERKESO any MY-PERKESO/ed25519 MY-PERKESO/ml-dsa-44\n" in either
     with pytest.raises(TrustListError):
         tl.policy("nobody.example/log")

@@ -15,6 +15,7 @@ from pel.crypto.record import sign_record
 from pel.ledger.errors import MirrorError
 from pel.ledger.federation.evidence import verify_fork
 from pel.ledger.federation.mirror_store import ENTRIES, TILES, MirroredLog, MirrorStore
+from pel.ledger.federation.quorum import QuorumRule
 from pel.ledger.federation.witness import Witness, flagged_origins
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.memory import DictHashReader
@@ -249,8 +250,9 @@ def test_the_newest_witnessed_mirror_checkpoint_is_kept(engine: Engine) -> None:
         AGENCY,
         src.signer.verifier,
         src.issuer.public_key,
-        tuple(w.verifier for w in witnesses),
-        quorum=2,
+        QuorumRule.simple(
+            {f"W{i}": w.verifier for i, w in enumerate(witnesses)}, 2, policy="either"
+        ),
     )
 
     def cosigned(by: int) -> bytes:

@@ -18,18 +18,29 @@ from tests import factories as f
 from tests.bundle_kit import Kit
 
 
-def _bundle(months: int) -> Bundle:
-    kit = Kit()
+def _bundle(months: int, *, pq: bool = True) -> Bundle:
+    # Under the default policy each checkpoint carries two ML-DSA-44 cosignatures
+    # (2,428 bytes each): no bundle fits in one code. A federation whose witnesses count
+    # with either key, with Ed25519 cosignatures only, makes the small one.
+    kit = Kit(policy="both" if pq else "either")
     kit.append("MM-SSB", f.enrolment())
     for m in range(months):
         body = {"currency": "THB", "period": f"2025-{m % 12 + 1:02d}"}
         kit.append("TH-SSO", f.contribution(body=body))
-    return kit.bundle(f.PWID, *(("MM-SSB", "TH-SSO") if months else ("MM-SSB",)))
+    agencies = ("MM-SSB", "TH-SSO") if months else ("MM-SSB",)
+    notes = {a: kit.checkpoint(a, pq=pq) for a in agencies}
+    return kit.bundle(f.PWID, *agencies, **notes)
 
 
 @pytest.fixture(scope="module")
 def small() -> Bundle:
-    return _bundle(0)
+    return _bundle(0, pq=False)
+
+
+def test_with_ml_dsa_cosignatures_even_one_record_is_referenced() -> None:
+    one = _bundle(0)
+    assert len(encode_qr_text(one)) > QR_CAPACITY
+    assert qr_content(one)[0] == "reference"
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pel.api.app import create_app
-from pel.crypto.cosignature import CosignatureSigner, verify_cosignature
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner, verify_cosignature
 from pel.crypto.keys import SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner, open_note, parse_note
 from pel.ledger.errors import WitnessError
 from pel.ledger.federation.evidence import verify_fork
@@ -185,3 +186,28 @@ def test_http_add_checkpoint(client: tuple[TestClient, Node]) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
     info = c.get("/v1/node").json()
     assert info["witness_vkey"] == node.witness.signer.vkey
+
+
+def test_a_witness_with_two_keys_answers_two_lines(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w2.db'}")
+    create_schema(engine)
+    name = "witness.example/w"
+    w = Witness(
+        engine,
+        CosignatureSigner(name, SigningKey.generate()),
+        {},
+        MLDSACosignatureSigner(name, MLDSASigningKey.generate()),
+    )
+    log = FakeLog()
+    w.logs[ORIGIN] = log.signer.verifier
+    log.grow(3)
+    lines = w.add_checkpoint(log.request(0), now=1_700_000_000)
+    note = log.note() + lines
+    assert w.pq_signer is not None
+    keys = [w.signer.verifier, w.pq_signer.verifier]
+    opened = open_note(note, [log.signer.verifier, *keys])
+    assert set(opened.verified) == {log.signer.verifier, *keys}
+    sigs = parse_note(note).signatures[1:]
+    assert [len(s.payload) for s in sigs] == [72, 2428]
+    for sig, key in zip(sigs, keys, strict=True):
+        assert verify_cosignature(opened.text, sig, key) == 1_700_000_000

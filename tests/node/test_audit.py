@@ -23,6 +23,7 @@ from pel.crypto.request import sign_request
 from pel.ledger.federation.mirror_store import ENTRIES as MIRROR_ENTRIES
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.merkle.hashing import hash_leaf
+from pel.ledger.tlog.log import COSIGNATURES
 from pel.node.agency_node import Node
 from pel.node.bundle_assembly import BUNDLE_PATH
 from pel.node.errors import AuditFailed
@@ -156,7 +157,8 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
         lambda: (
             (st := my.mirrors.state(ORIGIN)) is not None
             and st.size == 300
-            and len(parse_note(my.mirrors.checkpoint(ORIGIN)).signatures) == 3
+            and len(parse_note(my.mirrors.checkpoint(ORIGIN)).signatures)
+            == 5  # the log, and two witnesses with two keys each
         ),
     )
     # One byte of entry 7 in that node's database: its served copy is now wrong.
@@ -237,7 +239,8 @@ def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Pa
             audit_log(lone, tmp_path / "again", trust_list(fed))
     assert code == 1 and "Traceback" not in err
     assert (
-        "error: 0 valid witness cosignature(s) on the checkpoint of size 35; the quorum is 2" in err
+        "error: 0 witness(es) cosigned the checkpoint of size 35 under the 'both' policy; "
+        "the quorum is 2" in err
     )
     assert "[no_quorum]" in err
     [file] = evidence_files(err)
@@ -327,3 +330,39 @@ def test_state_is_written_whole_or_not_at_all(
     with pytest.raises(OSError):
         write_atomic(path, "new\n")
     assert path.read_text() == "old\n"
+
+
+def _flip_stored_line(node: Node, long: bool) -> None:
+    """Flip one bit of a stored cosignature line: an ML-DSA-44 one (``long``) or an
+    Ed25519 one, as a node or a disk that corrupts it would serve it."""
+    table = COSIGNATURES
+    with node.engine.begin() as conn:
+        rows = conn.execute(select(table.c.size, table.c.witness, table.c.line)).all()
+        size, witness, line = next(r for r in rows if (len(r[2]) > 3000) is long)
+        text = bytes(line).decode()
+        name, data = text.rstrip("\n").rsplit(" ", 1)
+        raw = bytearray(base64.b64decode(data))
+        raw[40] ^= 0x01  # inside the signature, past the key ID and timestamp
+        bad = f"{name} {base64.b64encode(bytes(raw)).decode()}\n".encode()
+        conn.execute(
+            update(table).where(table.c.size == size, table.c.witness == witness).values(line=bad)
+        )
+
+
+@pytest.mark.parametrize("long", [True, False], ids=["ml-dsa-44", "ed25519"])
+def test_the_audit_checks_both_cosignatures_and_refuses_a_flipped_bit(
+    federation: Federation, tmp_path: Path, long: bool
+) -> None:
+    fed = federation
+    fill(fed, 12)
+    report = audit_log(fed.urls[0], tmp_path / "ok", trust_list(fed))
+    assert report.cosignatures is not None and report.cosignatures["ok"]
+    assert report.cosignatures["policy"] == "both"
+    assert report.cosignatures["kinds"] == {
+        "MY-PERKESO": ["ed25519", "ml-dsa-44"],
+        "SG-CPF": ["ed25519", "ml-dsa-44"],
+    }
+    _flip_stored_line(fed.nodes[0], long)
+    code, _, err = audit(fed, fed.urls[0], tmp_path / "bad")
+    assert code == 1 and "Traceback" not in err
+    assert "[bad_cosignature]" in err and "does not verify" in err

@@ -18,9 +18,15 @@ from PIL import Image
 
 from pel.api.app import create_app
 from pel.crypto.keys import SigningKey
-from pel.crypto.note import NoteSignature, parse_signature_line
+from pel.crypto.note import NoteSignature, parse_note, parse_signature_line
 from pel.crypto.request import parse_authorization, sign_request
-from pel.ledger.bundles.bundle import Bundle, BundleError, merge_bundles, verify_bundle
+from pel.ledger.bundles.bundle import (
+    Bundle,
+    BundleError,
+    build_bundle,
+    merge_bundles,
+    verify_bundle,
+)
 from pel.ledger.bundles.qr import b45decode, b45encode, read_qr_text
 from pel.ledger.errors import RecordError
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, new_version
@@ -32,6 +38,7 @@ from pel.node.serving.sequencer import Sequencer
 from pel.node.trust_chain import apply_version
 from tests import factories as f
 from tests.bundle_kit import AGENCIES as MEMBERS
+from tests.bundle_kit import Kit
 from tests.node.test_cli import run
 
 PWID = "MM-7K3Q9X2M4T8V1B5N"
@@ -58,10 +65,13 @@ class Trio:
             old = self.witnessed.get((other, agency), 0)
             proof = node.log.consistency_proof(old, size) if 0 < old < size else []
             body = f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-            line = self.nodes[other].witness.add_checkpoint(
+            lines = self.nodes[other].witness.add_checkpoint(
                 (body + "\n").encode() + note, now=int(time.time())
             )
-            node.log.add_cosignatures(size, [parse_signature_line(line.decode().rstrip("\n"))])
+            # One line per witness key: Ed25519 and ML-DSA-44.
+            sigs = [parse_signature_line(x) for x in lines.decode().splitlines()]
+            assert len(sigs) == 2
+            node.log.add_cosignatures(size, sigs)
             self.witnessed[(other, agency)] = size
         return size
 
@@ -251,18 +261,22 @@ def _decode_png(path: Path) -> str:
 
 
 def test_qr_embedded_round_trip_through_a_decoder(trio: Trio, tmp_path: Path) -> None:
-    # The home part alone (one enrolment) fits in one code.
+    # Under the default policy every checkpoint carries two ML-DSA-44 cosignatures
+    # (2,428 random bytes each): even the home part alone (one enrolment) does not fit
+    # in one code, and the code is a reference.
     small = build_part(trio.nodes["MM-SSB"], PWID).bundle
+    assert write_qr(small, tmp_path / "big.png") == "reference"
+    # A federation whose witnesses count with either key, and a checkpoint cosigned
+    # with Ed25519 alone: that bundle fits, and round-trips through a decoder.
+    kit = Kit(policy="either")
+    kit.append("MM-SSB", f.enrolment(pwid=PWID))
+    note = kit.checkpoint("MM-SSB", pq=False)
+    tiny = build_bundle(PWID, kit.trust_list, kit.entries("MM-SSB", note))
     png = tmp_path / "qr.png"
-    assert write_qr(small, png) == "embedded"
+    assert write_qr(tiny, png) == "embedded"
     decoded = _decode_png(png)
-    assert read_qr_text(decoded) == small.to_bytes()
-    (tmp_path / "qr.txt").write_text(decoded)
-    code, out, err = run("verify-bundle", str(tmp_path / "qr.txt"), "--trust", str(trio.trust_file))
-    assert code == 0, err
-    (tmp_path / "b.json").write_bytes(small.to_bytes())
-    code2, out2, _ = run("verify-bundle", str(tmp_path / "b.json"), "--trust", str(trio.trust_file))
-    assert code2 == 0 and out2 == out  # the same verdict
+    assert read_qr_text(decoded) == tiny.to_bytes()
+    assert verify_bundle(read_qr_text(decoded), kit.trust_list).records
 
 
 def test_qr_reference_round_trip_through_a_decoder(trio: Trio, tmp_path: Path) -> None:
@@ -404,3 +418,25 @@ def test_verify_bundle_with_a_trust_list_chain(trio: Trio, tmp_path: Path) -> No
         "--trust", str(tmp_path / "unsigned-2.json"),
     )  # fmt: skip
     assert code == 1 and "[bad_trust_list]" in err
+
+
+@pytest.mark.parametrize("long", [True, False], ids=["ml-dsa-44", "ed25519"])
+def test_verify_bundle_checks_both_cosignatures(trio: Trio, tmp_path: Path, long: bool) -> None:
+    path, _ = _bundle_file(trio, tmp_path)
+    doc = json.loads(path.read_bytes())
+    note = doc["records"][0]["proof"].split("\n\n", 1)[1]
+    sigs = parse_note(note.encode()).signatures
+    # Every checkpoint carries the log's line and, per witness, an Ed25519 (72-byte) and
+    # an ML-DSA-44 (2,428-byte) cosignature.
+    assert sorted(len(s.payload) for s in sigs) == [64, 72, 72, 2428, 2428]
+    sig = next(s for s in sigs if len(s.payload) == (2428 if long else 72))
+    payload = bytearray(sig.payload)
+    payload[30] ^= 0x01
+    bad = NoteSignature(sig.name, sig.key_id, bytes(payload))
+    tampered = path.read_text().replace(sig.line().rstrip("\n"), bad.line().rstrip("\n"))
+    assert tampered != path.read_text()
+    (tmp_path / "bad.json").write_text(tampered)
+    code, _, err = run("verify-bundle", str(tmp_path / "bad.json"), "--trust", str(trio.trust_file))
+    assert code == 1 and "[bad_cosignature]" in err and "Traceback" not in err
+    code, _, err = run("verify-bundle", str(path), "--trust", str(trio.trust_file))
+    assert code == 0, err

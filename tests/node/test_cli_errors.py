@@ -97,7 +97,7 @@ def test_secret_files_are_mode_0600(tmp_path: Path) -> None:
         assert ORIGINS[n.agency] == n.origin
         secrets = [n.directory / "token", n.directory / "node.json"]
         secrets += sorted((n.directory / "keys").iterdir())
-        assert len(secrets) == 5
+        assert len(secrets) == 6  # token, node.json, issuer, log and two witness keys
         for path in secrets:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     # node.json keeps its mode when it is written again (the trust list's genesis pin).

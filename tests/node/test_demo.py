@@ -19,8 +19,10 @@ import pytest
 from rich.console import Console
 
 from pel.api.app import create_app
+from pel.ledger.errors import TrustListError
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node
+from pel.node.bundle_assembly import witnessed_checkpoint
 from pel.node.demo.asean import agency_for
 from pel.node.demo.corridors import corridor_filings
 from pel.node.demo.run import (
@@ -166,6 +168,14 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
             assert index == at < node.log.tree_size()
             assert record["issuer"] == host and record["pwid"] == sample["pwid"]
             assert record["body"]["currency"] == agency_for(host).currency
+        # Its witnessed checkpoint carries each witness's Ed25519 and ML-DSA-44 cosignatures.
+        tl = node.current_trust_list()
+        assert tl is not None and tl.cosigner_policy == "both"
+        witnessed = witnessed_checkpoint(node, tl)
+        assert witnessed is not None
+        result = tl.quorum_rule(host).check_note(witnessed[1])
+        assert result.ok and not result.invalid and len(result.verified) >= tl.witness_quorum
+        assert set(result.kinds.values()) == {("ed25519", "ml-dsa-44")}
     finally:
         node.stop()
     check_law(directory, summary)
@@ -328,8 +338,9 @@ def test_not_witnessed_in_time_names_the_log(tmp_path: Path) -> None:
     assert "MM-SSB: cannot read /v1/node" in caught.value.message
     with pytest.raises(DemoError, match="not empty"):
         setup_federation(tmp_path / "d", agencies, ports=ports, quorum=1)
-    with pytest.raises(DemoError, match="quorum"):
+    with pytest.raises(TrustListError, match="quorum 2 exceeds") as bad:
         setup_federation(tmp_path / "e", agencies, ports=ports, quorum=2)
+    assert bad.value.code == "bad_quorum"
 
 
 def test_summary_table_names_every_state_and_its_witnesses() -> None:

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.cosignature import CosignatureSigner, MLDSACosignatureSigner
 from pel.crypto.keys import SigningKey
+from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner
 from pel.ledger.federation.mirror_store import MirroredLog, MirrorStore, check_entries
 from pel.ledger.federation.trust_list import Member, TrustList
@@ -30,6 +31,7 @@ ME = "MY-PERKESO"
 
 def member(agency: str, origin: str, url: str, log: NoteSigner, issuer: SigningKey) -> Member:
     witness = CosignatureSigner(origin.split("/")[0] + "/witness", SigningKey.generate())
+    pq = MLDSACosignatureSigner(witness.name, MLDSASigningKey.generate())
     return Member(
         agency=agency,
         country=agency[:2],
@@ -40,6 +42,7 @@ def member(agency: str, origin: str, url: str, log: NoteSigner, issuer: SigningK
         log_key=log.vkey,
         issuer_key=issuer.public_key.to_base64(),
         witness_key=witness.vkey,
+        witness_mldsa_key=pq.vkey,
     )
 
 
