@@ -119,7 +119,24 @@ def check_reachable(url: str) -> None:
 def create_schema(engine: Engine) -> None:
     """Create the tables (idempotent) and the log's state row."""
     SQLModel.metadata.create_all(engine)
+    _add_token_columns(engine)
     with Session(engine) as session:
         if session.exec(select(LogStateRow.id)).first() is None:  # type: ignore[call-overload]
             session.execute(insert(LogStateRow).values(id=1, next_index=0, tree_size=0))
             session.commit()
+
+
+def _add_token_columns(engine: Engine) -> None:
+    """Give a ``tokens`` table made before roles existed its ``role`` and ``revoked_at``
+    columns (its tokens were the agency's own write tokens: admin)."""
+    from sqlalchemy import inspect
+
+    names = {c["name"] for c in inspect(engine).get_columns("tokens")}
+    with engine.begin() as conn:
+        if "role" not in names:
+            conn.exec_driver_sql(
+                "ALTER TABLE tokens ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'admin'"
+            )
+        if "revoked_at" not in names:
+            kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+            conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN revoked_at {kind}")
