@@ -19,8 +19,8 @@ from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
 from pel.node.cli.common import err, friendly, out, progress, read_signed
 from pel.node.errors import AuditFailed, ConfigError
-from pel.node.peers.client import LogClient
-from pel.node.peers.remote_audit import AuditTrust, audit_log
+from pel.node.peers.client import LogClient, RemoteError
+from pel.node.peers.remote_audit import AuditTrust, audit_log, entries_refused
 from pel.node.peers.remote_verify import verify_log
 
 
@@ -37,6 +37,9 @@ def verify(
         Path | None,
         typer.Option(help="A signed trust list: check agreements with every party's key"),
     ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="An auditor token issued by this node (entries need one)")
+    ] = None,
 ) -> None:
     """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
 
@@ -46,16 +49,21 @@ def verify(
     if trust is not None:
         members = read_signed(trust).trust_list.members
         parties = tuple((m.agency, m.issuer_public_key.raw) for m in members)
-    with LogClient(url) as client, progress() as bar:
+    with LogClient(url, token=token) as client, progress() as bar:
         task = bar.add_task("verifying", total=None)
-        report = verify_log(
-            client,
-            log_key,
-            issuer_key=key,
-            party_keys=parties,
-            samples=samples,
-            progress=lambda d, t: bar.update(task, completed=d, total=t),
-        )
+        try:
+            report = verify_log(
+                client,
+                log_key,
+                issuer_key=key,
+                party_keys=parties,
+                samples=samples,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
+        except RemoteError as exc:
+            if exc.status not in (401, 403):
+                raise
+            raise entries_refused(url, exc, token) from None
     out.print(
         f"ok: {report.origin} at size {report.tree_size}: {report.entries} entries rehashed, "
         f"{report.tiles} tiles rebuilt, {report.proofs} inclusion proofs and "
@@ -83,6 +91,10 @@ def audit(
         list[str] | None, typer.Option(help="A mirror's base URL to compare with (repeatable)")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="An auditor token issued by the node serving URL (sent there only)"),
+    ] = None,
 ) -> None:
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
 
@@ -109,7 +121,13 @@ def audit(
 
         try:
             result = audit_log(
-                url, state, keys, mirrors=mirror or (), report_file=report, progress=progress
+                url,
+                state,
+                keys,
+                mirrors=mirror or (),
+                report_file=report,
+                progress=progress,
+                token=token,
             )
         except AuditFailed as exc:
             bar.stop()
