@@ -314,8 +314,10 @@ def assemble(
         if flagged:
             left_out[url] = flagged
     if not parts:
+        unasked = f" (not asked, no credential for them: {', '.join(skipped)})" if skipped else ""
         raise BundleError(
-            "no_records", "no node holds a witnessed record of this worker that it would share"
+            "no_records",
+            "no node holds a witnessed record of this worker that it would share" + unasked,
         )
     return Assembled(merge_bundles(parts, trust_list), pending, failed, left_out, skipped)
 

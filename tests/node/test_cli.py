@@ -142,7 +142,14 @@ def test_verify_passes_on_an_honest_log(served: tuple[str, Node, dict], tmp_path
     _fill(url, info, tmp_path)
     _wait_integrated(node)
     code, out, err = run(
-        "verify", url, "--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"]
+        "verify",
+        url,
+        "--vkey",
+        info["log_vkey"],
+        "--issuer-key",
+        info["issuer_key"],
+        "--token",
+        info["token"],
     )
     assert code == 0, err
     assert "600 entries rehashed" in out and "100 inclusion proofs" in out
