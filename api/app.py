@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from pel.api.api_docs import install_api_docs
 from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
@@ -64,5 +65,15 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(access_log.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
+    # The worker's page, served by one member's node, asks every member's node for the
+    # worker's records. Credentials travel in the Authorization header only (no cookies),
+    # so a page of another origin can use no credential it does not already hold.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET"],
+        allow_headers=["Authorization"],
+        expose_headers=["Pel-Pending", "Pel-Left-Out"],
+    )
     app.add_middleware(NoCredentialsInURL)
     return app
