@@ -192,7 +192,7 @@ def test_verify_and_startup_check_report_a_changed_byte(
     tampered = Node.open(directory)
     try:
         with serve(create_app(tampered, check=False)) as url:
-            code, _, err = run("verify", url, "--vkey", info["log_vkey"])
+            code, _, err = run("verify", url, "--vkey", info["log_vkey"], "--token", info["token"])
         assert code == 1, err
         assert "integrity_failure" in err or "root_mismatch" in err, err
     finally:
