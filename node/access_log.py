@@ -65,17 +65,21 @@ def reads_of(node: Node, pwid: str) -> list[dict[str, Any]]:
         held.setdefault(node.settings.origin, []).append((index, _record_id(data)))
     for origin, index, data in node.mirrors.records_of(pwid):
         held.setdefault(origin, []).append((index, _record_id(data)))
+    # A read that held index i started at i (one record) or at its entry bundle's
+    # first index: one IN list per log, which an index on (origin, first) answers.
     ranges = [
-        and_(ACCESS.c.origin == origin, ACCESS.c.first <= index, ACCESS.c.end > index)
+        and_(
+            ACCESS.c.origin == origin,
+            ACCESS.c.first.in_(
+                sorted({i for i, _ in items} | {i - i % TILE_WIDTH for i, _ in items})
+            ),
+        )
         for origin, items in held.items()
-        for index, _ in items
     ]
     where = or_(ACCESS.c.pwid == pwid, *ranges)
     with node.engine.connect() as conn:
-        rows = conn.execute(
-            select(ACCESS).where(where).order_by(ACCESS.c.id.desc()).limit(MAX_LISTED)
-        ).all()
-    out = []
+        rows = conn.execute(select(ACCESS).where(where).order_by(ACCESS.c.id.desc())).all()
+    out: list[dict[str, Any]] = []
     for r in rows:
         if r.pwid == pwid:
             records = [x for x in r.records.split(",") if x]
@@ -85,6 +89,10 @@ def reads_of(node: Node, pwid: str) -> list[dict[str, Any]]:
                 for index, rid in held.get(r.origin, [])
                 if r.first <= index < r.end
             ]
+            if not records:
+                continue
+        if len(out) == MAX_LISTED:
+            break
         out.append(
             {
                 "at": _utc(r.at),

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -122,6 +123,7 @@ class AccessRow(SQLModel, table=True):
     """
 
     __tablename__ = "access_log"
+    __table_args__ = (Index("access_log_range", "origin", "first"),)
 
     id: int | None = Field(default=None, sa_column=Column(_Index, primary_key=True))
     at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
