@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from pel.api.deps import CallerDep, NodeDep
-from pel.api.schemas import BEARER
 from pel.ledger.errors import RecordError
 from pel.ledger.records.fields import check_pwid
 from pel.node.access_log import reads_of, record_read
@@ -38,7 +37,6 @@ class AccessLog(BaseModel):
     "/{pwid}/access-log",
     summary="Who read this worker's records on this node, newest first",
     response_model=AccessLog,
-    openapi_extra={"security": BEARER},
 )
 async def access_log(pwid: str, request: Request, node: NodeDep, caller: CallerDep) -> Any:
     try:

@@ -104,7 +104,6 @@ def _record_view(
     "/{index}",
     summary="A record by its log index",
     response_model=RecordView,
-    openapi_extra={"security": BEARER},
 )
 def by_index(
     request: Request,
@@ -121,7 +120,6 @@ def by_index(
     "/{issuer}/{record_id}",
     summary="A record by its (issuer, id)",
     response_model=RecordView,
-    openapi_extra={"security": BEARER},
 )
 def by_id(
     issuer: str, record_id: str, request: Request, log: LogDep, node: NodeDep, caller: CallerDep

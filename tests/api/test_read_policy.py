@@ -116,6 +116,17 @@ def test_the_policy_names_every_route_the_app_serves(setup: Setup) -> None:
     assert need_for("GET", "/mirror/a/tile/entries/b/tile/0/000")[0] is Need.PUBLIC  # hash tile
 
 
+def test_the_openapi_document_states_the_policy(setup: Setup) -> None:
+    doc = setup.client.app.openapi()  # type: ignore[attr-defined]
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            protected = need_for(method, path)[0] is not Need.PUBLIC
+            assert ("security" in operation) == protected, (method, path)
+            if protected:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "signed"}
+
+
 def test_anonymous_requests(setup: Setup) -> None:
     seen = {Need.PUBLIC: 0, Need.ENTRIES: 0, Need.WORKER: 0, Need.ACCESS_LOG: 0, Need.WRITE: 0}
     for method, path in routes(setup):
