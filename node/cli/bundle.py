@@ -89,7 +89,10 @@ def bundle_cmd(
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option(help="A token of --agency's node (or of the only --url): sent there only"),
+        typer.Option(
+            envvar="PEL_TOKEN",
+            help="A token of --agency's node (or of the only --url): sent there only",
+        ),
     ] = None,
     key: Annotated[Path | None, typer.Option(help="The agency's issuer key (PEM)")] = None,
     agency: Annotated[str | None, typer.Option(help="The agency signing with --key")] = None,

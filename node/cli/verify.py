@@ -38,7 +38,10 @@ def verify(
         typer.Option(help="A signed trust list: check agreements with every party's key"),
     ] = None,
     token: Annotated[
-        str | None, typer.Option(help="An auditor token issued by this node (entries need one)")
+        str | None,
+        typer.Option(
+            envvar="PEL_TOKEN", help="An auditor token issued by this node (entries need one)"
+        ),
     ] = None,
 ) -> None:
     """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
@@ -93,7 +96,10 @@ def audit(
     report: Annotated[Path | None, typer.Option(help="Also write the JSON report here")] = None,
     token: Annotated[
         str | None,
-        typer.Option(help="An auditor token issued by the node serving URL (sent there only)"),
+        typer.Option(
+            envvar="PEL_TOKEN",
+            help="An auditor token issued by the node serving URL (sent there only)",
+        ),
     ] = None,
 ) -> None:
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror."""
