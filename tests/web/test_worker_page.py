@@ -4,14 +4,19 @@ downloads it and has it verified; another worker's key gets nothing."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from pel.ledger.bundles.bundle import verify_bundle
+from pel.ledger.bundles.qr import read_qr_text
 from pel.node.access_log import reads_of
 from pel.node.agency_node import Node
 from pel.node.bundle_assembly import build_part
@@ -92,7 +97,13 @@ def test_a_worker_fetches_builds_and_verifies_their_own_bundle(
     report = verify_bundle(data, trust_list(fed))
     assert report.pwid == f.PWID
     assert {r.record["issuer"] for r in report.records} == {"TH-SSO", "MY-PERKESO"}
-    assert page.get_attribute("#download-qr", "download") == f"bundle-{f.PWID}.qr.txt"
+    # The QR code drawn in the page decodes (zxing) to the bundle itself.
+    assert page.get_attribute("#download-qr", "download") == f"bundle-{f.PWID}.qr.png"
+    assert page.get_attribute("#status", "data-qr") == "embedded"
+    src = page.get_attribute("#qr", "src")
+    png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert read_qr_text(found.text) == data
     # The key never left the page: only signed requests went out, to each node.
     asks = [(u, a) for u, a, _ in sent if "/v1/pwids/" in u]
     assert {u.split("/v1/")[0] for u, _ in asks} == set(fed.urls)
@@ -112,3 +123,30 @@ def test_a_worker_fetches_builds_and_verifies_their_own_bundle(
     statuses = page.eval_on_selector_all("#nodes li", "ls => ls.map(l => l.dataset.status)")
     assert statuses == ["refused"] * len(fed.urls), statuses
     assert page.locator("#download").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "alnum"),
+    [
+        ("PEL-BUNDLE/V1:" + "0A$ %*+-./:Z" * n, True)
+        for n in (1, 12, 60, 200, 280)  # versions 2 to 40: version bits from 7 on
+    ]
+    + [("pel-bundle-ref/v1 sha256=" + "ab" * 32, False)],
+)
+def test_the_pages_qr_codes_decode(
+    federation: Federation,  # noqa: F811
+    page: Any,  # noqa: F811
+    text: str,
+    alnum: bool,
+) -> None:
+    page.goto(federation.urls[0] + "/worker")
+    page.wait_for_selector("body[data-ready=true]")
+    got = page.evaluate(
+        "async ([t, a]) => { const m = qrMatrix(t, a); "
+        "return [m.length, b64encode(await qrPng(m))]; }",
+        [text, alnum],
+    )
+    size, png = got
+    assert (size - 17) % 4 == 0 and 21 <= size <= 177
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(png))))
+    assert found.text == text
