@@ -81,6 +81,7 @@ POLICY: tuple[Rule, ...] = (
     _rule("POST", r"/v1/gossip", Need.PUBLIC),
     # public documents: the trust list, each state's rules, agreements; the node's state
     _rule("GET", r"/v1/federation", Need.PUBLIC),
+    _rule("GET", r"/v1/law/(rules|agreements)(/.*)?", Need.PUBLIC),
     _rule("GET", r"/v1/rules(/.*)?", Need.PUBLIC),
     _rule("GET", r"/v1/agreements(/.*)?", Need.PUBLIC),
     _rule("GET", r"/v1/node", Need.PUBLIC),
