@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from pel.api.api_docs import install_api_docs
 from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_access_logs
-from pel.api.deps import single_query_values
+from pel.api.deps import read_policy, single_query_values
 from pel.api.errors import install_error_handlers
 from pel.api.limits import BodyLimitMiddleware
-from pel.api.routers import law, mirror, proofs, pwids, records, tiles, web, witness
+from pel.api.routers import access_log, law, mirror, proofs, pwids, records, tiles, web, witness
 from pel.api.routers import node_info as node_router
 from pel.api.schemas import install_openapi
 from pel.node.agency_node import Node
@@ -47,7 +48,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
         summary=f"Portable Entitlements Ledger: the log of {node.agency}",
         version="1",
         lifespan=lifespan,
-        dependencies=[Depends(single_query_values)],
+        dependencies=[Depends(read_policy), Depends(single_query_values)],
     )
     app.state.node = node
     install_api_docs(app, title=app.title)
@@ -61,7 +62,18 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(web.router)
     app.include_router(pwids.router)
     app.include_router(law.router)
+    app.include_router(access_log.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
+    # The worker's page, served by one member's node, asks every member's node for the
+    # worker's records. Credentials travel in the Authorization header only (no cookies),
+    # so a page of another origin can use no credential it does not already hold.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET"],
+        allow_headers=["Authorization"],
+        expose_headers=["Pel-Pending", "Pel-Left-Out"],
+    )
     app.add_middleware(NoCredentialsInURL)
     return app

@@ -1,15 +1,17 @@
-"""Typed dependencies of the routers: the node, its log, the caller's agency."""
+"""Typed dependencies of the routers: the node, its log, the read policy and the caller."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from pydantic import BeforeValidator
 
 from pel.ledger.tlog.log import Log
+from pel.node.access import Caller, Need, authorise, need_for
 from pel.node.agency_node import Node
-from pel.node.tokens import authenticate
 
 
 # ``async`` so FastAPI calls them in the event loop instead of a worker thread: they
@@ -22,12 +24,31 @@ async def get_log(request: Request) -> Log:
     return request.app.state.node.log  # type: ignore[no-any-return]
 
 
-def writer_agency(request: Request) -> str:
-    """The agency of the bearer token; 401 without a valid one."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+async def read_policy(request: Request) -> None:
+    """Apply ``node.access``'s policy to every route (an app-wide dependency, solved
+    before the route's own parameters are checked): 401 or 403 unless the request is
+    public or granted; the granted caller is kept in ``request.state.caller``."""
+    path = request.url.path
+    if need_for(request.method, path)[0] is Need.PUBLIC:
+        return  # no thread hop for the hot public reads (tiles, proofs, checkpoints)
     node: Node = request.app.state.node
-    return authenticate(node.engine, token.strip() if scheme.lower() == "bearer" else None)
+    header = request.headers.get("authorization")
+    request.state.caller = await anyio.to_thread.run_sync(
+        lambda: authorise(node, request.method, path, header, now=int(time.time()))
+    )
+
+
+async def get_caller(request: Request) -> Caller:
+    """The caller ``read_policy`` granted (only on routes that need credentials)."""
+    caller = getattr(request.state, "caller", None)
+    if caller is None:  # a route the policy calls public cannot ask who called
+        raise RuntimeError(f"{request.url.path} is public in the read policy")
+    return caller  # type: ignore[no-any-return]
+
+
+async def writer_agency(request: Request) -> str:
+    """The agency of the granted writer (the policy has checked the token's role)."""
+    return (await get_caller(request)).name
 
 
 # The largest index or tree size a BIGINT column holds: larger numbers in a request are
@@ -60,3 +81,4 @@ async def single_query_values(request: Request) -> None:
 NodeDep = Annotated[Node, Depends(get_node)]
 LogDep = Annotated[Log, Depends(get_log)]
 WriterDep = Annotated[str, Depends(writer_agency)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from pel.node.access import Need, need_for
+
 ERROR_REF = "#/components/schemas/ErrorResponse"
 
 
@@ -35,8 +37,39 @@ def _error_content() -> dict[str, Any]:
 
 
 ERROR_CONTENT = _error_content()
-# Operations that need ``Authorization: Bearer <token>`` (or, for bundles, a signed request).
-BEARER = [{"bearer": []}]
+# Operations that need ``Authorization: Bearer <token>`` (or a signed request).
+BEARER = [{"bearer": []}, {"signed": []}]
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a token this node issued: writer, reader, admin or auditor",
+    },
+    "signed": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "a request signed by a member agency's issuer key "
+        "(Pel-Agency agency=…,time=…,sig=…) or by a worker's holder key "
+        "(Pel-Holder time=…,sig=…); see docs/access.md",
+    },
+}
+
+
+def _secure(method: str, path: str, operation: dict[str, Any]) -> None:
+    """State the read policy's answer (``node.access``) for one operation: its
+    credentials, and the 401 and 403 it may give."""
+    if need_for(method, path)[0] is Need.PUBLIC:
+        if path.startswith(("/tile/", "/mirror/")):
+            operation["description"] = (
+                "Checkpoints and hash tiles are public; entry bundles carry records and "
+                "need credentials that may read a log's entries (see docs/access.md)."
+            )
+        return
+    operation["security"] = BEARER
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("401", {"description": "no credentials, or ones that do not verify"})
+    responses.setdefault("403", {"description": "credentials that do not grant this request"})
 
 
 def _describe(operation: dict[str, Any]) -> None:
@@ -72,11 +105,10 @@ def install_openapi(app: FastAPI) -> None:
             ref_template="#/components/schemas/{model}"
         )
         schemas["ErrorResponse"].pop("$defs", None)
-        doc["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "a write token"}
-        }
-        for item in doc.get("paths", {}).values():
-            for operation in item.values():
+        doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+        for path, item in doc.get("paths", {}).items():
+            for method, operation in item.items():
+                _secure(method, path, operation)
                 _describe(operation)
         app.openapi_schema = doc
         return doc

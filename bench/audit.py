@@ -16,8 +16,10 @@ import time
 from bench.common import header, row, served, verify_all_again
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
+from pel.node.agency_node import Node
 from pel.node.peers.client import LogClient
 from pel.node.peers.remote_verify import verify_log
+from pel.node.tokens import create_token
 
 
 def main() -> None:
@@ -32,7 +34,13 @@ def main() -> None:
     limits = header(f"audit of a {args.size:,}-entry log")
     directory = bench_dir(args.size)
     settings = json.loads((directory / "node.json").read_text())
-    with served(directory) as url, LogClient(url) as client:
+    # The node serves its entries to an auditor's token only.
+    node = Node.open(directory)
+    try:
+        token = create_token(node.engine, node.agency, "bench audit", role="auditor")
+    finally:
+        node.stop()
+    with served(directory) as url, LogClient(url, token=token) as client:
         info = client.node_info()
         assert info["origin"] == settings["origin"]
         t0 = time.perf_counter()

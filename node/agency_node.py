@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pel.crypto.errors import PelError
 from pel.crypto.keys import PublicKey, SigningKey
 from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner, NoteVerifier, parse_vkey
+from pel.crypto.request import sign_request
 from pel.ledger.errors import BatchError, DamagedLogError
 from pel.ledger.federation.mirror_store import MirrorStore
 from pel.ledger.federation.quorum import QuorumResult
@@ -136,6 +138,11 @@ class Node:
     @property
     def log_verifier(self) -> NoteVerifier:
         return parse_vkey(self.log_signer.vkey)
+
+    def sign_request(self, method: str, path: str) -> str:
+        """A ``Pel-Agency`` authorization for a request to another member's node, signed
+        with this agency's issuer key (``crypto.request``)."""
+        return sign_request(self.issuer_key, method, path, int(time.time()), agency=self.agency)
 
     @property
     def issuer_public_key(self) -> PublicKey:
@@ -346,6 +353,7 @@ class Node:
                 timeout=self.settings.mirror_timeout,
                 gossip_interval=self.settings.gossip_interval,
                 start_check=self.signatures.start_check_mirrored,
+                sign=self.sign_request,
             )
             self.mirroring.start()
 
@@ -491,7 +499,7 @@ def init_node(
     node = Node(directory, settings, keys, pq_key)
     if node.log.state() != (0, 0):
         raise ConfigError("the database already holds a log; give an empty database")
-    token = create_token(node.engine, agency, label="init")
+    token = create_token(node.engine, agency, label="init", role="admin")
     return node, token
 
 

@@ -10,17 +10,9 @@ and reported as pending; a mirrored log flagged for a proven fork is left out wh
 and reported (``left_out``). So one node can hand over a worker's records from every
 state, and parts from several nodes merge without duplicates (same log and index).
 
-Who may ask (``authorise``), answered 401 without credentials or with bad ones,
-403 when they do not grant this pwid. "Held here" means in this node's own log
-or in a log it mirrors (not one flagged for a fork):
-
-* this node's own write token (``Bearer``): the issuing agency;
-* ``Pel-Agency`` signed with a member's issuer key (``crypto.request``) within
-  ±300 s: the worker's home agency (the member whose country is the PWID's
-  prefix), this node's own agency, an agency that issued a record of this pwid
-  held here, or one that such a record names (an entitlement's ``based_on``);
-* ``Pel-Holder`` signed with the ``holder_key`` of the pwid's standing
-  enrolment, where that enrolment is held here.
+Who may ask for a part is the read policy's ``Need.WORKER`` (``node.access``): this
+agency's reader and admin tokens, the worker's agencies by requests signed with their
+issuer keys, and the worker by a request signed with their holder key.
 """
 
 from __future__ import annotations
@@ -33,9 +25,7 @@ from typing import Any
 
 from pel.crypto.errors import CryptoError
 from pel.crypto.jcs import canonicalize
-from pel.crypto.keys import PublicKey
 from pel.crypto.note import NoteSignature, add_signatures, parse_note
-from pel.crypto.request import AGENCY_SCHEME, parse_authorization
 from pel.ledger.bundles.bundle import (
     Bundle,
     BundleError,
@@ -52,11 +42,9 @@ from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.node.agency_node import Node
-from pel.node.errors import AuthError, ConfigError, ForbiddenError, PeerError
+from pel.node.errors import ConfigError, PeerError
 from pel.node.peers.client import LogClient, RemoteError
-from pel.node.tokens import authenticate
 
-MAX_SKEW = 300
 BUNDLE_PATH = "/v1/pwids/{pwid}/bundle"
 
 
@@ -231,91 +219,20 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
     return BundlePart(build_bundle(pwid, trust_list, entries), pending, left_out)
 
 
-# ---- who may ask ----------------------------------------------------------------
-
-
-def _holder_keys(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The holder keys of the pwid's standing enrolments (amendments applied)."""
-    revoked = {
-        (r["body"]["target"]["issuer"], r["body"]["target"]["id"])
-        for r in records
-        if r["type"] == "revocation"
-    }
-    bodies = {(r["issuer"], r["id"]): r["body"] for r in records if r["type"] == "enrolment"}
-    for r in records:  # in log order: the newest amendment wins
-        target = r["body"].get("target") if r["type"] == "amendment" else None
-        if target and (target["issuer"], target["id"]) in bodies:
-            bodies[(target["issuer"], target["id"])] = r["body"]["body"]
-    return [b["holder_key"] for k, b in bodies.items() if k not in revoked and "holder_key" in b]
-
-
-def _agencies(records: Sequence[dict[str, Any]]) -> set[str]:
-    """The agencies that issued the pwid's records held here, or that they name."""
-    return {r["issuer"] for r in records} | {
-        ref["issuer"]
-        for r in records
-        if r["type"] == "entitlement"
-        for ref in r["body"].get("based_on", [])
-    }
-
-
-def authorise(node: Node, pwid: str, authorization: str | None, *, path: str, now: int) -> str:
-    """Who asks for ``pwid``'s bundle part at ``path``; raise unless they may.
-
-    Returns:
-        ``agency:<ID>`` or ``holder``.
-
-    Raises:
-        AuthError: no credentials, or credentials that do not verify (401).
-        ForbiddenError: valid credentials that do not grant this pwid (403).
-    """
-    if not authorization:
-        raise AuthError(
-            "credentials are required: a write token, or a request signed by a member agency "
-            "(Pel-Agency) or by the worker (Pel-Holder)"
-        )
-    scheme, _, rest = authorization.strip().partition(" ")
-    if scheme.lower() == "bearer":
-        return "agency:" + authenticate(node.engine, rest.strip())
-    try:
-        request = parse_authorization(authorization)
-    except CryptoError as exc:
-        raise AuthError(f"bad authorization: {exc.message}") from None
-    if abs(now - request.time) > MAX_SKEW:
-        raise AuthError(f"the signed request's time is more than {MAX_SKEW} s from this node's")
-    mirrored, _ = _mirrored(node, pwid)
-    records = [json.loads(d) for _, d in node.log.pwid_entries(pwid)]
-    records += [r for origin in sorted(mirrored) for _, r in mirrored[origin]]
-    if request.scheme == AGENCY_SCHEME:
-        trust_list = _trust(node)
-        member = trust_list.member(request.agency or "")
-        if member is None or not request.verify(member.issuer_public_key, "GET", path):
-            raise AuthError("the request is not signed by a member agency's issuer key")
-        if (
-            member.agency == node.agency
-            or member.country == pwid[:2]
-            or member.agency in _agencies(records)
-        ):
-            return "agency:" + member.agency
-        raise ForbiddenError(f"{member.agency} is not one of this worker's agencies")
-    for key in _holder_keys(records):
-        if request.verify(PublicKey.from_base64(key), "GET", path):
-            return "holder"
-    raise ForbiddenError("the request is not signed by the key of an enrolment held here")
-
-
 # ---- across the federation ------------------------------------------------------
 
 
 @dataclass
 class Assembled:
     """A merged bundle, with what each node said (``{url: message}`` for failures;
-    ``left_out``: the mirrored logs a node left out as flagged for a proven fork)."""
+    ``left_out``: the mirrored logs a node left out as flagged for a proven fork;
+    ``skipped``: the nodes not asked, for want of a credential meant for them)."""
 
     bundle: Bundle
     pending: dict[str, list[str]]
     failed: dict[str, str]
     left_out: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 def assemble(
@@ -323,7 +240,7 @@ def assemble(
     trust_list: TrustList,
     *,
     urls: Sequence[str] | None = None,
-    sign: Callable[[str], str],
+    sign: Callable[[str, str], str | None],
     transport: Any = None,
 ) -> Assembled:
     """Ask every member's node (or ``urls``) for its part of ``pwid``'s bundle; merge.
@@ -334,7 +251,9 @@ def assemble(
     not a failure.
 
     Args:
-        sign: Gives the ``Authorization`` value for a request path.
+        sign: Gives the ``Authorization`` value for a node's URL and a request path,
+            or None when the caller holds no credential for that node: it is then not
+            asked, and reported in ``skipped``.
 
     Raises:
         BundleError: no node shared a witnessed record of the worker.
@@ -345,10 +264,15 @@ def assemble(
     pending: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
     left_out: dict[str, list[str]] = {}
+    skipped: list[str] = []
     for url in targets:
+        authorization = sign(url, path)
+        if authorization is None:
+            skipped.append(url)
+            continue
         with LogClient(url, transport=transport) as client:
             try:
-                text, waiting, flagged = client.pwid_bundle(path, sign(path))
+                text, waiting, flagged = client.pwid_bundle(path, authorization)
             except RemoteError as exc:
                 if exc.status != 404:
                     failed[url] = f"{exc.message} [{exc.code}]"
@@ -371,10 +295,12 @@ def assemble(
         if flagged:
             left_out[url] = flagged
     if not parts:
+        unasked = f" (not asked, no credential for them: {', '.join(skipped)})" if skipped else ""
         raise BundleError(
-            "no_records", "no node holds a witnessed record of this worker that it would share"
+            "no_records",
+            "no node holds a witnessed record of this worker that it would share" + unasked,
         )
-    return Assembled(merge_bundles(parts, trust_list), pending, failed, left_out)
+    return Assembled(merge_bundles(parts, trust_list), pending, failed, left_out, skipped)
 
 
 # ---- QR ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from pel.node.errors import ConfigError
 
 #: Where the quickstart and the demo keep a node's write token for their loaders.
 TOKEN_FILE = "token"
+#: Where the demo keeps an auditor token of each node, for ``pel audit --token``.
+AUDITOR_TOKEN_FILE = "auditor-token"
 
 
 def write_secret(path: Path, data: bytes) -> None:
@@ -35,9 +37,10 @@ def write_private_key(path: Path, key: SigningKey | MLDSASigningKey) -> None:
         raise ConfigError(f"{path} already exists; refusing to overwrite a key") from None
 
 
-def save_token(directory: Path, token: str) -> None:
-    """Keep a node's write token in ``DIR/token`` (0600) for a loader on this machine."""
-    write_secret(directory / TOKEN_FILE, (token + "\n").encode())
+def save_token(directory: Path, token: str, name: str = TOKEN_FILE) -> None:
+    """Keep a node's token in ``DIR/token`` (or ``DIR/<name>``, 0600) for a loader or
+    an auditor on this machine."""
+    write_secret(directory / name, (token + "\n").encode())
 
 
 def read_token(directory: Path) -> str | None:

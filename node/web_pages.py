@@ -41,14 +41,15 @@ def current_trust_document(directory: Path) -> dict[str, Any] | None:
     return trust_document(SignedTrustList.from_json(files[-1].read_text()))
 
 
-def verifier_page(trust: dict[str, Any] | None) -> str:
-    """``verify.html`` with ``trust`` (a signed trust-list document, or None) embedded."""
-    html = page("verify.html")
+def verifier_page(trust: dict[str, Any] | None, name: str = "verify.html") -> str:
+    """``verify.html`` (or another page with the slot, such as ``worker.html``) with
+    ``trust`` (a signed trust-list document, or None) embedded."""
+    html = page(name)
     # ``<`` escaped inside the JSON, so no member field can close the script element.
     data = json.dumps(trust, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
     slot = TRUST_SLOT.replace(">null<", f">{data}<")
     if html.count(TRUST_SLOT) != 1:
-        raise RuntimeError("verify.html has lost its trust-list slot")
+        raise RuntimeError(f"{name} has lost its trust-list slot")
     return html.replace(TRUST_SLOT, slot)
 
 

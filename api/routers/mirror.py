@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from pel.api.deps import NodeDep
-from pel.api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL
+from pel.api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL, PRIVATE
 from pel.api.schemas import BINARY, TEXT, GossipResults
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
+from pel.node.access_log import bundle_range, record_read
 from pel.node.peers.mirror_follower import MAX_GOSSIP_NOTES
 
 router = APIRouter(tags=["tlog-mirror"])
@@ -30,7 +31,7 @@ router = APIRouter(tags=["tlog-mirror"])
     response_class=Response,
     responses={200: {"content": {**TEXT, **BINARY}, "description": "checkpoint or tile"}},
 )
-async def mirror(path: str, node: NodeDep) -> Response:
+async def mirror(path: str, request: Request, node: NodeDep) -> Response:
     store = node.mirrors
     if path.endswith("/checkpoint"):
         origin = store.origin_named(path.removesuffix("/checkpoint"))
@@ -47,7 +48,19 @@ async def mirror(path: str, node: NodeDep) -> Response:
         raise NotFoundError(f"not a tile path: {exc.message}") from None
     origin = store.origin_named(name)
     if kind == "entries":
-        data = await anyio.to_thread.run_sync(store.entry_bundle, origin, index, width)
+        who = request.state.caller.who()
+
+        def read() -> bytes:
+            data = store.entry_bundle(origin, index, width)
+            first, end = bundle_range(index, width)
+            record_read(node.engine, who, request.url.path, origin=origin, first=first, end=end)
+            return data
+
+        return Response(
+            await anyio.to_thread.run_sync(read),
+            media_type="application/octet-stream",
+            headers={"Cache-Control": PRIVATE},
+        )
     else:
         assert level is not None
         data = await anyio.to_thread.run_sync(store.tile, origin, level, index, width)

@@ -12,8 +12,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as FPath
 from fastapi.responses import Response
 
-from pel.api.deps import MAX_INDEX, Index, LogDep, NodeDep, WriterDep
+from pel.api.deps import MAX_INDEX, CallerDep, Index, LogDep, NodeDep, WriterDep
 from pel.api.schemas import BEARER, RecordView, SubmitResult
+from pel.node.access import Caller
+from pel.node.access_log import record_read
+from pel.node.agency_node import Node
 from pel.node.errors import ForbiddenError
 from pel.node.receipts import encode_receipt, submit_and_wait
 
@@ -72,32 +75,58 @@ async def submit(
     return Response(encode_receipt(receipt), status_code=status, media_type="application/json")
 
 
-def _record_view(index: int, entry: bytes, tree_size: int) -> dict[str, Any]:
+def _record_view(
+    node: Node, caller: Caller, path: str, index: int, entry: bytes, tree_size: int
+) -> dict[str, Any]:
+    """A record's view, once its read is in the access record."""
     from pel.ledger.merkle.hashing import hash_leaf
 
+    record = json.loads(entry)
+    record_read(
+        node.engine,
+        caller.who(),
+        path,
+        pwid=record.get("pwid"),
+        origin=node.settings.origin,
+        first=index,
+        end=index + 1,
+        records=[f"{node.settings.origin}#{index} {record.get('id')}"],
+    )
     return {
         "index": index,
         "leaf_hash": b64(hash_leaf(entry)),
         "integrated": index < tree_size,
-        "record": json.loads(entry),
+        "record": record,
     }
 
 
-@router.get("/{index}", summary="A record by its log index", response_model=RecordView)
+@router.get(
+    "/{index}",
+    summary="A record by its log index",
+    response_model=RecordView,
+)
 def by_index(
+    request: Request,
     log: LogDep,
+    node: NodeDep,
+    caller: CallerDep,
     index: Annotated[Index, FPath(ge=0, le=MAX_INDEX, description="log index")],
 ) -> dict[str, Any]:
-    return _record_view(index, log.entry(index), log.tree_size())
+    entry = log.entry(index)
+    return _record_view(node, caller, request.url.path, index, entry, log.tree_size())
 
 
 @router.get(
-    "/{issuer}/{record_id}", summary="A record by its (issuer, id)", response_model=RecordView
+    "/{issuer}/{record_id}",
+    summary="A record by its (issuer, id)",
+    response_model=RecordView,
 )
-def by_id(issuer: str, record_id: str, log: LogDep, node: NodeDep) -> dict[str, Any]:
+def by_id(
+    issuer: str, record_id: str, request: Request, log: LogDep, node: NodeDep, caller: CallerDep
+) -> dict[str, Any]:
     from pel.ledger.errors import NotFoundError
 
     if issuer != node.agency:
         raise NotFoundError(f"this log holds records of {node.agency} only, not of {issuer!r}")
     index, entry = log.find(record_id)
-    return _record_view(index, entry, log.tree_size())
+    return _record_view(node, caller, request.url.path, index, entry, log.tree_size())

@@ -1,4 +1,5 @@
-"""The web pages (explorer at ``/``, verifier at ``/verify``) and ``/v1/federation``."""
+"""The web pages (explorer at ``/``, verifier at ``/verify``, the worker's page at
+``/worker``) and ``/v1/federation``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ def explorer() -> HTMLResponse:
 @router.get("/verify", include_in_schema=False)
 def verifier(node: NodeDep) -> HTMLResponse:
     return HTMLResponse(verifier_page(current_trust_document(node.directory)), headers=_NO_CACHE)
+
+
+@router.get("/worker", include_in_schema=False)
+def worker(node: NodeDep) -> HTMLResponse:
+    doc = current_trust_document(node.directory)
+    return HTMLResponse(verifier_page(doc, "worker.html"), headers=_NO_CACHE)
 
 
 @router.get(

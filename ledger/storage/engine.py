@@ -127,6 +127,7 @@ def create_schema(engine: Engine) -> list[str]:
         The names of the indexes created again.
     """
     SQLModel.metadata.create_all(engine)
+    _add_token_columns(engine)
     rebuilt = repair_indexes(engine)
     with Session(engine) as session:
         if session.exec(select(LogStateRow.id)).first() is None:  # type: ignore[call-overload]
@@ -222,3 +223,19 @@ def check_database(engine: Engine, tables: list[str]) -> str:
                     f"damaged database index {name}: {_first_line(exc)}", code="index_damaged"
                 ) from None
     return f"PostgreSQL amcheck bt_index_check: {len(names)} indexes ok"
+
+
+def _add_token_columns(engine: Engine) -> None:
+    """Give a ``tokens`` table made before roles existed its ``role`` and ``revoked_at``
+    columns (its tokens were the agency's own write tokens: admin)."""
+    from sqlalchemy import inspect
+
+    names = {c["name"] for c in inspect(engine).get_columns("tokens")}
+    with engine.begin() as conn:
+        if "role" not in names:
+            conn.exec_driver_sql(
+                "ALTER TABLE tokens ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT 'admin'"
+            )
+        if "revoked_at" not in names:
+            kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+            conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN revoked_at {kind}")

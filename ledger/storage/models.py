@@ -30,6 +30,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -96,7 +97,8 @@ class LogStateRow(SQLModel, table=True):
 
 
 class TokenRow(SQLModel, table=True):
-    """A write token, stored only as its SHA-256 hash."""
+    """A bearer token the node issued, stored only as its SHA-256 hash, with its role
+    (writer, reader, admin, auditor) and when it was revoked, if it was."""
 
     __tablename__ = "tokens"
 
@@ -104,6 +106,34 @@ class TokenRow(SQLModel, table=True):
     agency: str = Field(sa_column=Column(String(32), nullable=False))
     label: str = Field(default="", sa_column=Column(String(64), nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    role: str = Field(
+        default="admin", sa_column=Column(String(16), nullable=False, server_default="admin")
+    )
+    revoked_at: dt.datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class AccessRow(SQLModel, table=True):
+    """One read of personal data: who read which records, when (never in the public log).
+
+    A read of one worker's records names the ``pwid``; a read of a run of a log's
+    entries (an entry bundle) names the log and the index range ``[first, end)``,
+    and the workers concerned are found by their records' indexes when listed.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("access_log_range", "origin", "first"),)
+
+    id: int | None = Field(default=None, sa_column=Column(_Index, primary_key=True))
+    at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    who: str = Field(sa_column=Column(String(160), nullable=False))
+    path: str = Field(sa_column=Column(String(512), nullable=False))
+    pwid: str | None = Field(default=None, sa_column=Column(String(32), nullable=True, index=True))
+    origin: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    first: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    end: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    records: str = Field(default="", sa_column=Column(String, nullable=False, server_default=""))
 
 
 class WitnessStateRow(SQLModel, table=True):

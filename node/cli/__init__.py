@@ -20,8 +20,10 @@ from pel.node.cli import (
     mirror,
     rules,
     run,
+    tokens,
     verify,
     web,
+    worker,
 )
 
 app = typer.Typer(
@@ -49,6 +51,8 @@ app.add_typer(mirror.app, name="mirror")
 app.add_typer(web.app, name="web")
 app.add_typer(rules.app, name="rules")
 app.add_typer(agreement.app, name="agreement")
+app.add_typer(tokens.app, name="token")
+app.add_typer(worker.app, name="worker")
 
 
 def main() -> None:  # pragma: no cover - console-script shim

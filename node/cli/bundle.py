@@ -14,10 +14,11 @@ from rich.table import Table
 from pel.crypto.request import sign_request
 from pel.ledger.bundles.bundle import summarise, verify_bundle
 from pel.ledger.bundles.qr import bundle_from
-from pel.ledger.federation.trust_list import verify_next
+from pel.ledger.federation.trust_list import TrustList, verify_next
 from pel.node.bundle_assembly import assemble, write_qr
 from pel.node.cli.common import err, friendly, out, read_signed
 from pel.node.errors import ConfigError
+from pel.node.holder_keys import read_holder_key
 from pel.node.secret_files import read_private_key
 
 
@@ -35,18 +36,47 @@ def _trust_chain(paths: list[Path]) -> list[Any]:
 
 
 def _request_signer(
-    token: str | None, key: Path | None, agency: str | None, holder_key: Path | None
-) -> Callable[[str], str]:
-
-    if token:
-        return lambda _path: f"Bearer {token}"
-    if key is not None and agency:
-        signing = read_private_key(key)
-        return lambda path: sign_request(signing, "GET", path, int(time.time()), agency=agency)
+    trust_list: TrustList,
+    urls: list[str] | None,
+    token: str | None,
+    key: Path | None,
+    agency: str | None,
+    holder_key: Path | None,
+) -> Callable[[str, str], str | None]:
+    """The ``Authorization`` for each node (``sign(url, path)``), or None for a node the
+    credentials given are not meant for: a token goes only to the node that issued it
+    (``--agency``'s node in the trust list, or the one ``--url``); the other members'
+    nodes get a request signed with ``--key`` as ``--agency``, or are not asked."""
     if holder_key is not None:
-        holder = read_private_key(holder_key)
-        return lambda path: sign_request(holder, "GET", path, int(time.time()))
-    raise ConfigError("give --token, --key with --agency, or --holder-key")
+        holder = read_holder_key(holder_key).key
+        return lambda _url, path: sign_request(holder, "GET", path, int(time.time()))
+    signing = read_private_key(key) if key is not None and agency else None
+    if key is not None and not agency:
+        raise ConfigError("--key signs as a member agency: give --agency too")
+
+    def member_request(path: str) -> str | None:
+        if signing is None:
+            return None
+        return sign_request(signing, "GET", path, int(time.time()), agency=agency)
+
+    if not token:
+        if signing is None:
+            raise ConfigError("give --token, --key with --agency, or --holder-key")
+        return lambda _url, path: member_request(path)
+    if agency:
+        member = trust_list.member(agency)
+        if member is None:
+            raise ConfigError(f"{agency} is not a member of {trust_list.federation}")
+        home = member.url
+    elif urls and len(urls) == 1:
+        home = urls[0]
+    else:
+        raise ConfigError(
+            "a token is sent only to the node that issued it: name that node with --agency "
+            "(or give it as the only --url)"
+        )
+    home = home.rstrip("/")
+    return lambda url, path: f"Bearer {token}" if url.rstrip("/") == home else member_request(path)
 
 
 @friendly
@@ -57,10 +87,18 @@ def bundle_cmd(
     url: Annotated[
         list[str] | None, typer.Option(help="Node URLs to ask (default: every member's)")
     ] = None,
-    token: Annotated[str | None, typer.Option(help="A node's write token (Bearer)")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PEL_TOKEN",
+            help="A token of --agency's node (or of the only --url): sent there only",
+        ),
+    ] = None,
     key: Annotated[Path | None, typer.Option(help="The agency's issuer key (PEM)")] = None,
     agency: Annotated[str | None, typer.Option(help="The agency signing with --key")] = None,
-    holder_key: Annotated[Path | None, typer.Option(help="The worker's holder key (PEM)")] = None,
+    holder_key: Annotated[
+        Path | None, typer.Option(help="The worker's holder key file (pel worker keygen)")
+    ] = None,
     qr: Annotated[Path | None, typer.Option(help="Also write a QR code (PNG)")] = None,
     ref_url: Annotated[
         str | None, typer.Option(help="Where the bundle will be kept, for a reference QR")
@@ -69,7 +107,7 @@ def bundle_cmd(
     """Ask every member's node for its part of a worker's bundle, merge, write it."""
 
     trust_list = read_signed(trust).trust_list
-    signer = _request_signer(token, key, agency, holder_key)
+    signer = _request_signer(trust_list, url, token, key, agency, holder_key)
     got = assemble(pwid, trust_list, urls=url, sign=signer)
     data = got.bundle.to_bytes()
     out_file.write_bytes(data)
@@ -86,6 +124,13 @@ def bundle_cmd(
     for node_url, origins in got.left_out.items():
         left = ", ".join(origins)
         err.print(f"warning: {node_url} left out {left}: flagged for a fork", markup=False)
+    for node_url in got.skipped:
+        err.print(
+            f"note: {node_url} not asked: no credential for it "
+            "(--key with --agency signs requests to other members' nodes)",
+            markup=False,
+            highlight=False,
+        )
     for node_url, why in got.failed.items():
         err.print(f"warning: {node_url}: {why}", markup=False, highlight=False)
     if got.failed:

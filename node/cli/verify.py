@@ -19,8 +19,8 @@ from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
 from pel.node.cli.common import err, friendly, out, progress, read_signed
 from pel.node.errors import AuditFailed, ConfigError
-from pel.node.peers.client import LogClient
-from pel.node.peers.remote_audit import AuditTrust, audit_log
+from pel.node.peers.client import LogClient, RemoteError
+from pel.node.peers.remote_audit import AuditTrust, audit_log, entries_refused
 from pel.node.peers.remote_verify import verify_log
 
 
@@ -37,6 +37,12 @@ def verify(
         Path | None,
         typer.Option(help="A signed trust list: check agreements with every party's key"),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PEL_TOKEN", help="An auditor token issued by this node (entries need one)"
+        ),
+    ] = None,
 ) -> None:
     """Fetch checkpoint, tiles and entries; recompute the tree; check sampled proofs."""
 
@@ -46,16 +52,21 @@ def verify(
     if trust is not None:
         members = read_signed(trust).trust_list.members
         parties = tuple((m.agency, m.issuer_public_key.raw) for m in members)
-    with LogClient(url) as client, progress() as bar:
+    with LogClient(url, token=token) as client, progress() as bar:
         task = bar.add_task("verifying", total=None)
-        report = verify_log(
-            client,
-            log_key,
-            issuer_key=key,
-            party_keys=parties,
-            samples=samples,
-            progress=lambda d, t: bar.update(task, completed=d, total=t),
-        )
+        try:
+            report = verify_log(
+                client,
+                log_key,
+                issuer_key=key,
+                party_keys=parties,
+                samples=samples,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
+        except RemoteError as exc:
+            if exc.status not in (401, 403):
+                raise
+            raise entries_refused(url, exc, token) from None
     out.print(
         f"ok: {report.origin} at size {report.tree_size}: {report.entries} entries rehashed, "
         f"{report.tiles} tiles rebuilt, {report.proofs} inclusion proofs and "
@@ -89,6 +100,13 @@ def audit(
             help="Rehash every entry from size 0 even when the state holds an earlier audit"
         ),
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PEL_TOKEN",
+            help="An auditor token issued by the node serving URL (sent there only)",
+        ),
+    ] = None,
 ) -> None:
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror
     (resumed: only what was added since the last audit, unless --full)."""
@@ -123,6 +141,7 @@ def audit(
                 report_file=report,
                 progress=progress,
                 full=full,
+                token=token,
             )
         except AuditFailed as exc:
             bar.stop()

@@ -189,9 +189,13 @@ def sample_worker(demo: Demo, worker: Worker, urls: dict[str, str] | None = None
     contributions' (and any entitlements') indices in the host log, read over HTTP."""
     urls = urls or demo.urls()
 
+    tokens = {n.agency: n.token() for n in demo.nodes}
+
     def indices(agency: str, ids: Sequence[str]) -> list[int]:
         out = []
-        with httpx.Client(base_url=urls[agency], timeout=10.0) as http:
+        # Records are read with the agency's own token, sent to its own node only.
+        auth = {"Authorization": f"Bearer {tokens[agency]}"}
+        with httpx.Client(base_url=urls[agency], timeout=10.0, headers=auth) as http:
             for record_id in ids:
                 try:
                     r = http.get(f"/v1/records/{agency}/{record_id}")

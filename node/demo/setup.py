@@ -22,7 +22,8 @@ from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.node.agency_node import init_node
 from pel.node.demo.asean import agency_for
 from pel.node.errors import DemoError
-from pel.node.secret_files import TOKEN_FILE, save_token
+from pel.node.secret_files import AUDITOR_TOKEN_FILE, TOKEN_FILE, save_token
+from pel.node.tokens import create_token
 from pel.node.trust_chain import apply_version, member_entry
 
 #: The member agencies in the demo's order: the first N always include both ends of
@@ -153,8 +154,11 @@ def setup_federation(
     """Create every member's node directory and the signed trust list (version 1).
 
     Every member signs version 1 (the threshold is all members, as the design asks);
-    the witness quorum is ``quorum``. Each node's write token is kept in
-    ``DIR/<agency>/token`` (0600) for the loader; only its hash is in the database.
+    the witness quorum is ``quorum``. Each node's admin token is kept in
+    ``DIR/<agency>/token`` (0600) for the loader, and an auditor token in
+    ``DIR/<agency>/auditor-token`` for ``pel audit``; only their hashes are in the
+    databases. The nodes read each other's logs as members, by requests signed with
+    their issuer keys from the trust list.
 
     Raises:
         DemoError: ``directory`` is not empty, or a template names an unknown field.
@@ -176,6 +180,8 @@ def setup_federation(
         node, token = init_node(node_dir, agency=agency, origin=ORIGINS[agency], database_url=db)
         try:
             save_token(node_dir, token)
+            auditor = create_token(node.engine, agency, "demo auditor", role="auditor")
+            save_token(node_dir, auditor, AUDITOR_TOKEN_FILE)
             who = agency_for(agency)
             members.append(member_entry(node, name=who.name, url=url, country=who.country))
             keys.append(node.issuer_key)

@@ -48,8 +48,11 @@ def print_summary(console: Console, result: DemoResult) -> None:
             highlight=False,
         )
         console.print(
-            f"  enrolment in {enrol['agency']}'s log at index {enrol['index']}: {enrol['url']}",
+            f"  enrolment in {enrol['agency']}'s log at index {enrol['index']}: {enrol['url']}\n"
+            f"    (personal data: read it with the agency's token, "
+            f'curl -H "Authorization: Bearer $(cat {result.directory}/{enrol["agency"]}/token)")',
             highlight=False,
+            markup=False,
         )
         indices = paid["indices"]
         console.print(
@@ -68,7 +71,10 @@ def print_summary(console: Console, result: DemoResult) -> None:
             f"    pel bundle {sample['pwid']} --trust {d}/trust.json "
             f'--url {result.urls[home]} --token "$(cat {d}/{home}/token)" --out bundle.json\n'
             f"    pel verify-bundle bundle.json --trust {d}/trust.json   "
-            f"(or drop it on {result.urls[home]}/verify)",
+            f"(or drop it on {result.urls[home]}/verify)\n"
+            "  an audit of the home agency's log, with the auditor token its node issued:\n"
+            f"    pel audit {result.urls[home]} --state audit-{home} --trust {d}/trust.json "
+            f'--token "$(cat {d}/{home}/auditor-token)"',
             highlight=False,
             markup=False,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -32,14 +32,27 @@ class RemoteError(PeerError):
         self.body = err
 
 
+Signer = Callable[[str, str], str]
+"""Gives the ``Authorization`` value of a request: ``sign(method, path)``, the path as
+the server sees it (the base URL's path included)."""
+
+
 class LogClient:
-    """Reads and writes one node's log over HTTP."""
+    """Reads and writes one node's log over HTTP.
+
+    Args:
+        base_url: The node's (or a mirror's) base URL.
+        token: A token issued by *this* node (sent as ``Bearer`` with every request):
+            never give it a client of another node.
+        sign: Signs each request instead (``crypto.request``: a member's issuer key).
+    """
 
     def __init__(
         self,
         base_url: str,
         *,
         token: str | None = None,
+        sign: Signer | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -51,6 +64,8 @@ class LogClient:
             raise PeerError(f"{base_url!r} is not a URL: {exc}", code="bad_url") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise PeerError(f"{base_url!r} is not an http(s) URL of a node", code="bad_url")
+        self._sign = sign
+        self._path_prefix = url.path.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
@@ -73,9 +88,15 @@ class LogClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _signed(self, method: str, path: str) -> dict[str, str] | None:
+        """The signed ``Authorization`` header of a request (None without a signer)."""
+        if self._sign is None:
+            return None
+        return {"Authorization": self._sign(method, self._path_prefix + path)}
+
     def _get(self, path: str, **params: Any) -> httpx.Response:
         try:
-            r = self._http.get(path, params=params or None)
+            r = self._http.get(path, params=params or None, headers=self._signed("GET", path))
         except httpx.HTTPError as exc:
             raise PeerError(f"cannot reach {self.base_url}{path}: {exc}") from None
         return self._check(r)
@@ -95,7 +116,7 @@ class LogClient:
     def _get_bytes(self, path: str) -> bytes:
         if self._plain is None:
             return self._get(path).content
-        status, body = self._plain.get(path)
+        status, body = self._plain.get(path, self._signed("GET", path))
         if 200 <= status < 300:
             return body
         try:

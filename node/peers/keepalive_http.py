@@ -91,8 +91,13 @@ class PlainGetter:
                 self._all.append(conn)
         return conn
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        """``(status, body)`` of ``GET <base><path>``.
+    @property
+    def prefix(self) -> str:
+        """The base URL's path, which every request path is appended to."""
+        return self._prefix
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """``(status, body)`` of ``GET <base><path>`` (with ``headers`` added).
 
         Raises:
             PeerError: the server cannot be reached or broke the exchange off.
@@ -101,7 +106,9 @@ class PlainGetter:
             conn = self._connection()
             reused = conn.sock is not None
             try:
-                conn.request("GET", self._prefix + path, headers=self._headers)
+                conn.request(
+                    "GET", self._prefix + path, headers={**self._headers, **(headers or {})}
+                )
                 response = conn.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as exc:

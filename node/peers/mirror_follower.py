@@ -40,7 +40,7 @@ from pel.ledger.federation.mirror_store import (
 from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from pel.ledger.tlog.checkpoint import Checkpoint
-from pel.node.peers.client import LogClient, RemoteError, ServedTiles
+from pel.node.peers.client import LogClient, RemoteError, ServedTiles, Signer
 
 log = logging.getLogger("pel.mirror")
 
@@ -97,6 +97,8 @@ class MirrorFollower:
         timeout: Seconds for each request to a peer.
         gossip_interval: Least seconds between two gossip pushes of one log (None: never).
         transport: An ``httpx`` transport for tests.
+        sign: Signs each request as this member (its issuer key): other members serve
+            their entry bundles only to requests signed by a member.
         start_check: Starts the checks of entries before they are stored and returns what
             waits for them: :func:`ledger.mirror.check_entries` in line by default, on
             every core with a node's signature pool. The entries fetched ahead for the
@@ -114,9 +116,11 @@ class MirrorFollower:
         timeout: float = 5.0,
         gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
+        sign: Signer | None = None,
         start_check: StartCheck = _in_line,
     ) -> None:
         self.store = store
+        self._sign = sign
         self._start_check = start_check
         # The next step's entries of each log, fetched (and their checks started) while
         # this step's entries are checked and stored: (first bundle, pending size it was
@@ -145,7 +149,9 @@ class MirrorFollower:
     def _client(self, member: Member) -> LogClient:
         client = self._clients.get(member.url)
         if client is None:
-            client = LogClient(member.url, timeout=self.timeout, transport=self._transport)
+            client = LogClient(
+                member.url, sign=self._sign, timeout=self.timeout, transport=self._transport
+            )
             self._clients[member.url] = client
         return client
 

@@ -54,7 +54,7 @@ from pel.ledger.records import encode_entry
 from pel.ledger.tlog.audit_checks import AuditState, Seen, check_cosignatures, check_prefix
 from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from pel.ledger.tlog.rebuild import TileRebuilder
-from pel.node.errors import AuditFailed, ConfigError, PeerError
+from pel.node.errors import AuditFailed, AuthError, ConfigError, PeerError
 from pel.node.peers.client import LogClient, RemoteError, ServedTiles
 from pel.node.peers.remote_verify import VerifyReport, rebuild_log
 
@@ -225,13 +225,16 @@ class _Audit:
         progress: Progress | None,
         workers: int,
         full: bool = False,
+        token: str | None = None,
     ) -> None:
         self.dir = state_dir
         self.full = full
         self.trust = trust
         self.mirrors = list(dict.fromkeys([*mirrors, *trust.mirrors]))
         self.counter = transport
-        self.client = LogClient(url, transport=self.counter)
+        # The token goes to the audited source only (the node that issued it), never to
+        # the mirrors compared with, which serve checkpoints and hash tiles to anyone.
+        self.client = LogClient(url, token=token, transport=self.counter)
         self.progress = progress
         self.workers = workers
         self.started = _now()
@@ -585,6 +588,21 @@ class _Audit:
         return r
 
 
+def entries_refused(url: str, exc: RemoteError, token: str | None) -> AuthError:
+    """Say which credential an entry read needs, after a 401 or 403 from ``url``."""
+    if token is None:
+        what = (
+            f"{url} serves its log's entries only with credentials: give --token with an "
+            "auditor token issued by that node (pel token create --role auditor there)"
+        )
+    else:
+        what = (
+            f"{url} refused the token given ({exc.message}): it needs an auditor token "
+            "issued by that node, not revoked"
+        )
+    return AuthError(what, code="auditor_token_needed")
+
+
 def audit_log(
     url: str,
     state_dir: Path,
@@ -596,6 +614,7 @@ def audit_log(
     progress: Progress | None = None,
     workers: int = 4,
     full: bool = False,
+    token: str | None = None,
 ) -> AuditReport:
     """Audit the log served at ``url``, resuming from the state in ``state_dir``.
 
@@ -608,12 +627,15 @@ def audit_log(
         report_file: Also write the JSON report here.
         full: Rehash and check every entry from size 0 even with a saved state (which
             still supplies the checkpoints to check the log against).
+        token: An auditor token issued by the node serving ``url`` (its entry bundles
+            are served only with credentials); sent to that node only.
 
     Returns:
         The report (also written to ``state_dir/report-<time>.json``).
 
     Raises:
         AuditFailed: the audit found an inconsistency (the report is attached).
+        AuthError: the source refused to serve its entries without (other) credentials.
         PelError: the source is unreachable, its checkpoint is not the log's, or the
             state is unusable.
     """
@@ -633,9 +655,15 @@ def audit_log(
             progress=progress,
             workers=workers,
             full=full,
+            token=token,
         )
         with audit.client:
-            report = audit.run()
+            try:
+                report = audit.run()
+            except RemoteError as exc:
+                if exc.status not in (401, 403):
+                    raise
+                raise entries_refused(url, exc, token) from None
     finally:
         counter.shut()
     text = json.dumps(report.to_dict(), indent=2) + "\n"

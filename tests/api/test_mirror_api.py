@@ -16,11 +16,12 @@ from tests.ledger.test_mirror import ORIGIN, Source, mirror
 
 @pytest.fixture
 def copy(sqlite_node: tuple[Node, str]) -> Iterator[tuple[TestClient, Source]]:
-    node, _token = sqlite_node
+    node, token = sqlite_node
     src = Source()
     src.grow(300)
     mirror(node.mirrors, src, step=100)
     with TestClient(create_app(node, start=False)) as c:
+        c.headers["Authorization"] = f"Bearer {token}"  # entry bundles need credentials
         yield c, src
 
 

@@ -15,6 +15,7 @@ import pytest
 from pel.crypto.record import sign_record
 from pel.ledger.errors import BatchError
 from pel.ledger.portability.agreements import sign_agreement
+from pel.node.agency_node import Node
 from pel.node.config import KEY_FILES
 from pel.node.secret_files import read_private_key
 from pel.node.tokens import create_token
@@ -41,6 +42,11 @@ def propose(path: Path, record_id: str) -> None:
 
 def tokens(fed: Cluster) -> list[str]:
     return [create_token(n.engine, n.agency, label="test") for n in fed.nodes]
+
+
+def auditor(node: Node) -> str:
+    """An auditor token of ``node``: it serves its log's entries to one only."""
+    return create_token(node.engine, node.agency, label="audit office", role="auditor")
 
 
 def witnessed(url: str, size: int) -> bool:
@@ -102,7 +108,7 @@ def test_signed_by_all_it_is_in_every_log_and_every_audit_verifies_it(
         state = tmp_path / f"audit-{i}"
         code, out, err = run(
             "audit", url, "--state", str(state), "--trust", str(fed.trust_file),
-            "--report", str(tmp_path / f"report-{i}.json"),
+            "--report", str(tmp_path / f"report-{i}.json"), "--token", auditor(fed.nodes[i]),
         )  # fmt: skip
         assert code == 0, err
         report = json.loads((tmp_path / f"report-{i}.json").read_text())
@@ -157,7 +163,8 @@ def test_an_agreement_missing_from_a_party_log_fails_the_audit(
         assert code == 0, err
     wait_for("the checkpoint's cosignatures", lambda: witnessed(fed.urls[0], 1))
     code, _, err = run(
-        "audit", fed.urls[0], "--state", str(tmp_path / "a"), "--trust", str(fed.trust_file)
-    )
+        "audit", fed.urls[0], "--state", str(tmp_path / "a"), "--trust", str(fed.trust_file),
+        "--token", auditor(fed.nodes[0]),
+    )  # fmt: skip
     assert code == 1
     assert "[agreement_missing]" in err and "SG-CPF" in err

@@ -51,7 +51,7 @@ def test_ten_thousand_records_over_http(node_and_token: tuple[Node, str]) -> Non
 
         worker = threading.Thread(target=ingest)
         worker.start()
-        with LogClient(url) as reader:
+        with LogClient(url, token=token) as reader:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 try:

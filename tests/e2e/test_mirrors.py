@@ -17,8 +17,10 @@ from pel.ledger.federation.evidence import verify_fork
 from pel.ledger.merkle.proof import consistency_proof, verify_consistency
 from pel.ledger.merkle.tiles import TileHashReader
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from pel.node.agency_node import Node
 from pel.node.peers.client import LogClient, ServedTiles
 from pel.node.peers.remote_verify import verify_log
+from pel.node.tokens import create_token
 from tests import factories as f
 from tests.e2e.cluster import Cluster, federation, wait_for
 from tests.node.test_cli import run
@@ -60,6 +62,15 @@ def mirrored(url: str, origin: str, size: int) -> bool:
     return m["size"] == size and m["behind"] == 0
 
 
+def auditor(node: Node) -> str:
+    """An auditor token of ``node`` (its entry bundles, its mirrors' too, need one)."""
+    return create_token(node.engine, node.agency, "audit office", role="auditor")
+
+
+def bearer(node: Node) -> dict[str, str]:
+    return {"Authorization": f"Bearer {auditor(node)}"}
+
+
 def consistent_in_mirror(mirror: str, old: bytes, new: bytes, c: Cluster, origin: str) -> None:
     """Check, from the mirror's tiles alone, that ``new`` extends ``old`` (both signed)."""
     key = next(n.log_verifier for n in c.nodes if n.settings.origin == origin)
@@ -95,7 +106,7 @@ def test_logs_are_mirrored_verified_everywhere_and_outlive_their_node(cluster: C
         }
         # The copy is the origin's log: same entries, tiles and root, checked from outside.
         report = verify_log(
-            LogClient(f"{url}/mirror/{TH}"),
+            LogClient(f"{url}/mirror/{TH}", token=auditor(c.nodes[i])),
             th.log_verifier,
             issuer_key=th.issuer_public_key,
             samples=0,
@@ -114,8 +125,12 @@ def test_logs_are_mirrored_verified_everywhere_and_outlive_their_node(cluster: C
     assert code == 0 and "300/300" in out and "TH-SSO" in out, out
     # The tlog-mirror prefix (hex SHA-256 of the origin) names the same copy.
     hexed = hashlib.sha256(TH.encode()).hexdigest()
-    same = httpx.get(f"{c.urls[2]}/mirror/{hexed}/tile/entries/000.p/44").content
-    assert same == httpx.get(f"{c.urls[0]}/tile/entries/000.p/44").content
+    path = f"/mirror/{hexed}/tile/entries/000.p/44"
+    same = httpx.get(c.urls[2] + path, headers=bearer(c.nodes[2])).content
+    own = httpx.get(f"{c.urls[0]}/tile/entries/000.p/44", headers=bearer(c.nodes[0]))
+    assert same == own.content
+    # Anyone else: nothing (the mirror's entry bundles carry records too).
+    assert httpx.get(c.urls[2] + path).status_code == 401
 
     # TH stops: its mirrors still serve it, and prove the log grew consistently.
     c.stop(0)
@@ -127,10 +142,13 @@ def test_logs_are_mirrored_verified_everywhere_and_outlive_their_node(cluster: C
         tile = httpx.get(f"{url}/mirror/{TH}/tile/0/000")
         assert tile.status_code == 200 and "immutable" in tile.headers["cache-control"]
         assert len(tile.content) == 256 * 32
-        bundle = httpx.get(f"{url}/mirror/{TH}/tile/entries/001.p/44")
+        bundle = httpx.get(
+            f"{url}/mirror/{TH}/tile/entries/001.p/44", headers=bearer(c.nodes[c.urls.index(url)])
+        )
         assert bundle.status_code == 200
         consistent_in_mirror(f"{url}/mirror/{TH}", first, served, c, TH)
-    assert httpx.get(f"{c.urls[1]}/mirror/{TH}/tile/entries/001").status_code == 404
+    too_far = httpx.get(f"{c.urls[1]}/mirror/{TH}/tile/entries/001", headers=bearer(c.nodes[1]))
+    assert too_far.status_code == 404
     # A log that is down only delays its own mirror.
     wait_for("TH's error", lambda: info(c.urls[1])["mirrors"][TH]["error"])
     c.nodes[2].submit([f.contribution(body={"currency": "SGD"}) for _ in range(7)])

@@ -21,6 +21,7 @@ from pel.ledger.records.entries import prepare_record
 from pel.node.bundle_assembly import build_part
 from pel.node.config import KEY_FILES
 from pel.node.secret_files import read_private_key
+from pel.node.tokens import create_token
 from tests import factories as f
 from tests.e2e.cluster import Cluster, wait_for
 from tests.e2e.cluster import federation as start_federation
@@ -115,7 +116,11 @@ def test_an_issuer_key_rotation_end_to_end(fed: Cluster, tmp_path: Path) -> None
     assert part.trust_version == 2
     report = verify_bundle(part.to_bytes(), tl2)
     assert len(report.records) == 6  # five signed with the retired key, one with the new
-    code, _, err = run("audit", fed.urls[0], "--state", str(tmp_path / "audit"), "--trust", str(v2))
+    auditor = create_token(fed.nodes[0].engine, "TH-SSO", "audit office", role="auditor")
+    code, _, err = run(
+        "audit", fed.urls[0], "--state", str(tmp_path / "audit"), "--trust", str(v2),
+        "--token", auditor,
+    )  # fmt: skip
     assert code == 0, err
 
     # A record signed with the retired key after its retirement:
@@ -140,8 +145,9 @@ def test_an_issuer_key_rotation_end_to_end(fed: Cluster, tmp_path: Path) -> None
     th.sequencer.poke()  # type: ignore[union-attr]
     _witnessed(fed, 7)
     code, _, err = run(
-        "audit", fed.urls[0], "--state", str(tmp_path / "audit2"), "--trust", str(v2)
-    )
+        "audit", fed.urls[0], "--state", str(tmp_path / "audit2"), "--trust", str(v2),
+        "--token", auditor,
+    )  # fmt: skip
     assert code == 1 and "[retired_key]" in err and "Traceback" not in err
     for node in fed.nodes[1:]:
         wait_for(
@@ -158,6 +164,4 @@ def test_an_issuer_key_rotation_end_to_end(fed: Cluster, tmp_path: Path) -> None
 
 
 def run_token(fed: Cluster) -> str:
-    from pel.node.tokens import create_token
-
-    return create_token(fed.nodes[0].engine, "TH-SSO", label="rotation")
+    return create_token(fed.nodes[0].engine, "TH-SSO", label="rotation", role="writer")

@@ -28,6 +28,7 @@ from pel.node.agency_node import Node
 from pel.node.bundle_assembly import BUNDLE_PATH
 from pel.node.errors import AuditFailed
 from pel.node.peers.remote_audit import audit_log, write_atomic
+from pel.node.tokens import create_token
 from tests import factories as f
 from tests.conftest import serve
 from tests.e2e import test_federation as tf
@@ -49,8 +50,44 @@ def fill(fed: Federation, count: int) -> bytes:
     return tf.wait_cosigned(fed, size, 2)
 
 
+# Auditor tokens by the URL of the node that issued each (the node serving a log's
+# entries to an auditor only with one).
+TOKENS: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens() -> Iterator[None]:
+    TOKENS.clear()  # a port of an earlier test may serve another node now
+    yield
+    TOKENS.clear()
+
+
+def auditor_token(node: Node, url: str) -> str:
+    if url not in TOKENS:
+        TOKENS[url] = create_token(node.engine, node.agency, "audit office", role="auditor")
+    return TOKENS[url]
+
+
+def token_for(fed: Federation, url: str) -> str:
+    """The auditor token of the node serving ``url`` (a node, or a mirror on it)."""
+    node_url = "/".join(url.split("/")[:3])
+    if node_url in TOKENS:
+        return TOKENS[node_url]
+    return auditor_token(fed.nodes[fed.urls.index(node_url)], node_url)
+
+
 def audit(fed: Federation, url: str, state: Path, *extra: str) -> tuple[int, str, str]:
-    return run("audit", url, "--state", str(state), "--trust", str(fed.trust_file), *extra)
+    return run(
+        "audit",
+        url,
+        "--state",
+        str(state),
+        "--trust",
+        str(fed.trust_file),
+        "--token",
+        token_for(fed, url),
+        *extra,
+    )
 
 
 def trust_list(fed: Federation) -> TrustList:
@@ -85,6 +122,7 @@ def twin(fed: Federation, tmp_path: Path, records: int, name: str = "twin") -> I
         [f.contribution(body={"currency": "THB", "period": "2026-09"}) for _ in range(records)]
     )
     with serve(create_app(node)) as url:
+        auditor_token(node, url)
         deadline = time.monotonic() + 20
         while node.log.state()[1] != records:
             assert time.monotonic() < deadline, "the twin did not integrate its records"
@@ -124,7 +162,9 @@ def test_an_honest_log_passes_and_the_next_audit_resumes(
 
     fill(fed, 300)
     transport = RecordingTransport()
-    second = audit_log(fed.urls[0], state, trust_list(fed), transport=transport)
+    second = audit_log(
+        fed.urls[0], state, trust_list(fed), transport=transport, token=token_for(fed, fed.urls[0])
+    )
     bundles = [p for p in transport.paths if p.startswith("/tile/entries/")]
     # Only what is new: the bundle the first audit ended in (now full) and the next one.
     assert bundles == ["/tile/entries/001", "/tile/entries/002.p/88"], bundles
@@ -236,7 +276,7 @@ def test_a_missing_cosignature_quorum_fails(federation: Federation, tmp_path: Pa
     with twin(fed, tmp_path, 35) as lone:
         code, _, err = audit(fed, lone, tmp_path / "audit")
         with pytest.raises(AuditFailed) as failed:
-            audit_log(lone, tmp_path / "again", trust_list(fed))
+            audit_log(lone, tmp_path / "again", trust_list(fed), token=TOKENS[lone])
     assert code == 1 and "Traceback" not in err
     assert (
         "error: 0 witness(es) cosigned the checkpoint of size 35 under the 'both' policy; "
@@ -262,6 +302,19 @@ def test_audit_with_keys_alone_checks_every_signature(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     keys = ("--vkey", info["log_vkey"], "--issuer-key")
+    # Without an auditor token: refused, and told which credential is missing.
+    code, _, err = run("audit", url, "--state", str(tmp_path / "a"), *keys, info["issuer_key"])
+    assert code == 1 and "[auditor_token_needed]" in err and "Traceback" not in err
+    assert "give --token with an auditor token issued by that node" in err
+    code, _, err = run("verify", url, "--vkey", info["log_vkey"])
+    assert code == 1 and "[auditor_token_needed]" in err
+    token = create_token(node.engine, node.agency, "audit office", role="auditor")
+    writer = create_token(node.engine, node.agency, "back office", role="writer")
+    code, _, err = run(
+        "audit", url, "--state", str(tmp_path / "w"), *keys, info["issuer_key"], "--token", writer
+    )
+    assert code == 1 and "refused the token given" in err and "[auditor_token_needed]" in err
+    keys = ("--token", token, *keys)
     code, out, err = run("audit", url, "--state", str(tmp_path / "a"), *keys, info["issuer_key"])
     assert code == 0, err
     assert "40 signatures verified" in out and "witness cosignatures not checked" in err
@@ -287,7 +340,8 @@ def test_a_full_audit_rehashes_from_size_0_and_finds_a_change_made_after_the_las
     while node.log.state()[1] != 300:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    keys = ("--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"])
+    token = create_token(node.engine, node.agency, "audit office", role="auditor")
+    keys = ("--token", token, "--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"])
     state = str(tmp_path / "a")
     code, out, err = run("audit", url, "--state", state, *keys)
     assert code == 0, err
@@ -355,7 +409,9 @@ def test_the_audit_checks_both_cosignatures_and_refuses_a_flipped_bit(
 ) -> None:
     fed = federation
     fill(fed, 12)
-    report = audit_log(fed.urls[0], tmp_path / "ok", trust_list(fed))
+    report = audit_log(
+        fed.urls[0], tmp_path / "ok", trust_list(fed), token=token_for(fed, fed.urls[0])
+    )
     assert report.cosignatures is not None and report.cosignatures["ok"]
     assert report.cosignatures["policy"] == "both"
     assert report.cosignatures["kinds"] == {

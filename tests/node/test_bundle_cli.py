@@ -386,14 +386,16 @@ def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
 
     urls = [f"http://{h}" for h in [*answers, "down.test"]]
     mock = httpx.MockTransport(handler)
-    got = assemble(PWID, trio.trust_list, urls=urls, sign=lambda p: "Bearer t:" + p, transport=mock)
+    got = assemble(
+        PWID, trio.trust_list, urls=urls, sign=lambda _u, p: "Bearer t:" + p, transport=mock
+    )
     assert seen == ["Bearer t:" + BUNDLE_PATH.format(pwid=PWID)] * 5
     assert [e.record["issuer"] for e in got.bundle.records] == ["MM-SSB"]
     assert got.pending == {"http://mm.test": ["e-9"]}
     assert set(got.failed) == {"http://th.test", "http://sg.test", "http://down.test"}
     assert "[bad_record_signature]" in got.failed["http://th.test"]
     with pytest.raises(BundleError) as info:
-        assemble(PWID, trio.trust_list, urls=urls[1:], sign=str, transport=mock)
+        assemble(PWID, trio.trust_list, urls=urls[1:], sign=lambda _u, p: p, transport=mock)
     assert info.value.code == "no_records"
 
 

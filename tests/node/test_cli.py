@@ -142,7 +142,14 @@ def test_verify_passes_on_an_honest_log(served: tuple[str, Node, dict], tmp_path
     _fill(url, info, tmp_path)
     _wait_integrated(node)
     code, out, err = run(
-        "verify", url, "--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"]
+        "verify",
+        url,
+        "--vkey",
+        info["log_vkey"],
+        "--issuer-key",
+        info["issuer_key"],
+        "--token",
+        info["token"],
     )
     assert code == 0, err
     assert "600 entries rehashed" in out and "100 inclusion proofs" in out
@@ -185,7 +192,7 @@ def test_verify_and_startup_check_report_a_changed_byte(
     tampered = Node.open(directory)
     try:
         with serve(create_app(tampered, check=False)) as url:
-            code, _, err = run("verify", url, "--vkey", info["log_vkey"])
+            code, _, err = run("verify", url, "--vkey", info["log_vkey"], "--token", info["token"])
         assert code == 1, err
         assert "integrity_failure" in err or "root_mismatch" in err, err
     finally:

@@ -37,6 +37,7 @@ from pel.node.demo.run import (
 from pel.node.demo.view import print_summary
 from pel.node.errors import DemoError
 from tests.conftest import free_port, serve
+from tests.node.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
 STATES = 4
@@ -237,6 +238,11 @@ def _read_json_line(proc: subprocess.Popen[str], timeout: float) -> dict:
 
 
 @pytest.mark.slow
+def token_header(directory: Path, agency: str) -> dict[str, str]:
+    """The agency's own token, which the demo keeps in its node directory (0600)."""
+    return {"Authorization": f"Bearer {(directory / agency / 'token').read_text().strip()}"}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_every_node_of_the_interactive_demo(tmp_path: Path, signum: int) -> None:
     directory = tmp_path / "demo"
@@ -255,14 +261,44 @@ def test_a_signal_stops_every_node_of_the_interactive_demo(tmp_path: Path, signu
         # While it serves, the sample worker's records are read over HTTP.
         sample = summary["sample_worker"]
         home, host = sample["home"]["agency"], sample["host"]["agency"]
-        r = httpx.get(f"{summary['urls'][home]}/v1/records/{home}/{sample['enrolment']['id']}")
+        url = f"{summary['urls'][home]}/v1/records/{home}/{sample['enrolment']['id']}"
+        assert httpx.get(url).status_code == 401  # a worker's record: not for anyone
+        r = httpx.get(url, headers=token_header(directory, home))
         assert r.status_code == 200
         assert r.json()["record"]["type"] == "enrolment"
         assert r.json()["record"]["pwid"] == sample["pwid"]
         first = sample["contributions"]["ids"][0]
-        r = httpx.get(f"{summary['urls'][host]}/v1/records/{host}/{first}")
+        r = httpx.get(
+            f"{summary['urls'][host]}/v1/records/{host}/{first}",
+            headers=token_header(directory, host),
+        )
         assert r.status_code == 200 and r.json()["integrated"] is True
         assert r.json()["record"]["pwid"] == sample["pwid"]
+        # The demo provisioned what an auditor and the agency need: an audit with the
+        # auditor token passes, and the home agency's token assembles the bundle.
+        home_url, trust = summary["urls"][home], str(directory / "trust.json")
+        auditor = (directory / home / "auditor-token").read_text().strip()
+        code, out, err = run(
+            "audit", home_url, "--state", str(tmp_path / "a"), "--trust", trust, "--token", auditor
+        )
+        assert code == 0, err
+        out_file = str(tmp_path / "bundle.json")
+        token = (directory / home / "token").read_text().strip()
+        code, out, err = run(
+            "bundle",
+            sample["pwid"],
+            "--trust",
+            trust,
+            "--url",
+            home_url,
+            "--token",
+            token,
+            "--out",
+            out_file,
+        )
+        assert code == 0, err
+        code, out, err = run("verify-bundle", out_file, "--trust", trust)
+        assert code == 0 and "verified" in out, err
         assert proc.poll() is None  # still serving
         proc.send_signal(signum)
         assert proc.wait(timeout=30) == 0
