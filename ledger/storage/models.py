@@ -16,6 +16,10 @@ the schema stores each thing once:
   SQLite, level-0 tiles' nodes go to the tile-node file instead
   (:mod:`ledger.storage.tilefile`), which proofs map rather than read.
 * ``checkpoints``: every signed checkpoint the log published, by tree size.
+* ``index_nodes``: the nodes of the log's verifiable index (:mod:`ledger.index`), each
+  under the tree size of the checkpoint that first committed it; a node as of size N
+  is the row of its path with the largest version ≤ N, so every checkpoint's index
+  stays provable. Only changed nodes are written at each checkpoint.
 * ``log_state``: one row: ``next_index`` (entries sequenced) and ``tree_size``
   (entries integrated and covered by the latest checkpoint). Updating this row is
   the log's write lock on both SQLite and PostgreSQL.
@@ -83,6 +87,19 @@ class CheckpointRow(SQLModel, table=True):
     root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     published_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IndexNodeRow(SQLModel, table=True):
+    """A node of the verifiable index: ``path`` is the depth (uint16, big-endian) then the
+    prefix bits, left-aligned in whole bytes; ``key``/``value`` are set for a leaf."""
+
+    __tablename__ = "index_nodes"
+
+    path: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class LogStateRow(SQLModel, table=True):

@@ -37,6 +37,21 @@ from pel.ledger.errors import (
     NotFoundError,
     RecordError,
 )
+from pel.ledger.index import (
+    IndexProof,
+    Node,
+    extension_line,
+    key_of,
+    parse_extension,
+    prove,
+    value_hash,
+)
+from pel.ledger.index import (
+    Path as IndexPath,
+)
+from pel.ledger.index import (
+    update as update_index,
+)
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
 from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from pel.ledger.merkle.proof import consistency_proof, tree_hash
@@ -46,6 +61,7 @@ from pel.ledger.merkle.tiles import (
     encode_entry_bundle,
 )
 from pel.ledger.records.entries import Appended, PreparedRecord
+from pel.ledger.storage.index_nodes import INDEX_NODES, SqlIndexNodes, write_index_nodes
 from pel.ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -72,6 +88,7 @@ STATE = LogStateRow.__table__
 COSIGNATURES = CosignatureRow.__table__
 
 _MAX_HELD_LEAVES = 1 << 21  # leaf hashes kept for the integrator (64 MiB at most)
+_MAX_INDEX_CACHE = 1 << 21  # index nodes kept by the integrator between checkpoints
 
 log = logging.getLogger("pel.log")
 
@@ -123,6 +140,24 @@ def _withdrawal_problem(rec: PreparedRecord, agreement_entry: bytes) -> RecordEr
     return None
 
 
+class _CachedIndexNodes:
+    """The integrator's view of the latest index: nodes read once stay here (and the
+    nodes each checkpoint writes replace theirs), so a batch reads only what it has not
+    seen; ``None`` marks a path known to be empty."""
+
+    def __init__(self, cache: dict[IndexPath, Node | None], stored: SqlIndexNodes) -> None:
+        self._cache = cache
+        self._stored = stored
+
+    def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
+        missing = [p for p in paths if p not in self._cache]
+        if missing:
+            found = self._stored.read_nodes(missing)
+            for p in missing:
+                self._cache[p] = found.get(p)
+        return {p: n for p in paths if (n := self._cache[p]) is not None}
+
+
 class Log:
     """A log stored in one database.
 
@@ -130,12 +165,22 @@ class Log:
         engine: The database (schema created by ``create_schema``).
         log_key: The verifier of the log's checkpoint key (its name is the origin).
         signer: The log's checkpoint signer; needed only to integrate.
+        index: Keep the verifiable index of PWIDs to log indexes and commit its root in
+            every checkpoint (an extension line, ``docs/completeness.md``).
     """
 
     def __init__(
-        self, engine: Engine, log_key: NoteVerifier, *, signer: NoteSigner | None = None
+        self,
+        engine: Engine,
+        log_key: NoteVerifier,
+        *,
+        signer: NoteSigner | None = None,
+        index: bool = True,
     ) -> None:
         self.engine = engine
+        self.index = index
+        self._index_cache: dict[IndexPath, Node | None] = {}
+        self._index_cache_size = -1
         self.log_key = log_key
         self.origin = log_key.name
         self._signer = signer
@@ -431,7 +476,13 @@ class Log:
                         nodes = {key: n for key, n in nodes.items() if key[0] != 0}
                     self._upsert_tiles(conn, TILES, tiles)
                     self._upsert_tiles(conn, TILE_NODES, nodes)
-                    checkpoint = Checkpoint(self.origin, new, builder.root())
+                    extensions: tuple[str, ...] = ()
+                    index_nodes: dict[IndexPath, Node] = {}
+                    if self.index:
+                        index_root, index_nodes = self._update_index(conn, int(old), new)
+                        write_index_nodes(conn, new, index_nodes)
+                        extensions = (extension_line(index_root),)
+                    checkpoint = Checkpoint(self.origin, new, builder.root(), extensions)
                     note = sign_checkpoint(checkpoint, self._signer)
                     conn.execute(
                         CHECKPOINTS.insert().values(
@@ -450,7 +501,11 @@ class Log:
                         raise ConflictError("another integrator published a checkpoint first")
             except BaseException:
                 self._builder = None
+                self._index_cache, self._index_cache_size = {}, -1
                 raise
+            if self.index:
+                self._index_cache.update(index_nodes)
+                self._index_cache_size = new
             self._forget_leaves(new)
         self._latest = SignedCheckpoint(checkpoint, note)
         # After the write lock: appends need not wait on the file (nor on its sync, once a
@@ -458,6 +513,91 @@ class Log:
         # database by the next one.
         self._tile_source.store_full_tiles(slots)
         return self._latest
+
+    # ---- the verifiable index ------------------------------------------------------
+
+    def _update_index(self, conn: Any, old: int, new: int) -> tuple[bytes, dict[IndexPath, Node]]:
+        """The index root at ``new`` and the nodes that change from ``old``. A log whose
+        checkpoint at ``old`` carries no index (written before it was kept) is indexed
+        from its first entry."""
+        start = old
+        if old > 0 and self._index_root_at(conn, old) is None:
+            if conn.execute(select(INDEX_NODES.c.version).limit(1)).first() is not None:
+                raise IntegrityError(
+                    f"the checkpoint at size {old} carries no index root, but index nodes "
+                    "are stored: the index cannot be resumed"
+                )
+            start = 0
+        if self._index_cache_size != old or len(self._index_cache) > _MAX_INDEX_CACHE:
+            self._index_cache = {}
+        self._index_cache_size = -1  # until this integration commits
+        appended: dict[bytes, list[int]] = {}
+        for idx, pwid in self._index_entries(conn, start, new):
+            appended.setdefault(key_of(pwid), []).append(idx)
+        reader = _CachedIndexNodes(self._index_cache, SqlIndexNodes(conn, old))
+        result = update_index(reader, appended)
+        return result.root, result.nodes
+
+    def _index_entries(self, conn: Any, start: int, end: int) -> list[tuple[int, str]]:
+        """``(index, pwid)`` of the entries ``start`` ≤ index < ``end``, in order."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        rows = conn.exec_driver_sql(
+            f"SELECT idx, pwid FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} "
+            "ORDER BY idx",
+            (start, end),
+        ).all()
+        if len(rows) != end - start:
+            raise IntegrityError(f"entries {start}..{end - 1} are not contiguous")
+        return [(int(i), str(p)) for i, p in rows]
+
+    def _index_root_at(self, conn: Any, size: int) -> bytes | None:
+        latest = self._latest
+        if latest is not None and latest.checkpoint.size == size:
+            return parse_extension(latest.checkpoint.extensions)
+        note = conn.execute(select(CHECKPOINTS.c.note).where(CHECKPOINTS.c.size == size)).scalar()
+        if note is None:
+            raise IntegrityError(f"no checkpoint at size {size}")
+        return parse_extension(open_checkpoint(bytes(note), self.log_key).checkpoint.extensions)
+
+    def index_root(self, size: int) -> bytes:
+        """The index root committed by the checkpoint at ``size``.
+
+        Raises:
+            NotFoundError: no checkpoint at that size, or it commits to no index.
+        """
+        cp = open_checkpoint(self.checkpoint_note(size), self.log_key).checkpoint
+        root = parse_extension(cp.extensions)
+        if root is None:
+            raise NotFoundError(
+                f"the checkpoint at size {size} commits to no index", code="no_index"
+            )
+        return root
+
+    def index_proof(self, pwid: str, size: int) -> IndexProof:
+        """The complete list of ``pwid``'s indexes below ``size``, with its proof against
+        the index root of the checkpoint at ``size`` (an empty list proves absence).
+
+        Raises:
+            NotFoundError: no checkpoint at ``size``, or it commits to no index.
+            IntegrityError: the stored index disagrees with the stored entries.
+        """
+        self.index_root(size)
+        with self.engine.connect() as conn:
+            indexes = [
+                int(i)
+                for i in conn.execute(
+                    select(ENTRIES.c.idx)
+                    .where(ENTRIES.c.pwid == pwid, ENTRIES.c.idx < size)
+                    .order_by(ENTRIES.c.idx)
+                ).scalars()
+            ]
+            lookup = prove(SqlIndexNodes(conn, size), key_of(pwid))
+        stored = lookup.value if lookup.value is not None else None
+        if (stored or None) != (value_hash(indexes) if indexes else None):
+            raise IntegrityError(
+                f"the index at size {size} disagrees with the stored entries of a PWID"
+            )
+        return IndexProof.from_lookup(size, indexes, lookup)
 
     def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
         if self._builder is not None and self._builder.size == size:
