@@ -43,7 +43,8 @@ def test_each_checkpoint_commits_the_index_and_lists_are_proven(
         assert open_checkpoint(cp.note, log.log_key).checkpoint == cp.checkpoint
     for size in sizes:
         root = log.index_root(size)
-        assert root == parse_extension(Checkpoint.parse(_body(log.checkpoint_note(size))).extensions)
+        committed = Checkpoint.parse(_body(log.checkpoint_note(size)))
+        assert root == parse_extension(committed.extensions)
         for pwid in ["PWA", "PWB", "PWC", "PWD", "PW-none"]:
             proof = log.index_proof(pw(pwid), size)
             assert list(proof.indexes) == [i for i in expected.get(pwid, []) if i < size]
