@@ -13,6 +13,7 @@ from pel.ledger.index.hashing import (
     parse_extension,
     value_hash,
 )
+from pel.ledger.index.memory import MemoryIndex
 from pel.ledger.index.proof import (
     IndexProof,
     root_from_index_proof,
@@ -25,6 +26,7 @@ __all__ = [
     "INDEX_EXTENSION",
     "KEY_BITS",
     "IndexProof",
+    "MemoryIndex",
     "Node",
     "NodeReader",
     "Path",
