@@ -2,6 +2,9 @@
 merge of every member's part into one bundle.
 
 A node's part holds the pwid's records in its own log and in every log it mirrors
+and, for its own log (and each mirrored log whose index it rebuilt), the index proof
+of the pwid's complete list at that witnessed checkpoint — also when the list is
+empty, so a part may prove absence alone
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
 chosen set with the enrolment and every correction of those — each with a tlog-proof
 against the newest checkpoint of that log that carries the trust list's witness
@@ -25,6 +28,7 @@ or in a log it mirrors (not one flagged for a fork):
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,8 +44,10 @@ from pel.crypto.request import AGENCY_SCHEME, parse_authorization
 from pel.ledger.bundles.bundle import (
     Bundle,
     BundleError,
+    BundleIndex,
     build_bundle,
     make_entry,
+    make_index,
     merge_bundles,
     verify_bundle,
 )
@@ -223,7 +229,8 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
     """
     trust_list = _trust(node)
     logs, left_out = _held(node, pwid, trust_list)
-    if not logs and not left_out:
+    completeness = _completeness(node, pwid, trust_list, logs)
+    if not logs and not left_out and not completeness:
         raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
     keep = _chosen(logs, record_ids)
     entries = []
@@ -247,7 +254,35 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
                     f"(checkpoint of size {size}): the stored data is damaged"
                 ) from None
             entries.append(make_entry(r, i, path, note))
-    return BundlePart(build_bundle(pwid, trust_list, entries), pending, left_out)
+    if record_ids is not None:
+        completeness = []  # a chosen set is not complete by design
+    return BundlePart(build_bundle(pwid, trust_list, entries, completeness), pending, left_out)
+
+
+def _completeness(
+    node: Node, pwid: str, trust_list: TrustList, logs: dict[str, _Held]
+) -> list[BundleIndex]:
+    """The index proofs of ``pwid``'s complete lists: in this node's own log at its
+    witnessed checkpoint (when that checkpoint commits to an index), and in each
+    mirrored log whose index this node rebuilt, at the checkpoint its records use."""
+    out: list[BundleIndex] = []
+    own = logs.get(node.settings.origin)
+    witnessed = own.witnessed if own else witnessed_checkpoint(node, trust_list)
+    if witnessed is not None and node.log.index:
+        size, note = witnessed
+        with contextlib.suppress(NotFoundError):  # a checkpoint from before the index
+            out.append(make_index(node.log.index_proof(pwid, size), note))
+    mirror_proof = getattr(node.mirrors, "index_proof", None)
+    for member in trust_list.members:
+        if member.origin == node.settings.origin or mirror_proof is None:
+            continue
+        witnessed = mirror_witnessed(node, member, trust_list)
+        if witnessed is None:
+            continue
+        proof = mirror_proof(member.origin, pwid, witnessed[0])
+        if proof is not None:
+            out.append(make_index(proof, witnessed[1]))
+    return out
 
 
 # ---- who may ask ----------------------------------------------------------------
@@ -379,7 +414,7 @@ def assemble(
             part = Bundle.from_json(text)
             if part.pwid != pwid:
                 raise BundleError("pwid_mismatch", "the part is of another worker")
-            if part.records:  # a part is checked like a bundle before it is merged
+            if part.records or part.completeness:  # checked like a bundle before merging
                 verify_bundle(part, trust_list)
                 parts.append(part)
         except LedgerError as exc:
@@ -389,7 +424,7 @@ def assemble(
             pending[url] = waiting
         if flagged:
             left_out[url] = flagged
-    if not parts:
+    if not any(p.records for p in parts):
         raise BundleError(
             "no_records", "no node holds a witnessed record of this worker that it would share"
         )

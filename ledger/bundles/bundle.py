@@ -688,7 +688,7 @@ def verify_bundle(
         check_pwid(parsed.pwid)
     except ValueError:
         raise BundleError("bad_format", "the bundle's pwid is not a PWID") from None
-    if not parsed.records:
+    if not parsed.records and not parsed.completeness:
         raise BundleError("bad_format", "the bundle holds no records")
     verified: list[VerifiedRecord] = []
     last: tuple[str, int] | None = None
