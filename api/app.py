@@ -12,7 +12,7 @@ from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_ac
 from pel.api.deps import single_query_values
 from pel.api.errors import install_error_handlers
 from pel.api.limits import BodyLimitMiddleware
-from pel.api.routers import law, mirror, proofs, pwids, records, tiles, web, witness
+from pel.api.routers import index, law, mirror, proofs, pwids, records, tiles, web, witness
 from pel.api.routers import node_info as node_router
 from pel.api.schemas import install_openapi
 from pel.node.agency_node import Node
@@ -61,6 +61,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(web.router)
     app.include_router(pwids.router)
     app.include_router(law.router)
+    app.include_router(index.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
     app.add_middleware(NoCredentialsInURL)
