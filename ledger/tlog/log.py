@@ -583,14 +583,7 @@ class Log:
         """
         self.index_root(size)
         with self.engine.connect() as conn:
-            indexes = [
-                int(i)
-                for i in conn.execute(
-                    select(ENTRIES.c.idx)
-                    .where(ENTRIES.c.pwid == pwid, ENTRIES.c.idx < size)
-                    .order_by(ENTRIES.c.idx)
-                ).scalars()
-            ]
+            indexes = self._pwid_indexes(conn, pwid, size)
             lookup = prove(SqlIndexNodes(conn, size), key_of(pwid))
         stored = lookup.value if lookup.value is not None else None
         if (stored or None) != (value_hash(indexes) if indexes else None):
@@ -598,6 +591,17 @@ class Log:
                 f"the index at size {size} disagrees with the stored entries of a PWID"
             )
         return IndexProof.from_lookup(size, indexes, lookup)
+
+    def _pwid_indexes(self, conn: Any, pwid: str, size: int) -> list[int]:
+        """The indexes of ``pwid``'s entries below ``size``, ascending."""
+        return [
+            int(i)
+            for i in conn.execute(
+                select(ENTRIES.c.idx)
+                .where(ENTRIES.c.pwid == pwid, ENTRIES.c.idx < size)
+                .order_by(ENTRIES.c.idx)
+            ).scalars()
+        ]
 
     def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
         if self._builder is not None and self._builder.size == size:
