@@ -2,9 +2,8 @@
 merge of every member's part into one bundle.
 
 A node's part holds the pwid's records in its own log and in every log it mirrors
-and, for its own log (and each mirrored log whose index it rebuilt), the index proof
-of the pwid's complete list at that witnessed checkpoint — also when the list is
-empty, so a part may prove absence alone
+and, for its own log, the index proof of the pwid's complete list at its witnessed
+checkpoint — also when the list is empty, so a part may prove absence alone
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
 chosen set with the enrolment and every correction of those — each with a tlog-proof
 against the newest checkpoint of that log that carries the trust list's witness
@@ -262,9 +261,9 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
 def _completeness(
     node: Node, pwid: str, trust_list: TrustList, logs: dict[str, _Held]
 ) -> list[BundleIndex]:
-    """The index proofs of ``pwid``'s complete lists: in this node's own log at its
-    witnessed checkpoint (when that checkpoint commits to an index), and in each
-    mirrored log whose index this node rebuilt, at the checkpoint its records use."""
+    """The index proof of ``pwid``'s complete list in this node's own log at its
+    witnessed checkpoint (when that checkpoint commits to an index). Each member's
+    node gives its own log's; a mirror checks a log's index but does not vouch for it."""
     out: list[BundleIndex] = []
     own = logs.get(node.settings.origin)
     witnessed = own.witnessed if own else witnessed_checkpoint(node, trust_list)
@@ -272,16 +271,6 @@ def _completeness(
         size, note = witnessed
         with contextlib.suppress(NotFoundError):  # a checkpoint from before the index
             out.append(make_index(node.log.index_proof(pwid, size), note))
-    mirror_proof = getattr(node.mirrors, "index_proof", None)
-    for member in trust_list.members:
-        if member.origin == node.settings.origin or mirror_proof is None:
-            continue
-        witnessed = mirror_witnessed(node, member, trust_list)
-        if witnessed is None:
-            continue
-        proof = mirror_proof(member.origin, pwid, witnessed[0])
-        if proof is not None:
-            out.append(make_index(proof, witnessed[1]))
     return out
 
 

@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Engine, insert, select
 
 from pel.crypto.note import NoteVerifier
 from pel.ledger.errors import CheckpointError, EvidenceError, ProofError
 from pel.ledger.index import IndexProof, parse_extension, verify_index_proof
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
+from pel.ledger.storage.models import IndexEvidenceRow
 from pel.ledger.tlog.checkpoint import open_checkpoint
+
+INDEX_EVIDENCE = IndexEvidenceRow.__table__
 
 FORMAT = "pel-index-evidence/v1"
 
@@ -141,3 +147,33 @@ def verify_index_evidence(evidence: IndexEvidence, log_key: NoteVerifier) -> str
             f"whose record it is not"
         )
     raise EvidenceError("the entry and the index agree: no wrong index shown")
+
+
+def record_index_evidence(engine: Engine, origin: str, data: bytes, *, proven: bool) -> bool:
+    """Keep evidence of a wrong index (once); whether it was new. ``data`` is the
+    evidence's JSON, or, unproven, the signed checkpoint whose root was not reproduced."""
+    with engine.begin() as conn:
+        seen = conn.execute(
+            select(INDEX_EVIDENCE.c.id).where(
+                INDEX_EVIDENCE.c.origin == origin, INDEX_EVIDENCE.c.data == data
+            )
+        ).first()
+        if seen is not None:
+            return False
+        conn.execute(
+            insert(INDEX_EVIDENCE).values(
+                origin=origin, proven=proven, data=data, found_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    return True
+
+
+def index_evidence(engine: Engine) -> list[tuple[bool, str, bytes]]:
+    """Every wrong-index case recorded: ``(proven, origin, data)``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                INDEX_EVIDENCE.c.proven, INDEX_EVIDENCE.c.origin, INDEX_EVIDENCE.c.data
+            ).order_by(INDEX_EVIDENCE.c.id)
+        ).all()
+    return [(bool(p), str(o), bytes(d)) for p, o, d in rows]

@@ -147,6 +147,20 @@ class EvidenceRow(SQLModel, table=True):
     found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class IndexEvidenceRow(SQLModel, table=True):
+    """Evidence that a mirrored log committed a wrong index (``pel-index-evidence/v1``),
+    or, when not ``proven``, the signed checkpoint whose index root the mirror's rebuilt
+    index did not reproduce."""
+
+    __tablename__ = "index_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    proven: bool = Field(sa_column=Column(Boolean, nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class CosignatureRow(SQLModel, table=True):
     """A witness's cosignature/v1 line on one of this log's checkpoints."""
 

@@ -1,7 +1,7 @@
-"""Nobody has to trust a log's index: ``pel audit`` rebuilds it from the served entries
-and compares it with the root each checkpoint commits to. A node whose index leaves out
-one of a worker's records is caught, with evidence that verifies offline with the
-log's key alone."""
+"""Nobody has to trust a log's index: ``pel audit`` and a member's mirror rebuild it
+from the served entries and compare it with the root each checkpoint commits to. A
+node whose index leaves out one of a worker's records is caught by both, with evidence
+that verifies offline with the log's key alone."""
 
 from __future__ import annotations
 
@@ -12,12 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
-from pel.crypto.note import parse_vkey
+from pel.crypto.cosignature import CosignatureSigner
+from pel.crypto.keys import SigningKey
+from pel.crypto.note import NoteSigner, parse_vkey
 from pel.ledger.errors import EvidenceError
-from pel.ledger.federation.index_evidence import IndexEvidence, verify_index_evidence
+from pel.ledger.federation.index_evidence import (
+    IndexEvidence,
+    index_evidence,
+    verify_index_evidence,
+)
+from pel.ledger.federation.mirror_store import MirrorStore
+from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.storage.engine import create_schema, make_engine
 from pel.ledger.tlog.log import Log
 from pel.node.agency_node import Node
+from pel.node.peers.mirror_follower import MirrorFollower
 from tests import factories as f
 from tests.node.test_cli import node_dir, run, served
 
@@ -102,3 +113,66 @@ def test_an_index_that_omits_a_record_is_caught_with_offline_evidence(
         verify_index_evidence(other, parse_vkey(info["log_vkey"]))
     with pytest.raises(EvidenceError):
         verify_index_evidence(evidence, parse_vkey(info["witness_vkey"]))
+
+
+def follower_of(url: str, info: dict, engine: Engine) -> MirrorFollower:
+    """A mirror at MY-PERKESO following the served TH-SSO node (and nothing else)."""
+    me = NoteSigner("perkeso.gov.my/pel", SigningKey.generate())
+    th = Member(
+        agency="TH-SSO", country="TH", name="TH-SSO", role="both", origin="sso.go.th/pel",
+        url=url, log_key=info["log_vkey"], issuer_key=info["issuer_key"],
+        witness_key=info["witness_vkey"],
+    )  # fmt: skip
+    my = Member(
+        agency="MY-PERKESO", country="MY", name="MY-PERKESO", role="both", origin=me.name,
+        url="http://127.0.0.1:9", log_key=me.vkey,
+        issuer_key=SigningKey.generate().public_key.to_base64(),
+        witness_key=CosignatureSigner("perkeso.gov.my/witness", SigningKey.generate()).vkey,
+    )  # fmt: skip
+    tl = TrustList(federation="t", version=1, members=(th, my), witness_quorum=1, threshold=2)
+    return MirrorFollower(MirrorStore(engine), lambda: tl, "MY-PERKESO", gossip_interval=None)
+
+
+def follow(follower: MirrorFollower, size: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        follower.follow_once()
+        state = follower.store.state("sso.go.th/pel")
+        if state is not None and state.size == size:
+            return
+        assert time.monotonic() < deadline, follower.status
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def mirror_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'mirror.db'}")
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_mirror_catches_an_index_that_omits_a_record(
+    served: tuple[str, Node, dict], omitted: set[int], mirror_engine: Engine
+) -> None:
+    url, node, info = served
+    follower = follower_of(url, info, mirror_engine)
+    try:
+        records = [f.contribution(pwid=f.PWID if i % 4 == 1 else f.PWID2) for i in range(16)]
+        node.submit(records[:8])
+        integrated(node, 8)
+        follow(follower, 8)
+        assert follower.status["sso.go.th/pel"].index == "matches"
+        assert index_evidence(mirror_engine) == []
+        omitted.add(9)  # a record of PWID
+        node.submit(records[8:])
+        integrated(node, 16)
+        follow(follower, 16)
+    finally:
+        follower.stop()
+    assert follower.status["sso.go.th/pel"].index.startswith("wrong at size 16")
+    [(proven, origin, data)] = index_evidence(mirror_engine)
+    assert proven and origin == "sso.go.th/pel"
+    evidence = IndexEvidence.from_json(data)
+    how = verify_index_evidence(evidence, parse_vkey(info["log_vkey"]))
+    assert evidence.index == 9 and "leaves out entry 9" in how
