@@ -76,7 +76,7 @@ class Node:
         self.mirroring: MirrorFollower | None = None
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
-        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer, index=settings.index)
         self.signatures = SignaturePool(self.issuer_key)
         self.sequencer: Sequencer | None = None
         self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
