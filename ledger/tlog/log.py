@@ -61,7 +61,7 @@ from pel.ledger.merkle.tiles import (
     encode_entry_bundle,
 )
 from pel.ledger.records.entries import Appended, PreparedRecord
-from pel.ledger.storage.index_nodes import INDEX_NODES, SqlIndexNodes, write_index_nodes
+from pel.ledger.storage.index_nodes import SqlIndexNodes, write_index_nodes
 from pel.ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -140,12 +140,19 @@ def _withdrawal_problem(rec: PreparedRecord, agreement_entry: bytes) -> RecordEr
     return None
 
 
+class _NoIndexNodes:
+    """An empty index: where it is built anew from the first entry."""
+
+    def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
+        return {}
+
+
 class _CachedIndexNodes:
     """The integrator's view of the latest index: nodes read once stay here (and the
     nodes each checkpoint writes replace theirs), so a batch reads only what it has not
     seen; ``None`` marks a path known to be empty."""
 
-    def __init__(self, cache: dict[IndexPath, Node | None], stored: SqlIndexNodes) -> None:
+    def __init__(self, cache: dict[IndexPath, Node | None], stored: Any) -> None:
         self._cache = cache
         self._stored = stored
 
@@ -517,25 +524,25 @@ class Log:
     # ---- the verifiable index ------------------------------------------------------
 
     def _update_index(self, conn: Any, old: int, new: int) -> tuple[bytes, dict[IndexPath, Node]]:
-        """The index root at ``new`` and the nodes that change from ``old``. A log whose
-        checkpoint at ``old`` carries no index (written before it was kept) is indexed
-        from its first entry."""
+        """The index root at ``new`` and the nodes that change from ``old``.
+
+        A log whose checkpoint at ``old`` commits to no index (written before the index
+        was kept, or while it was off) is indexed anew from its first entry, over an
+        empty tree: every node of the new tree is written at ``new``, and since the new
+        tree holds every key any earlier one held, it has a node at every path an
+        earlier index stored, so no stale row is ever read at a later size."""
         start = old
         if old > 0 and self._index_root_at(conn, old) is None:
-            if conn.execute(select(INDEX_NODES.c.version).limit(1)).first() is not None:
-                raise IntegrityError(
-                    f"the checkpoint at size {old} carries no index root, but index nodes "
-                    "are stored: the index cannot be resumed"
-                )
             start = 0
-        if self._index_cache_size != old or len(self._index_cache) > _MAX_INDEX_CACHE:
+        stale = start != old or self._index_cache_size != old
+        if stale or len(self._index_cache) > _MAX_INDEX_CACHE:
             self._index_cache = {}
         self._index_cache_size = -1  # until this integration commits
         appended: dict[bytes, list[int]] = {}
         for idx, pwid in self._index_entries(conn, start, new):
             appended.setdefault(key_of(pwid), []).append(idx)
-        reader = _CachedIndexNodes(self._index_cache, SqlIndexNodes(conn, old))
-        result = update_index(reader, appended)
+        stored: Any = SqlIndexNodes(conn, old) if start == old else _NoIndexNodes()
+        result = update_index(_CachedIndexNodes(self._index_cache, stored), appended)
         return result.root, result.nodes
 
     def _index_entries(self, conn: Any, start: int, end: int) -> list[tuple[int, str]]:

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from pel.ledger.errors import NotFoundError, RootMismatchError
-from pel.ledger.index import EMPTY, IndexProof, parse_extension, verify_index_proof
+from pel.ledger.index import (
+    EMPTY,
+    IndexProof,
+    MemoryIndex,
+    parse_extension,
+    verify_index_proof,
+)
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint
 from pel.node.agency_node import Node
 from tests import factories as f
@@ -93,6 +99,19 @@ def test_index_survives_a_restart_and_a_log_without_index_keeps_plain_checkpoint
     with pytest.raises(NotFoundError) as caught:
         node.log.index_proof(pw("PWX"), 4)
     assert caught.value.code == "no_index"
+    # Switched on again: indexed anew from the first entry, over the stale rows.
+    node.log.index = True
+    submit(node, ["PWY", "PWQ"])
+    again = node.log.integrate()
+    assert again is not None and again.checkpoint.size == 6
+    for name, want in [("PWX", (0, 2)), ("PWY", (1, 4)), ("PWZ", (3,)), ("PWQ", (5,))]:
+        proof = node.log.index_proof(pw(name), 6)
+        assert proof.indexes == want
+        verify_index_proof(proof, pw(name), node.log.index_root(6))
+    rebuilt = MemoryIndex()
+    for i, pwid in enumerate([pw(n) for n in ["PWX", "PWY", "PWX", "PWZ", "PWY", "PWQ"]]):
+        rebuilt.add(i, pwid)
+    assert rebuilt.root() == node.log.index_root(6)
 
 
 def _body(note: bytes) -> bytes:
