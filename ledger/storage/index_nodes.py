@@ -11,6 +11,7 @@ from pel.ledger.index import Node, Path
 from pel.ledger.storage.models import IndexNodeRow
 
 INDEX_NODES = IndexNodeRow.__table__
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
 
 
 def encode_path(path: Path) -> bytes:
@@ -22,24 +23,31 @@ def encode_path(path: Path) -> bytes:
 
 class SqlIndexNodes:
     """Reads the index as of tree size ``version`` through an open connection: each
-    path's row with the largest version ≤ ``version`` (one index seek per path)."""
+    path's row with the largest version ≤ ``version``. A batch of paths is one query, in
+    which each path is one index seek (the top paths have a row per checkpoint)."""
 
     def __init__(self, conn: Any, version: int) -> None:
         self._conn = conn
         self._version = version
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self._sql = (
-            f"SELECT hash, key, value FROM {INDEX_NODES.name} WHERE path = {mark} "
-            f"AND version <= {mark} ORDER BY version DESC LIMIT 1"
-        )
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
     def read_nodes(self, paths: Sequence[Path]) -> Mapping[Path, Node]:
+        by_key = {encode_path(p): p for p in paths}
+        keys = list(by_key)
         out: dict[Path, Node] = {}
-        for path in paths:
-            row = self._conn.exec_driver_sql(self._sql, (encode_path(path), self._version)).first()
-            if row is not None:
-                h, k, v = row
-                out[path] = Node(
+        m, t = self._mark, INDEX_NODES.name
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            values = ", ".join([f"({m})"] * len(chunk))
+            sql = (
+                f"WITH p(path) AS (VALUES {values}), "
+                f"q AS (SELECT p.path AS path, (SELECT max(version) FROM {t} x "
+                f"WHERE x.path = p.path AND x.version <= {m}) AS v FROM p) "
+                f"SELECT n.path, n.hash, n.key, n.value FROM q JOIN {t} n "
+                "ON n.path = q.path AND n.version = q.v"
+            )
+            for path, h, k, v in self._conn.exec_driver_sql(sql, (*chunk, self._version)):
+                out[by_key[bytes(path)]] = Node(
                     bytes(h), None if k is None else bytes(k), None if v is None else bytes(v)
                 )
         return out

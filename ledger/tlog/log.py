@@ -150,19 +150,25 @@ class _NoIndexNodes:
 class _CachedIndexNodes:
     """The integrator's view of the latest index: nodes read once stay here (and the
     nodes each checkpoint writes replace theirs), so a batch reads only what it has not
-    seen; ``None`` marks a path known to be empty."""
+    seen; ``None`` marks a path known to be empty. A ``complete`` cache holds every node
+    of the tree (it was built here from the empty tree): a path it lacks is empty,
+    without a read."""
 
-    def __init__(self, cache: dict[IndexPath, Node | None], stored: Any) -> None:
+    def __init__(self, cache: dict[IndexPath, Node | None], stored: Any, *, complete: bool) -> None:
         self._cache = cache
         self._stored = stored
+        self._complete = complete
 
     def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
-        missing = [p for p in paths if p not in self._cache]
+        cache = self._cache
+        if self._complete:
+            return {p: n for p in paths if (n := cache.get(p)) is not None}
+        missing = [p for p in paths if p not in cache]
         if missing:
             found = self._stored.read_nodes(missing)
             for p in missing:
-                self._cache[p] = found.get(p)
-        return {p: n for p in paths if (n := self._cache[p]) is not None}
+                cache[p] = found.get(p)
+        return {p: n for p in paths if (n := cache[p]) is not None}
 
 
 class Log:
@@ -188,6 +194,7 @@ class Log:
         self.index = index
         self._index_cache: dict[IndexPath, Node | None] = {}
         self._index_cache_size = -1
+        self._index_cache_complete = False
         self.log_key = log_key
         self.origin = log_key.name
         self._signer = signer
@@ -204,6 +211,7 @@ class Log:
         # Leaf hashes of entries this process committed and has not integrated yet:
         # (index of the first, hashes), contiguous; guarded by the write lock.
         self._leaves: tuple[int, list[bytes]] = (0, [])
+        self._pwids: list[str] = []  # the PWIDs of those entries, beside their hashes
 
     @property
     def tile_file_path(self) -> Path | None:
@@ -296,15 +304,16 @@ class Log:
         if not records:
             return []
         with self._write_lock:
-            results, first, leaves = self._append_locked(records)
+            results, first, leaves, pwids = self._append_locked(records)
             if leaves:
-                self._remember_leaves(first, leaves)
+                self._remember_leaves(first, leaves, pwids)
         return results
 
     def _append_locked(
         self, records: Sequence[PreparedRecord]
-    ) -> tuple[list[Appended], int, list[bytes]]:
-        """:meth:`append`'s transaction; also the first new index and the new leaf hashes."""
+    ) -> tuple[list[Appended], int, list[bytes], list[str]]:
+        """:meth:`append`'s transaction; also the first new index, the new leaf hashes and
+        the new entries' PWIDs."""
         with self.engine.begin() as conn:
             # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
             next_index = int(
@@ -320,6 +329,7 @@ class Log:
             results: list[Appended] = []
             rows: list[tuple[int, str, str, str, bytes]] = []
             leaves: list[bytes] = []
+            pwids: list[str] = []
             problems: list[tuple[int, LedgerError]] = []
             for pos, rec in enumerate(records):
                 prior = known.get(rec.record_id)
@@ -373,6 +383,7 @@ class Log:
                 idx = next_index + len(rows)
                 rows.append((idx, rec.record_id, rec.pwid, rec.type, rec.entry))
                 leaves.append(rec.leaf_hash)
+                pwids.append(rec.pwid)
                 known[rec.record_id] = (idx, rec.pwid, rec.entry)
                 results.append(Appended(idx, rec.leaf_hash, rec.record_id))
             if problems:
@@ -382,17 +393,18 @@ class Log:
                 conn.execute(
                     update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
                 )
-        return results, next_index, leaves
+        return results, next_index, leaves, pwids
 
-    def _remember_leaves(self, first: int, leaves: list[bytes]) -> None:
-        """Keep the leaf hashes of entries just committed at ``first``…, so that
-        :meth:`integrate` need not read those entries back and hash them again."""
+    def _remember_leaves(self, first: int, leaves: list[bytes], pwids: list[str]) -> None:
+        """Keep the leaf hashes (and PWIDs) of entries just committed at ``first``…, so
+        that :meth:`integrate` need not read those entries back and hash them again."""
         if self._signer is None:
             return  # this process never integrates
         start, held = self._leaves
         if first != start + len(held) or len(held) > _MAX_HELD_LEAVES:
-            start, held = first, []  # another writer, or a stalled integrator
+            start, held, self._pwids = first, [], []  # another writer, or a stalled integrator
         held.extend(leaves)
+        self._pwids.extend(pwids)
         self._leaves = (start, held)
 
     def _held_leaves(self, old: int, new: int) -> list[bytes] | None:
@@ -403,12 +415,20 @@ class Log:
             return held[old - start : new - start]
         return None
 
+    def _held_pwids(self, old: int, new: int) -> list[str] | None:
+        """The PWIDs of entries ``old`` ≤ index < ``new``, as :meth:`_held_leaves`."""
+        start, held = self._leaves
+        if start <= old and new <= start + len(held) == start + len(self._pwids):
+            return self._pwids[old - start : new - start]
+        return None
+
     def _forget_leaves(self, size: int) -> None:
         start, held = self._leaves
         if size >= start + len(held):
-            self._leaves = (size, [])
+            self._leaves, self._pwids = (size, []), []
         elif size > start:
             self._leaves = (size, held[size - start :])
+            self._pwids = self._pwids[size - start :]
 
     @staticmethod
     def _insert_entries(conn: Any, rows: list[tuple[int, str, str, str, bytes]]) -> None:
@@ -509,6 +529,7 @@ class Log:
             except BaseException:
                 self._builder = None
                 self._index_cache, self._index_cache_size = {}, -1
+                self._index_cache_complete = False
                 raise
             if self.index:
                 self._index_cache.update(index_nodes)
@@ -537,16 +558,23 @@ class Log:
         stale = start != old or self._index_cache_size != old
         if stale or len(self._index_cache) > _MAX_INDEX_CACHE:
             self._index_cache = {}
+            # Built from the empty tree here, the cache holds every node of it.
+            self._index_cache_complete = start == 0
         self._index_cache_size = -1  # until this integration commits
         appended: dict[bytes, list[int]] = {}
         for idx, pwid in self._index_entries(conn, start, new):
             appended.setdefault(key_of(pwid), []).append(idx)
         stored: Any = SqlIndexNodes(conn, old) if start == old else _NoIndexNodes()
-        result = update_index(_CachedIndexNodes(self._index_cache, stored), appended)
+        reader = _CachedIndexNodes(self._index_cache, stored, complete=self._index_cache_complete)
+        result = update_index(reader, appended)
         return result.root, result.nodes
 
     def _index_entries(self, conn: Any, start: int, end: int) -> list[tuple[int, str]]:
-        """``(index, pwid)`` of the entries ``start`` ≤ index < ``end``, in order."""
+        """``(index, pwid)`` of the entries ``start`` ≤ index < ``end``, in order (from
+        what this process appended, else read back)."""
+        held = self._held_pwids(start, end)
+        if held is not None:
+            return list(enumerate(held, start))
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         rows = conn.exec_driver_sql(
             f"SELECT idx, pwid FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} "
