@@ -2,7 +2,7 @@
 
 1. Ingest over HTTP with the index on and off (``PEL_INDEX``): ``pel serve`` in its
    own process, batches of 1 000 drafts from a few clients until a checkpoint covers
-   them all (:mod:`bench.ingest`), on SQLite; alternated, best of two each way.
+   them all (:mod:`bench.ingest`), on SQLite; alternated, best of three each way.
 2. The log alone, index on and off: the same signed records appended and integrated
    (batches of 1 000, a checkpoint per batch, as the sequencer does), on SQLite and,
    when reachable, PostgreSQL — the index's whole cost with nothing around it. Its
@@ -114,10 +114,10 @@ def compare(node: Node, urls: list[str], records: list[PreparedRecord], label: s
 
 
 def over_http(directory: Path, records: int, clients: int = 3) -> None:
-    """End-to-end ingest with ``PEL_INDEX`` on and off, alternated, best of two."""
+    """End-to-end ingest with ``PEL_INDEX`` on and off, alternated, best of three each."""
     bodies = _bodies(records, seed=7, ids="filing")
     best: dict[bool, float] = {}
-    for n, on in enumerate((True, False, True, False)):
+    for n, on in enumerate((True, False) * 3):
         d = directory / f"http-{n}"
         info = init_node(d)
         os.environ["PEL_INDEX"] = "true" if on else "false"
