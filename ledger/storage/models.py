@@ -94,6 +94,8 @@ class IndexNodeRow(SQLModel, table=True):
     prefix bits, left-aligned in whole bytes; ``key``/``value`` are set for a leaf."""
 
     __tablename__ = "index_nodes"
+    # Found by its key alone: on SQLite one B-tree, not a rowid table and an index.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     path: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
     version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
