@@ -24,7 +24,7 @@ from pel.ledger.federation.index_evidence import (
     verify_index_evidence,
 )
 from pel.ledger.federation.mirror_store import MirrorStore
-from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList
 from pel.ledger.storage.engine import create_schema, make_engine
 from pel.ledger.tlog.log import Log
 from pel.node.agency_node import Node
@@ -107,6 +107,17 @@ def test_an_index_that_omits_a_record_is_caught_with_offline_evidence(
     assert evidence.index == 12 and evidence.pwid == f.PWID
     how = verify_index_evidence(evidence, parse_vkey(info["log_vkey"]))
     assert "leaves out entry 12" in how
+    # `pel evidence verify` checks it with the trust list alone.
+    trust = tmp_path / "trust.json"
+    trust.write_text(SignedTrustList(trust_of(url, info)).to_json())
+    code, out, err = run("evidence", "verify", str(path), "--trust", str(trust))
+    assert code == 0, err
+    assert out.startswith("wrong index proven: TH-SSO's log sso.go.th/pel") and "entry 12" in out
+    forged = json.loads(path.read_text())
+    forged["index"] = 11
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    code, _, err = run("evidence", "verify", str(tmp_path / "forged.json"), "--trust", str(trust))
+    assert code == 1 and "[bad_evidence]" in err
     # The evidence stands on its own: a changed part of it is refused.
     other = IndexEvidence(**{**evidence.__dict__, "index": 11})
     with pytest.raises(EvidenceError):
@@ -115,8 +126,8 @@ def test_an_index_that_omits_a_record_is_caught_with_offline_evidence(
         verify_index_evidence(evidence, parse_vkey(info["witness_vkey"]))
 
 
-def follower_of(url: str, info: dict, engine: Engine) -> MirrorFollower:
-    """A mirror at MY-PERKESO following the served TH-SSO node (and nothing else)."""
+def trust_of(url: str, info: dict) -> TrustList:
+    """A federation of the served TH-SSO node and a MY-PERKESO with fresh keys."""
     me = NoteSigner("perkeso.gov.my/pel", SigningKey.generate())
     th = Member(
         agency="TH-SSO", country="TH", name="TH-SSO", role="both", origin="sso.go.th/pel",
@@ -129,7 +140,12 @@ def follower_of(url: str, info: dict, engine: Engine) -> MirrorFollower:
         issuer_key=SigningKey.generate().public_key.to_base64(),
         witness_key=CosignatureSigner("perkeso.gov.my/witness", SigningKey.generate()).vkey,
     )  # fmt: skip
-    tl = TrustList(federation="t", version=1, members=(th, my), witness_quorum=1, threshold=2)
+    return TrustList(federation="t", version=1, members=(th, my), witness_quorum=1, threshold=2)
+
+
+def follower_of(url: str, info: dict, engine: Engine) -> MirrorFollower:
+    """A mirror at MY-PERKESO following the served TH-SSO node (and nothing else)."""
+    tl = trust_of(url, info)
     return MirrorFollower(MirrorStore(engine), lambda: tl, "MY-PERKESO", gossip_interval=None)
 
 
