@@ -3,7 +3,8 @@
 The worker's records in this node's own log and in the logs it mirrors. Only for the
 worker's agencies and the worker (see ``node.bundle.authorise``): 401 without
 credentials, 403 when they do not grant this worker, and only then 404 when neither
-the log nor a mirror holds a record of the worker.
+the log nor a mirror holds a record of the worker and no witnessed checkpoint of the
+log proves their absence (the part carries that index proof: ``completeness``).
 """
 
 from __future__ import annotations
