@@ -13,7 +13,18 @@ from pel.api.credentials import NoCredentialsInURL, keep_query_strings_out_of_ac
 from pel.api.deps import read_policy, single_query_values
 from pel.api.errors import install_error_handlers
 from pel.api.limits import BodyLimitMiddleware
-from pel.api.routers import access_log, law, mirror, proofs, pwids, records, tiles, web, witness
+from pel.api.routers import (
+    access_log,
+    index,
+    law,
+    mirror,
+    proofs,
+    pwids,
+    records,
+    tiles,
+    web,
+    witness,
+)
 from pel.api.routers import node_info as node_router
 from pel.api.schemas import install_openapi
 from pel.node.agency_node import Node
@@ -63,6 +74,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(pwids.router)
     app.include_router(law.router)
     app.include_router(access_log.router)
+    app.include_router(index.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
     # The worker's page, served by one member's node, asks every member's node for the

@@ -119,7 +119,7 @@ class Node:
         self.mirroring: MirrorFollower | None = None
         self._trust_stamp: tuple[int, float] | None = None
         self.refresh_trust_list()
-        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer)
+        self.log = Log(self.engine, self.log_verifier, signer=self.log_signer, index=settings.index)
         self.log.rules = self.entry_rules()
         self.log.map_fn = parallel_map
         self._install_keys()

@@ -2,6 +2,8 @@
 merge of every member's part into one bundle.
 
 A node's part holds the pwid's records in its own log and in every log it mirrors
+and, for its own log, the index proof of the pwid's complete list at its witnessed
+checkpoint — also when the list is empty, so a part may prove absence alone
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
 chosen set with the enrolment and every correction of those — each with a tlog-proof
 against the newest checkpoint of that log that carries the trust list's witness
@@ -17,6 +19,7 @@ issuer keys, and the worker by a request signed with their holder key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +32,10 @@ from pel.crypto.note import NoteSignature, add_signatures, parse_note
 from pel.ledger.bundles.bundle import (
     Bundle,
     BundleError,
+    BundleIndex,
     build_bundle,
     make_entry,
+    make_index,
     merge_bundles,
     verify_bundle,
 )
@@ -192,7 +197,8 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
     """
     trust_list = _trust(node)
     logs, left_out = _held(node, pwid, trust_list)
-    if not logs and not left_out:
+    completeness = _completeness(node, pwid, trust_list, logs)
+    if not logs and not left_out and not completeness:
         raise NotFoundError("this node holds no records of that worker (in its log or mirrors)")
     keep = _chosen(logs, record_ids)
     entries = []
@@ -216,7 +222,25 @@ def build_part(node: Node, pwid: str, record_ids: Iterable[str] | None = None) -
                     f"(checkpoint of size {size}): the stored data is damaged"
                 ) from None
             entries.append(make_entry(r, i, path, note))
-    return BundlePart(build_bundle(pwid, trust_list, entries), pending, left_out)
+    if record_ids is not None:
+        completeness = []  # a chosen set is not complete by design
+    return BundlePart(build_bundle(pwid, trust_list, entries, completeness), pending, left_out)
+
+
+def _completeness(
+    node: Node, pwid: str, trust_list: TrustList, logs: dict[str, _Held]
+) -> list[BundleIndex]:
+    """The index proof of ``pwid``'s complete list in this node's own log at its
+    witnessed checkpoint (when that checkpoint commits to an index). Each member's
+    node gives its own log's; a mirror checks a log's index but does not vouch for it."""
+    out: list[BundleIndex] = []
+    own = logs.get(node.settings.origin)
+    witnessed = own.witnessed if own else witnessed_checkpoint(node, trust_list)
+    if witnessed is not None and node.log.index:
+        size, note = witnessed
+        with contextlib.suppress(NotFoundError):  # a checkpoint from before the index
+            out.append(make_index(node.log.index_proof(pwid, size), note))
+    return out
 
 
 # ---- across the federation ------------------------------------------------------
@@ -284,7 +308,7 @@ def assemble(
             part = Bundle.from_json(text)
             if part.pwid != pwid:
                 raise BundleError("pwid_mismatch", "the part is of another worker")
-            if part.records:  # a part is checked like a bundle before it is merged
+            if part.records or part.completeness:  # checked like a bundle before merging
                 verify_bundle(part, trust_list)
                 parts.append(part)
         except LedgerError as exc:
@@ -294,7 +318,7 @@ def assemble(
             pending[url] = waiting
         if flagged:
             left_out[url] = flagged
-    if not parts:
+    if not any(p.records for p in parts):
         unasked = f" (not asked, no credential for them: {', '.join(skipped)})" if skipped else ""
         raise BundleError(
             "no_records",

@@ -46,6 +46,10 @@ class NodeSettings(BaseSettings):
     max_batch_records: int = Field(10_000, gt=0, description="Most records in one POST")
     max_request_bytes: int = Field(64 << 20, gt=0, description="Largest request body accepted")
     full_check_on_start: bool = Field(True, description="Rehash every entry at start-up")
+    index: bool = Field(
+        True,
+        description="Keep the verifiable index of PWIDs and commit its root in each checkpoint",
+    )
     prewarm_tiles: bool = Field(
         True, description="Read the stored tiles once after start-up, in the background"
     )

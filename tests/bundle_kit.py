@@ -12,8 +12,16 @@ from pel.crypto.keys import SigningKey
 from pel.crypto.mldsa import MLDSASigningKey
 from pel.crypto.note import NoteSigner, add_signatures
 from pel.crypto.record import sign_record
-from pel.ledger.bundles.bundle import Bundle, BundleEntry, build_bundle, make_entry
+from pel.ledger.bundles.bundle import (
+    Bundle,
+    BundleEntry,
+    BundleIndex,
+    build_bundle,
+    make_entry,
+    make_index,
+)
 from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.index import MemoryIndex, extension_line
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.memory import DictHashReader
 from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
@@ -35,6 +43,7 @@ class KitLog:
     pq: MLDSACosignatureSigner
     tree: DictHashReader = field(default_factory=DictHashReader)
     records: list[dict[str, Any]] = field(default_factory=list)
+    index: MemoryIndex = field(default_factory=MemoryIndex)
 
 
 class Kit:
@@ -85,6 +94,7 @@ class Kit:
         k = self.logs[agency]
         record = sign_record({**draft, "issuer": agency}, k.issuer)
         k.tree.append(hash_leaf(canonicalize(record)))
+        k.index.add(len(k.records), record["pwid"])
         k.records.append(record)
         return record
 
@@ -94,7 +104,7 @@ class Kit:
         """The log's current checkpoint, cosigned by ``cosigners`` other members (all),
         each with its ML-DSA-44 key (``pq``) and its Ed25519 key (``ed``)."""
         k = self.logs[agency]
-        cp = Checkpoint(k.log.name, k.tree.size, k.tree.root())
+        cp = Checkpoint(k.log.name, k.tree.size, k.tree.root(), (extension_line(k.index.root()),))
         note = sign_checkpoint(cp, k.log)
         others = [o for o in self.logs.values() if o.agency != agency]
         if cosigners is not None:
@@ -111,7 +121,18 @@ class Kit:
             make_entry(r, i, k.tree.inclusion_proof(i, size), note) for i, r in enumerate(k.records)
         ]
 
-    def bundle(self, pwid: str, *agencies: str, **notes: bytes) -> Bundle:
+    def completeness(self, agency: str, pwid: str, note: bytes | None = None) -> BundleIndex:
+        """``agency``'s log's index proof for ``pwid`` against its checkpoint ``note``."""
+        k = self.logs[agency]
+        return make_index(k.index.proof(pwid), note or self.checkpoint(agency))
+
+    def bundle(self, pwid: str, *agencies: str, complete: bool = False, **notes: bytes) -> Bundle:
+        """``pwid``'s records in ``agencies``' logs (all), with every log's index proof
+        when ``complete``."""
         agencies = agencies or tuple(self.logs)
-        entries = [e for a in agencies for e in self.entries(a, notes.get(a))]
-        return build_bundle(pwid, self.trust_list, entries)
+        notes = {a: notes.get(a) or self.checkpoint(a) for a in self.logs}
+        entries = [
+            e for a in agencies for e in self.entries(a, notes[a]) if e.record["pwid"] == pwid
+        ]
+        indexes = [self.completeness(a, pwid, notes[a]) for a in self.logs] if complete else []
+        return build_bundle(pwid, self.trust_list, entries, indexes)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"crypto": 0, "ledger": 1, "node": 2, "api": 3, "web": 0}
 COMPOSITION_ROOT = Path("node/server.py")
 IMPURE = ("sqlmodel", "sqlalchemy", "fastapi", "httpx", "uvicorn", "psycopg", "socket", "time")
-PURE_ROOMS = ("crypto", "ledger/merkle")
+PURE_ROOMS = ("crypto", "ledger/merkle", "ledger/index")
 
 
 def _modules() -> list[Path]:

@@ -4,7 +4,9 @@ The worker's records in this node's own log and in the logs it mirrors. Only for
 worker's agencies, this agency's staff and the worker (the read policy, ``node.access``,
 has granted the request before this runs): 401 without credentials, 403 when they do
 not grant this worker, and only then 404 when neither the log nor a mirror holds a
-record of the worker. Every part handed out is in the access record.
+record of the worker and no witnessed checkpoint of the log proves their absence (the
+part carries that index proof: ``completeness``). Every part handed out is in the
+access record.
 """
 
 from __future__ import annotations

@@ -5,7 +5,15 @@ A bundle is one JSON document in RFC 8785 canonical form (UTF-8, nothing else)::
     {"format": "pel-bundle/v1",
      "pwid": "<PWID>",
      "trust_list": {"version": <int>, "digest": "<TrustList.digest() of that version>"},
-     "records": [{"record": {<signed record>}, "proof": "<C2SP tlog-proof text>"}, …]}
+     "records": [{"record": {<signed record>}, "proof": "<C2SP tlog-proof text>"}, …],
+     "completeness": [{"checkpoint": "<cosigned checkpoint note>",
+                       "proof": {<index proof, ledger.index.proof>}}, …]}
+
+``completeness`` (present only when not empty, one item per log, by origin) proves,
+for each log, the complete list of the pwid's indexes in that log below the
+checkpoint's size, against the index root the checkpoint commits to
+(``docs/completeness.md``). Every listed index must be a record of the bundle: a
+record left out is refused as ``incomplete``, naming the log and the index.
 
 Each record's RFC 8785 form is exactly its log entry, so its leaf hash is
 SHA-256(0x00 ‖ JCS(record)) and each ``proof`` can be checked by any tlog-proof
@@ -22,10 +30,10 @@ amendment replaces its target's body. :func:`summarise` turns the result into wh
 a person asks: per host state, months of contributions by branch, insured earnings
 by currency, entitlements and their status.
 
-What a bundle cannot show offline: a correction that was *withheld*. A bundle from
-which a revocation was left out (with its record kept) still verifies, because a
-proof of inclusion says nothing about what else the log holds; only asking the log
-(or a mirror) for the pwid's records can tell.
+A proof of inclusion says nothing about what else a log holds: only the
+completeness proofs show that no record (a revocation, an amendment) was withheld.
+A log of the trust list without one is reported as not proven complete; with
+``require_complete`` every log of the trust list must have one.
 
 Errors (all :class:`BundleError`, code in brackets)::
 
@@ -33,6 +41,7 @@ Errors (all :class:`BundleError`, code in brackets)::
     unknown_issuer  bad_record_signature  bad_proof  bad_checkpoint  wrong_log
     bad_checkpoint_signature  unknown_signature  bad_cosignature  no_quorum  retired_key
     bad_inclusion_proof  not_ordered  duplicate_record  missing_target  target_mismatch
+    incomplete  bad_index_proof  no_index  index_mismatch
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ from pel.ledger.errors import (
 )
 from pel.ledger.federation.quorum import enforce
 from pel.ledger.federation.trust_list import Member, TrustList, posix_time
+from pel.ledger.index import IndexProof, parse_extension, verify_index_proof
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.records import validate_record
@@ -68,6 +78,7 @@ from pel.ledger.tlog.tlog_proof import TlogProof, format_proof, parse_proof
 
 FORMAT = "pel-bundle/v1"
 _KEYS = {"format", "pwid", "trust_list", "records"}
+_OPTIONAL = {"completeness"}
 
 
 # ---- the document ---------------------------------------------------------------
@@ -85,6 +96,23 @@ class BundleEntry:
 
 
 @dataclass(frozen=True)
+class BundleIndex:
+    """One log's index proof: the pwid's complete list of indexes in the log below the
+    size of ``checkpoint`` (a cosigned note), proven against the root it commits to."""
+
+    checkpoint: str
+    proof: dict[str, Any]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "proof": self.proof}
+
+    @property
+    def origin_and_size(self) -> tuple[str, int]:
+        cp = Checkpoint.parse(parse_note(self.checkpoint.encode()).text)
+        return cp.origin, cp.size
+
+
+@dataclass(frozen=True)
 class Bundle:
     """A worker's bundle; :meth:`to_json` writes its canonical form."""
 
@@ -92,14 +120,18 @@ class Bundle:
     trust_version: int
     trust_digest: str
     records: tuple[BundleEntry, ...] = ()
+    completeness: tuple[BundleIndex, ...] = ()
 
     def to_obj(self) -> dict[str, Any]:
-        return {
+        obj: dict[str, Any] = {
             "format": FORMAT,
             "pwid": self.pwid,
             "trust_list": {"version": self.trust_version, "digest": self.trust_digest},
             "records": [e.to_obj() for e in self.records],
         }
+        if self.completeness:
+            obj["completeness"] = [c.to_obj() for c in self.completeness]
+        return obj
 
     def to_bytes(self) -> bytes:
         """The RFC 8785 canonical UTF-8 bytes: what is stored, sent and hashed."""
@@ -142,8 +174,11 @@ class Bundle:
 
     @classmethod
     def _from_obj(cls, data: Any) -> Bundle:
-        if not isinstance(data, dict) or set(data) != _KEYS:
-            raise BundleError("bad_format", f"a bundle holds exactly {sorted(_KEYS)}")
+        if not isinstance(data, dict) or not _KEYS <= set(data) <= _KEYS | _OPTIONAL:
+            raise BundleError(
+                "bad_format",
+                f"a bundle holds exactly {sorted(_KEYS)}, and may hold {sorted(_OPTIONAL)}",
+            )
         if data["format"] != FORMAT:
             raise BundleError("bad_format", f"the bundle's format is not {FORMAT!r}")
         tl = data["trust_list"]
@@ -171,7 +206,23 @@ class Bundle:
                     "bad_format", f"records[{i}] must be {{record: object, proof: string}}"
                 )
             entries.append(BundleEntry(item["record"], item["proof"]))
-        return cls(data["pwid"], tl["version"], tl["digest"], tuple(entries))
+        completeness = []
+        items = data.get("completeness", [])
+        if not isinstance(items, list) or ("completeness" in data and not items):
+            raise BundleError("bad_format", "completeness must be a non-empty list")
+        for i, item in enumerate(items):
+            if (
+                not isinstance(item, dict)
+                or set(item) != {"checkpoint", "proof"}
+                or not isinstance(item["checkpoint"], str)
+                or not isinstance(item["proof"], dict)
+            ):
+                raise BundleError(
+                    "bad_format",
+                    f"completeness[{i}] must be {{checkpoint: string, proof: object}}",
+                )
+            completeness.append(BundleIndex(item["checkpoint"], item["proof"]))
+        return cls(data["pwid"], tl["version"], tl["digest"], tuple(entries), tuple(completeness))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -201,10 +252,36 @@ def _sort_key(entry: BundleEntry) -> tuple[str, int]:
     return origin, proof.index
 
 
-def build_bundle(pwid: str, trust_list: TrustList, entries: Iterable[BundleEntry]) -> Bundle:
+def make_index(proof: IndexProof, note: bytes) -> BundleIndex:
+    """A log's completeness item: ``proof`` against the cosigned checkpoint ``note``."""
+    return BundleIndex(note.decode("utf-8"), proof.to_json())
+
+
+def _chosen_indexes(items: Iterable[BundleIndex]) -> tuple[BundleIndex, ...]:
+    """One completeness item per log, the one of the largest checkpoint, by origin."""
+    best: dict[str, tuple[int, BundleIndex]] = {}
+    for item in items:
+        try:
+            origin, size = item.origin_and_size
+        except (CryptoError, LedgerError) as exc:
+            raise BundleError(
+                "bad_checkpoint", f"a completeness checkpoint is malformed: {exc.message}"
+            ) from None
+        if origin not in best or size > best[origin][0]:
+            best[origin] = (size, item)
+    return tuple(best[o][1] for o in sorted(best))
+
+
+def build_bundle(
+    pwid: str,
+    trust_list: TrustList,
+    entries: Iterable[BundleEntry],
+    completeness: Iterable[BundleIndex] = (),
+) -> Bundle:
     """A bundle of ``entries`` under ``trust_list``, in (origin, index) order, each record
     once (the same entry from two parts is kept once; a record appearing twice under
-    different proofs keeps the one against the larger checkpoint)."""
+    different proofs keeps the one against the larger checkpoint), with one
+    completeness item per log (the one against the larger checkpoint)."""
     chosen: dict[tuple[str, int], BundleEntry] = {}
     sizes: dict[tuple[str, int], int] = {}
     for e in entries:
@@ -213,7 +290,9 @@ def build_bundle(pwid: str, trust_list: TrustList, entries: Iterable[BundleEntry
         if key not in chosen or size > sizes[key]:
             chosen[key], sizes[key] = e, size
     ordered = tuple(chosen[k] for k in sorted(chosen))
-    return Bundle(pwid, trust_list.version, trust_list.digest(), ordered)
+    return Bundle(
+        pwid, trust_list.version, trust_list.digest(), ordered, _chosen_indexes(completeness)
+    )
 
 
 def merge_bundles(parts: Sequence[Bundle], trust_list: TrustList) -> Bundle:
@@ -234,7 +313,12 @@ def merge_bundles(parts: Sequence[Bundle], trust_list: TrustList) -> Bundle:
                 f"a part names trust-list version {p.trust_version}, not version "
                 f"{trust_list.version} that this merge uses",
             )
-    return build_bundle(pwid, trust_list, [e for p in parts for e in p.records])
+    return build_bundle(
+        pwid,
+        trust_list,
+        [e for p in parts for e in p.records],
+        [c for p in parts for c in p.completeness],
+    )
 
 
 # ---- verification ---------------------------------------------------------------
@@ -272,13 +356,28 @@ class VerifiedRecord:
 
 
 @dataclass(frozen=True)
+class LogCompleteness:
+    """A log in which the bundle is proven to hold all of the worker's records below
+    ``size`` (``indexes``: where they are)."""
+
+    agency: str
+    origin: str
+    size: int
+    indexes: tuple[int, ...]
+    cosigners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BundleReport:
-    """What a verified bundle proves."""
+    """What a verified bundle proves; ``unproven``: the trust list's logs for which the
+    bundle carries no completeness proof (origins)."""
 
     pwid: str
     trust_version: int
     digest: str
     records: tuple[VerifiedRecord, ...]
+    complete: tuple[LogCompleteness, ...] = ()
+    unproven: tuple[str, ...] = ()
 
     @property
     def home_country(self) -> str:
@@ -526,8 +625,78 @@ def _apply_corrections(verified: list[VerifiedRecord]) -> list[VerifiedRecord]:
     return out
 
 
+def _verify_completeness(
+    items: Sequence[BundleIndex],
+    pwid: str,
+    trust_list: TrustList,
+    verified: Sequence[VerifiedRecord],
+) -> list[LogCompleteness]:
+    """Check each log's index proof, then that every index it lists is in the bundle."""
+    out: list[LogCompleteness] = []
+    last = ""
+    for item in items:
+        note = item.checkpoint.encode("utf-8")
+        try:
+            origin, _ = item.origin_and_size
+        except (CryptoError, LedgerError) as exc:
+            raise BundleError(
+                "bad_checkpoint", f"a completeness checkpoint is malformed: {exc.message}"
+            ) from None
+        if origin <= last:
+            raise BundleError("not_ordered", "completeness items must be by origin, each once")
+        last = origin
+        member = trust_list.member_for_origin(origin)
+        if member is None:
+            raise BundleError(
+                "wrong_log", f"a completeness proof is for {origin!r}, not a member's log"
+            )
+        checkpoint, cosigners = _check_checkpoint(note, member, trust_list)
+        try:
+            root = parse_extension(checkpoint.extensions)
+        except ProofError as exc:
+            raise BundleError("no_index", f"{member.agency}'s checkpoint: {exc.message}") from None
+        if root is None:
+            raise BundleError(
+                "no_index",
+                f"{member.agency}'s checkpoint at size {checkpoint.size} commits to no index",
+            )
+        where = f"{member.agency}'s log ({origin})"
+        try:
+            proof = IndexProof.from_json(item.proof)
+            if proof.size != checkpoint.size:
+                raise ProofError(f"it is for size {proof.size}, its checkpoint {checkpoint.size}")
+            verify_index_proof(proof, pwid, root)
+        except ProofError as exc:
+            raise BundleError(
+                "bad_index_proof", f"the index proof of {where} does not verify: {exc.message}"
+            ) from None
+        held = {v.index for v in verified if v.member.origin == origin}
+        for index in proof.indexes:
+            if index not in held:
+                raise BundleError(
+                    "incomplete",
+                    f"the bundle leaves out entry {index} of {where}, one of this worker's "
+                    f"records by the log's index at size {checkpoint.size}",
+                )
+        listed = set(proof.indexes)
+        for index in sorted(held):
+            if index < checkpoint.size and index not in listed:
+                raise BundleError(
+                    "index_mismatch",
+                    f"entry {index} of {where} is this worker's record, but the log's index "
+                    f"at size {checkpoint.size} does not list it",
+                )
+        out.append(
+            LogCompleteness(member.agency, origin, checkpoint.size, proof.indexes, cosigners)
+        )
+    return out
+
+
 def verify_bundle(
-    bundle: str | bytes | Bundle, trust: TrustList | Sequence[TrustList]
+    bundle: str | bytes | Bundle,
+    trust: TrustList | Sequence[TrustList],
+    *,
+    require_complete: bool = False,
 ) -> BundleReport:
     """Verify a bundle offline against the trust list (or a verified chain of versions).
 
@@ -558,7 +727,7 @@ def verify_bundle(
         check_pwid(parsed.pwid)
     except ValueError:
         raise BundleError("bad_format", "the bundle's pwid is not a PWID") from None
-    if not parsed.records:
+    if not parsed.records and not parsed.completeness:
         raise BundleError("bad_format", "the bundle holds no records")
     verified: list[VerifiedRecord] = []
     last: tuple[str, int] | None = None
@@ -577,8 +746,22 @@ def verify_bundle(
         keys.add(v.key)
         last = here
         verified.append(v)
+    complete = _verify_completeness(parsed.completeness, parsed.pwid, trust_list, verified)
+    proven = {c.origin for c in complete}
+    unproven = tuple(sorted(m.origin for m in trust_list.members if m.origin not in proven))
+    if require_complete and unproven:
+        raise BundleError(
+            "incomplete",
+            f"the bundle does not prove that it holds all of the worker's records in "
+            f"{', '.join(unproven)}",
+        )
     return BundleReport(
-        parsed.pwid, trust_list.version, digest, tuple(_apply_corrections(verified))
+        parsed.pwid,
+        trust_list.version,
+        digest,
+        tuple(_apply_corrections(verified)),
+        tuple(complete),
+        unproven,
     )
 
 
@@ -590,12 +773,15 @@ __all__ = [
     "Bundle",
     "BundleEntry",
     "BundleError",
+    "BundleIndex",
     "BundleReport",
+    "LogCompleteness",
     "StateSummary",
     "Summary",
     "VerifiedRecord",
     "build_bundle",
     "make_entry",
+    "make_index",
     "merge_bundles",
     "summarise",
     "verify_bundle",

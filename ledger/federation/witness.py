@@ -221,6 +221,17 @@ class Witness:
             if new.size == old.size:
                 if new.root != old.root:
                     raise ProofError("same tree size, different root hash")
+                if new.extensions != _body_of(old_note).extensions:
+                    # The same tree with another index root (an extension line): the log
+                    # would show two indexes at one size. Refused, so that cosigned
+                    # checkpoints of one size all commit to one index.
+                    raise WitnessError(
+                        f"checkpoint at size {new.size} has other extension lines than the "
+                        "one cosigned",
+                        code="conflicting_extension",
+                        http_status=409,
+                        latest_size=old.size,
+                    )
                 return
             verify_consistency(old.size, new.size, old.root, new.root, req.proof)
         except ProofError as exc:
@@ -246,6 +257,11 @@ class Witness:
         fork (same size, two roots) stops this witness cosigning the log."""
         evidence = fork_between(origin, old_note, req.note, req.proof if not proven else ())
         record_evidence(self.engine, evidence, proven=proven)
+
+
+def _body_of(note: bytes) -> Checkpoint:
+    """The checkpoint a stored (already verified) note states."""
+    return Checkpoint.parse(parse_note(note).text)
 
 
 def record_evidence(engine: Engine, evidence: ForkEvidence, *, proven: bool) -> bool:

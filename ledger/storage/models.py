@@ -16,6 +16,10 @@ the schema stores each thing once:
   SQLite, level-0 tiles' nodes go to the tile-node file instead
   (:mod:`ledger.storage.tilefile`), which proofs map rather than read.
 * ``checkpoints``: every signed checkpoint the log published, by tree size.
+* ``index_nodes``: the nodes of the log's verifiable index (:mod:`ledger.index`), each
+  under the tree size of the checkpoint that first committed it; a node as of size N
+  is the row of its path with the largest version ≤ N, so every checkpoint's index
+  stays provable. Only changed nodes are written at each checkpoint.
 * ``log_state``: one row: ``next_index`` (entries sequenced) and ``tree_size``
   (entries integrated and covered by the latest checkpoint). Updating this row is
   the log's write lock on both SQLite and PostgreSQL.
@@ -86,6 +90,21 @@ class CheckpointRow(SQLModel, table=True):
     published_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class IndexNodeRow(SQLModel, table=True):
+    """A node of the verifiable index: ``path`` is the depth (uint16, big-endian) then the
+    prefix bits, left-aligned in whole bytes; ``key``/``value`` are set for a leaf."""
+
+    __tablename__ = "index_nodes"
+    # Found by its key alone: on SQLite one B-tree, not a rowid table and an index.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    path: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    version: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
 class LogStateRow(SQLModel, table=True):
     """The single row holding the log's counters."""
 
@@ -152,6 +171,20 @@ class EvidenceRow(SQLModel, table=True):
     """Two signed checkpoints of one log that cannot both be true, with the failing proof."""
 
     __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    proven: bool = Field(sa_column=Column(Boolean, nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    found_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IndexEvidenceRow(SQLModel, table=True):
+    """Evidence that a mirrored log committed a wrong index (``pel-index-evidence/v1``),
+    or, when not ``proven``, the signed checkpoint whose index root the mirror's rebuilt
+    index did not reproduce."""
+
+    __tablename__ = "index_evidence"
 
     id: int | None = Field(default=None, primary_key=True)
     origin: str = Field(sa_column=Column(String(200), nullable=False, index=True))

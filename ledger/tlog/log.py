@@ -40,6 +40,21 @@ from pel.ledger.errors import (
     NotFoundError,
     RecordError,
 )
+from pel.ledger.index import (
+    IndexProof,
+    Node,
+    extension_line,
+    key_of,
+    parse_extension,
+    prove,
+    value_hash,
+)
+from pel.ledger.index import (
+    Path as IndexPath,
+)
+from pel.ledger.index import (
+    update as update_index,
+)
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
 from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from pel.ledger.merkle.proof import consistency_proof, tree_hash
@@ -50,6 +65,7 @@ from pel.ledger.merkle.tiles import (
 )
 from pel.ledger.records.entries import Appended, PreparedRecord
 from pel.ledger.storage.engine import check_database
+from pel.ledger.storage.index_nodes import SqlIndexNodes, write_index_nodes
 from pel.ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -85,6 +101,7 @@ STATE = LogStateRow.__table__
 COSIGNATURES = CosignatureRow.__table__
 
 _MAX_HELD_LEAVES = 1 << 21  # leaf hashes kept for the integrator (64 MiB at most)
+_MAX_INDEX_CACHE = 1 << 21  # index nodes kept by the integrator between checkpoints
 
 log = logging.getLogger("pel.log")
 
@@ -175,6 +192,37 @@ def _withdrawal_problem(rec: PreparedRecord, agreement_entry: bytes) -> RecordEr
     return None
 
 
+class _NoIndexNodes:
+    """An empty index: where it is built anew from the first entry."""
+
+    def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
+        return {}
+
+
+class _CachedIndexNodes:
+    """The integrator's view of the latest index: nodes read once stay here (and the
+    nodes each checkpoint writes replace theirs), so a batch reads only what it has not
+    seen; ``None`` marks a path known to be empty. A ``complete`` cache holds every node
+    of the tree (it was built here from the empty tree): a path it lacks is empty,
+    without a read."""
+
+    def __init__(self, cache: dict[IndexPath, Node | None], stored: Any, *, complete: bool) -> None:
+        self._cache = cache
+        self._stored = stored
+        self._complete = complete
+
+    def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
+        cache = self._cache
+        if self._complete:
+            return {p: n for p in paths if (n := cache.get(p)) is not None}
+        missing = [p for p in paths if p not in cache]
+        if missing:
+            found = self._stored.read_nodes(missing)
+            for p in missing:
+                cache[p] = found.get(p)
+        return {p: n for p in paths if (n := cache[p]) is not None}
+
+
 class Log:
     """A log stored in one database.
 
@@ -182,12 +230,23 @@ class Log:
         engine: The database (schema created by ``create_schema``).
         log_key: The verifier of the log's checkpoint key (its name is the origin).
         signer: The log's checkpoint signer; needed only to integrate.
+        index: Keep the verifiable index of PWIDs to log indexes and commit its root in
+            every checkpoint (an extension line, ``docs/completeness.md``).
     """
 
     def __init__(
-        self, engine: Engine, log_key: NoteVerifier, *, signer: NoteSigner | None = None
+        self,
+        engine: Engine,
+        log_key: NoteVerifier,
+        *,
+        signer: NoteSigner | None = None,
+        index: bool = True,
     ) -> None:
         self.engine = engine
+        self.index = index
+        self._index_cache: dict[IndexPath, Node | None] = {}
+        self._index_cache_size = -1
+        self._index_cache_complete = False
         self.log_key = log_key
         # Keys the log signed with before a rotation: its older checkpoints stay valid.
         self.retired_keys: tuple[NoteVerifier, ...] = ()
@@ -216,6 +275,7 @@ class Log:
         self._checked_to = 0
         # Set when integration found the stored log damaged: no record is taken after it.
         self._halted: DamagedLogError | None = None
+        self._pwids: list[str] = []  # the PWIDs of those entries, beside their hashes
 
     @property
     def tile_file_path(self) -> Path | None:
@@ -343,15 +403,16 @@ class Log:
                 f"this node takes no records: {self._halted.message}", code="log_halted"
             )
         with self._write_lock:
-            results, first, leaves = self._append_locked(records)
+            results, first, leaves, pwids = self._append_locked(records)
             if leaves:
-                self._remember_leaves(first, leaves)
+                self._remember_leaves(first, leaves, pwids)
         return results
 
     def _append_locked(
         self, records: Sequence[PreparedRecord]
-    ) -> tuple[list[Appended], int, list[bytes]]:
-        """:meth:`append`'s transaction; also the first new index and the new leaf hashes."""
+    ) -> tuple[list[Appended], int, list[bytes], list[str]]:
+        """:meth:`append`'s transaction; also the first new index, the new leaf hashes and
+        the new entries' PWIDs."""
         with self.engine.begin() as conn:
             # Touching the state row takes the log's write lock on SQLite and PostgreSQL.
             next_index = int(
@@ -367,6 +428,7 @@ class Log:
             results: list[Appended] = []
             rows: list[tuple[int, str, str, str, bytes]] = []
             leaves: list[bytes] = []
+            pwids: list[str] = []
             problems: list[tuple[int, LedgerError]] = []
             for pos, rec in enumerate(records):
                 prior = known.get(rec.record_id)
@@ -420,6 +482,7 @@ class Log:
                 idx = next_index + len(rows)
                 rows.append((idx, rec.record_id, rec.pwid, rec.type, rec.entry))
                 leaves.append(rec.leaf_hash)
+                pwids.append(rec.pwid)
                 known[rec.record_id] = (idx, rec.pwid, rec.entry)
                 results.append(Appended(idx, rec.leaf_hash, rec.record_id))
             if problems:
@@ -438,17 +501,18 @@ class Log:
                 conn.execute(
                     update(STATE).where(STATE.c.id == 1).values(next_index=next_index + len(rows))
                 )
-        return results, next_index, leaves
+        return results, next_index, leaves, pwids
 
-    def _remember_leaves(self, first: int, leaves: list[bytes]) -> None:
-        """Keep the leaf hashes of entries just committed at ``first``…, so that
-        :meth:`integrate` need not read those entries back and hash them again."""
+    def _remember_leaves(self, first: int, leaves: list[bytes], pwids: list[str]) -> None:
+        """Keep the leaf hashes (and PWIDs) of entries just committed at ``first``…, so
+        that :meth:`integrate` need not read those entries back and hash them again."""
         if self._signer is None:
             return  # this process never integrates
         start, held = self._leaves
         if first != start + len(held) or len(held) > _MAX_HELD_LEAVES:
-            start, held = first, []  # another writer, or a stalled integrator
+            start, held, self._pwids = first, [], []  # another writer, or a stalled integrator
         held.extend(leaves)
+        self._pwids.extend(pwids)
         self._leaves = (start, held)
 
     def _held_leaves(self, old: int, new: int) -> list[bytes] | None:
@@ -459,12 +523,20 @@ class Log:
             return held[old - start : new - start]
         return None
 
+    def _held_pwids(self, old: int, new: int) -> list[str] | None:
+        """The PWIDs of entries ``old`` ≤ index < ``new``, as :meth:`_held_leaves`."""
+        start, held = self._leaves
+        if start <= old and new <= start + len(held) == start + len(self._pwids):
+            return self._pwids[old - start : new - start]
+        return None
+
     def _forget_leaves(self, size: int) -> None:
         start, held = self._leaves
         if size >= start + len(held):
-            self._leaves = (size, [])
+            self._leaves, self._pwids = (size, []), []
         elif size > start:
             self._leaves = (size, held[size - start :])
+            self._pwids = self._pwids[size - start :]
 
     @staticmethod
     def _insert_entries(conn: Any, rows: list[tuple[int, str, str, str, bytes]]) -> None:
@@ -528,7 +600,13 @@ class Log:
                         nodes = {key: n for key, n in nodes.items() if key[0] != 0}
                     self._upsert_tiles(conn, TILES, tiles)
                     self._upsert_tiles(conn, TILE_NODES, nodes)
-                    checkpoint = Checkpoint(self.origin, new, builder.root())
+                    extensions: tuple[str, ...] = ()
+                    index_nodes: dict[IndexPath, Node] = {}
+                    if self.index:
+                        index_root, index_nodes = self._update_index(conn, int(old), new)
+                        write_index_nodes(conn, new, index_nodes)
+                        extensions = (extension_line(index_root),)
+                    checkpoint = Checkpoint(self.origin, new, builder.root(), extensions)
                     note = sign_checkpoint(checkpoint, self._signer)
                     conn.execute(
                         CHECKPOINTS.insert().values(
@@ -551,7 +629,12 @@ class Log:
                 raise
             except BaseException:
                 self._builder = None
+                self._index_cache, self._index_cache_size = {}, -1
+                self._index_cache_complete = False
                 raise
+            if self.index:
+                self._index_cache.update(index_nodes)
+                self._index_cache_size = new
             self._forget_leaves(new)
         self._latest = SignedCheckpoint(checkpoint, note)
         # After the write lock: appends need not wait on the file (nor on its sync, once a
@@ -612,6 +695,102 @@ class Log:
             return
         known = self._lookup(conn, {t[1] for t in targets})
         check_targets(targets, {rid: (idx, pwid) for rid, (idx, pwid, _) in known.items()})
+
+    # ---- the verifiable index ------------------------------------------------------
+
+    def _update_index(self, conn: Any, old: int, new: int) -> tuple[bytes, dict[IndexPath, Node]]:
+        """The index root at ``new`` and the nodes that change from ``old``.
+
+        A log whose checkpoint at ``old`` commits to no index (written before the index
+        was kept, or while it was off) is indexed anew from its first entry, over an
+        empty tree: every node of the new tree is written at ``new``, and since the new
+        tree holds every key any earlier one held, it has a node at every path an
+        earlier index stored, so no stale row is ever read at a later size."""
+        start = old
+        if old > 0 and self._index_root_at(conn, old) is None:
+            start = 0
+        stale = start != old or self._index_cache_size != old
+        if stale or len(self._index_cache) > _MAX_INDEX_CACHE:
+            self._index_cache = {}
+            # Built from the empty tree here, the cache holds every node of it.
+            self._index_cache_complete = start == 0
+        self._index_cache_size = -1  # until this integration commits
+        appended: dict[bytes, list[int]] = {}
+        for idx, pwid in self._index_entries(conn, start, new):
+            appended.setdefault(key_of(pwid), []).append(idx)
+        stored: Any = SqlIndexNodes(conn, old) if start == old else _NoIndexNodes()
+        reader = _CachedIndexNodes(self._index_cache, stored, complete=self._index_cache_complete)
+        result = update_index(reader, appended)
+        return result.root, result.nodes
+
+    def _index_entries(self, conn: Any, start: int, end: int) -> list[tuple[int, str]]:
+        """``(index, pwid)`` of the entries ``start`` ≤ index < ``end``, in order (from
+        what this process appended, else read back)."""
+        held = self._held_pwids(start, end)
+        if held is not None:
+            return list(enumerate(held, start))
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        rows = conn.exec_driver_sql(
+            f"SELECT idx, pwid FROM {ENTRIES.name} WHERE idx >= {mark} AND idx < {mark} "
+            "ORDER BY idx",
+            (start, end),
+        ).all()
+        if len(rows) != end - start:
+            raise IntegrityError(f"entries {start}..{end - 1} are not contiguous")
+        return [(int(i), str(p)) for i, p in rows]
+
+    def _index_root_at(self, conn: Any, size: int) -> bytes | None:
+        latest = self._latest
+        if latest is not None and latest.checkpoint.size == size:
+            return parse_extension(latest.checkpoint.extensions)
+        note = conn.execute(select(CHECKPOINTS.c.note).where(CHECKPOINTS.c.size == size)).scalar()
+        if note is None:
+            raise IntegrityError(f"no checkpoint at size {size}")
+        return parse_extension(open_checkpoint(bytes(note), self.log_key).checkpoint.extensions)
+
+    def index_root(self, size: int) -> bytes:
+        """The index root committed by the checkpoint at ``size``.
+
+        Raises:
+            NotFoundError: no checkpoint at that size, or it commits to no index.
+        """
+        cp = open_checkpoint(self.checkpoint_note(size), self.log_key).checkpoint
+        root = parse_extension(cp.extensions)
+        if root is None:
+            raise NotFoundError(
+                f"the checkpoint at size {size} commits to no index", code="no_index"
+            )
+        return root
+
+    def index_proof(self, pwid: str, size: int) -> IndexProof:
+        """The complete list of ``pwid``'s indexes below ``size``, with its proof against
+        the index root of the checkpoint at ``size`` (an empty list proves absence).
+
+        Raises:
+            NotFoundError: no checkpoint at ``size``, or it commits to no index.
+            IntegrityError: the stored index disagrees with the stored entries.
+        """
+        self.index_root(size)
+        with self.engine.connect() as conn:
+            indexes = self._pwid_indexes(conn, pwid, size)
+            lookup = prove(SqlIndexNodes(conn, size), key_of(pwid))
+        stored = lookup.value if lookup.value is not None else None
+        if (stored or None) != (value_hash(indexes) if indexes else None):
+            raise IntegrityError(
+                f"the index at size {size} disagrees with the stored entries of a PWID"
+            )
+        return IndexProof.from_lookup(size, indexes, lookup)
+
+    def _pwid_indexes(self, conn: Any, pwid: str, size: int) -> list[int]:
+        """The indexes of ``pwid``'s entries below ``size``, ascending."""
+        return [
+            int(i)
+            for i in conn.execute(
+                select(ENTRIES.c.idx)
+                .where(ENTRIES.c.pwid == pwid, ENTRIES.c.idx < size)
+                .order_by(ENTRIES.c.idx)
+            ).scalars()
+        ]
 
     def _builder_at(self, conn: Any, size: int) -> TreeBuilder:
         if self._builder is not None and self._builder.size == size:

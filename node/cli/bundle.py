@@ -177,6 +177,17 @@ def _print_summary(report: Any) -> None:
         out.print(table)
     for line in s.corrections:
         out.print(f"correction applied: {line}", highlight=False)
+    for c in report.complete:
+        out.print(
+            f"complete in log {c.origin} ({c.agency}) up to size {c.size}: "
+            f"{len(c.indexes)} record(s) of this worker",
+            highlight=False,
+        )
+    for origin in report.unproven:
+        out.print(
+            f"not proven complete in log {origin}: the bundle carries no index proof for it",
+            highlight=False,
+        )
 
 
 @friendly
@@ -188,10 +199,18 @@ def verify_bundle_cmd(
     bundle_file: Annotated[
         Path | None, typer.Option("--bundle", help="The bundle a QR reference names")
     ] = None,
+    require_complete: Annotated[
+        bool,
+        typer.Option(
+            "--require-complete",
+            help="Refuse the bundle unless it proves it holds all of the worker's records "
+            "in every log of the trust list",
+        ),
+    ] = False,
 ) -> None:
     """Verify a worker's bundle offline with the trust list alone and summarise it."""
 
     data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     data = bundle_from(data, bundle_file.read_bytes if bundle_file is not None else None)
-    report = verify_bundle(data, _trust_chain(trust))
+    report = verify_bundle(data, _trust_chain(trust), require_complete=require_complete)
     _print_summary(report)

@@ -9,6 +9,12 @@ import typer
 
 from pel.ledger.errors import EvidenceError
 from pel.ledger.federation.evidence import ForkEvidence, verify_fork
+from pel.ledger.federation.index_evidence import (
+    IndexEvidence,
+    index_evidence,
+    is_index_evidence,
+    verify_index_evidence,
+)
 from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out, read_signed
 
@@ -24,12 +30,13 @@ def evidence_export(
     directory: Annotated[Path, typer.Argument(help="The node directory")],
     out_dir: Annotated[Path, typer.Argument(help="Where to write one JSON file per case")],
 ) -> None:
-    """Write the evidence this node's witness and mirrors recorded (proven forks and failed
-    proofs)."""
+    """Write the evidence this node's witness and mirrors recorded (proven forks, failed
+    proofs, wrong indexes of mirrored logs)."""
 
     node = Node.open(directory)
     try:
         found = node.witness.evidence()
+        wrong_index = index_evidence(node.engine)
     finally:
         node.stop()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -38,20 +45,35 @@ def evidence_export(
         path = out_dir / f"{i:04d}-{kind}-{ev.origin.replace('/', '_')}.json"
         path.write_text(ev.to_json())
         out.print(f"{path}: {ev.origin} ({kind})")
-    if not found:
+    for i, (proven, origin, data) in enumerate(wrong_index, len(found) + 1):
+        kind = "wrong-index" if proven else "unproven-index"
+        path = out_dir / f"{i:04d}-{kind}-{origin.replace('/', '_')}.json"
+        path.write_bytes(data if proven else data + b"\n")
+        out.print(f"{path}: {origin} ({kind})")
+    if not found and not wrong_index:
         out.print("no evidence recorded")
 
 
 @app.command("verify")
 @friendly
 def evidence_verify(
-    file: Annotated[Path, typer.Argument(help="A fork evidence file")],
+    file: Annotated[Path, typer.Argument(help="A fork or wrong-index evidence file")],
     trust: Annotated[Path, typer.Option(help="A signed trust-list version (JSON)")],
 ) -> None:
-    """Check fork evidence offline with the trust list alone; exit 0 only if it proves a fork."""
+    """Check fork or wrong-index evidence offline with the trust list alone; exit 0 only
+    if it proves what it claims."""
 
-    ev = ForkEvidence.from_json(file.read_bytes())
+    data = file.read_bytes()
     tl = read_signed(trust).trust_list
+    if is_index_evidence(data):
+        iev = IndexEvidence.from_json(data)
+        owner = tl.member_for_origin(iev.origin)
+        if owner is None:
+            raise EvidenceError(f"no member of {tl.federation} has the log {iev.origin!r}")
+        how = verify_index_evidence(iev, owner.log_verifier)
+        out.print(f"wrong index proven: {owner.agency}'s log {iev.origin}: {how}")
+        return
+    ev = ForkEvidence.from_json(data)
     member = tl.member_for_origin(ev.origin)
     if member is None:
         raise EvidenceError(f"no member of {tl.federation} has the log {ev.origin!r}")

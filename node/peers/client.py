@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from pel.ledger.errors import ProofError
+from pel.ledger.index import IndexProof
 from pel.ledger.merkle.tiles import TILE_WIDTH, entries_path, tile_path
 from pel.node.errors import PeerError
 from pel.node.peers.keepalive_http import PlainGetter
@@ -146,6 +147,19 @@ class LogClient:
         """A public law read (``/v1/law/rules``, ``/v1/law/agreements`` …) as JSON."""
         params = {"at": at} if at else {}
         return self._get(f"/v1/law/{path}", **params).json()  # type: ignore[no-any-return]
+
+    def index_proof(self, pwid: str, size: int) -> IndexProof:
+        """The log's answer for ``pwid``'s list of indexes at checkpoint ``size``, as an
+        index proof (unchecked: the caller verifies it against the committed root).
+
+        Raises:
+            PeerError: the answer is not an index proof.
+        """
+        body = self._get(f"/v1/index/{pwid}", size=size).json()
+        try:
+            return IndexProof.from_json(body["proof"])
+        except (ProofError, KeyError, TypeError) as exc:
+            raise PeerError(f"{self.base_url} answered no index proof: {exc}") from None
 
     def submit(self, records: list[Any], *, wait: bool = False) -> dict[str, Any]:
         try:

@@ -7,6 +7,11 @@ stores them. A restart resumes from what the store holds. Peers are read through
 :class:`node.client.LogClient`, so a peer that is down or answers nonsense costs
 that log one failed step (its ``error`` in the status), never the others.
 
+Each time a log's copy reaches a new mirror checkpoint, the log's verifiable index is
+rebuilt from the copy's entries and its root compared with the one the checkpoint
+commits to (``node.peers.index_check``); a wrong root is recorded as index evidence
+(``ledger.federation.index_evidence``) and shown in the log's status.
+
 Newly verified mirror checkpoints are passed on to the other members
 (``POST /v1/gossip``), best effort and bounded: one request per member and log
 at most every ``gossip_interval`` seconds (the latest checkpoint then), each
@@ -30,6 +35,7 @@ import httpx
 
 from pel.crypto.errors import PelError
 from pel.ledger.errors import CheckpointError, MirrorError
+from pel.ledger.federation.index_evidence import record_index_evidence
 from pel.ledger.federation.mirror_store import (
     MirroredLog,
     MirrorState,
@@ -38,9 +44,11 @@ from pel.ledger.federation.mirror_store import (
     check_entries,
 )
 from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.index import MemoryIndex
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
-from pel.ledger.tlog.checkpoint import Checkpoint
+from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint
 from pel.node.peers.client import LogClient, RemoteError, ServedTiles, Signer
+from pel.node.peers.index_check import check_index, pwid_of
 
 log = logging.getLogger("pel.mirror")
 
@@ -69,6 +77,7 @@ MAX_GOSSIP_NOTES = 16
 # its Ed25519 one: 64 KiB holds a federation of well over ten members.
 MAX_NOTE_BYTES = 64 << 10
 _KEEP_AHEAD = 4
+_INDEX_CHUNK = 4096  # mirrored entries read at a time to rebuild a log's index
 
 
 def note_checkpoint(note: bytes) -> Checkpoint:
@@ -83,6 +92,7 @@ class MirrorStatus:
     agency: str
     seen_size: int | None = None
     error: str = ""
+    index: str = ""
 
 
 class MirrorFollower:
@@ -138,6 +148,9 @@ class MirrorFollower:
         self._transport = transport
         self._clients: dict[str, LogClient] = {}
         self._ahead: dict[str, list[bytes]] = {}
+        # Each log's index rebuilt from the copy, and the PWIDs added since its root
+        # last matched the committed one (where a wrong root is looked for).
+        self._indexes: dict[str, tuple[MemoryIndex, set[str]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -232,7 +245,41 @@ class MirrorFollower:
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:
             self._check_ahead(mlog)
+            self._check_index(mlog, client, status)
         return done - first
+
+    def _check_index(self, mlog: MirroredLog, client: LogClient, status: MirrorStatus) -> None:
+        """Rebuild the log's index over the copy and compare it with the root the mirror
+        checkpoint commits to; record evidence of a wrong one."""
+        state = self.store.state(mlog.origin)
+        if state is None or state.note is None:
+            return
+        index, changed = self._indexes.get(mlog.origin, (MemoryIndex(), set()))
+        if index.size > state.size:
+            index, changed = MemoryIndex(), set()
+        for start in range(index.size, state.size, _INDEX_CHUNK):
+            end = min(state.size, start + _INDEX_CHUNK)
+            for k, entry in enumerate(self.store.entries(mlog.origin, start, end)):
+                pwid = pwid_of(entry)
+                index.add(start + k, pwid)
+                changed.add(pwid)
+        self._indexes[mlog.origin] = (index, changed)
+        signed = open_checkpoint(state.note, mlog.log_key)
+        verdict = check_index(client, signed, index, changed, mlog.log_key)
+        if verdict.ok or verdict.committed is None:
+            status.index = "matches" if verdict.ok else "none committed"
+            changed.clear()
+            return
+        if verdict.evidence is not None:
+            status.index = f"wrong at size {state.size}: {verdict.how}"
+            new = record_index_evidence(
+                self.store.engine, mlog.origin, verdict.evidence.to_json().encode(), proven=True
+            )
+        else:
+            status.index = f"wrong at size {state.size} (not located)"
+            new = record_index_evidence(self.store.engine, mlog.origin, state.note, proven=False)
+        if new:
+            log.warning("mirror of %s: the log's index is %s", mlog.origin, status.index)
 
     def _fetch_ahead(
         self, client: LogClient, mlog: MirroredLog, n: int, end: int, pending: int
@@ -364,6 +411,7 @@ def describe(
         "verified_at": _rfc3339(state.verified_at) if state and state.verified_at else None,
         "behind": max(0, max(seen) - size) if seen else None,
         "error": (status.error or None) if status else None,
+        "index": (status.index or None) if status else None,
         "flagged": member.origin in flagged,
     }
 

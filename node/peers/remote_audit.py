@@ -20,10 +20,14 @@ A *source* is any base URL serving C2SP tlog-tiles (``<base>/checkpoint``,
    bytes, with an inclusion proof to that log's signed checkpoint);
 7. compares each mirror's checkpoint with the audited tree (a larger one through a
    prefix proof to the mirror's signed root);
-8. saves the new state atomically and writes a JSON report of what it checked.
+8. rebuilds the log's verifiable index from the entries (kept in the state directory
+   between audits) and compares its root with the one the checkpoint commits to; a
+   wrong root is located with the log's own index answers and written as
+   ``pel-index-evidence/v1`` (``node.peers.index_check``);
+9. saves the new state atomically and writes a JSON report of what it checked.
 
-A failure never stops the report: each carries its evidence, and proven forks are
-written as ``pel-fork-evidence/v1`` files that ``pel evidence verify`` accepts.
+A failure never stops the report: each carries its evidence, and proven forks and
+wrong indexes are written as files that ``pel evidence verify`` accepts.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from pel.ledger.errors import AuditStateError, IntegrityError, MismatchError, Ti
 from pel.ledger.federation.evidence import ForkEvidence, checkpoint_of, verify_fork
 from pel.ledger.federation.quorum import QuorumRule
 from pel.ledger.federation.trust_list import Member, TrustList
+from pel.ledger.index import MemoryIndex
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import prefix_proof, verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
@@ -56,11 +61,13 @@ from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from pel.ledger.tlog.rebuild import TileRebuilder
 from pel.node.errors import AuditFailed, AuthError, ConfigError, PeerError
 from pel.node.peers.client import LogClient, RemoteError, ServedTiles
+from pel.node.peers.index_check import check_index, index_text, load_index, pwid_of
 from pel.node.peers.remote_verify import VerifyReport, rebuild_log
 
 REPORT_FORMAT = "pel-audit-report/v1"
 EVIDENCE_FORMAT = "pel-audit-evidence/v1"
 STATE_FILE = "state.json"
+INDEX_FILE = "index.json"
 
 Progress = Callable[[str, int, int | None, int], None]
 """``progress(phase, done, total, bytes downloaded so far)``."""
@@ -131,6 +138,7 @@ class AuditReport:
     cosignatures: dict[str, Any] | None = None
     mirrors: list[dict[str, Any]] = field(default_factory=list)
     agreements: list[dict[str, Any]] = field(default_factory=list)
+    index: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -161,6 +169,7 @@ class AuditReport:
             "cosignatures": self.cosignatures,
             "mirrors": self.mirrors,
             "agreements": self.agreements,
+            "index": self.index,
             "warnings": self.warnings,
             "failures": [
                 {"code": f.code, "message": f.message, "evidence": f.evidence, "file": f.file}
@@ -241,6 +250,8 @@ class _Audit:
         self.stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")
         self.report = AuditReport(self.client.base_url, started=_iso(self.started))
         self._readers: dict[tuple[str, int], TileHashReader] = {}
+        self.index: MemoryIndex | None = None
+        self.changed: set[str] = set()
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -334,8 +345,14 @@ class _Audit:
         else:
             issuer = self.trust.issuer or self.first_issuer(cp.size)
         r.rehashed_from = rebuilt.size
+        self.index = (
+            MemoryIndex() if rebuilt.size == 0 else load_index(self.dir / INDEX_FILE, rebuilt.size)
+        )
+        if self.index is None:
+            r.warnings.append("index not checked: no saved index for the audited entries")
         if not self.rebuild(new, rebuilt, issuer):
             return self.finish(None)
+        self.check_index(new)
         for earlier in seen:
             self.check_against(self.open(earlier.note), new, earlier.source)
         self.cosignatures(new)
@@ -384,6 +401,48 @@ class _Audit:
             return False
         return True
 
+    def _index_entries(self, first: int, entries: list[bytes]) -> None:
+        if self.index is None:
+            return
+        for k, entry in enumerate(entries):
+            pwid = pwid_of(entry)
+            self.index.add(first + k, pwid)
+            self.changed.add(pwid)
+
+    def check_index(self, new: SignedCheckpoint) -> None:
+        """Compare the committed index root with the one rebuilt from the entries."""
+        if self.index is None:
+            return
+        self._say("index")
+        verdict = check_index(self.client, new, self.index, self.changed, self.trust.log_key)
+        size = new.checkpoint.size
+        if verdict.ok:
+            self.report.index = {"size": size, "result": "rebuilt root matches"}
+            return
+        if verdict.committed is None:
+            self.report.index = {"size": size, "result": "no index committed"}
+            self.report.warnings.append(f"the checkpoint at size {size} commits to no index")
+            return
+        self.report.index = {"size": size, "result": "wrong index"}
+        ev = verdict.evidence
+        message = f"the index root committed at size {size} is not the one its entries make"
+        if ev is None:
+            self.fail(
+                "wrong_index",
+                message + " (not located: the log's answers did not show where)",
+                {
+                    "checkpoint": new.note.decode(),
+                    "rebuilt_root": base64.b64encode(verdict.rebuilt or b"").decode(),
+                    "proven": False,
+                },
+            )
+            return
+        path = self._evidence_file("wrong_index", ev.to_json())
+        evidence = {"checkpoint": new.note.decode(), "index": ev.index, "proven": verdict.how}
+        self.report.failures.append(
+            Failure("wrong_index", f"{message}: {verdict.how}", evidence, path)
+        )
+
     def rebuild(self, new: SignedCheckpoint, rebuilt: TileRebuilder, issuer: str) -> bool:
         key = self.trust.issuer_key
         try:
@@ -398,6 +457,7 @@ class _Audit:
                 retired=self.trust.member.retired_issuer_keys() if self.trust.member else (),
                 workers=self.workers,
                 progress=lambda d, t: self._say("entries", d, t),
+                on_entries=self._index_entries,
             )
         except (IntegrityError, TileError) as exc:
             found = exc.evidence if isinstance(exc, MismatchError) else {}
@@ -584,6 +644,8 @@ class _Audit:
         r.requests, r.bytes = self.counter.requests, self.counter.bytes
         self.dir.mkdir(parents=True, exist_ok=True)
         if state is not None:
+            if self.index is not None:  # first: a state without it is audited again
+                write_atomic(self.dir / INDEX_FILE, index_text(self.index))
             write_atomic(self.dir / STATE_FILE, state.to_json())
         return r
 

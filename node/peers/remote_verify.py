@@ -314,6 +314,7 @@ def rebuild_log(
     progress: Callable[[int, int], None] | None = None,
     keep: Collection[int] = (),
     retired: RetiredIssuerKeys = (),
+    on_entries: Callable[[int, list[bytes]], None] | None = None,
 ) -> dict[int, bytes]:
     """Grow ``rebuilt`` to the checkpoint's size from the served entries and check it.
 
@@ -322,6 +323,9 @@ def rebuild_log(
     entry, compares each tile it completes and the final partial tiles with the
     served ones, and the root with the checkpoint's; checks record signatures when
     given the issuer key. Counts go into ``report``.
+
+    ``on_entries(first, entries)`` is given every new entry, in order (the auditor
+    rebuilds the log's index from them).
 
     Returns:
         The leaf hashes of the indexes in ``keep`` (for sampled inclusion proofs).
@@ -354,6 +358,8 @@ def rebuild_log(
                 old = rebuilt.edge().get(0, b"")
                 compare_tiles({(0, n): old}, [b"".join(hashes[:skip])], "audited")
                 entries, hashes, first = entries[skip:], hashes[skip:], first + skip
+            if on_entries is not None:
+                on_entries(first, entries)
             report.bundles += 1
             _note_agreements(entries, hashes, first, report)
             if signatures is not None:

@@ -174,9 +174,17 @@ def test_who_may_ask_for_a_bundle_part(trio: Trio) -> None:
         assert _get(mm, _as_holder(trio.holder)) == (200, "")
         assert _get(mm, _as_holder(SigningKey.generate())) == (403, "forbidden")
         assert _get(th, _as_holder(trio.holder)) == (403, "forbidden")
-        # 404 for an unknown worker only to callers who may ask about them.
-        assert _get(th, "Bearer " + trio.tokens["TH-SSO"], STRANGER) == (404, "not_found")
-        assert _get(th, _as_agency(trio, "MM-SSB", STRANGER), STRANGER) == (404, "not_found")
+        # An unknown worker, to callers who may ask about them: a part that proves
+        # absence from the log (no records, the index proof of an empty list).
+        assert _get(th, "Bearer " + trio.tokens["TH-SSO"], STRANGER) == (200, "")
+        assert _get(th, _as_agency(trio, "MM-SSB", STRANGER), STRANGER) == (200, "")
+        r = th.get(
+            BUNDLE_PATH.format(pwid=STRANGER),
+            headers={"Authorization": "Bearer " + trio.tokens["TH-SSO"]},
+        )
+        absent = verify_bundle(r.content, trio.trust_list)
+        assert absent.records == ()
+        assert [(c.agency, c.indexes) for c in absent.complete] == [("TH-SSO", ())]
         assert _get(th, _as_agency(trio, "MY-PERKESO", STRANGER), STRANGER) == (403, "forbidden")
         assert _get(mm, _as_holder(trio.holder, STRANGER), STRANGER) == (403, "forbidden")
         # A request signed for one worker does not open another's.
