@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from pel.ledger.records.entries import Appended, PreparedRecord
 from pel.ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from pel.ledger.tlog.checkpoint import open_checkpoint
 from pel.ledger.tlog.log import Log
+from pel.node import metrics
 from pel.node.config import KEY_FILES, NodeSettings, load_settings, save_settings
 from pel.node.errors import ConfigError
 from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
@@ -193,7 +195,13 @@ class Node:
     def check(self, *, full: bool | None = None, progress: Any = None) -> None:
         """Refuse to serve a log whose stored data does not reproduce its checkpoint."""
         full = self.settings.full_check_on_start if full is None else full
+        started = time.perf_counter()
         checkpoint = self.log.check_integrity(full=full, progress=progress)
+        origin = self.settings.origin
+        metrics.STARTUP_CHECK_SECONDS.labels(origin, "full" if full else "quick").set(
+            time.perf_counter() - started
+        )
+        metrics.STARTUP_CHECK_ENTRIES.labels(origin).set(checkpoint.size if checkpoint else 0)
         log.info(
             "integrity check passed (%s) at tree size %d",
             "full" if full else "quick",
@@ -225,8 +233,10 @@ class Node:
                 start_check=self.signatures.start_check_mirrored,
             )
             self.mirroring.start()
+        metrics.watch(self)
 
     def stop(self) -> None:
+        metrics.unwatch(self)
         self.prewarm.stop()
         if self.mirroring is not None:
             self.mirroring.stop()
@@ -285,10 +295,11 @@ class Node:
         Raises:
             BatchError: listing every refused record by position; nothing appended.
         """
-        self.refresh_trust_list()
-        rules = self.batch_rules(utc_now())
-        check_batch_size(items, rules)
-        return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
+        with self._measured():
+            self.refresh_trust_list()
+            rules = self.batch_rules(utc_now())
+            check_batch_size(items, rules)
+            return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
 
     def submit_json(self, raw: bytes) -> list[Appended]:
         """:meth:`submit` for a batch as its JSON body (parsed strictly: UTF-8, no
@@ -298,15 +309,38 @@ class Node:
             RecordError: the body is not a JSON array of records, or is too big.
             BatchError: as :meth:`submit`.
         """
-        self.refresh_trust_list()
-        rules = self.batch_rules(utc_now())
-        keys = self.issuer_keys(self.agency)
-        return self._append(self.signatures.prepare_json(raw, rules, keys))
+        with self._measured():
+            self.refresh_trust_list()
+            rules = self.batch_rules(utc_now())
+            keys = self.issuer_keys(self.agency)
+            return self._append(self.signatures.prepare_json(raw, rules, keys))
+
+    @contextlib.contextmanager
+    def _measured(self) -> Iterator[None]:
+        """Time a submitted batch, and count what it refused by code."""
+        origin = self.settings.origin
+        started = time.perf_counter()
+        try:
+            yield
+        except BatchError as exc:
+            for _, problem in exc.problems:
+                metrics.RECORDS_REFUSED.labels(origin, problem.code).inc()
+            raise
+        except PelError as exc:  # the whole body refused (not JSON, too big …)
+            metrics.RECORDS_REFUSED.labels(origin, exc.code).inc()
+            raise
+        metrics.BATCH_SECONDS.labels(origin).observe(time.perf_counter() - started)
 
     def _append(self, prepared: list[PreparedRecord]) -> list[Appended]:
         appended = self.log.append(prepared)
         if self.sequencer is not None:
             self.sequencer.poke()
+        duplicates = sum(1 for a in appended if a.duplicate)
+        origin = self.settings.origin
+        metrics.RECORDS_APPENDED.labels(origin).inc(len(appended) - duplicates)
+        if duplicates:
+            metrics.RECORDS_DUPLICATE.labels(origin).inc(duplicates)
+        metrics.BATCH_RECORDS.labels(origin).observe(len(appended))
         return appended
 
 
@@ -323,7 +357,10 @@ def init_node(
     try:
         check_agency(agency)
     except Exception:
-        raise ConfigError(f"{agency!r} is not an agency id such as MY-PERKESO") from None
+        raise ConfigError(
+            f"{agency!r} is not an agency id: an agency id is the ISO 3166-1 alpha-2 code of "
+            "its country, '-', then 2-24 capitals or digits, e.g. MY-PERKESO or PH-SSS"
+        ) from None
     if not origin or any(c.isspace() for c in origin) or "+" in origin:
         raise ConfigError("the origin must be one word with no '+', e.g. perkeso.gov.my/pel")
     created = not directory.exists()

@@ -9,6 +9,7 @@ from pel.api.deps import LogDep
 from pel.api.schemas import BINARY, TEXT
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
+from pel.node import metrics
 
 router = APIRouter(tags=["tlog-tiles"])
 
@@ -46,6 +47,7 @@ async def tile(path: str, log: LogDep) -> Response:
     except TileError as exc:
         raise NotFoundError(f"not a tile path: {exc.message}") from None
     data = log.entry_bundle(index, width) if kind == "entries" else log.tile(level, index, width)
+    metrics.TILES_SERVED.labels("entries" if kind == "entries" else "hash").inc()
     return Response(
         data,
         media_type="application/octet-stream",

@@ -29,12 +29,22 @@ def synth(
     """Write realistic synthetic record drafts (JSON Lines) for tests, demos and benchmarks."""
 
     sink = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
+    written = 0
     try:
         for draft in synth_drafts(agency, records, seed=seed):
             sink.write(json.dumps(draft, separators=(",", ":")) + "\n")
+            written += 1
     finally:
         if out_file:
             sink.close()
+    if out_file:
+        # Without --out stdout carries the records themselves: nothing else is said there.
+        out.print(
+            f"wrote {written} record drafts for {agency} to {out_file} "
+            f"({out_file.stat().st_size:,} bytes)",
+            markup=False,
+            highlight=False,
+        )
 
 
 @friendly

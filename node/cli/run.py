@@ -13,7 +13,7 @@ import typer
 from pel.node.agency_node import Node, init_node
 from pel.node.cli.common import friendly, out, progress
 from pel.node.demo.quickstart import quickstart as run_quickstart
-from pel.node.server import make_server
+from pel.node.server import listen, make_server
 
 if TYPE_CHECKING:
     from pel.node.agency_node import Node
@@ -71,6 +71,7 @@ def serve(
 ) -> None:
     """Check the stored log, then serve it over HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sock = listen(host, port)
     node = Node.open(directory)
     _check_log(node, full=not quick_check)
     out.print(f"serving {node.settings.origin} on http://{host}:{port}  (API docs: /docs)")
@@ -78,7 +79,7 @@ def serve(
     # What is loaded by now lives as long as the process: out of the collector's
     # sight, so the collections that every parsed batch triggers stay short.
     gc.freeze()
-    server.run()
+    server.run(sockets=[sock])
 
 
 @friendly

@@ -34,16 +34,34 @@ def _cell(column: str, value: str) -> Any:
     return value
 
 
+def _cell_count_error(row: dict[str | None, Any], header: int) -> RecordError | None:
+    # DictReader files surplus cells under the key None and fills missing ones with None.
+    extra = row.get(None)
+    if extra:
+        cells = header + len(extra)
+        return RecordError(
+            f"row has {cells} cells, more than the header's {header}", code="bad_csv"
+        )
+    missing = sum(1 for k, v in row.items() if k is not None and v is None)
+    if missing:
+        return RecordError(
+            f"row has {header - missing} cells, fewer than the header's {header}", code="bad_csv"
+        )
+    return None
+
+
 def _csv_rows(path: Path) -> Iterator[Row]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         for row in reader:
             line = reader.line_num
             record: dict[str, Any] = {}
+            problem = _cell_count_error(row, len(reader.fieldnames or ()))
+            if problem is not None:
+                yield line, problem
+                continue
             try:
                 for column, value in row.items():
-                    if column is None or value is None:
-                        raise RecordError("row has more cells than the header", code="bad_csv")
                     if value == "":
                         continue
                     *parents, leaf = column.strip().split(".")
@@ -52,7 +70,9 @@ def _csv_rows(path: Path) -> Iterator[Row]:
                         node = node.setdefault(p, {})
                     node[leaf] = _cell(column.strip(), value)
             except (RecordError, ValueError) as exc:
-                yield line, RecordError(f"line {line}: {exc}", code="bad_csv")
+                # The line number travels beside the error; the message does not repeat it.
+                message = exc.message if isinstance(exc, RecordError) else str(exc)
+                yield line, RecordError(message, code="bad_csv")
                 continue
             yield line, record
 
@@ -65,7 +85,7 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
             try:
                 yield line, json.loads(text)
             except ValueError as exc:
-                yield line, RecordError(f"line {line}: not JSON: {exc}", code="bad_json")
+                yield line, RecordError(f"not JSON: {exc}", code="bad_json")
 
 
 def read_filing(path: Path) -> Iterator[Row]:

@@ -22,6 +22,7 @@ from pel.crypto.errors import CryptoError
 from pel.crypto.note import parse_signature_line
 from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.tlog.log import Log
+from pel.node import metrics
 from pel.node.serving.loop import WakeLoop
 
 log = logging.getLogger("pel.cosigning")
@@ -86,11 +87,17 @@ class CosignatureCollector(WakeLoop):
         body = (
             f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof) + "\n"
         ).encode() + note
+        labels = (self.log.origin, member.agency)
+        started = time.perf_counter()
         try:
             r = self._http.post(member.url.rstrip("/") + "/add-checkpoint", content=body)
         except httpx.HTTPError as exc:
             st.last_error = f"unreachable: {exc}"
+            metrics.WITNESS_FAILURES.labels(*labels).inc()
             return False
+        metrics.WITNESS_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+        if r.status_code != 200 and r.status_code != 409:
+            metrics.WITNESS_FAILURES.labels(*labels).inc()
         if r.status_code == 409 and r.headers.get("content-type", "").startswith(
             "text/x.tlog.size"
         ):
@@ -118,11 +125,14 @@ class CosignatureCollector(WakeLoop):
                     good.append(sig)
             except CryptoError as exc:
                 st.last_error = f"bad cosignature: {exc.message}"
+                metrics.WITNESS_FAILURES.labels(*labels).inc()
                 return False
         if not good:
             st.last_error = "no cosignature from the witness's listed key"
+            metrics.WITNESS_FAILURES.labels(*labels).inc()
             return False
         self.log.add_cosignatures(size, good)
+        metrics.COSIGNATURES.labels(*labels).inc(len(good))
         st.cosigned_size, st.last_error = size, ""
         return False
 
