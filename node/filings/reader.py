@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pel.ledger.errors import RecordError
+from pel.node.filings.submit import RawJSON
 
 Row = tuple[int, Any]  # (line number, decoded record or the RecordError that refused it)
 
@@ -77,6 +78,14 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             yield line, record
 
 
+def _raw_jsonl_rows(path: Path) -> Iterator[Row]:
+    with path.open("rb") as f:
+        for line, text in enumerate(f, 1):
+            text = text.strip()
+            if text:
+                yield line, RawJSON(text)
+
+
 def _jsonl_rows(path: Path) -> Iterator[Row]:
     with path.open(encoding="utf-8") as f:
         for line, text in enumerate(f, 1):
@@ -88,8 +97,12 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
                 yield line, RecordError(f"not JSON: {exc}", code="bad_json")
 
 
-def read_filing(path: Path) -> Iterator[Row]:
-    """Rows of a ``.csv`` or JSON Lines file, each with its line number."""
+def read_filing(path: Path, *, raw: bool = False) -> Iterator[Row]:
+    """Rows of a ``.csv`` or JSON Lines file, each with its line number.
+
+    With ``raw``, JSON Lines rows are :class:`RawJSON` (their bytes, left for the node to
+    parse; see node/filings/submit.py); CSV rows are always decoded here.
+    """
     if path.suffix.lower() == ".csv":
         return _csv_rows(path)
-    return _jsonl_rows(path)
+    return _raw_jsonl_rows(path) if raw else _jsonl_rows(path)

@@ -197,3 +197,37 @@ def test_metrics_count_refusals_by_code_batches_proofs_and_tiles(tmp_path: Path)
     assert value(now, "pel_checkpoint_size", log=origin) == 5
     assert value(now, "pel_pending_entries", log=origin) == 0
     assert moved("pel_checkpoints_published_total", log=origin) >= 1
+
+
+def test_the_dashboard_asks_only_for_metrics_a_node_serves() -> None:
+    import re
+
+    from prometheus_client import REGISTRY
+
+    from pel.node import metrics
+
+    metrics.record_audit_progress("entries", 10, 100, 2048)
+    served = {s.name for family in REGISTRY.collect() for s in family.samples}
+    served |= {family.name for family in REGISTRY.collect()}  # families with no sample yet
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "pel.json").read_text())
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bpel_[a-z_]+", target["expr"])
+    }
+    assert len(dashboard["panels"]) >= 12
+    missing = {
+        n
+        for n in asked
+        if n not in served and n.removesuffix("_total").removesuffix("_bucket") not in served
+    }
+    assert not missing, missing
+    assert value(parse(generate()), "pel_audit_done", phase="entries") == 10
+    assert value(parse(generate()), "pel_audit_total", phase="entries") == 100
+
+
+def generate() -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest().decode()
