@@ -222,6 +222,8 @@ class Node:
         if self.trust_list is not None and len(self.trust_list.members) > 1:
             self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
             self.cosigning.start()
+            # A new checkpoint goes to the witnesses at once, not at the collector's next round.
+            self.sequencer.on_publish = self.cosigning.poke
             self.mirroring = MirrorFollower(
                 self.mirrors,
                 self.current_trust_list,
@@ -242,6 +244,8 @@ class Node:
             self.mirroring.stop()
             self.mirroring = None
         if self.cosigning is not None:
+            if self.sequencer is not None:
+                self.sequencer.on_publish = None
             self.cosigning.stop()
             self.cosigning = None
         if self.sequencer is not None:

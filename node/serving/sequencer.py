@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from pel.ledger.errors import ConflictError
 from pel.ledger.tlog.checkpoint import SignedCheckpoint
@@ -40,6 +41,8 @@ class Sequencer(WakeLoop):
         self.failures = 0
         #: ``time.monotonic()`` when a new checkpoint was last published or found (None: not yet).
         self.published_at: float | None = None
+        #: Called after each new checkpoint (e.g. to ask the witnesses at once).
+        self.on_publish: Callable[[], None] | None = None
         self._commit_seconds = metrics.COMMIT_SECONDS.labels(log.origin)
         self._checkpoints = metrics.CHECKPOINTS.labels(log.origin)
 
@@ -62,6 +65,8 @@ class Sequencer(WakeLoop):
             with self._published:
                 self._size = checkpoint.checkpoint.size
                 self._published.notify_all()
+            if self.on_publish is not None:
+                self.on_publish()
         return checkpoint
 
     def wait_for(self, size: int, timeout: float) -> bool:

@@ -231,3 +231,36 @@ def generate() -> str:
     from prometheus_client import generate_latest
 
     return generate_latest().decode()
+
+
+def test_a_new_checkpoint_is_announced_and_timed(tmp_path: Path) -> None:
+    from pel.node.serving.sequencer import Sequencer
+
+    assert (
+        run("init", str(tmp_path / "n"), "--agency", "TH-SSO", "--origin", "sso.go.th/pel")[0] == 0
+    )
+    node = Node.open(tmp_path / "n")
+    origin = node.settings.origin
+    try:
+        was = parse(generate())
+        node.submit([{**f.contribution(body={"currency": "THB"}), "issuer": "TH-SSO"}])
+        seq = Sequencer(node.log)
+        announced: list[int] = []
+        seq.on_publish = lambda: announced.append(seq.size)
+        assert seq.sequence_once() is not None
+        assert seq.sequence_once() is None  # nothing new: no second announcement
+        assert announced == [1]
+        assert seq.published_at is not None
+        now = parse(generate())
+    finally:
+        node.stop()
+    assert (
+        value(now, "pel_commit_seconds_count", log=origin)
+        - value(was, "pel_commit_seconds_count", log=origin)
+        == 1
+    )
+    assert (
+        value(now, "pel_checkpoints_published_total", log=origin)
+        - value(was, "pel_checkpoints_published_total", log=origin)
+        == 1
+    )
