@@ -264,3 +264,33 @@ def test_a_new_checkpoint_is_announced_and_timed(tmp_path: Path) -> None:
         - value(was, "pel_checkpoints_published_total", log=origin)
         == 1
     )
+
+
+def test_the_dashboard_picture_evaluates_the_queries_as_prometheus_does() -> None:
+    from bench.dashboard import evaluate
+
+    def sample(**values: float) -> dict:
+        out = {}
+        for key, v in values.items():
+            name, _, le = key.partition("__")
+            labels = {"log": "a"} | ({"le": le.replace("_", ".")} if le else {})
+            out[(name, frozenset(labels.items()))] = v
+        return out
+
+    times = [0.0, 1.0, 2.0]
+    samples = [
+        sample(c_total=0, h_bucket__0_1=0, h_bucket__1_0=0, h_bucket__inf=0),
+        sample(c_total=10, h_bucket__0_1=5, h_bucket__1_0=10, h_bucket__inf=10),
+        sample(c_total=30, h_bucket__0_1=10, h_bucket__1_0=20, h_bucket__inf=20),
+    ]
+    for s in samples:  # "+Inf", as the text format writes it
+        for key in [k for k in s if ("le", "inf") in k[1]]:
+            s[(key[0], frozenset({("log", "a"), ("le", "+Inf")}))] = s.pop(key)
+    rates = evaluate("sum by (log) (rate(c_total[1m]))", "{{log}}", times, samples, 1)
+    assert rates == {"a": [0.0, 10.0, 20.0]}
+    p50 = evaluate(
+        "histogram_quantile(0.5, sum by (le, log) (rate(h_bucket[1m])))", "p50", times, samples, 2
+    )
+    # Over the whole window: 10 of 20 observations at or under 0.1 s: the median is 0.1 s.
+    assert p50["p50"][2] == 0.1
+    assert evaluate("c_total", "{{log}}", times, samples, 1) == {"a": [0.0, 10.0, 30.0]}
