@@ -25,12 +25,14 @@ from pel.node.peers.remote_audit import AuditTrust, audit_log
 from pel.node.peers.remote_verify import verify_log
 
 
-def serve_metrics(port: int) -> None:
-    """Prometheus metrics of this process on 127.0.0.1:``port`` while it runs."""
+def serve_metrics(port: int) -> Any:
+    """Prometheus metrics of this process on 127.0.0.1:``port`` while it runs (a daemon
+    thread); returns the server, whose ``shutdown()`` stops it sooner."""
     from prometheus_client import start_http_server
 
     try:
-        start_http_server(port, addr="127.0.0.1")
+        server, _thread = start_http_server(port, addr="127.0.0.1")
+        return server
     except OSError as exc:
         raise ConfigError(
             f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror or exc}", code="port_in_use"

@@ -294,3 +294,30 @@ def test_the_dashboard_picture_evaluates_the_queries_as_prometheus_does() -> Non
     # Over the whole window: 10 of 20 observations at or under 0.1 s: the median is 0.1 s.
     assert p50["p50"][2] == 0.1
     assert evaluate("c_total", "{{log}}", times, samples, 1) == {"a": [0.0, 10.0, 30.0]}
+
+
+def test_an_audit_serves_its_progress_on_the_metrics_port() -> None:
+    import socket
+
+    from pel.node import metrics
+    from pel.node.cli.verify import serve_metrics
+    from pel.node.errors import ConfigError
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = serve_metrics(port)
+    try:
+        metrics.record_audit_progress("tiles", 3, 7, 4096)
+        samples = parse(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert value(samples, "pel_audit_done", phase="tiles") == 3
+    assert value(samples, "pel_audit_total", phase="tiles") == 7
+    assert value(samples, "pel_audit_downloaded_bytes") == 4096
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(ConfigError) as caught:
+            serve_metrics(holder.getsockname()[1])
+    assert caught.value.code == "port_in_use"
