@@ -331,7 +331,8 @@ class Node:
                 metrics.RECORDS_REFUSED.labels(origin, problem.code).inc()
             raise
         except PelError as exc:  # the whole body refused (not JSON, too big …)
-            metrics.RECORDS_REFUSED.labels(origin, exc.code).inc()
+            if exc.http_status < 500:  # a failure of the node's own is no refusal
+                metrics.RECORDS_REFUSED.labels(origin, exc.code).inc()
             raise
         metrics.BATCH_SECONDS.labels(origin).observe(time.perf_counter() - started)
 
