@@ -14,13 +14,23 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pel.ledger.errors import RecordError
-from pel.node.filings.submit import RawJSON
 
-Row = tuple[int, Any]  # (line number, decoded record or the RecordError that refused it)
+
+@dataclass(frozen=True)
+class RawJSON:
+    """One JSON Lines row as its bytes, left for the node to parse (node/filings/submit.py)."""
+
+    text: bytes
+
+
+Row = tuple[int, Any]
+"""``(line, record)``: a decoded record, a :class:`RawJSON` row, or the ``RecordError``
+that refused the row while it was read."""
 
 
 def _cell(column: str, value: str) -> Any:

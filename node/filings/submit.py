@@ -31,22 +31,14 @@ from typing import Any
 
 from pel.ledger.errors import RecordError
 from pel.node.errors import PeerError
+from pel.node.filings.reader import RawJSON, Row
 from pel.node.peers.client import LogClient, RemoteError
 
 #: A dependency the node cannot see yet when batches commit out of order.
 _WAIT_FOR_EARLIER = "unknown_target"
 
 
-@dataclass(frozen=True)
-class RawJSON:
-    """One JSON Lines row as its bytes, sent to the node without being parsed here."""
-
-    text: bytes
-
-
-Row = tuple[int, Any]
-"""``(line, record)``: a decoded record, a :class:`RawJSON` row, or the ``RecordError``
-that refused the row while it was read."""
+__all__ = ["RawJSON", "Row", "SubmitReport", "submit_rows"]
 
 
 @dataclass
