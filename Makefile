@@ -9,18 +9,22 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: install run test lint bench docs clean chromium
 
+# pip shows what it fetches and installs: the first run takes a minute or so, not in silence.
 $(STAMP): pyproject.toml
+	@echo "setting up $(VENV): installing pel and its dependencies (about a minute, once)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install --upgrade --progress-bar on pip
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+	@echo "installed: call pel as $(BIN)/pel, or run 'source $(BIN)/activate' and then pel"
 
 install: $(STAMP)
 
 ## The main job: the ten ASEAN member states' nodes (SQLite each), witnessing each other,
 ## filled with corridor data, served on loopback until Ctrl-C.
 run: $(STAMP)
+	@echo "pel is $(BIN)/pel (or 'source $(BIN)/activate', then pel); starting the demo"
 	$(BIN)/pel demo --dir $(DEMO_DIR) $(DEMO_ARGS)
 
 ## The tests (SQLite always; PostgreSQL on 127.0.0.1:5432 when reachable, required in CI).

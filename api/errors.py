@@ -27,6 +27,21 @@ _HTTP_CODES = {
 }
 
 
+_PLACES = {"query": "query parameter", "path": "path parameter", "header": "header"}
+
+
+def request_problem(error: dict) -> str:
+    """One request-validation problem in words: where it is, then what is wrong, without
+    pydantic's phrasing ("Field required", "Value error, …")."""
+    place, *rest = [str(p) for p in error.get("loc", ())] or ["request"]
+    name = ".".join(rest)
+    where = f"{_PLACES[place]} {name!r}" if place in _PLACES and name else ".".join([place, *rest])
+    if error.get("type") == "missing":
+        return f"missing {where}"
+    message = str(error.get("msg")).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object
 ) -> JSONResponse:
@@ -48,10 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        message = str(first.get("msg")).removeprefix("Value error, ")
-        return error_response(422, "invalid_request", f"{where}: {message}")
+        return error_response(422, "invalid_request", request_problem(exc.errors()[0]))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -32,6 +32,7 @@ from pel.ledger.storage.engine import StorageError, check_reachable, create_sche
 from pel.ledger.tlog.checkpoint import open_checkpoint
 from pel.ledger.tlog.entry_check import EntryRules
 from pel.ledger.tlog.log import CheckReport, Log
+from pel.node import metrics
 from pel.node.config import KEY_FILES, MLDSA_KEY_FILE, NodeSettings, load_settings, save_settings
 from pel.node.errors import ConfigError
 from pel.node.key_rotation import install_rotated_keys
@@ -317,11 +318,17 @@ class Node:
                 ``database_damaged`` for a file the database cannot read).
         """
         full = self.settings.full_check_on_start if full is None else full
+        started = time.perf_counter()
         report = CheckReport(repaired=[f"index {ix} made again" for ix in self.repaired_indexes])
         with database_damage():
             self.log.check_integrity(
                 full=full, progress=progress, signatures=signatures, repair=repair, report=report
             )
+        origin = self.settings.origin
+        metrics.STARTUP_CHECK_SECONDS.labels(origin, "full" if full else "quick").set(
+            time.perf_counter() - started
+        )
+        metrics.STARTUP_CHECK_ENTRIES.labels(origin).set(report.size)
         log.info(
             "integrity check passed (%s) at tree size %d: %s",
             "full" if full else "quick",
@@ -344,6 +351,8 @@ class Node:
         if self.trust_list is not None and len(self.trust_list.members) > 1:
             self.cosigning = CosignatureCollector(self.log, self.trust_list, self.agency)
             self.cosigning.start()
+            # A new checkpoint goes to the witnesses at once, not at the collector's next round.
+            self.sequencer.on_publish = self.cosigning.poke
             self.mirroring = MirrorFollower(
                 self.mirrors,
                 self.current_trust_list,
@@ -356,13 +365,17 @@ class Node:
                 sign=self.sign_request,
             )
             self.mirroring.start()
+        metrics.watch(self)
 
     def stop(self) -> None:
+        metrics.unwatch(self)
         self.prewarm.stop()
         if self.mirroring is not None:
             self.mirroring.stop()
             self.mirroring = None
         if self.cosigning is not None:
+            if self.sequencer is not None:
+                self.sequencer.on_publish = None
             self.cosigning.stop()
             self.cosigning = None
         if self.sequencer is not None:
@@ -416,10 +429,11 @@ class Node:
         Raises:
             BatchError: listing every refused record by position; nothing appended.
         """
-        self.refresh_trust_list()
-        rules = self.batch_rules(utc_now())
-        check_batch_size(items, rules)
-        return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
+        with self._measured():
+            self.refresh_trust_list()
+            rules = self.batch_rules(utc_now())
+            check_batch_size(items, rules)
+            return self._append(prepare_batch(items, rules, self.signatures.sign, self._verify))
 
     def submit_json(self, raw: bytes) -> list[Appended]:
         """:meth:`submit` for a batch as its JSON body (parsed strictly: UTF-8, no
@@ -429,15 +443,39 @@ class Node:
             RecordError: the body is not a JSON array of records, or is too big.
             BatchError: as :meth:`submit`.
         """
-        self.refresh_trust_list()
-        rules = self.batch_rules(utc_now())
-        keys = self.issuer_keys(self.agency)
-        return self._append(self.signatures.prepare_json(raw, rules, keys))
+        with self._measured():
+            self.refresh_trust_list()
+            rules = self.batch_rules(utc_now())
+            keys = self.issuer_keys(self.agency)
+            return self._append(self.signatures.prepare_json(raw, rules, keys))
+
+    @contextlib.contextmanager
+    def _measured(self) -> Iterator[None]:
+        """Time a submitted batch, and count what it refused by code."""
+        origin = self.settings.origin
+        started = time.perf_counter()
+        try:
+            yield
+        except BatchError as exc:
+            for _, problem in exc.problems:
+                metrics.RECORDS_REFUSED.labels(origin, problem.code).inc()
+            raise
+        except PelError as exc:  # the whole body refused (not JSON, too big …)
+            if exc.http_status < 500:  # a failure of the node's own is no refusal
+                metrics.RECORDS_REFUSED.labels(origin, exc.code).inc()
+            raise
+        metrics.BATCH_SECONDS.labels(origin).observe(time.perf_counter() - started)
 
     def _append(self, prepared: list[PreparedRecord]) -> list[Appended]:
         appended = self.log.append(prepared)
         if self.sequencer is not None:
             self.sequencer.poke()
+        duplicates = sum(1 for a in appended if a.duplicate)
+        origin = self.settings.origin
+        metrics.RECORDS_APPENDED.labels(origin).inc(len(appended) - duplicates)
+        if duplicates:
+            metrics.RECORDS_DUPLICATE.labels(origin).inc(duplicates)
+        metrics.BATCH_RECORDS.labels(origin).observe(len(appended))
         return appended
 
 
@@ -471,7 +509,10 @@ def init_node(
     try:
         check_agency(agency)
     except Exception:
-        raise ConfigError(f"{agency!r} is not an agency id such as MY-PERKESO") from None
+        raise ConfigError(
+            f"{agency!r} is not an agency id: an agency id is the ISO 3166-1 alpha-2 code of "
+            "its country, '-', then 2-24 capitals or digits, e.g. MY-PERKESO or PH-SSS"
+        ) from None
     if not origin or any(c.isspace() for c in origin) or "+" in origin:
         raise ConfigError("the origin must be one word with no '+', e.g. perkeso.gov.my/pel")
     created = not directory.exists()

@@ -8,8 +8,10 @@ application for a node is the single place where the node reaches up, so that
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 
 from pel.api.app import create_app
 from pel.node.agency_node import Node
+from pel.node.errors import ConfigError
 
 
 def build_app(node: Node, *, check: bool = True) -> FastAPI:
@@ -57,3 +60,32 @@ def make_server(node: Node, *, host: str, port: int, check: bool = True) -> uvic
     """A uvicorn server for the node's application, not yet started."""
     config = uvicorn.Config(build_app(node, check=check), host=host, port=port, log_level="warning")
     return NodeServer(config)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for ``make_server(...).run(sockets=[…])``.
+
+    Binding before the node starts turns a busy port into one project error the CLI
+    can print, instead of uvicorn's own log line and exit status.
+
+    Raises:
+        ConfigError: ``port_in_use`` when another process holds the port, ``bad_address``
+            when the address cannot be bound here.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is in use by another process; stop it or give --port",
+                code="port_in_use",
+            ) from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", code="bad_address"
+        ) from None
+    sock.set_inheritable(True)
+    return sock

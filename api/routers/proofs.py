@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from pel.api.deps import MAX_INDEX, Index, LogDep
+from pel.node import metrics
 
 router = APIRouter(prefix="/v1/proof", tags=["proofs"])
 
@@ -50,6 +51,7 @@ async def inclusion(
     tree_size: Annotated[Index, Query(ge=1, le=MAX_INDEX)],
 ) -> Response:
     proof = log.inclusion_proof(index, tree_size)
+    metrics.PROOFS_SERVED.labels("inclusion").inc()
     return _json({"index": index, "tree_size": tree_size, "hashes": _b64(proof)})
 
 
@@ -64,4 +66,5 @@ async def consistency(
     second: Annotated[Index, Query(ge=1, le=MAX_INDEX)],
 ) -> Response:
     proof = log.consistency_proof(first, second)
+    metrics.PROOFS_SERVED.labels("consistency").inc()
     return _json({"first": first, "second": second, "hashes": _b64(proof)})

@@ -10,6 +10,7 @@ from pel.api.deps import LogDep, NodeDep
 from pel.api.schemas import BINARY, TEXT
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
+from pel.node import metrics
 from pel.node.access_log import bundle_range, record_read
 
 router = APIRouter(tags=["tlog-tiles"])
@@ -51,6 +52,7 @@ async def tile(path: str, request: Request, log: LogDep, node: NodeDep) -> Respo
         raise NotFoundError(f"not a tile path: {exc.message}") from None
     if kind != "entries":
         assert level is not None
+        metrics.TILES_SERVED.labels("hash").inc()
         return Response(
             log.tile(level, index, width),
             media_type="application/octet-stream",
@@ -67,4 +69,5 @@ async def tile(path: str, request: Request, log: LogDep, node: NodeDep) -> Respo
         return data
 
     data = await anyio.to_thread.run_sync(read)
+    metrics.TILES_SERVED.labels("entries").inc()
     return Response(data, media_type="application/octet-stream", headers={"Cache-Control": PRIVATE})

@@ -40,6 +40,30 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+# pydantic's wording for a wrong JSON type, said in JSON's terms.
+_TYPE_WORDS = {
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole JSON number",
+    "string_type": 'must be a JSON string (amounts are decimal strings such as "12.50")',
+}
+
+
+def _say(kind: str, err: Any, field: str) -> str:
+    """What went wrong with ``field``, without pydantic's phrasing."""
+    if kind in _TYPE_WORDS:
+        return _TYPE_WORDS[kind]
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected")
+        return f"must be {expected}" if expected else "is not one of the allowed values"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    # A validator may already name the field ("v must be …"): say it once.
+    return msg.removeprefix(f"{field} ").removeprefix(f"{field}: ")
+
+
 def record_error(exc: ValidationError) -> RecordError:
     """The first problem of a pydantic ``ValidationError``, as a pel ``RecordError``."""
     err = exc.errors(include_url=False)[0]
@@ -52,10 +76,9 @@ def record_error(exc: ValidationError) -> RecordError:
         msg = f"unknown field {field!r}"
     elif code == "missing_field":
         msg = f"missing field {field or 'type'!r}"
-    elif kind == "string_type":
-        msg = f'{field}: must be a JSON string (amounts are decimal strings such as "12.50")'
     else:
-        msg = f"{field}: {err['msg']}" if field else err["msg"]
+        said = _say(kind, err, field)
+        msg = f"{field}: {said}" if field else said
     return RecordError(msg, code=code, field=field or None)
 
 

@@ -14,7 +14,7 @@ from pel.ledger.tlog.log import CheckReport
 from pel.node.agency_node import Node, init_node
 from pel.node.cli.common import friendly, out, progress
 from pel.node.demo.quickstart import quickstart as run_quickstart
-from pel.node.server import make_server
+from pel.node.server import listen, make_server
 
 if TYPE_CHECKING:
     from pel.node.agency_node import Node
@@ -83,6 +83,7 @@ def serve(
 ) -> None:
     """Check the stored log, then serve it over HTTP (SIGINT or SIGTERM stop it cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sock = listen(host, port)
     node = Node.open(directory)
     try:
         report = _check_log(node, full=not quick_check)
@@ -95,7 +96,7 @@ def serve(
     # What is loaded by now lives as long as the process: out of the collector's
     # sight, so the collections that every parsed batch triggers stay short.
     gc.freeze()
-    server.run()
+    server.run(sockets=[sock])
 
 
 @friendly

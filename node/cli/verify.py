@@ -17,11 +17,35 @@ from rich.progress import (
 
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
+from pel.node import metrics
 from pel.node.cli.common import err, friendly, out, progress, read_signed
 from pel.node.errors import AuditFailed, ConfigError
 from pel.node.peers.client import LogClient, RemoteError
 from pel.node.peers.remote_audit import AuditTrust, audit_log, entries_refused
 from pel.node.peers.remote_verify import verify_log
+
+
+def serve_metrics(port: int) -> Any:
+    """Prometheus metrics of this process on 127.0.0.1:``port`` while it runs (a daemon
+    thread); returns the server, whose ``shutdown()`` stops it sooner."""
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr="127.0.0.1")
+        return server
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror or exc}", code="port_in_use"
+        ) from None
+
+
+def cosignature_summary(cosignatures: dict[str, Any]) -> str:
+    """The audit's witness line: how many cosignatures verified, beside the quorum they
+    had to reach ("9 witness cosignatures verified (quorum 5 met)"), never as a fraction."""
+    count, quorum = len(cosignatures["verified"]), cosignatures["quorum"]
+    noun = "cosignature" if count == 1 else "cosignatures"
+    met = "met" if count >= quorum else "NOT met"
+    return f"{count} witness {noun} verified (quorum {quorum} {met})"
 
 
 @friendly
@@ -107,6 +131,12 @@ def audit(
             help="An auditor token issued by the node serving URL (sent there only)",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve the audit's progress as Prometheus metrics on 127.0.0.1"
+        ),
+    ] = None,
 ) -> None:
     """Audit a log: every entry, tile, signature, checkpoint, cosignature and mirror
     (resumed: only what was added since the last audit, unless --full)."""
@@ -131,6 +161,10 @@ def audit(
 
         def progress(phase: str, done: int, total: int | None, downloaded: int) -> None:
             bar.update(task, description=phase, completed=done, total=total, mib=downloaded / 2**20)
+            metrics.record_audit_progress(phase, done, total, downloaded)
+
+        if metrics_port is not None:
+            serve_metrics(metrics_port)
 
         try:
             result = audit_log(
@@ -154,7 +188,7 @@ def audit(
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     cos = result.cosignatures
-    witnessed = f", {len(cos['verified'])}/{cos['quorum']} witness cosignatures" if cos else ""
+    witnessed = f", {cosignature_summary(cos)}" if cos else ""
     out.print(
         f"ok: {result.origin} audited from size {result.size_from} to {result.size_to}: "
         f"{result.tree.entries} entries rehashed (from size {result.rehashed_from}), "

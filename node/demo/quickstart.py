@@ -16,17 +16,19 @@ from rich.console import Console
 
 from pel.crypto.note import parse_vkey
 from pel.node.agency_node import Node, init_node
+from pel.node.demo.command import pel_command
 from pel.node.demo.synth import synth_drafts
 from pel.node.filings.submit import submit_rows
 from pel.node.peers.client import LogClient
 from pel.node.peers.remote_verify import verify_log
-from pel.node.secret_files import read_token, save_token
-from pel.node.server import make_server
+from pel.node.secret_files import TOKEN_FILE, read_token, save_token
+from pel.node.server import listen, make_server
 
 console = Console(soft_wrap=True)
 
 
 def quickstart(directory: Path, *, port: int, records: int, agency: str, exit_after: bool) -> None:
+    sock = listen("127.0.0.1", port)
     if not (directory / "node.json").exists():
         node, token = init_node(
             directory, agency=agency, origin=f"{agency.lower()}.pel.example/log"
@@ -34,10 +36,16 @@ def quickstart(directory: Path, *, port: int, records: int, agency: str, exit_af
         node.stop()
         save_token(directory, token)
         console.print(f"created node {directory} for {agency}")
+    token_file = directory / TOKEN_FILE
+    if token_file.is_file():
+        console.print(
+            f"write token saved in {token_file} (mode 0600; only its hash is in the node)",
+            highlight=False,
+        )
     node = Node.open(directory)
     token = read_token(directory)
     server = make_server(node, host="127.0.0.1", port=port)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():
@@ -67,10 +75,23 @@ def quickstart(directory: Path, *, port: int, records: int, agency: str, exit_af
             f"verified {result.origin}: {result.tree_size} entries, root "
             f"{result.root.hex()[:16]}…, {result.proofs} inclusion proofs"
         )
-        console.print(f"checkpoint: {url}/checkpoint   API docs: {url}/docs   node: {url}/v1/node")
         console.print(f"log verifier key: {node.log_signer.vkey}", highlight=False)
         if exit_after:
+            console.print(
+                f"--exit-after: the node stops now; {pel_command()} quickstart {directory} "
+                "serves it again",
+                highlight=False,
+                markup=False,
+            )
             return
+        console.print(f"checkpoint: {url}/checkpoint   API docs: {url}/docs   node: {url}/v1/node")
+        if token_file.is_file():
+            console.print(
+                f'submit a filing: {pel_command()} submit {url} FILE.jsonl --token "$(cat '
+                f'{token_file})"',
+                highlight=False,
+                markup=False,
+            )
         console.print("serving; Ctrl-C stops")
         while thread.is_alive():
             thread.join(0.5)

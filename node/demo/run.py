@@ -139,6 +139,8 @@ class DemoResult:
     urls: dict[str, str]
     directory: Path = Path("var/demo")
     law: dict[str, Any] | None = None
+    #: Whether the nodes go on serving after the summary (not with ``--exit-after``).
+    serving: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -254,6 +256,7 @@ def run_demo(
                     urls,
                     opts.directory,
                     law,
+                    serving=not opts.exit_after,
                 )
             )
             if opts.exit_after:

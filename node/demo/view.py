@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pel.node.demo.asean import agency_for
+from pel.node.demo.command import pel_command
 from pel.node.demo.run import DemoResult
 
 
@@ -32,9 +33,16 @@ def print_summary(console: Console, result: DemoResult) -> None:
             if mirrored is None
             else f"{len(mirrored)}/{members - 1} {_countries(mirrored)}",
         )
-    if not console.is_terminal and console.width < 140:
-        # Piped output is 80 columns unless told; the table is worth its full width.
-        Console(file=console.file, width=140, soft_wrap=True).print(table)
+    if not console.is_terminal:
+        # Piped output has no width to fit: the table gets the width it measures, so no
+        # cell is cut whatever the origins and witness lists hold.
+        width = console.width
+        console.width = 10_000
+        try:
+            console.width = console.measure(table).maximum
+            console.print(table, crop=False)
+        finally:
+            console.width = width
     else:
         console.print(table)
     if all(row["mirrored_by"] is None for row in result.logs):
@@ -48,9 +56,15 @@ def print_summary(console: Console, result: DemoResult) -> None:
             highlight=False,
         )
         console.print(
-            f"  enrolment in {enrol['agency']}'s log at index {enrol['index']}: {enrol['url']}\n"
-            f"    (personal data: read it with the agency's token, "
-            f'curl -H "Authorization: Bearer $(cat {result.directory}/{enrol["agency"]}/token)")',
+            f"  enrolment in {enrol['agency']}'s log at index {enrol['index']}"
+            + (
+                f": {enrol['url']}\n"
+                f"    (personal data: read it with the agency's token, "
+                f'curl -H "Authorization: Bearer '
+                f'$(cat {result.directory}/{enrol["agency"]}/token)")'
+                if result.serving
+                else ""
+            ),
             highlight=False,
             markup=False,
         )
@@ -65,15 +79,17 @@ def print_summary(console: Console, result: DemoResult) -> None:
             ),
             highlight=False,
         )
-        home, d = sample["home"]["agency"], result.directory
+    pel, d = pel_command(), result.directory
+    if sample is not None and result.serving:
+        home = sample["home"]["agency"]
         console.print(
             "  the worker's whole bundle, from the home agency's node (it mirrors the others):\n"
-            f"    pel bundle {sample['pwid']} --trust {d}/trust.json "
+            f"    {pel} bundle {sample['pwid']} --trust {d}/trust.json "
             f'--url {result.urls[home]} --token "$(cat {d}/{home}/token)" --out bundle.json\n'
-            f"    pel verify-bundle bundle.json --trust {d}/trust.json   "
+            f"    {pel} verify-bundle bundle.json --trust {d}/trust.json   "
             f"(or drop it on {result.urls[home]}/verify)\n"
             "  an audit of the home agency's log, with the auditor token its node issued:\n"
-            f"    pel audit {result.urls[home]} --state audit-{home} --trust {d}/trust.json "
+            f"    {pel} audit {result.urls[home]} --state audit-{home} --trust {d}/trust.json "
             f'--token "$(cat {d}/{home}/auditor-token)"',
             highlight=False,
             markup=False,
@@ -84,22 +100,33 @@ def print_summary(console: Console, result: DemoResult) -> None:
         shown = result.urls.get("VN-VSS") or next(iter(result.urls.values()))
         console.print(
             f"rules tables published: {', '.join(r['state'] for r in law['rules'].values())}"
-            f"  (pel rules show {shown} --at 2025-06-30)",
+            + (f"  ({pel} rules show {shown} --at 2025-06-30)" if result.serving else ""),
             highlight=False,
             markup=False,
         )
         for record_id, a in law["agreements"].items():
             console.print(
                 f"agreement {record_id}: {', '.join(a['parties'])}, in every party's log"
-                f"  (pel agreement show {result.urls[a['parties'][0]]})",
+                + (
+                    f"  ({pel} agreement show {result.urls[a['parties'][0]]})"
+                    if result.serving
+                    else ""
+                ),
                 highlight=False,
                 markup=False,
             )
-    for agency, url in result.urls.items():
+    if not result.serving:
         console.print(
-            f"{agency:<11} {url}/  {url}/verify  {url}/checkpoint  {url}/docs  {url}/v1/node",
+            f"the nodes are stopped (--exit-after); {pel} demo --dir {d} serves them again",
             highlight=False,
+            markup=False,
         )
+    else:
+        for agency, url in result.urls.items():
+            console.print(
+                f"{agency:<11} {url}/  {url}/verify  {url}/checkpoint  {url}/docs  {url}/v1/node",
+                highlight=False,
+            )
     console.print(
         f"{result.records} records in {members} logs, all witnessed, in {result.elapsed:.1f} s",
         highlight=False,

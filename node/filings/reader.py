@@ -14,12 +14,23 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pel.ledger.errors import RecordError
 
-Row = tuple[int, Any]  # (line number, decoded record or the RecordError that refused it)
+
+@dataclass(frozen=True)
+class RawJSON:
+    """One JSON Lines row as its bytes, left for the node to parse (node/filings/submit.py)."""
+
+    text: bytes
+
+
+Row = tuple[int, Any]
+"""``(line, record)``: a decoded record, a :class:`RawJSON` row, or the ``RecordError``
+that refused the row while it was read."""
 
 
 def _cell(column: str, value: str) -> Any:
@@ -34,16 +45,34 @@ def _cell(column: str, value: str) -> Any:
     return value
 
 
+def _cell_count_error(row: dict[str | None, Any], header: int) -> RecordError | None:
+    # DictReader files surplus cells under the key None and fills missing ones with None.
+    extra = row.get(None)
+    if extra:
+        cells = header + len(extra)
+        return RecordError(
+            f"row has {cells} cells, more than the header's {header}", code="bad_csv"
+        )
+    missing = sum(1 for k, v in row.items() if k is not None and v is None)
+    if missing:
+        return RecordError(
+            f"row has {header - missing} cells, fewer than the header's {header}", code="bad_csv"
+        )
+    return None
+
+
 def _csv_rows(path: Path) -> Iterator[Row]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         for row in reader:
             line = reader.line_num
             record: dict[str, Any] = {}
+            problem = _cell_count_error(row, len(reader.fieldnames or ()))
+            if problem is not None:
+                yield line, problem
+                continue
             try:
                 for column, value in row.items():
-                    if column is None or value is None:
-                        raise RecordError("row has more cells than the header", code="bad_csv")
                     if value == "":
                         continue
                     *parents, leaf = column.strip().split(".")
@@ -52,9 +81,19 @@ def _csv_rows(path: Path) -> Iterator[Row]:
                         node = node.setdefault(p, {})
                     node[leaf] = _cell(column.strip(), value)
             except (RecordError, ValueError) as exc:
-                yield line, RecordError(f"line {line}: {exc}", code="bad_csv")
+                # The line number travels beside the error; the message does not repeat it.
+                message = exc.message if isinstance(exc, RecordError) else str(exc)
+                yield line, RecordError(message, code="bad_csv")
                 continue
             yield line, record
+
+
+def _raw_jsonl_rows(path: Path) -> Iterator[Row]:
+    with path.open("rb") as f:
+        for line, text in enumerate(f, 1):
+            text = text.strip()
+            if text:
+                yield line, RawJSON(text)
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
@@ -65,11 +104,15 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
             try:
                 yield line, json.loads(text)
             except ValueError as exc:
-                yield line, RecordError(f"line {line}: not JSON: {exc}", code="bad_json")
+                yield line, RecordError(f"not JSON: {exc}", code="bad_json")
 
 
-def read_filing(path: Path) -> Iterator[Row]:
-    """Rows of a ``.csv`` or JSON Lines file, each with its line number."""
+def read_filing(path: Path, *, raw: bool = False) -> Iterator[Row]:
+    """Rows of a ``.csv`` or JSON Lines file, each with its line number.
+
+    With ``raw``, JSON Lines rows are :class:`RawJSON` (their bytes, left for the node to
+    parse; see node/filings/submit.py); CSV rows are always decoded here.
+    """
     if path.suffix.lower() == ".csv":
         return _csv_rows(path)
-    return _jsonl_rows(path)
+    return _raw_jsonl_rows(path) if raw else _jsonl_rows(path)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -21,6 +21,9 @@ from pel.ledger.index import IndexProof
 from pel.ledger.merkle.tiles import TILE_WIDTH, entries_path, tile_path
 from pel.node.errors import PeerError
 from pel.node.peers.keepalive_http import PlainGetter
+
+if TYPE_CHECKING:
+    from pel.node.filings.submit import SubmitReport
 
 
 class RemoteError(PeerError):
@@ -169,6 +172,41 @@ class LogClient:
         except httpx.HTTPError as exc:
             raise PeerError(f"cannot reach {self.base_url}/v1/records: {exc}") from None
         return self._check(r).json()  # type: ignore[no-any-return]
+
+    def submit_body(self, body: bytes, *, wait: bool = False) -> dict[str, Any]:
+        """:meth:`submit` for a batch already written as a JSON array (``body``)."""
+        try:
+            r = self._http.post(
+                "/v1/records",
+                content=body,
+                headers={"Content-Type": "application/json"},
+                params={"wait": "true"} if wait else None,
+            )
+        except httpx.HTTPError as exc:
+            raise PeerError(f"cannot reach {self.base_url}/v1/records: {exc}") from None
+        return self._check(r).json()  # type: ignore[no-any-return]
+
+    def submit_filing(
+        self,
+        rows: Iterable[tuple[int, Any]],
+        *,
+        batch_size: int = 1000,
+        in_flight: int = 4,
+        retries: int = 5,
+        progress: Callable[[int], None] | None = None,
+    ) -> SubmitReport:
+        """Submit a back office's ``(line, record)`` rows in batches, ``in_flight`` at once,
+        as ``pel submit`` does (see :func:`node.filings.submit.submit_rows`)."""
+        from pel.node.filings.submit import submit_rows
+
+        return submit_rows(
+            self,
+            rows,
+            batch_size=batch_size,
+            in_flight=in_flight,
+            retries=retries,
+            progress=progress,
+        )
 
     def gossip(self, notes: list[bytes]) -> list[dict[str, Any]]:
         """Pass signed checkpoints on (``POST /v1/gossip``); the receiver's verdicts."""

@@ -47,6 +47,7 @@ from pel.ledger.federation.trust_list import Member, TrustList
 from pel.ledger.index import MemoryIndex
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint
+from pel.node import metrics
 from pel.node.peers.client import LogClient, RemoteError, ServedTiles, Signer
 from pel.node.peers.index_check import check_index, pwid_of
 
@@ -242,6 +243,7 @@ class MirrorFollower:
             self._prefetched[mlog.origin] = (end, pending, fetch)
         remote = TileHashReader(ServedTiles(client, pending))
         done = self.store.add_entries(mlog, first, entries, remote, check=check)
+        metrics.MIRROR_ENTRIES.labels(mlog.origin).inc(max(0, done - first))
         log.info("mirror of %s: %d of %d entries verified", mlog.origin, done, pending)
         if done == pending:
             self._check_ahead(mlog)

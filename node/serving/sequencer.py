@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from pel.ledger.errors import ConflictError, DamagedLogError
 from pel.ledger.tlog.checkpoint import SignedCheckpoint
 from pel.ledger.tlog.log import Log
+from pel.node import metrics
 from pel.node.serving.loop import WakeLoop
 
 log = logging.getLogger("pel.sequencer")
@@ -37,6 +39,12 @@ class Sequencer(WakeLoop):
         self._published = threading.Condition()
         self._size = log.tree_size()
         self.failures = 0
+        #: ``time.monotonic()`` when a new checkpoint was last published or found (None: not yet).
+        self.published_at: float | None = None
+        #: Called after each new checkpoint (e.g. to ask the witnesses at once).
+        self.on_publish: Callable[[], None] | None = None
+        self._commit_seconds = metrics.COMMIT_SECONDS.labels(log.origin)
+        self._checkpoints = metrics.CHECKPOINTS.labels(log.origin)
 
     @property
     def size(self) -> int:
@@ -45,14 +53,20 @@ class Sequencer(WakeLoop):
 
     def sequence_once(self) -> SignedCheckpoint | None:
         """Integrate what is new and publish one checkpoint; None when nothing was new."""
+        started = time.perf_counter()
         try:
             checkpoint = self.log.integrate()
         except ConflictError:
             checkpoint = self.log.latest()  # another process published; follow it
         if checkpoint is not None and checkpoint.checkpoint.size != self._size:
+            self._commit_seconds.observe(time.perf_counter() - started)
+            self._checkpoints.inc()
+            self.published_at = time.monotonic()
             with self._published:
                 self._size = checkpoint.checkpoint.size
                 self._published.notify_all()
+            if self.on_publish is not None:
+                self.on_publish()
         return checkpoint
 
     def wait_for(self, size: int, timeout: float) -> bool:

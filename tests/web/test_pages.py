@@ -494,8 +494,8 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     assert "cosigned the latest checkpoint" in my and "perkeso.gov.my/pel" in my
     assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
     screenshot(page, "explorer.png")
-    # Record lookup and the worker's bundle part, with a token of this node.
-    page.fill("#token", create_token(th.engine, "TH-SSO"))
+    # Record lookup needs no token (the records API asks for none); browsing by index.
+    assert page.input_value("#token") == ""
     rec = next(
         x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
     )
@@ -508,9 +508,23 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     page.click("#lookup")
     page.wait_for_selector("#lookup-result:has-text('Not found')")
     assert "[not_found]" in page.inner_text("#lookup-result")
+    page.fill("#index", "0")
+    page.click("#show")
+    page.wait_for_selector("#lookup-result:has-text('Index 0,')")
+    assert json.loads(page.inner_text("#record-json")) == json.loads(th.log.entry(0))
+    page.click("#next")
+    page.wait_for_selector("#lookup-result:has-text('Index 1,')")
+    assert json.loads(page.inner_text("#record-json")) == json.loads(th.log.entry(1))
+    page.click("#prev")
+    page.wait_for_selector("#lookup-result:has-text('Index 0,')")
+    page.fill("#index", str(th.log.tree_size() + 5))
+    page.click("#show")
+    page.wait_for_selector("#lookup-result:has-text('No record at index')")
+    # The worker's bundle part, with a token of this node.
+    page.fill("#token", create_token(th.engine, "TH-SSO"))
     page.fill("#pwid", f.PWID)
     page.click("#bundle")
-    link = page.wait_for_selector("#lookup-result a[download]")
+    link = page.wait_for_selector("#bundle-result a[download]")
     with page.expect_download() as download:
         link.click()
     part = Path(download.value.path()).read_bytes()
