@@ -29,6 +29,7 @@ from pel.ledger.storage.engine import create_schema, make_engine
 from pel.ledger.tlog.log import Log
 from pel.node.agency_node import Node
 from pel.node.peers.mirror_follower import MirrorFollower
+from pel.node.tokens import create_token
 from tests import factories as f
 from tests.node.test_cli import node_dir, run, served
 
@@ -63,9 +64,18 @@ def omitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
     yield drop
 
 
-def audit(url: str, state: Path, info: dict) -> tuple[int, str, str]:
+AUDITORS: dict[str, str] = {}  # an auditor token of the node serving each URL
+
+
+def auditor(url: str, node: Node) -> str:
+    if url not in AUDITORS:
+        AUDITORS[url] = create_token(node.engine, node.agency, "audit office", role="auditor")
+    return AUDITORS[url]
+
+
+def audit(url: str, state: Path, info: dict, node: Node) -> tuple[int, str, str]:
     keys = ("--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"])
-    return run("audit", url, "--state", str(state), *keys)
+    return run("audit", url, "--state", str(state), *keys, "--token", auditor(url, node))
 
 
 def test_an_honest_index_passes_and_is_checked_again_on_resume(
@@ -74,13 +84,14 @@ def test_an_honest_index_passes_and_is_checked_again_on_resume(
     url, node, info = served
     node.submit([f.contribution(pwid=f.PWID if i % 2 else f.PWID2) for i in range(30)])
     integrated(node, 30)
-    code, _, err = audit(url, tmp_path / "a", info)
+    code, _, err = audit(url, tmp_path / "a", info, node)
     assert code == 0, err
     node.submit([f.contribution(pwid=f.PWID) for _ in range(5)])
     integrated(node, 35)
     code, _, err = run(
         "audit", url, "--state", str(tmp_path / "a"), "--vkey", info["log_vkey"],
         "--issuer-key", info["issuer_key"], "--report", str(tmp_path / "r.json"),
+        "--token", auditor(url, node),
     )  # fmt: skip
     assert code == 0, err
     report = json.loads((tmp_path / "r.json").read_text())
@@ -95,12 +106,12 @@ def test_an_index_that_omits_a_record_is_caught_with_offline_evidence(
     records = [f.contribution(pwid=f.PWID if i % 3 == 0 else f.PWID2) for i in range(20)]
     node.submit(records[:10])
     integrated(node, 10)
-    code, _, err = audit(url, tmp_path / "a", info)
+    code, _, err = audit(url, tmp_path / "a", info, node)
     assert code == 0, err  # honest so far
     omitted.add(12)  # a record of PWID: index 12 = 12 % 3 == 0
     node.submit(records[10:])
     integrated(node, 20)
-    code, _, err = audit(url, tmp_path / "a", info)
+    code, _, err = audit(url, tmp_path / "a", info, node)
     assert code == 1 and "[wrong_index]" in err and "Traceback" not in err, err
     [path] = [Path(line.split()[1]) for line in err.splitlines() if line.startswith("evidence: ")]
     evidence = IndexEvidence.from_json(path.read_text())
@@ -140,13 +151,26 @@ def trust_of(url: str, info: dict) -> TrustList:
         issuer_key=SigningKey.generate().public_key.to_base64(),
         witness_key=CosignatureSigner("perkeso.gov.my/witness", SigningKey.generate()).vkey,
     )  # fmt: skip
-    return TrustList(federation="t", version=1, members=(th, my), witness_quorum=1, threshold=2)
+    # Ed25519 witness keys only (this test is about the index): either key counts.
+    return TrustList(
+        federation="t", version=1, members=(th, my), witness_quorum=1, threshold=2,
+        cosigner_policy="either",
+    )  # fmt: skip
 
 
-def follower_of(url: str, info: dict, engine: Engine) -> MirrorFollower:
-    """A mirror at MY-PERKESO following the served TH-SSO node (and nothing else)."""
+def follower_of(url: str, info: dict, engine: Engine, node: Node) -> MirrorFollower:
+    """A mirror at MY-PERKESO following the served TH-SSO node (and nothing else). The
+    served node has no trust list to check a member's signed request with, so the
+    mirror reads its entries with a token that node issued."""
     tl = trust_of(url, info)
-    return MirrorFollower(MirrorStore(engine), lambda: tl, "MY-PERKESO", gossip_interval=None)
+    token = create_token(node.engine, node.agency, "mirror", role="reader")
+    return MirrorFollower(
+        MirrorStore(engine),
+        lambda: tl,
+        "MY-PERKESO",
+        gossip_interval=None,
+        sign=lambda _method, _path: f"Bearer {token}",
+    )
 
 
 def follow(follower: MirrorFollower, size: int) -> None:
@@ -172,7 +196,7 @@ def test_a_mirror_catches_an_index_that_omits_a_record(
     served: tuple[str, Node, dict], omitted: set[int], mirror_engine: Engine
 ) -> None:
     url, node, info = served
-    follower = follower_of(url, info, mirror_engine)
+    follower = follower_of(url, info, mirror_engine, node)
     try:
         records = [f.contribution(pwid=f.PWID if i % 4 == 1 else f.PWID2) for i in range(16)]
         node.submit(records[:8])

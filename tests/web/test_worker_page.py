@@ -16,7 +16,8 @@ import zxingcpp
 from PIL import Image
 
 from pel.ledger.bundles.bundle import verify_bundle
-from pel.ledger.bundles.qr import read_qr_text
+from pel.ledger.bundles.qr import BundleRef, bundle_from, read_qr_text
+from pel.ledger.errors import BundleError
 from pel.node.access_log import reads_of
 from pel.node.agency_node import Node
 from pel.node.bundle_assembly import build_part
@@ -97,13 +98,18 @@ def test_a_worker_fetches_builds_and_verifies_their_own_bundle(
     report = verify_bundle(data, trust_list(fed))
     assert report.pwid == f.PWID
     assert {r.record["issuer"] for r in report.records} == {"TH-SSO", "MY-PERKESO"}
-    # The QR code drawn in the page decodes (zxing) to the bundle itself.
+    # The QR code drawn in the page decodes (zxing) to a reference to that very file:
+    # with Ed25519 and ML-DSA-44 cosignatures on every checkpoint the bundle is too
+    # large for one code, and the reference's digest must match the downloaded bundle.
     assert page.get_attribute("#download-qr", "download") == f"bundle-{f.PWID}.qr.png"
-    assert page.get_attribute("#status", "data-qr") == "embedded"
+    assert page.get_attribute("#status", "data-qr") == "reference"
     src = page.get_attribute("#qr", "src")
     png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
     [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    assert read_qr_text(found.text) == data
+    assert isinstance(read_qr_text(found.text), BundleRef)
+    assert bundle_from(found.text.encode(), lambda: data) == data
+    with pytest.raises(BundleError):
+        bundle_from(found.text.encode(), lambda: data + b" ")
     # The key never left the page: only signed requests went out, to each node.
     asks = [(u, a) for u, a, _ in sent if "/v1/pwids/" in u]
     assert {u.split("/v1/")[0] for u, _ in asks} == set(fed.urls)
