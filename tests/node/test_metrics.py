@@ -179,7 +179,7 @@ def test_metrics_count_refusals_by_code_batches_proofs_and_tiles(tmp_path: Path)
             assert r.status_code == 422
             assert client.get("/v1/proof/inclusion?index=1&tree_size=5").status_code == 200
             assert client.get("/tile/0/000.p/5").status_code == 200
-            assert client.get("/tile/entries/000.p/5").status_code == 200
+            assert client.get("/tile/entries/000.p/5", headers=auth).status_code == 200
             now = parse(client.get("/metrics").text)
     finally:
         node.stop()

@@ -494,8 +494,13 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     assert "cosigned the latest checkpoint" in my and "perkeso.gov.my/pel" in my
     assert "this node" in page.locator("#members tr[data-agency=TH-SSO]").inner_text()
     screenshot(page, "explorer.png")
-    # Record lookup needs no token (the records API asks for none); browsing by index.
+    # Records are personal data: without a token the look-up is refused, with a reader
+    # token of this node it shows the record; browsing by index.
     assert page.input_value("#token") == ""
+    page.fill("#index", "0")
+    page.click("#show")
+    page.wait_for_selector("#lookup-result:has-text('unauthorized')")
+    page.fill("#token", create_token(th.engine, "TH-SSO", "staff", role="reader"))
     rec = next(
         x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
     )
