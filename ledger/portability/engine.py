@@ -1,0 +1,602 @@
+"""The entitlement decision engine: verified records, rules and agreements in, a
+decision out. Pure: no database, clock or network, like the verifiers in ``ledger/``.
+
+``decide(claim, records, rules, agreements)`` follows EU Regulation 883/2004 (and its
+implementing Regulation 987/2009) as the model, for every state where the worker has
+insured months in the benefit's branch:
+
+1. **Months** (987/2009 art. 12): the state's own insured months, corrections applied
+   (``periods.apply_corrections``). Periods of other states are added only where they
+   do not coincide, so the *totalised months* of a state are the union of the calendar
+   months of every state it totalises with: a month insured in two states counts once.
+2. **Qualification** (883/2004 art. 6): alone, the state's own months against its
+   ``qualifying_months`` (and, with a birth date, its ``pension_age``; a state whose
+   ``foreign_workers_covered`` is false pays a foreign worker no pension); with
+   totalisation, the months of every state that is party with it to an agreement in
+   force on the decision date that covers the branch and totalises.
+3. **Amounts** (art. 52): the national amount (the state's ``pension_formula`` over its
+   own months, if it qualifies alone); the theoretical amount (the same formula over the
+   totalised months, as if all were its own); the pro-rata amount, theoretical x
+   the state's share of the months / the totalised months; the amount due, the higher
+   of the national and the pro-rata amount (art. 52(3)). ``minimum_pension`` and
+   ``maximum_pension`` bound the national and the theoretical amount.
+4. **Short periods** (art. 57): a state where the worker has fewer months than the
+   agreement's ``minimum_period_months`` pays no pension under the agreement unless its
+   own law alone gives one; its months still count for the others' qualification and
+   theoretical amount, and are left out of their pro-rata fractions, so the fractions
+   of the states that pay still sum to 1 (unless every state would be short: then the
+   rule is not applied, as in art. 57(3)).
+5. **Lump sum**: where no pension is due and the law has a ``lump_sum_formula``, the
+   lump sum over the state's own months.
+
+Shares of a month: a calendar month insured in k states that totalise together counts
+1/k in each one's pro-rata share, so no state gains by the order records arrive in and
+the fractions sum to 1. Money is ``Decimal``; each amount is rounded to the state's
+``rounding`` quantum (ROUND_HALF_UP) once, at the end (the pro-rata is computed from the
+unrounded theoretical amount).
+
+The decision depends only on the inputs' content: the order of records, or which
+member's mirror supplied a copy, changes nothing (a record counts once by issuer and id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from pel.ledger.portability.decision import Decision, Figure, ParamUse, StateDecision
+from pel.ledger.portability.law import Law
+from pel.ledger.portability.periods import (
+    DecisionError,
+    RecordRef,
+    SourcedRecord,
+    StateCareer,
+    apply_corrections,
+    careers,
+)
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What is asked: the worker, the branch (``old_age``), the decision date and,
+    when known, the birth date (without it the pension age is not checked)."""
+
+    pwid: str
+    at: date
+    benefit: str = "old_age"
+    birth_date: date | None = None
+
+
+@dataclass(frozen=True)
+class _Agreement:
+    ref: RecordRef
+    key: tuple[str, str]
+    parties: tuple[str, ...]
+    states: frozenset[str]
+    minimum: int
+    title: str
+
+
+def _day(value: Any, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DecisionError("bad_agreement", f"{what} is not a date: {value!r}") from None
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _agreements(
+    claim: Claim, supplied: Iterable[SourcedRecord]
+) -> tuple[list[_Agreement], list[dict[str, Any]]]:
+    """The agreements that totalise the branch on the date, and every agreement
+    considered with why it applies or not."""
+    copies: dict[tuple[str, str], list[SourcedRecord]] = {}
+    withdrawals: list[SourcedRecord] = []
+    for s in supplied:
+        if s.type == "agreement":
+            copies.setdefault((s.ref.issuer, s.ref.id), []).append(s)
+        elif s.type == "withdrawal":
+            withdrawals.append(s)
+    # A withdrawing party leaves the agreement from the effective date on.
+    left: dict[tuple[str, str], dict[str, date]] = {}
+    for w in sorted(withdrawals, key=lambda s: s.ref):
+        body = w.record["body"]
+        target = body["agreement"]
+        key = (str(target["issuer"]), str(target["id"]))
+        when = _day(body["effective"], "a withdrawal's date")
+        if when is not None:
+            left.setdefault(key, {})[w.ref.issuer] = when
+    applied: list[_Agreement] = []
+    report: list[dict[str, Any]] = []
+    for key in sorted(copies):
+        group = copies[key]
+        first = min(group, key=lambda s: s.ref)
+        if any(s.record != first.record for s in group):
+            raise DecisionError(
+                "conflicting_records", f"two different agreements {key[0]}/{key[1]} supplied"
+            )
+        body = first.record["body"]
+        start = _day(body.get("in_force_from"), "in_force_from")
+        until = _day(body.get("until"), "until")
+        parties = tuple(sorted(str(p) for p in body.get("parties", ())))
+        gone = {p for p, when in left.get(key, {}).items() if when <= claim.at}
+        staying = tuple(p for p in parties if p not in gone)
+        title = str((body.get("legal_text") or {}).get("title", ""))
+        why = ""
+        if start is None or claim.at < start:
+            why = f"not yet in force on {claim.at} (from {start})"
+        elif until is not None and claim.at > until:
+            why = f"ended on {until}, before {claim.at}"
+        elif claim.benefit not in body.get("branches", ()):
+            why = f"does not cover the {claim.benefit} branch"
+        elif body.get("totalisation") is not True:
+            why = "does not totalise insurance periods"
+        elif len({p[:2] for p in staying}) < 2:
+            why = "withdrawn: fewer than two parties remain"
+        entry: dict[str, Any] = {
+            "agreement": first.ref.to_obj(),
+            "title": title,
+            "parties": list(staying),
+            "applies": not why,
+            "reason": why or f"in force on {claim.at}, covers {claim.benefit}, totalises",
+        }
+        if gone:
+            entry["withdrawn"] = sorted(gone)
+        report.append(entry)
+        if not why:
+            minimum = body.get("minimum_period_months") or 0
+            applied.append(
+                _Agreement(
+                    first.ref,
+                    key,
+                    staying,
+                    frozenset(p[:2] for p in staying),
+                    int(minimum),
+                    title,
+                )
+            )
+    return applied, report
+
+
+def _rules_by_state(rules: Iterable[SourcedRecord]) -> dict[str, SourcedRecord]:
+    """Each state's newest rules record (its log's highest index): the table in force.
+    A state's rules count only when its own agency issued them."""
+    newest: dict[str, SourcedRecord] = {}
+    for s in rules:
+        if s.type != "rules":
+            continue
+        state = s.record["body"].get("state")
+        if state != s.state:
+            continue  # only the state itself publishes its law
+        old = newest.get(state)
+        if old is None or (s.ref.origin, s.ref.index) > (old.ref.origin, old.ref.index):
+            newest[state] = s
+    return newest
+
+
+class _StateCalc:
+    """The figures of one state, built step by step."""
+
+    def __init__(self, claim: Claim, career: StateCareer, law: Law, home: str) -> None:
+        self.claim = claim
+        self.career = career
+        self.law = law
+        self.home = home
+        self.refs = tuple(sorted({r for m in career.months.values() for r in m.refs}))
+        self.own = len(career.months)
+
+    def param(self, name: str) -> ParamUse | None:
+        return self.law.get(name)
+
+    def round(self, value: Decimal) -> tuple[Decimal, list[ParamUse]]:
+        p = self.param("rounding")
+        quantum = Decimal(str(p.value)) if p else Decimal("0.01")
+        return value.quantize(quantum, rounding=ROUND_HALF_UP), [p] if p else []
+
+    def variables(self, months: int) -> dict[str, Decimal]:
+        periods = sorted(self.career.months)
+        ref = self.param("reference_months")
+        last = periods[-int(ref.value) :] if ref and int(ref.value) > 0 else periods
+        earnings = [self.career.months[p].earnings for p in last]
+        average = sum(earnings, ZERO) / len(earnings) if earnings else ZERO
+        total = sum((m.earnings for m in self.career.months.values()), ZERO)
+        employee = sum((m.contributions_employee for m in self.career.months.values()), ZERO)
+        paid = sum((m.contributions_total for m in self.career.months.values()), ZERO)
+        return {
+            "months": Decimal(months),
+            "years": (Decimal(months) / 12).to_integral_value(rounding=ROUND_FLOOR),
+            "average_earnings": average,
+            "total_earnings": total,
+            "contributions_employee": employee,
+            "contributions_total": paid,
+        }
+
+    def pension(self, months: int) -> tuple[Decimal, list[ParamUse]]:
+        """The pension formula over ``months``, within the minimum and maximum."""
+        value, used = self.law.evaluate("pension_formula", self.variables(months))
+        if self.param("reference_months"):
+            used.append(self.param("reference_months"))  # type: ignore[arg-type]
+        low, high = self.param("minimum_pension"), self.param("maximum_pension")
+        if low is not None:
+            value = max(value, Decimal(str(low.value)))
+            used.append(low)
+        if high is not None:
+            value = min(value, Decimal(str(high.value)))
+            used.append(high)
+        return max(value, ZERO), used
+
+    def age_ok(self) -> tuple[bool | None, list[ParamUse], str]:
+        """Whether the pension age is reached on the date (None: no birth date given)."""
+        p = self.param("pension_age")
+        if p is None:
+            return True, [], "the law sets no pension age"
+        if self.claim.birth_date is None:
+            return None, [p], "age not checked (no birth date given)"
+        months = int((Decimal(str(p.value)) * 12).to_integral_value(rounding=ROUND_HALF_UP))
+        reached = _add_months(self.claim.birth_date, months)
+        ok = reached <= self.claim.at
+        word = "reached" if ok else "not reached"
+        return ok, [p], f"pension age {p.value} {word} on {self.claim.at} (reached {reached})"
+
+    def covered(self) -> tuple[bool, list[ParamUse]]:
+        """Whether the state's pension branch covers this worker (foreign or not)."""
+        if self.career.state == self.home:
+            return True, []
+        p = self.param("foreign_workers_covered")
+        if p is None:
+            return True, []
+        return bool(p.value), [p]
+
+
+def _dedupe(params: Iterable[ParamUse | None]) -> tuple[ParamUse, ...]:
+    seen: dict[str, ParamUse] = {}
+    for p in params:
+        if p is not None and p.name not in seen:
+            seen[p.name] = p
+    return tuple(seen.values())
+
+
+def decide(
+    claim: Claim,
+    records: Iterable[SourcedRecord],
+    rules: Iterable[SourcedRecord],
+    agreements: Iterable[SourcedRecord],
+) -> Decision:
+    """Decide ``claim`` from verified records, rules records and agreement records.
+
+    Args:
+        claim: The worker, branch, decision date and (optional) birth date.
+        records: The worker's verified records with where each was proven (enrolment,
+            contributions, amendments, revocations; entitlements are not read).
+        rules: Published ``rules`` records (each state's newest one applies).
+        agreements: ``agreement`` and ``withdrawal`` records.
+
+    Returns:
+        The decision, with a :class:`StateDecision` for every state where the worker
+        has insured months (or only revoked ones) in the branch.
+
+    Raises:
+        DecisionError: a record of another worker, conflicting copies of a record, or
+            a rules table that cannot be read.
+    """
+    records = list(records)
+    for s in records:
+        if s.record.get("pwid") != claim.pwid:
+            raise DecisionError(
+                "pwid_mismatch",
+                f"record {s.ref.issuer}/{s.ref.id} is of another worker than the claim's",
+            )
+    standing = apply_corrections(records)
+    by_state = careers(standing, claim.benefit)
+    home = claim.pwid[:2]
+    for st in standing:
+        if st.source.type == "enrolment" and st.status != "revoked":
+            home = str(st.body.get("home_country", home))
+    applied, agreement_report = _agreements(claim, agreements)
+    laws = {
+        state: Law(src, claim.benefit, claim.at) for state, src in _rules_by_state(rules).items()
+    }
+    months = {s: set(c.months) for s, c in by_state.items()}
+    state_refs = {
+        s: tuple(sorted({r for m in c.months.values() for r in m.refs}))
+        for s, c in by_state.items()
+    }
+
+    def partners(state: str) -> tuple[list[_Agreement], list[str]]:
+        ags = [a for a in applied if state in a.states]
+        group = sorted({s for a in ags for s in a.states} | {state})
+        return ags, group
+
+    calcs = {
+        s: _StateCalc(claim, c, laws[s], home)
+        for s, c in by_state.items()
+        if s in laws and laws[s].has_branch and c.months
+    }
+
+    # Who qualifies alone (needed before the art. 57 rule can be applied to the others).
+    alone: dict[str, bool] = {}
+    for s, calc in calcs.items():
+        q = calc.param("qualifying_months")
+        covered, _ = calc.covered()
+        age, _, _ = calc.age_ok()
+        alone[s] = covered and age is not False and calc.own >= (int(q.value) if q else 0)
+
+    def short(state: str, minimum: int) -> bool:
+        return len(months.get(state, ())) < minimum and not alone.get(state, False)
+
+    out: list[StateDecision] = []
+    for state in sorted(by_state):
+        career = by_state[state]
+        agencies = tuple(sorted({r.issuer for m in career.months.values() for r in m.refs}))
+        periods = tuple(career.periods())
+        ags, group = partners(state)
+        group = [g for g in group if g in months]
+        notes: list[str] = []
+        if career.revoked:
+            notes.append(
+                f"{len(career.revoked)} revoked contribution record(s) count for nothing: "
+                + ", ".join(f"{r.issuer}/{r.id}" for r in career.revoked)
+            )
+        if career.amended:
+            notes.append(
+                f"{len(career.amended)} contribution record(s) count as amended: "
+                + ", ".join(f"{r.issuer}/{r.id}" for r in career.amended)
+            )
+        if state not in calcs:
+            reason = (
+                "no months in the branch"
+                if not career.months
+                else f"{state} published no rules for the {claim.benefit} branch"
+                if state not in laws or laws[state].has_branch
+                else f"{state}'s rules have no {claim.benefit} branch"
+            )
+            outcome = "nothing" if not career.months or state in laws else "no_rules"
+            out.append(
+                StateDecision(
+                    state,
+                    agencies,
+                    career.currency,
+                    outcome,
+                    periods,
+                    periods,
+                    tuple(group),
+                    {"months": Figure(len(periods), f"{len(periods)} insured month(s); {reason}")},
+                    tuple(notes),
+                    laws[state].source.ref if state in laws else None,
+                )
+            )
+            continue
+        out.append(
+            _decide_state(claim, calcs[state], ags, group, months, state_refs, alone, short, notes)
+        )
+    basis = tuple(
+        sorted(
+            {s.source.ref for s in standing}
+            | {r for st in standing for r in st.corrected_by}
+            | {law.source.ref for law in laws.values()}
+            | {a.ref for a in applied}
+        )
+    )
+    return Decision(
+        claim.pwid,
+        claim.benefit,
+        claim.at.isoformat(),
+        claim.birth_date.isoformat() if claim.birth_date else None,
+        claim.birth_date is not None,
+        home,
+        tuple(out),
+        tuple(agreement_report),
+        basis,
+    )
+
+
+def _decide_state(
+    claim: Claim,
+    calc: _StateCalc,
+    ags: Sequence[_Agreement],
+    group: list[str],
+    months: dict[str, set[str]],
+    state_refs: dict[str, tuple[RecordRef, ...]],
+    alone: dict[str, bool],
+    short: Any,
+    notes: list[str],
+) -> StateDecision:
+    state = calc.career.state
+    law = calc.law
+    figures: dict[str, Figure] = {}
+    own_refs = calc.refs
+    ag_refs = tuple(sorted(a.ref for a in ags))
+    periods = tuple(calc.career.periods())
+    figures["months"] = Figure(
+        calc.own,
+        f"{calc.own} calendar month(s) insured in {state} in the {claim.benefit} branch, "
+        "corrections applied",
+        records=own_refs,
+    )
+    q = calc.param("qualifying_months")
+    need = int(q.value) if q else 0
+    covered, cov_params = calc.covered()
+    age, age_params, age_text = calc.age_ok()
+    base_params = [q, *cov_params, *age_params]
+    if not covered:
+        why_alone = f"{state}'s pension branch does not cover foreign workers"
+    elif age is False:
+        why_alone = age_text
+    else:
+        have = "reaches" if calc.own >= need else "is under"
+        why_alone = f"{calc.own} month(s) {have} the {need} {state}'s law asks; {age_text}"
+    figures["qualifies_alone"] = Figure(alone[state], why_alone, _dedupe(base_params), own_refs)
+
+    # Totalisation (art. 6; 987/2009 art. 12): the union of calendar months.
+    totalising = len(group) > 1
+    union = set().union(*(months[g] for g in group))
+    total = len(union)
+    group_refs = tuple(sorted({r for g in group for r in state_refs[g]}))
+    if totalising:
+        overlap = sum(1 for p in union if sum(1 for g in group if p in months[g]) > 1)
+        text = (
+            f"{total} month(s) with {', '.join(g for g in group if g != state)} under "
+            + "; ".join(a.title or f"{a.ref.issuer}/{a.ref.id}" for a in ags)
+            + (f"; {overlap} month(s) insured in two states counted once" if overlap else "")
+        )
+    else:
+        text = (
+            f"no agreement in force on {claim.at} totalises {state}'s periods with another state's"
+        )
+    figures["totalised_months"] = Figure(total, text, (), group_refs, ag_refs)
+    qualifies_total = covered and age is not False and total >= need
+    figures["qualifies_with_totalisation"] = Figure(
+        qualifies_total if totalising else alone[state],
+        (
+            f"{total} totalised month(s) {'reach' if total >= need else 'are under'} the "
+            f"{need} {state}'s law asks"
+            if covered
+            else f"{state}'s pension branch does not cover foreign workers"
+        )
+        if totalising
+        else "no totalisation: as alone",
+        _dedupe(base_params),
+        group_refs,
+        ag_refs,
+    )
+
+    # National amount: the state's own law over its own months.
+    national = ZERO
+    nat_params: list[ParamUse] = []
+    if alone[state]:
+        national, nat_params = calc.pension(calc.own)
+        national, rp = calc.round(national)
+        nat_params += rp
+        nat_text = f"{state}'s pension formula over {calc.own} own month(s)"
+    else:
+        nat_text = f"no national pension: {why_alone}"
+    figures["national_amount"] = Figure(national, nat_text, _dedupe(nat_params), own_refs)
+
+    # Theoretical and pro-rata amounts (art. 52(1)(b)), short periods (art. 57).
+    theoretical = prorata = ZERO
+    fraction = Fraction(1) if not totalising else Fraction(0)
+    share, counted = Fraction(0), set()
+    minimum = max((a.minimum for a in ags), default=0)
+    payers = [g for g in group if not short(g, minimum)] or list(group)  # art. 57(3)
+    is_short = totalising and state not in payers
+    pr_params: list[ParamUse] = []
+    if totalising:
+        counted = set().union(*(months[g] for g in payers))
+        for p in months[state]:
+            k = sum(1 for g in payers if p in months[g])
+            if k:
+                share += Fraction(1, k)
+        fraction = share / len(counted) if counted and not is_short else Fraction(0)
+        if qualifies_total and not is_short:
+            theoretical, pr_params = calc.pension(total)
+            prorata = theoretical * Decimal(fraction.numerator) / Decimal(fraction.denominator)
+    th_rounded, rp = calc.round(theoretical)
+    figures["theoretical_amount"] = Figure(
+        th_rounded,
+        f"{state}'s pension formula over all {total} totalised month(s), as if its own"
+        if theoretical
+        else "no theoretical amount: "
+        + (
+            "no totalisation"
+            if not totalising
+            else f"fewer than {minimum} month(s) in {state} (art. 57)"
+            if is_short
+            else "the conditions are not met with totalisation either"
+        ),
+        _dedupe([*pr_params, *rp]) if theoretical else (),
+        group_refs if theoretical else (),
+        ag_refs if theoretical else (),
+    )
+    frac_text = (
+        f"{state}'s share of the months, {_fraction_text(share)} of {len(counted)}"
+        + (" (a month insured in k states counts 1/k in each)" if totalising else "")
+        if totalising and not is_short
+        else f"{calc.own} month(s) under the {minimum} of the agreement (art. 57): "
+        "nothing under the agreement; the others count them"
+        if is_short
+        else "no totalisation: the state's own months only"
+    )
+    figures["pro_rata_fraction"] = Figure(
+        _ratio(fraction), frac_text, (), group_refs if totalising else own_refs, ag_refs
+    )
+    prorata, rp = calc.round(prorata)
+    figures["pro_rata_amount"] = Figure(
+        prorata,
+        f"theoretical amount x {_fraction_text(fraction)}" if prorata else "no pro-rata amount",
+        _dedupe([*pr_params, *rp]) if prorata else (),
+        group_refs if prorata else (),
+        ag_refs if prorata else (),
+    )
+    due = max(national, prorata)
+    which = (
+        "the national amount (higher than the pro-rata)"
+        if due and national >= prorata and prorata
+        else "the national amount"
+        if due and national >= prorata
+        else "the pro-rata amount (higher than the national)"
+        if due
+        else "no pension is due"
+    )
+    figures["amount_due"] = Figure(
+        due,
+        f"{which} (art. 52(3))",
+        _dedupe([*nat_params, *pr_params]) if due else (),
+        group_refs if prorata > national else own_refs,
+        ag_refs if prorata > national else (),
+    )
+    outcome = "pension" if due > 0 else "nothing"
+    lump = calc.param("lump_sum_formula")
+    if due == 0 and lump is not None:
+        value, used = law.evaluate("lump_sum_formula", calc.variables(calc.own))
+        value, rp = calc.round(max(value, ZERO))
+        figures["lump_sum"] = Figure(
+            value,
+            f"no pension is due; {state}'s law gives a lump sum over {calc.own} own month(s)",
+            _dedupe([*used, *rp]),
+            own_refs,
+        )
+        outcome = "lump_sum" if value > 0 else outcome
+    elif due == 0:
+        figures["lump_sum"] = Figure(ZERO, f"{state}'s law gives no lump sum", (), own_refs)
+    abroad = calc.param("paid_abroad")
+    if abroad is not None and abroad.value is False and state != calc.home:
+        notes.append(f"{state}'s law does not pay this benefit abroad ({abroad.name})")
+    return StateDecision(
+        state,
+        tuple(sorted({r.issuer for r in own_refs})),
+        law.currency,
+        outcome,
+        periods,
+        periods,
+        tuple(group),
+        figures,
+        tuple(notes),
+        law.source.ref,
+    )
+
+
+def _fraction_text(f: Fraction) -> str:
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def _ratio(f: Fraction) -> str:
+    """An exact fraction as text, ``num/den`` (a decimal would round)."""
+    return _fraction_text(f)

@@ -1,0 +1,81 @@
+"""A state's law at a date, as the decision engine reads it: parameters resolved from
+the state's published rules table (``ledger.portability.rules``) and formulas evaluated
+by the one formula evaluator (``ledger.portability.formula``), each use recorded as a
+:class:`~pel.ledger.portability.decision.ParamUse` naming the rules record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+
+from pel.ledger.errors import LedgerError
+from pel.ledger.portability import formula, rules
+from pel.ledger.portability.decision import ParamUse
+from pel.ledger.portability.periods import DecisionError, SourcedRecord
+
+
+class Law:
+    """One state's rules for one branch at one date."""
+
+    def __init__(self, source: SourcedRecord, branch: str, at: date) -> None:
+        self.source = source
+        self.branch = branch
+        self.at = at
+        try:
+            self.table = rules.RulesTable.parse(source.record["body"], source.ref)
+        except LedgerError as exc:
+            raise DecisionError(
+                "bad_rules",
+                f"the rules record {source.ref.issuer}/{source.ref.id} is not a rules "
+                f"table: {exc.message}",
+            ) from None
+        self.currency: str = self.table.currency
+        self._cache: dict[str, ParamUse | None] = {}
+
+    @property
+    def has_branch(self) -> bool:
+        return self.branch in self.table.branches()
+
+    def get(self, name: str) -> ParamUse | None:
+        """The parameter in force at the date, or None where the table has none."""
+        if name not in self._cache:
+            got = rules.find_param_at(self.table, self.branch, name, self.at)
+            self._cache[name] = (
+                None
+                if got is None
+                else ParamUse(
+                    name,
+                    got.value,
+                    got.unit,
+                    got.from_,
+                    tuple(dict(s) for s in got.sources),
+                    self.source.ref,
+                )
+            )
+        return self._cache[name]
+
+    def evaluate(
+        self, name: str, variables: Mapping[str, Decimal]
+    ) -> tuple[Decimal, list[ParamUse]]:
+        """The value of the formula parameter ``name``, and every parameter it used."""
+        use = self.get(name)
+        if use is None:
+            raise DecisionError("bad_rules", f"{self.source.ref.issuer} has no {name}")
+        used = [use]
+
+        def param(p: str) -> Decimal:
+            got = self.get(p)
+            if got is None:
+                raise KeyError(p)
+            used.append(got)
+            return got.value if isinstance(got.value, Decimal) else Decimal(got.value)
+
+        try:
+            value = formula.evaluate(use.value, variables, param)
+        except LedgerError as exc:
+            raise DecisionError(
+                "bad_rules", f"{self.source.ref.issuer}'s {name} cannot be evaluated: {exc.message}"
+            ) from None
+        return value, used
