@@ -48,6 +48,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from pel.ledger.portability import agreements as terms
 from pel.ledger.portability.decision import Decision, Figure, ParamUse, StateDecision
 from pel.ledger.portability.law import Law
 from pel.ledger.portability.periods import (
@@ -83,15 +84,6 @@ class _Agreement:
     title: str
 
 
-def _day(value: Any, what: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DecisionError("bad_agreement", f"{what} is not a date: {value!r}") from None
-
-
 def _add_months(d: date, months: int) -> date:
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
@@ -109,21 +101,12 @@ def _agreements(
     """The agreements that totalise the branch on the date, and every agreement
     considered with why it applies or not."""
     copies: dict[tuple[str, str], list[SourcedRecord]] = {}
-    withdrawals: list[SourcedRecord] = []
+    withdrawals: list[dict[str, Any]] = []
     for s in supplied:
         if s.type == "agreement":
             copies.setdefault((s.ref.issuer, s.ref.id), []).append(s)
         elif s.type == "withdrawal":
-            withdrawals.append(s)
-    # A withdrawing party leaves the agreement from the effective date on.
-    left: dict[tuple[str, str], dict[str, date]] = {}
-    for w in sorted(withdrawals, key=lambda s: s.ref):
-        body = w.record["body"]
-        target = body["agreement"]
-        key = (str(target["issuer"]), str(target["id"]))
-        when = _day(body["effective"], "a withdrawal's date")
-        if when is not None:
-            left.setdefault(key, {})[w.ref.issuer] = when
+            withdrawals.append(dict(s.record))
     applied: list[_Agreement] = []
     report: list[dict[str, Any]] = []
     for key in sorted(copies):
@@ -134,23 +117,23 @@ def _agreements(
                 "conflicting_records", f"two different agreements {key[0]}/{key[1]} supplied"
             )
         body = first.record["body"]
-        start = _day(body.get("in_force_from"), "in_force_from")
-        until = _day(body.get("until"), "until")
-        parties = tuple(sorted(str(p) for p in body.get("parties", ())))
-        gone = {p for p, when in left.get(key, {}).items() if when <= claim.at}
-        staying = tuple(p for p in parties if p not in gone)
-        title = str((body.get("legal_text") or {}).get("title", ""))
+        staying = tuple(sorted(terms.parties_at(first.record, withdrawals, claim.at)))
+        gone = sorted(set(body["parties"]) - set(staying))
+        title = str(body["legal_text"]["title"])
         why = ""
-        if start is None or claim.at < start:
-            why = f"not yet in force on {claim.at} (from {start})"
-        elif until is not None and claim.at > until:
-            why = f"ended on {until}, before {claim.at}"
-        elif claim.benefit not in body.get("branches", ()):
+        if not terms.in_force(first.record, withdrawals, claim.at):
+            start, until = body["in_force_from"], body.get("until")
+            why = (
+                f"not yet in force on {claim.at} (from {start})"
+                if claim.at.isoformat() < start
+                else f"ended on {until}, before {claim.at}"
+                if until is not None and claim.at.isoformat() >= until
+                else "withdrawn: fewer than two parties remain"
+            )
+        elif claim.benefit not in body["branches"]:
             why = f"does not cover the {claim.benefit} branch"
-        elif body.get("totalisation") is not True:
+        elif body["totalisation"] is not True:
             why = "does not totalise insurance periods"
-        elif len({p[:2] for p in staying}) < 2:
-            why = "withdrawn: fewer than two parties remain"
         entry: dict[str, Any] = {
             "agreement": first.ref.to_obj(),
             "title": title,
@@ -159,7 +142,7 @@ def _agreements(
             "reason": why or f"in force on {claim.at}, covers {claim.benefit}, totalises",
         }
         if gone:
-            entry["withdrawn"] = sorted(gone)
+            entry["withdrawn"] = gone
         report.append(entry)
         if not why:
             minimum = body.get("minimum_period_months") or 0
