@@ -15,6 +15,7 @@ from pel.api.errors import install_error_handlers
 from pel.api.limits import BodyLimitMiddleware
 from pel.api.routers import (
     access_log,
+    decisions,
     index,
     law,
     mirror,
@@ -75,6 +76,7 @@ def create_app(node: Node, *, start: bool = True, check: bool = True) -> FastAPI
     app.include_router(law.router)
     app.include_router(access_log.router)
     app.include_router(index.router)
+    app.include_router(decisions.router)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=node.settings.max_request_bytes)
     # The worker's page, served by one member's node, asks every member's node for the

@@ -2,8 +2,9 @@
 merge of every member's part into one bundle.
 
 A node's part holds the pwid's records in its own log and in every log it mirrors
-and, for its own log, the index proof of the pwid's complete list at its witnessed
-checkpoint — also when the list is empty, so a part may prove absence alone
+(with the public law a decision on them needs: ``node.law_records``) and, for its
+own log, the index proof of the pwid's complete list at its witnessed checkpoint —
+also when the list is empty, so a part may prove absence alone
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
 chosen set with the enrolment and every correction of those — each with a tlog-proof
 against the newest checkpoint of that log that carries the trust list's witness
@@ -48,6 +49,7 @@ from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.node.agency_node import Node
 from pel.node.errors import ConfigError, PeerError
+from pel.node.law_records import held_law, law_for
 from pel.node.peers.client import LogClient, RemoteError
 
 BUNDLE_PATH = "/v1/pwids/{pwid}/bundle"
@@ -144,14 +146,29 @@ def _mirrored(
 
 
 def _held(node: Node, pwid: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
-    """The pwid's records by log origin (own and mirrored), and the flagged origins."""
+    """The pwid's records by log origin (own and mirrored), with the law a decision on
+    them needs (``node.law_records``), and the flagged origins."""
     logs: dict[str, _Held] = {}
     own = [(i, json.loads(d)) for i, d in node.log.pwid_entries(pwid)]
+    mirrored, left_out = _mirrored(node, pwid)
+    agencies = {r["issuer"] for _, r in own} | {
+        r["issuer"] for recs in mirrored.values() for _, r in recs
+    }
+    if agencies:
+        law = held_law(node)
+        keep = law_for(law, agencies)
+        for origin, records in law.items():
+            extra = [(i, r) for i, r in records if (origin, i) in keep]
+            if not extra:
+                continue
+            if origin == node.settings.origin:
+                own = sorted([*own, *extra], key=lambda x: x[0])
+            else:
+                mirrored[origin] = sorted([*mirrored.get(origin, []), *extra], key=lambda x: x[0])
     if own:
         logs[node.settings.origin] = _Held(
             own, witnessed_checkpoint(node, trust_list), node.log.inclusion_proof
         )
-    mirrored, left_out = _mirrored(node, pwid)
     for origin, records in mirrored.items():
         member = trust_list.member_for_origin(origin)
         witnessed = mirror_witnessed(node, member, trust_list) if member else None

@@ -17,7 +17,10 @@ record left out is refused as ``incomplete``, naming the log and the index.
 
 Each record's RFC 8785 form is exactly its log entry, so its leaf hash is
 SHA-256(0x00 ‖ JCS(record)) and each ``proof`` can be checked by any tlog-proof
-verifier. Records are ordered by (log origin, index) and all name the bundle's pwid.
+verifier. Records are ordered by (log origin, index) and all name the bundle's pwid,
+except the public law a bundle may carry for a decision on it (``rules``,
+``agreement`` and ``withdrawal`` records, which name no worker; an agreement counts only
+when every party's signature verifies with the trust list's keys).
 
 :func:`verify_bundle` needs nothing but the bundle and the trust list (no clock, no
 network). It checks that the text is exactly canonical, each record's schema and
@@ -42,6 +45,7 @@ Errors (all :class:`BundleError`, code in brackets)::
     bad_checkpoint_signature  unknown_signature  bad_cosignature  no_quorum  retired_key
     bad_inclusion_proof  not_ordered  duplicate_record  missing_target  target_mismatch
     incomplete  bad_index_proof  no_index  index_mismatch
+    bad_agreement
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ from pel.ledger.federation.trust_list import Member, TrustList, posix_time
 from pel.ledger.index import IndexProof, parse_extension, verify_index_proof
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
+from pel.ledger.portability.agreements import verify_agreement
 from pel.ledger.records import validate_record
 from pel.ledger.records.fields import check_pwid
+from pel.ledger.records.types import LAW_TYPES
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.ledger.tlog.tlog_proof import TlogProof, format_proof, parse_proof
 
@@ -522,7 +528,8 @@ def _verify_entry(
     except LedgerError as exc:
         raise BundleError("bad_record", f"{where} is not a valid record: {exc.message}") from None
     where = f"record {record['issuer']}/{record['id']}"
-    if record["pwid"] != pwid:
+    law = record["type"] in LAW_TYPES
+    if not law and record["pwid"] != pwid:
         raise BundleError("pwid_mismatch", f"{where} is of another worker than the bundle's")
     member = trust_list.member(record["issuer"])
     if member is None:
@@ -534,6 +541,12 @@ def _verify_entry(
     problem = record_key_problem(record, member)
     if problem is not None:
         raise BundleError(problem[0], f"{where}: {problem[1]}")
+    if record["type"] == "agreement":
+        keys = {m.agency: [m.issuer_public_key] for m in trust_list.members}
+        try:
+            verify_agreement(record, keys)
+        except LedgerError as exc:
+            raise BundleError("bad_agreement", f"{where}: {exc.message}") from None
     try:
         proof: TlogProof = parse_proof(entry.proof)
     except ProofError as exc:
@@ -670,7 +683,9 @@ def _verify_completeness(
             raise BundleError(
                 "bad_index_proof", f"the index proof of {where} does not verify: {exc.message}"
             ) from None
-        held = {v.index for v in verified if v.member.origin == origin}
+        held = {  # the law a bundle carries is no worker's record: no index lists it
+            v.index for v in verified if v.member.origin == origin and v.type not in LAW_TYPES
+        }
         for index in proof.indexes:
             if index not in held:
                 raise BundleError(

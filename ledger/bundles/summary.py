@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pel.ledger.records.types import LAW_TYPES
+
 if TYPE_CHECKING:
     from pel.ledger.bundles.bundle import BundleReport
 
@@ -51,6 +53,8 @@ def summarise(report: BundleReport) -> Summary:
     corrections = []
     for v in report.records:
         r = v.record
+        if v.type in LAW_TYPES:
+            continue  # public law carried for a decision: not the worker's records
         st = states.setdefault(v.member.country, StateSummary(v.member.country))
         st.agencies.add(v.member.agency)
         if v.type in ("amendment", "revocation"):

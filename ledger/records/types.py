@@ -131,8 +131,42 @@ class ContributionBody(_Strict):
     contributions: Annotated[dict[Branch, Money], Field(min_length=1)]
 
 
+class BasisLog(_Strict):
+    """The records of one log a decision rests on: their indexes, and the checkpoint
+    (size and base64 root) they were proven under."""
+
+    origin: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    size: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    root: Digest
+    indexes: Annotated[
+        list[Annotated[int, Field(ge=0, le=2**63 - 1)]], Field(min_length=1, max_length=5000)
+    ]
+
+    @model_validator(mode="after")
+    def _inside_in_order(self) -> BasisLog:
+        if any(b <= a for a, b in zip(self.indexes, self.indexes[1:], strict=False)):
+            raise PydanticCustomError("bad_basis", "indexes must be increasing")
+        if self.indexes[-1] >= self.size:
+            raise PydanticCustomError("bad_basis", "an index is outside its checkpoint")
+        return self
+
+
+class DecisionBasis(_Strict):
+    """What an entitlement decided by the engine (``ledger.portability``) rests on, so any
+    auditor can decide again and compare: the claim (branch and date), every record (the
+    worker's, the rules, the agreements) by log, index and checkpoint, and the SHA-256 of
+    the whole decision (``pel-decision/v1``) as the issuer made it."""
+
+    format: Literal["pel-decision-basis/v1"]
+    branch: Branch
+    at: Date
+    logs: Annotated[list[BasisLog], Field(min_length=1, max_length=32)]
+    decision: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class EntitlementBody(_Strict):
-    """A benefit the issuer grants (or refuses), and what it rests on."""
+    """A benefit the issuer grants (or refuses), and what it rests on (``basis``: the
+    decision's inputs, when the engine decided it)."""
 
     benefit: Benefit
     status: EntitlementStatus
@@ -143,6 +177,14 @@ class EntitlementBody(_Strict):
     exportable: StrictBool
     periods: Annotated[list[Period], Field(max_length=1200)] = []
     based_on: Annotated[list[RecordRef], Field(max_length=1000)] = []
+    basis: DecisionBasis | None = None
+
+    @field_validator("basis", mode="before")
+    @classmethod
+    def _given_means_a_basis(cls, value: object) -> object:
+        if value is None:
+            raise PydanticCustomError("bad_basis", "basis, when present, is an object")
+        return value
 
 
 class AmendmentBody(_Strict):
@@ -303,7 +345,9 @@ __all__ = [
     "RECORD_VERSION",
     "AgreementBody",
     "AmendmentBody",
+    "BasisLog",
     "ContributionBody",
+    "DecisionBasis",
     "EnrolmentBody",
     "EntitlementBody",
     "Record",

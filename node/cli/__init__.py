@@ -13,6 +13,7 @@ from pel.node.cli import (
     agreement,
     bundle,
     demo,
+    entitle,
     evidence,
     federation,
     filings,
@@ -44,6 +45,7 @@ app.command()(demo.demo)
 app.command()(verify.audit)
 app.command("bundle")(bundle.bundle_cmd)
 app.command("verify-bundle")(bundle.verify_bundle_cmd)
+app.command()(entitle.entitle)
 app.add_typer(federation.app, name="federation")
 app.add_typer(keys.app, name="keys")
 app.add_typer(evidence.app, name="evidence")

@@ -1,0 +1,190 @@
+"""Decisions a node makes for ``POST /v1/decisions``: from its own log and its mirrors,
+through the same verified bundle a worker would carry, and, on request, appended to its
+own log as an ``entitlement`` record that names its basis.
+
+The node builds its part of the worker's bundle (``node.bundle_assembly.build_part``:
+the worker's records here and in the mirrors, with the rules and agreements, each
+proven against a witnessed checkpoint), verifies it like any verifier would, and
+decides from it (``ledger.portability.inputs``). So a decision made online equals the
+one ``pel entitle`` makes offline from the same bundle, and records not yet witnessed
+(reported as pending) are not decided on.
+
+The entitlement record is this node's state's share of the decision: the amount due
+(a pension) or, where none is due, the lump sum. Its ``basis`` names every record the
+decision rests on by log, index and the checkpoint it was proven under, with the
+decision's SHA-256, so ``pel audit`` can fetch them and decide again. A birth date is
+personal data and is never logged: a decision that checked the pension age is not
+recorded.
+
+Who may ask: the node's read policy (``node.access``) lets staff readers and admins,
+auditors and member agencies ask; a member agency only for a worker it is an agency of
+(the worker's home agency, this node's agency, or one whose records of the worker are
+held here). Only this agency's writer or admin staff may have the decision recorded
+(only the agency appends to its log).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pel.crypto.note import parse_note
+from pel.ledger.bundles.bundle import Bundle, BundleReport, verify_bundle
+from pel.ledger.errors import RecordError
+from pel.ledger.portability.decision import Decision
+from pel.ledger.portability.inputs import decide_report
+from pel.ledger.tlog.checkpoint import Checkpoint
+from pel.ledger.tlog.tlog_proof import parse_proof
+from pel.node.access import Caller, _agencies, records_held
+from pel.node.agency_node import Node, utc_now
+from pel.node.bundle_assembly import _trust, build_part
+from pel.node.errors import ForbiddenError
+
+DECISIONS_PATH = "/v1/decisions"
+BASIS_FORMAT = "pel-decision-basis/v1"
+#: The entitlement's benefit for each branch's outcome (pension or lump sum).
+BENEFITS = {"old_age": ("old_age_pension", "lump_sum_refund")}
+
+
+@dataclass
+class Made:
+    """A decision, the bundle it was made from, the records left out as pending, and
+    the entitlement record appended (when asked)."""
+
+    decision: Decision
+    bundle: Bundle
+    report: BundleReport
+    pending: list[str] = field(default_factory=list)
+    entitlement: dict[str, Any] | None = None
+    index: int | None = None
+
+
+def authorise(node: Node, caller: Caller, pwid: str, *, record: bool) -> None:
+    """Whether ``caller`` (granted by the node's read policy, ``node.access``) may have
+    ``pwid`` decided, and recorded.
+
+    Raises:
+        ForbiddenError: a member agency that is not one of the worker's agencies, or a
+            request to record by anyone but this agency's writer or admin staff (403).
+    """
+    if caller.kind == "member" and not (
+        caller.name == node.agency
+        or pwid[:2] == caller.name[:2]
+        or caller.name in _agencies(records_held(node, pwid))
+    ):
+        raise ForbiddenError(f"{caller.name} is not one of this worker's agencies")
+    if record and not (caller.kind == "staff" and caller.role in ("writer", "admin")):
+        raise ForbiddenError("only this agency's writer or admin staff record a decision")
+
+
+def decide_here(
+    node: Node,
+    pwid: str,
+    *,
+    at: dt.date,
+    benefit: str = "old_age",
+    birth_date: dt.date | None = None,
+) -> Made:
+    """Decide from the worker's records held here, as a verified bundle.
+
+    Raises:
+        NotFoundError: the node holds no record of the worker.
+        BundleError / DecisionError: the part does not verify, or cannot be decided on.
+    """
+    trust_list = _trust(node)
+    part = build_part(node, pwid)
+    report = verify_bundle(part.bundle.to_bytes(), trust_list)
+    decision = decide_report(report, at=at, benefit=benefit, birth_date=birth_date)
+    return Made(decision, part.bundle, report, part.pending)
+
+
+def basis_of(made: Made) -> dict[str, Any]:
+    """The ``basis`` of the entitlement: every record of the bundle by log, with the
+    checkpoint (size, root) it was proven under, and the decision's SHA-256."""
+    logs: dict[tuple[str, int, str], list[int]] = defaultdict(list)
+    for entry in made.bundle.records:
+        proof = parse_proof(entry.proof)
+        cp = Checkpoint.parse(parse_note(proof.checkpoint).text)
+        logs[(cp.origin, cp.size, base64.b64encode(cp.root).decode())].append(proof.index)
+    d = made.decision
+    return {
+        "format": BASIS_FORMAT,
+        "branch": d.benefit,
+        "at": d.at,
+        "logs": [
+            {"origin": o, "size": s, "root": r, "indexes": sorted(ix)}
+            for (o, s, r), ix in sorted(logs.items())
+        ],
+        "decision": d.digest(),
+    }
+
+
+def entitlement_draft(node: Node, made: Made, record_id: str) -> dict[str, Any]:
+    """The unsigned entitlement record of this node's state's share of the decision.
+
+    Raises:
+        RecordError: ``no_periods_here`` (nothing to decide for this state),
+            ``birth_date_not_logged``, ``not_decided`` (no rules for this state).
+    """
+    d = made.decision
+    state = node.agency[:2]
+    if d.birth_date is not None:
+        raise RecordError(
+            "a decision that used a birth date is not recorded: the log keeps no personal "
+            "data; decide without birth_date to record it",
+            code="birth_date_not_logged",
+        )
+    mine = [s for s in d.states if s.state == state]
+    if not mine or not mine[0].periods:
+        raise RecordError(
+            f"the worker has no insured months in {state}: {node.agency} has nothing to decide",
+            code="no_periods_here",
+        )
+    s = mine[0]
+    if s.outcome == "no_rules" or "amount_due" not in s.figures:
+        raise RecordError(
+            f"{state} published no rules for this branch: nothing can be decided",
+            code="not_decided",
+        )
+    pension, lump = BENEFITS.get(d.benefit, (d.benefit, d.benefit))
+    due: Decimal = s.figures["amount_due"].value
+    lump_sum: Decimal = s.figures["lump_sum"].value if "lump_sum" in s.figures else Decimal(0)
+    paid = due if due > 0 else lump_sum
+    abroad = not any("abroad" in n for n in s.notes)
+    return {
+        "v": 1,
+        "type": "entitlement",
+        "id": record_id,
+        "issued_at": utc_now(),
+        "pwid": d.pwid,
+        "body": {
+            "benefit": pension if due > 0 or lump_sum == 0 else lump,
+            "status": "granted" if paid > 0 else "refused",
+            "amount": format(paid, "f"),
+            "currency": s.currency,
+            "frequency": "monthly" if due > 0 else "one_off",
+            "start_date": d.at,
+            "exportable": abroad,
+            "periods": list(s.periods)[:1200],
+            "basis": basis_of(made),
+        },
+    }
+
+
+def record_decision(node: Node, made: Made, record_id: str) -> Made:
+    """Append this node's entitlement record for the decision; return it with its index.
+
+    Raises:
+        RecordError: see :func:`entitlement_draft`; BatchError: the log refused it.
+    """
+    draft = entitlement_draft(node, made, record_id)
+    [appended] = node.submit([draft])
+    entry = node.log.pwid_entries(made.decision.pwid)
+    stored = next(json.loads(e) for i, e in entry if i == appended.index)
+    made.entitlement, made.index = stored, appended.index
+    return made
