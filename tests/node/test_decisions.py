@@ -1,0 +1,142 @@
+"""Decisions on real nodes: ``pel entitle`` offline from a bundle, ``POST /v1/decisions``
+online, the same figures from both, and an entitlement record that names its basis."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pel.api.app import create_app
+from pel.crypto.request import sign_request
+from pel.ledger.bundles.bundle import verify_bundle
+from pel.node.bundle_assembly import build_part
+from pel.node.decisions import DECISIONS_PATH
+from tests.node import test_bundle_cli as kit
+from tests.node.decision_kit import career
+from tests.node.test_cli import run
+
+trio = kit.trio
+Trio = kit.Trio
+PWID = kit.PWID
+
+
+def _post(trio: Trio, agency: str, body: dict, auth: str | None = "own") -> tuple[int, dict]:
+    if auth == "own":
+        auth = "Bearer " + trio.tokens[agency]
+    headers = {"Authorization": auth} if auth else {}
+    with TestClient(create_app(trio.nodes[agency], start=False)) as c:
+        r = c.post(DECISIONS_PATH, json=body, headers=headers)
+    return r.status_code, r.json()
+
+
+def _figures(decision: dict, state: str) -> dict[str, str]:
+    s = next(x for x in decision["states"] if x["state"] == state)
+    return {k: v["value"] for k, v in s["figures"].items()}
+
+
+def test_the_bundle_carries_the_law_and_pel_entitle_decides(trio: Trio, tmp_path: Path) -> None:
+    career(trio)
+    part = build_part(trio.nodes["TH-SSO"], PWID)
+    report = verify_bundle(part.bundle.to_bytes(), trio.trust_list)
+    assert {v.type for v in report.records} >= {"rules", "agreement", "contribution"}
+    path = tmp_path / "bundle.json"
+    path.write_bytes(part.bundle.to_bytes())
+    code, out, err = run(
+        "entitle", str(path), "--trust", str(trio.trust_file), "--at", "2040-01-01", "--json"
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    # Only the TH log here: 110 months (one revoked, one amended), no qualification.
+    th = _figures(d, "TH")
+    assert th["months"] == 110 and th["amount_due"] == "0"
+    trust = str(trio.trust_file)
+    code, out, err = run("entitle", str(path), "--trust", trust, "--at", "2040-01-01")
+    assert code == 0, err
+    assert "amount due" in out and "TH: nothing" in out and "Test agreement" in out
+
+
+def test_an_unverified_bundle_is_not_decided_on(trio: Trio, tmp_path: Path) -> None:
+    career(trio)
+    text = build_part(trio.nodes["TH-SSO"], PWID).bundle.to_json()
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace('"15000.00"', '"95000.00"', 1))
+    code, out, err = run("entitle", str(bad), "--trust", str(trio.trust_file), "--at", "2040-01-01")
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and err.strip().endswith("[bad_record_signature]")
+    code, _, err = run("entitle", str(bad), "--trust", str(trio.trust_file), "--at", "2040-13-01")
+    assert code == 1 and err.strip().endswith("[bad_date]")
+
+
+def test_post_decision_equals_the_offline_decision(trio: Trio, tmp_path: Path) -> None:
+    career(trio)
+    status, answer = _post(trio, "TH-SSO", {"pwid": PWID, "at": "2040-01-01"})
+    assert status == 200, answer
+    path = tmp_path / "bundle.json"
+    path.write_bytes(build_part(trio.nodes["TH-SSO"], PWID).bundle.to_bytes())
+    code, out, err = run(
+        "entitle", str(path), "--trust", str(trio.trust_file), "--at", "2040-01-01", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out) == answer["decision"]
+    assert answer["pending"] == []
+
+
+def test_who_may_ask_for_a_decision(trio: Trio) -> None:
+    career(trio)
+    body = {"pwid": PWID, "at": "2040-01-01"}
+    assert _post(trio, "TH-SSO", body, None)[0] == 401
+    assert _post(trio, "TH-SSO", body, "Bearer pel_nonsense")[0] == 401
+
+    def signed(agency: str, skew: int = 0) -> str:
+        key = trio.nodes[agency].issuer_key
+        return sign_request(key, "POST", DECISIONS_PATH, int(time.time()) + skew, agency=agency)
+
+    assert _post(trio, "TH-SSO", body, signed("MM-SSB"))[0] == 200  # the home agency
+    assert _post(trio, "TH-SSO", body, signed("MM-SSB", -400))[0] == 401
+    # MY holds no record of the worker in TH's log (and TH mirrors nothing): 403.
+    status, answer = _post(trio, "TH-SSO", body, signed("MY-PERKESO"))
+    assert status == 403 and answer["error"]["code"] == "forbidden"
+    # Only the node's own token records a decision.
+    status, answer = _post(trio, "TH-SSO", {**body, "record": True}, signed("MM-SSB"))
+    assert status == 403
+    # Bad requests: 422 with a stable code.
+    status, answer = _post(trio, "TH-SSO", {"pwid": "nope", "at": "2040-01-01"})
+    assert (status, answer["error"]["code"]) == (422, "bad_pwid")
+    status, answer = _post(trio, "TH-SSO", {"pwid": PWID, "at": "2040-02-30"})
+    assert (status, answer["error"]["code"]) == (422, "bad_date")
+    status, answer = _post(trio, "TH-SSO", {"pwid": PWID, "at": "2040-01-01", "extra": 1})
+    assert (status, answer["error"]["code"]) == (422, "unknown_field")
+    status, answer = _post(trio, "TH-SSO", {"pwid": "MM-0000000000000000", "at": "2040-01-01"})
+    assert (status, answer["error"]["code"]) == (404, "not_found")
+
+
+def test_a_recorded_decision_names_its_basis(trio: Trio) -> None:
+    career(trio)
+    body = {"pwid": PWID, "at": "2040-01-01", "record": True, "id": "decision-1"}
+    status, answer = _post(trio, "TH-SSO", body)
+    assert status == 200, answer
+    ent = answer["entitlement"]
+    assert ent["issuer"] == "TH-SSO" and ent["type"] == "entitlement"
+    basis = ent["body"]["basis"]
+    assert basis["decision"] == _digest(answer["decision"])
+    [log] = basis["logs"]
+    assert log["origin"] == "sso.go.th/pel" and len(log["indexes"]) == len(
+        answer["decision"]["basis"]
+    )
+    due = _figures(answer["decision"], "TH")["amount_due"]
+    assert Decimal(ent["body"]["amount"]) == Decimal(due)
+    # With a birth date, the decision is not logged.
+    status, answer = _post(trio, "TH-SSO", {**body, "id": "d2", "birth_date": "1970-01-01"})
+    assert (status, answer["error"]["code"]) == (422, "birth_date_not_logged")
+
+
+def _digest(decision: dict) -> str:
+    import hashlib
+
+    from pel.crypto.jcs import canonicalize
+
+    return hashlib.sha256(canonicalize(decision)).hexdigest()
