@@ -30,13 +30,13 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from pel.crypto.note import parse_note
 from pel.ledger.bundles.bundle import Bundle, BundleReport, verify_bundle
 from pel.ledger.errors import RecordError
 from pel.ledger.portability.decision import Decision
+from pel.ledger.portability.entitlement import share
 from pel.ledger.portability.inputs import decide_report
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.ledger.tlog.tlog_proof import parse_proof
@@ -47,8 +47,6 @@ from pel.node.errors import ForbiddenError
 
 DECISIONS_PATH = "/v1/decisions"
 BASIS_FORMAT = "pel-decision-basis/v1"
-#: The entitlement's benefit for each branch's outcome (pension or lump sum).
-BENEFITS = {"old_age": ("old_age_pension", "lump_sum_refund")}
 
 
 @dataclass
@@ -129,50 +127,24 @@ def entitlement_draft(node: Node, made: Made, record_id: str) -> dict[str, Any]:
 
     Raises:
         RecordError: ``no_periods_here`` (nothing to decide for this state),
-            ``birth_date_not_logged``, ``not_decided`` (no rules for this state).
+            ``not_decided`` (no rules for this state), ``birth_date_not_logged``.
     """
     d = made.decision
-    state = node.agency[:2]
     if d.birth_date is not None:
         raise RecordError(
             "a decision that used a birth date is not recorded: the log keeps no personal "
             "data; decide without birth_date to record it",
             code="birth_date_not_logged",
         )
-    mine = [s for s in d.states if s.state == state]
-    if not mine or not mine[0].periods:
-        raise RecordError(
-            f"the worker has no insured months in {state}: {node.agency} has nothing to decide",
-            code="no_periods_here",
-        )
-    s = mine[0]
-    if s.outcome == "no_rules" or "amount_due" not in s.figures:
-        raise RecordError(
-            f"{state} published no rules for this branch: nothing can be decided",
-            code="not_decided",
-        )
-    pension, lump = BENEFITS.get(d.benefit, (d.benefit, d.benefit))
-    due: Decimal = s.figures["amount_due"].value
-    lump_sum: Decimal = s.figures["lump_sum"].value if "lump_sum" in s.figures else Decimal(0)
-    paid = due if due > 0 else lump_sum
-    abroad = not any("abroad" in n for n in s.notes)
+    body = share(d, node.agency[:2])
+    body["basis"] = basis_of(made)
     return {
         "v": 1,
         "type": "entitlement",
         "id": record_id,
         "issued_at": utc_now(),
         "pwid": d.pwid,
-        "body": {
-            "benefit": pension if due > 0 or lump_sum == 0 else lump,
-            "status": "granted" if paid > 0 else "refused",
-            "amount": format(paid, "f"),
-            "currency": s.currency,
-            "frequency": "monthly" if due > 0 else "one_off",
-            "start_date": d.at,
-            "exportable": abroad,
-            "periods": list(s.periods)[:1200],
-            "basis": basis_of(made),
-        },
+        "body": body,
     }
 
 

@@ -8,6 +8,7 @@ then decides from this, so the same bundle gives the same decision everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,22 +29,30 @@ class Inputs:
     agreements: tuple[SourcedRecord, ...]
 
 
-def inputs_from_report(report: BundleReport) -> Inputs:
-    """Sort a verified bundle's records for :func:`decide` (corrections are applied by
-    the engine itself, from the records as logged)."""
+def sort_inputs(sourced: Iterable[SourcedRecord]) -> Inputs:
+    """Sort verified records for :func:`decide` (corrections are applied by the engine
+    itself, from the records as logged)."""
     records: list[SourcedRecord] = []
     rules: list[SourcedRecord] = []
     agreements: list[SourcedRecord] = []
-    for v in report.records:
-        r = v.record
-        s = SourcedRecord(r, RecordRef(v.member.origin, v.index, r["issuer"], r["id"]))
-        if v.type == "rules":
+    for s in sourced:
+        if s.type == "rules":
             rules.append(s)
-        elif v.type in LAW_AGREEMENTS:
+        elif s.type in LAW_AGREEMENTS:
             agreements.append(s)
         else:
             records.append(s)
     return Inputs(tuple(records), tuple(rules), tuple(agreements))
+
+
+def inputs_from_report(report: BundleReport) -> Inputs:
+    """A verified bundle's records with where each was proven, sorted for :func:`decide`."""
+    return sort_inputs(
+        SourcedRecord(
+            v.record, RecordRef(v.member.origin, v.index, v.record["issuer"], v.record["id"])
+        )
+        for v in report.records
+    )
 
 
 def decide_report(

@@ -14,17 +14,20 @@ A *source* is any base URL serving C2SP tlog-tiles (``<base>/checkpoint``,
    the served one and the root with the signed one, and checks every record's
    signature and that the log's owner issued it (``node.verify.rebuild_log``); an
    agreement, which another party may have issued, with every party's signature;
-4. checks every checkpoint seen in earlier audits against the audited tree;
-5. checks the witnesses' cosignatures on the checkpoint against the quorum;
-6. checks that every agreement in the log is in every other party's log too (the same
+4. decides again every entitlement record that names its basis (from the records,
+   rules and agreements it names, fetched from their logs) and compares the figures
+   (``node.peers.decision_audit``);
+5. checks every checkpoint seen in earlier audits against the audited tree;
+6. checks the witnesses' cosignatures on the checkpoint against the quorum;
+7. checks that every agreement in the log is in every other party's log too (the same
    bytes, with an inclusion proof to that log's signed checkpoint);
-7. compares each mirror's checkpoint with the audited tree (a larger one through a
+8. compares each mirror's checkpoint with the audited tree (a larger one through a
    prefix proof to the mirror's signed root);
-8. rebuilds the log's verifiable index from the entries (kept in the state directory
+9. rebuilds the log's verifiable index from the entries (kept in the state directory
    between audits) and compares its root with the one the checkpoint commits to; a
    wrong root is located with the log's own index answers and written as
    ``pel-index-evidence/v1`` (``node.peers.index_check``);
-9. saves the new state atomically and writes a JSON report of what it checked.
+10. saves the new state atomically and writes a JSON report of what it checked.
 
 A failure never stops the report: each carries its evidence, and proven forks and
 wrong indexes are written as files that ``pel evidence verify`` accepts.
@@ -61,6 +64,7 @@ from pel.ledger.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from pel.ledger.tlog.rebuild import TileRebuilder
 from pel.node.errors import AuditFailed, AuthError, ConfigError, PeerError
 from pel.node.peers.client import LogClient, RemoteError, ServedTiles
+from pel.node.peers.decision_audit import Entitlements, recheck
 from pel.node.peers.index_check import check_index, index_text, load_index, pwid_of
 from pel.node.peers.remote_verify import VerifyReport, rebuild_log
 
@@ -82,6 +86,7 @@ class AuditTrust:
     issuer: str | None
     quorum: QuorumRule | None = None
     mirrors: tuple[str, ...] = ()
+    trust_list: TrustList | None = None
     #: ``(agency, raw issuer key)`` of every member: agreements are checked with them.
     party_keys: tuple[tuple[str, bytes], ...] | None = None
     #: Every other member's node URL and log key: where an agreement's presence is checked.
@@ -101,6 +106,7 @@ class AuditTrust:
             issuer=owner.agency,
             quorum=tl.quorum_rule(owner.agency),
             mirrors=tuple(f"{m.url.rstrip('/')}/mirror/{origin}" for m in others),
+            trust_list=tl,
             party_keys=tuple((m.agency, m.issuer_public_key.raw) for m in tl.members),
             parties={m.agency: (m.url, m.log_verifier) for m in others},
             member=owner,
@@ -137,6 +143,7 @@ class AuditReport:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     cosignatures: dict[str, Any] | None = None
     mirrors: list[dict[str, Any]] = field(default_factory=list)
+    entitlements: int = 0
     agreements: list[dict[str, Any]] = field(default_factory=list)
     index: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -168,6 +175,7 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "cosignatures": self.cosignatures,
             "mirrors": self.mirrors,
+            "entitlements_recomputed": self.entitlements,
             "agreements": self.agreements,
             "index": self.index,
             "warnings": self.warnings,
@@ -252,6 +260,7 @@ class _Audit:
         self._readers: dict[tuple[str, int], TileHashReader] = {}
         self.index: MemoryIndex | None = None
         self.changed: set[str] = set()
+        self.entitlements = Entitlements()
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -353,6 +362,7 @@ class _Audit:
         if not self.rebuild(new, rebuilt, issuer):
             return self.finish(None)
         self.check_index(new)
+        self.decisions()
         for earlier in seen:
             self.check_against(self.open(earlier.note), new, earlier.source)
         self.cosignatures(new)
@@ -400,6 +410,11 @@ class _Audit:
             )
             return False
         return True
+
+    def _take_entries(self, first: int, entries: list[bytes]) -> None:
+        """Every new entry: into the rebuilt index, and the entitlements to decide again."""
+        self._index_entries(first, entries)
+        self.entitlements.take(first, entries)
 
     def _index_entries(self, first: int, entries: list[bytes]) -> None:
         if self.index is None:
@@ -457,7 +472,7 @@ class _Audit:
                 retired=self.trust.member.retired_issuer_keys() if self.trust.member else (),
                 workers=self.workers,
                 progress=lambda d, t: self._say("entries", d, t),
-                on_entries=self._index_entries,
+                on_entries=self._take_entries,
             )
         except (IntegrityError, TileError) as exc:
             found = exc.evidence if isinstance(exc, MismatchError) else {}
@@ -466,6 +481,26 @@ class _Audit:
             self.fail(code, exc.message, evidence)
             return False
         return True
+
+    def decisions(self) -> None:
+        """Decide again every new entitlement record that names its basis."""
+        found = self.entitlements
+        if not found.found:
+            return
+        if self.trust.trust_list is None:
+            self.report.warnings.append(
+                f"{len(found.found)} entitlement record(s) with a basis not recomputed: "
+                "that needs the trust list (--trust) to reach the other members' logs"
+            )
+            return
+        self._say("decisions", 0, len(found.found))
+        self.report.entitlements = recheck(
+            found,
+            self.trust.trust_list,
+            (self.report.origin, self.client),
+            self.counter,
+            self.fail,
+        )
 
     def cosignatures(self, new: SignedCheckpoint) -> None:
         if self.trust.quorum is None:

@@ -50,13 +50,14 @@ def test_the_bundle_carries_the_law_and_pel_entitle_decides(trio: Trio, tmp_path
     )
     assert code == 0, err
     d = json.loads(out)
-    # Only the TH log here: 110 months (one revoked, one amended), no qualification.
+    # Only the TH log here: 110 months (one revoked, one amended), 9 years: 900.00.
     th = _figures(d, "TH")
-    assert th["months"] == 110 and th["amount_due"] == "0"
+    assert th["months"] == 110 and th["totalised_months"] == 110
+    assert th["national_amount"] == th["amount_due"] == "900.00"
     trust = str(trio.trust_file)
     code, out, err = run("entitle", str(path), "--trust", trust, "--at", "2040-01-01")
     assert code == 0, err
-    assert "amount due" in out and "TH: nothing" in out and "Test agreement" in out
+    assert "amount due" in out and "TH: pension" in out and "Test agreement" in out
 
 
 def test_an_unverified_bundle_is_not_decided_on(trio: Trio, tmp_path: Path) -> None:
