@@ -41,10 +41,11 @@ member's mirror supplied a copy, changes nothing (a record counts once by issuer
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -194,23 +195,10 @@ class _StateCalc:
         quantum = Decimal(str(p.value)) if p else Decimal("0.01")
         return value.quantize(quantum, rounding=ROUND_HALF_UP), [p] if p else []
 
-    def variables(self, months: int) -> dict[str, Decimal]:
-        periods = sorted(self.career.months)
-        ref = self.param("reference_months")
-        last = periods[-int(ref.value) :] if ref and int(ref.value) > 0 else periods
-        earnings = [self.career.months[p].earnings for p in last]
-        average = sum(earnings, ZERO) / len(earnings) if earnings else ZERO
-        total = sum((m.earnings for m in self.career.months.values()), ZERO)
-        employee = sum((m.contributions_employee for m in self.career.months.values()), ZERO)
-        paid = sum((m.contributions_total for m in self.career.months.values()), ZERO)
-        return {
-            "months": Decimal(months),
-            "years": (Decimal(months) / 12).to_integral_value(rounding=ROUND_FLOOR),
-            "average_earnings": average,
-            "total_earnings": total,
-            "contributions_employee": employee,
-            "contributions_total": paid,
-        }
+    def variables(self, months: int) -> Mapping[str, Decimal]:
+        """The formula variables (see ``formula.VARIABLES``) over ``months`` insurance
+        months and this state's own records; each worked out when a formula reads it."""
+        return _Variables(self, months)
 
     def pension(self, months: int) -> tuple[Decimal, list[ParamUse]]:
         """The pension formula over ``months``, within the minimum and maximum."""
@@ -247,6 +235,55 @@ class _StateCalc:
         if p is None:
             return True, []
         return bool(p.value), [p]
+
+
+class _Variables(Mapping[str, Decimal]):
+    """The variables a formula may read (``formula.VARIABLES``), computed when read."""
+
+    NAMES = (
+        "months",
+        "years",
+        "average_earnings",
+        "total_earnings",
+        "contributions_employee",
+        "contributions_total",
+    )
+
+    def __init__(self, calc: _StateCalc, months: int) -> None:
+        self.calc = calc
+        self.months = months
+        self.done: dict[str, Decimal] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+    def __getitem__(self, name: str) -> Decimal:
+        if name not in self.done:
+            self.done[name] = self._work(name)
+        return self.done[name]
+
+    def _work(self, name: str) -> Decimal:
+        own = self.calc.career.months
+        if name == "months":
+            return Decimal(self.months)
+        if name == "years":
+            return Decimal(self.months // 12)
+        if name == "average_earnings":
+            ref = self.calc.param("reference_months")
+            periods = sorted(own)
+            last = periods[-int(ref.value) :] if ref and int(ref.value) > 0 else periods
+            earnings = [own[p].earnings for p in last]
+            return sum(earnings, ZERO) / len(earnings) if earnings else ZERO
+        if name == "total_earnings":
+            return sum((m.earnings for m in own.values()), ZERO)
+        if name == "contributions_employee":
+            return sum((m.contributions_employee for m in own.values()), ZERO)
+        if name == "contributions_total":
+            return sum((m.contributions_total for m in own.values()), ZERO)
+        raise KeyError(name)
 
 
 def _dedupe(params: Iterable[ParamUse | None]) -> tuple[ParamUse, ...]:
@@ -432,9 +469,13 @@ def _decide_state(
     totalising = len(group) > 1
     union = set().union(*(months[g] for g in group))
     total = len(union)
-    group_refs = tuple(sorted({r for g in group for r in state_refs[g]}))
+    group_refs = (
+        tuple(sorted({r for g in group for r in state_refs[g]}))
+        if totalising
+        else state_refs[state]
+    )
     if totalising:
-        overlap = sum(1 for p in union if sum(1 for g in group if p in months[g]) > 1)
+        overlap = sum(len(months[g]) for g in group) - total
         text = (
             f"{total} month(s) with {', '.join(g for g in group if g != state)} under "
             + "; ".join(a.title or f"{a.ref.issuer}/{a.ref.id}" for a in ags)
@@ -483,10 +524,10 @@ def _decide_state(
     pr_params: list[ParamUse] = []
     if totalising:
         counted = set().union(*(months[g] for g in payers))
-        for p in months[state]:
-            k = sum(1 for g in payers if p in months[g])
-            if k:
-                share += Fraction(1, k)
+        others = [months[g] for g in payers if g != state]
+        mine = months[state] if state in payers else set()
+        by_k = Counter(1 + sum(1 for o in others if p in o) for p in mine)
+        share = sum((Fraction(n, k) for k, n in by_k.items()), Fraction(0))
         fraction = share / len(counted) if counted and not is_short else Fraction(0)
         if qualifies_total and not is_short:
             theoretical, pr_params = calc.pension(total)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pel.ledger.errors import LedgerError
 from pel.ledger.portability import formula, rules
@@ -24,7 +25,7 @@ class Law:
         self.branch = branch
         self.at = at
         try:
-            self.table = rules.RulesTable.parse(source.record["body"], source.ref)
+            self.table = _parsed(source)
         except LedgerError as exc:
             raise DecisionError(
                 "bad_rules",
@@ -79,3 +80,24 @@ class Law:
                 "bad_rules", f"{self.source.ref.issuer}'s {name} cannot be evaluated: {exc.message}"
             ) from None
         return value, used
+
+
+_TABLES: dict[tuple[Any, ...], rules.RulesTable] = {}
+_KEEP = 64
+
+
+def _parsed(source: SourcedRecord) -> rules.RulesTable:
+    """The checked table of a rules record. A node or a benchmark decides for many workers
+    under the same few tables: one checked is kept (by where it was proven, and only for
+    the very same body object, which is never changed in place), so it is not checked again
+    for every decision."""
+    body = source.record["body"]
+    key = tuple(source.ref)
+    got = _TABLES.get(key)
+    if got is not None and got.body is body:
+        return got
+    table = rules.RulesTable.parse(body, source.ref)
+    if len(_TABLES) >= _KEEP:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[key] = table
+    return table

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pel.ledger.errors import LedgerError
 
@@ -43,11 +43,11 @@ class DecisionError(LedgerError):
         super().__init__(message, code=code)
 
 
-@dataclass(frozen=True, order=True)
-class RecordRef:
+class RecordRef(NamedTuple):
     """Where a record was proven: its log origin and index, its issuer and id.
 
-    Ordered by (origin, index): log order, the same on every machine.
+    Ordered by (origin, index): log order, the same on every machine. (A named tuple:
+    a decision sorts thousands of them, and tuples compare in C.)
     """
 
     origin: str
@@ -80,10 +80,10 @@ class SourcedRecord:
         return self.ref.issuer[:2]
 
 
-@dataclass(frozen=True)
-class Standing:
+class Standing(NamedTuple):
     """A record after corrections: its body now, its status, and the corrections'
-    refs (``valid``, ``amended`` or ``revoked``)."""
+    refs (``valid``, ``amended`` or ``revoked``). (A named tuple: one per record of a
+    decision, and a frozen dataclass costs several times as much to make.)"""
 
     source: SourcedRecord
     status: str
@@ -93,7 +93,7 @@ class Standing:
     @property
     def refs(self) -> tuple[RecordRef, ...]:
         """The record and every correction it rests on."""
-        return (self.source.ref, *self.corrected_by)
+        return (self.source.ref, *self.corrected_by) if self.corrected_by else (self.source.ref,)
 
 
 def unique(records: Iterable[SourcedRecord]) -> list[SourcedRecord]:
@@ -129,14 +129,15 @@ def apply_corrections(records: Iterable[SourcedRecord]) -> list[Standing]:
     record not supplied, or a later one, is ignored (it corrects nothing supplied).
     """
     ordered = unique(records)
+    types = [s.record["type"] for s in ordered]
     by_key = {(s.ref.issuer, s.ref.id): i for i, s in enumerate(ordered)}
     status = ["valid"] * len(ordered)
     body: list[Mapping[str, Any]] = [s.record["body"] for s in ordered]
     fixes: dict[int, list[RecordRef]] = {}
     for i in reversed(range(len(ordered))):
-        s = ordered[i]
-        if s.type not in CORRECTIONS or status[i] == "revoked":
+        if types[i] not in CORRECTIONS or status[i] == "revoked":
             continue
+        s = ordered[i]
         target = s.record["body"]["target"]
         t = by_key.get((target["issuer"], target["id"]))
         if t is None:
@@ -144,30 +145,66 @@ def apply_corrections(records: Iterable[SourcedRecord]) -> list[Standing]:
         tv = ordered[t]
         if tv.ref.origin != s.ref.origin or tv.ref.index >= s.ref.index:
             continue
-        if s.type == "revocation":
+        if types[i] == "revocation":
             status[t] = "revoked"
             fixes.setdefault(t, []).append(s.ref)
-        elif s.record["body"].get("target_type") == tv.type:
+        elif s.record["body"].get("target_type") == types[t]:
             fixes.setdefault(t, []).append(s.ref)
             if status[t] == "valid":
                 status[t], body[t] = "amended", s.record["body"]["body"]
     return [
-        Standing(s, status[i], body[i], tuple(sorted(fixes.get(i, ()))))
+        Standing(s, status[i], body[i], tuple(sorted(fixes[i])) if i in fixes else ())
         for i, s in enumerate(ordered)
-        if s.type not in CORRECTIONS
+        if types[i] not in CORRECTIONS
     ]
 
 
-@dataclass(frozen=True)
 class Month:
-    """One insured calendar month in one state: its earnings (all employers together)
-    and the records (with their corrections) that show it."""
+    """One insured calendar month in one state: the contributions that show it (all
+    employers together) and the records (with their corrections) they rest on. Sums are
+    worked out when first asked for: most formulas read a few of them, over few months."""
 
-    period: str
-    earnings: Decimal
-    contributions_employee: Decimal
-    contributions_total: Decimal
-    refs: tuple[RecordRef, ...]
+    __slots__ = ("_sums", "bodies", "branch", "period", "refs")
+
+    def __init__(
+        self,
+        period: str,
+        branch: str,
+        bodies: tuple[Mapping[str, Any], ...],
+        refs: tuple[RecordRef, ...],
+    ) -> None:
+        self.period = period
+        self.branch = branch
+        self.bodies = bodies
+        self.refs = refs
+        self._sums: tuple[Decimal, Decimal, Decimal] | None = None
+
+    def _sum(self) -> tuple[Decimal, Decimal, Decimal]:
+        if self._sums is None:
+            earn = emp = tot = Decimal(0)
+            for b in self.bodies:
+                earn += Decimal(b["insured_earnings"])
+                paid = b["contributions"]
+                emp += Decimal(paid[self.branch])
+                for x in paid.values():
+                    tot += Decimal(x)
+            self._sums = (earn, emp, tot)
+        return self._sums
+
+    @property
+    def earnings(self) -> Decimal:
+        """Insured earnings of the month."""
+        return self._sum()[0]
+
+    @property
+    def contributions_employee(self) -> Decimal:
+        """The branch's contribution as recorded (a record does not split the shares)."""
+        return self._sum()[1]
+
+    @property
+    def contributions_total(self) -> Decimal:
+        """The contributions to every branch."""
+        return self._sum()[2]
 
 
 @dataclass
@@ -186,20 +223,17 @@ class StateCareer:
 
 def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]:
     """Insured months by state for ``branch``: each contribution that stands and pays
-    into the branch makes its period an insured month of its issuer's state.
-
-    ``contributions_employee`` is the branch's contribution as recorded (the record
-    does not split the shares); ``contributions_total`` the record's contributions to
-    every branch.
-    """
+    into the branch makes its period an insured month of its issuer's state."""
     out: dict[str, StateCareer] = {}
-    acc: dict[tuple[str, str], list[Any]] = {}
+    acc: dict[tuple[str, str], tuple[list[Mapping[str, Any]], list[RecordRef]]] = {}
     for st in standing:
         src = st.source
-        if src.type != "contribution":
+        if src.record["type"] != "contribution":
             continue
-        state = src.state
-        career = out.setdefault(state, StateCareer(state))
+        state = src.ref.issuer[:2]
+        career = out.get(state)
+        if career is None:
+            career = out[state] = StateCareer(state)
         if st.status == "revoked":
             career.revoked.append(src.ref)
             continue
@@ -208,12 +242,15 @@ def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]
             continue
         if st.status == "amended":
             career.amended.append(src.ref)
-        career.currency = career.currency or b["currency"]
-        slot = acc.setdefault((state, b["period"]), [Decimal(0), Decimal(0), Decimal(0), []])
-        slot[0] += Decimal(b["insured_earnings"])
-        slot[1] += Decimal(b["contributions"][branch])
-        slot[2] += sum((Decimal(x) for x in b["contributions"].values()), Decimal(0))
-        slot[3].extend(st.refs)
-    for (state, period), (earn, emp, tot, refs) in acc.items():
-        out[state].months[period] = Month(period, earn, emp, tot, tuple(sorted(refs)))
+        if career.currency is None:
+            career.currency = b["currency"]
+        slot = acc.get((state, b["period"]))
+        if slot is None:
+            slot = acc[(state, b["period"])] = ([], [])
+        slot[0].append(b)
+        slot[1].extend(st.refs)
+    for (state, period), (bodies, refs) in acc.items():
+        out[state].months[period] = Month(
+            period, branch, tuple(bodies), tuple(sorted(refs)) if len(refs) > 1 else tuple(refs)
+        )
     return {k: out[k] for k in sorted(out) if out[k].months or out[k].revoked}
