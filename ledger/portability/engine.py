@@ -505,7 +505,11 @@ def _decide_state(
     # National amount: the state's own law over its own months.
     national = ZERO
     nat_params: list[ParamUse] = []
-    if alone[state]:
+    paid = calc.param("pension_formula") is not None
+    no_pension = f"{state}'s law has no pension formula in force: it pays no pension"
+    if alone[state] and not paid:
+        nat_text = f"no national pension: {no_pension}"
+    elif alone[state]:
         national, nat_params = calc.pension(calc.own)
         national, rp = calc.round(national)
         nat_params += rp
@@ -529,7 +533,7 @@ def _decide_state(
         by_k = Counter(1 + sum(1 for o in others if p in o) for p in mine)
         share = sum((Fraction(n, k) for k, n in by_k.items()), Fraction(0))
         fraction = share / len(counted) if counted and not is_short else Fraction(0)
-        if qualifies_total and not is_short:
+        if qualifies_total and not is_short and paid:
             theoretical, pr_params = calc.pension(total)
             prorata = theoretical * Decimal(fraction.numerator) / Decimal(fraction.denominator)
     th_rounded, rp = calc.round(theoretical)
@@ -543,6 +547,8 @@ def _decide_state(
             if not totalising
             else f"fewer than {minimum} month(s) in {state} (art. 57)"
             if is_short
+            else no_pension
+            if not paid
             else "the conditions are not met with totalisation either"
         ),
         _dedupe([*pr_params, *rp]) if theoretical else (),

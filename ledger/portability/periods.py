@@ -42,6 +42,9 @@ class DecisionError(LedgerError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, code=code)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries whole
+        return (type(self), (self.code, self.message))
+
 
 class RecordRef(NamedTuple):
     """Where a record was proven: its log origin and index, its issuer and id.
@@ -225,32 +228,36 @@ def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]
     """Insured months by state for ``branch``: each contribution that stands and pays
     into the branch makes its period an insured month of its issuer's state."""
     out: dict[str, StateCareer] = {}
-    acc: dict[tuple[str, str], tuple[list[Mapping[str, Any]], list[RecordRef]]] = {}
-    for st in standing:
-        src = st.source
-        if src.record["type"] != "contribution":
+    acc: dict[str, dict[str, tuple[list[Mapping[str, Any]], list[RecordRef]]]] = {}
+    for source, status, b, fixes in standing:
+        if source.record["type"] != "contribution":
             continue
-        state = src.ref.issuer[:2]
+        ref = source.ref
+        state = ref.issuer[:2]
         career = out.get(state)
         if career is None:
             career = out[state] = StateCareer(state)
-        if st.status == "revoked":
-            career.revoked.append(src.ref)
+            acc[state] = {}
+        if status == "revoked":
+            career.revoked.append(ref)
             continue
-        b = st.body
         if branch not in b["contributions"]:
             continue
-        if st.status == "amended":
-            career.amended.append(src.ref)
+        if status == "amended":
+            career.amended.append(ref)
         if career.currency is None:
             career.currency = b["currency"]
-        slot = acc.get((state, b["period"]))
+        slot = acc[state].get(b["period"])
         if slot is None:
-            slot = acc[(state, b["period"])] = ([], [])
+            slot = acc[state][b["period"]] = ([], [])
         slot[0].append(b)
-        slot[1].extend(st.refs)
-    for (state, period), (bodies, refs) in acc.items():
-        out[state].months[period] = Month(
-            period, branch, tuple(bodies), tuple(sorted(refs)) if len(refs) > 1 else tuple(refs)
-        )
+        slot[1].append(ref)
+        if fixes:
+            slot[1].extend(fixes)
+    for state, periods in acc.items():
+        months = out[state].months
+        for period, (bodies, refs) in periods.items():
+            months[period] = Month(
+                period, branch, tuple(bodies), tuple(sorted(refs)) if len(refs) > 1 else (refs[0],)
+            )
     return {k: out[k] for k in sorted(out) if out[k].months or out[k].revoked}

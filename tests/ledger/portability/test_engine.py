@@ -333,3 +333,27 @@ def test_decision_is_canonical_json_with_decimal_strings() -> None:
     assert figure["value"] == "342.86"
     assert Fraction(obj["states"][0]["figures"]["pro_rata_fraction"]["value"]) == Fraction(3, 7)
     assert b"e+" not in d.to_bytes().lower() and len(d.digest()) == 64
+
+
+def test_a_law_without_a_pension_formula_pays_no_pension() -> None:
+    """A state whose pension branch is not paid yet (no ``pension_formula``): 200 months
+    qualify, but no pension is due; its lump sum is the contributions paid, 200 x 50."""
+    logs = Logs()
+    m = "MM-SSB"
+    rules = [
+        logs.rules(
+            m,
+            table(
+                "MM",
+                "MMK",
+                qualifying_months=param("months", 180),
+                lump_sum_formula=param("formula", v("contributions_total")),
+            ),
+        )
+    ]
+    records = logs.contributions(m, "MMK", months("2010-01", 200))
+    d = decide(Claim(PWID, AT), records, rules, [])
+    assert fig(d, "MM", "qualifies_alone") is True
+    assert fig(d, "MM", "amount_due") == Decimal("0")
+    assert "no pension formula" in d.state("MM").figures["national_amount"].reason
+    assert fig(d, "MM", "lump_sum") == Decimal("10000.00")
