@@ -286,7 +286,8 @@ def build_bundle(
 ) -> Bundle:
     """A bundle of ``entries`` under ``trust_list``, in (origin, index) order, each record
     once (the same entry from two parts is kept once; a record appearing twice under
-    different proofs keeps the one against the larger checkpoint), with one
+    different proofs keeps the one against the larger checkpoint; an agreement found in
+    several parties' logs keeps the copy in the lowest log origin), with one
     completeness item per log (the one against the larger checkpoint)."""
     chosen: dict[tuple[str, int], BundleEntry] = {}
     sizes: dict[tuple[str, int], int] = {}
@@ -295,7 +296,13 @@ def build_bundle(
         size = Checkpoint.parse(parse_note(parse_proof(e.proof).checkpoint).text).size
         if key not in chosen or size > sizes[key]:
             chosen[key], sizes[key] = e, size
-    ordered = tuple(chosen[k] for k in sorted(chosen))
+    # An agreement is the same record in every party's log: one copy, the lowest log's.
+    first: dict[tuple[Any, ...], tuple[str, int]] = {}
+    for k in sorted(chosen):
+        record = chosen[k].record
+        key = (record.get("issuer"), record.get("id")) if record.get("type") == "agreement" else k
+        first.setdefault(key, k)
+    ordered = tuple(chosen[k] for k in sorted(first.values()))
     return Bundle(
         pwid, trust_list.version, trust_list.digest(), ordered, _chosen_indexes(completeness)
     )
@@ -518,6 +525,21 @@ def record_key_problem(record: Mapping[str, Any], member: Member) -> tuple[str, 
 _Checked = dict[tuple[bytes, str], tuple[Checkpoint, tuple[str, ...]]]
 
 
+def _agreement_log(
+    proof: TlogProof, record: dict[str, Any], issuer: Member, trust_list: TrustList
+) -> Member:
+    """The member whose log an agreement is proven in: any party's (the same record is
+    appended to every party's log), so a bundle may carry the copy of any of them."""
+    try:
+        origin = Checkpoint.parse(parse_note(proof.checkpoint).text).origin
+    except (CryptoError, LedgerError):
+        return issuer  # the checkpoint check says what is wrong with it
+    log = trust_list.member_for_origin(origin)
+    if log is not None and log.agency in record["body"]["parties"]:
+        return log
+    return issuer
+
+
 def _verify_entry(
     entry: BundleEntry, pwid: str, trust_list: TrustList, position: int, checked: _Checked
 ) -> VerifiedRecord:
@@ -555,6 +577,8 @@ def _verify_entry(
         ) from None
     if proof.text() != entry.proof:
         raise BundleError("bad_proof", f"{where}: the tlog-proof is not in its canonical form")
+    if record["type"] == "agreement":
+        member = _agreement_log(proof, record, member, trust_list)
     # Records of one log usually share a checkpoint: check its signatures once.
     seen = (proof.checkpoint, member.agency)
     if seen not in checked:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from pel.api.app import create_app
 from pel.crypto.request import sign_request
-from pel.ledger.bundles.bundle import verify_bundle
+from pel.ledger.bundles.bundle import merge_bundles, verify_bundle
 from pel.node.bundle_assembly import build_part
 from pel.node.decisions import DECISIONS_PATH
 from tests.node import test_bundle_cli as kit
@@ -141,3 +141,41 @@ def _digest(decision: dict) -> str:
     from pel.crypto.jcs import canonicalize
 
     return hashlib.sha256(canonicalize(decision)).hexdigest()
+
+
+def test_a_node_that_mirrors_the_others_totalises(trio: Trio, tmp_path: Path) -> None:
+    """TH-SSO mirrors MM-SSB's and MY-PERKESO's logs: the decision adds up the career
+    (figures worked in ``tests.node.decision_kit``), and equals ``pel entitle`` on a
+    bundle merged from every member's part."""
+    from tests.node.test_mirror_bundle_parts import mirror
+
+    career(trio)
+    for of in ("MM-SSB", "MY-PERKESO"):
+        mirror(trio, "TH-SSO", of)
+    status, answer = _post(trio, "TH-SSO", {"pwid": PWID, "at": "2040-01-01"})
+    assert status == 200, answer
+    d = answer["decision"]
+    th, my = _figures(d, "TH"), _figures(d, "MY")
+    assert th["totalised_months"] == my["totalised_months"] == 204
+    assert th["national_amount"] == "900.00"
+    assert th["theoretical_amount"] == "1700.00" and th["pro_rata_fraction"] == "109/204"
+    assert th["pro_rata_amount"] == th["amount_due"] == "908.33"
+    assert my["qualifies_alone"] is False and my["qualifies_with_totalisation"] is True
+    assert my["pro_rata_fraction"] == "95/204" and my["amount_due"] == "395.83"
+    # Before the agreement is in force (2027-01-01): no totalisation.
+    status, before = _post(trio, "TH-SSO", {"pwid": PWID, "at": "2026-12-31"})
+    assert _figures(before["decision"], "TH")["amount_due"] == "900.00"
+    assert _figures(before["decision"], "MY")["amount_due"] == "0"
+    # Offline, from the parts of every member's node merged into one bundle.
+    parts = [build_part(n, PWID).bundle for n in trio.nodes.values()]
+    merged = merge_bundles(parts, trio.trust_list)
+    path = tmp_path / "merged.json"
+    path.write_bytes(merged.to_bytes())
+    code, out, err = run(
+        "entitle", str(path), "--trust", str(trio.trust_file), "--at", "2040-01-01", "--json"
+    )
+    assert code == 0, err
+    offline = json.loads(out)
+    assert [(s["state"], s["figures"]) for s in offline["states"]] == [
+        (s["state"], s["figures"]) for s in d["states"]
+    ]
