@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pel.node.demo.careers import career_decisions, career_drafts
 from pel.node.demo.corridors import corridor_filings
 from pel.node.demo.law import publish_law
 from pel.node.demo.load import (
@@ -141,6 +142,7 @@ class DemoResult:
     law: dict[str, Any] | None = None
     #: Whether the nodes go on serving after the summary (not with ``--exit-after``).
     serving: bool = True
+    career: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +156,7 @@ class DemoResult:
             "pids": self.pids,
             "urls": self.urls,
             "law": self.law,
+            "career": self.career,
         }
 
 
@@ -164,8 +167,9 @@ def fill_and_watch(
     say: Callable[[str], None],
     alive: Callable[[], None] | None = None,
 ) -> tuple[list[LogStatus], dict[str, Any], int, dict[str, Any]]:
-    """Publish the members' rules and the agreements, submit the corridors' filings, wait
-    until every log is witnessed, find the sample."""
+    """Publish the members' rules and the agreements, submit the corridors' filings (and
+    the cross-border career's, ``node.demo.careers``), wait until every log is witnessed,
+    find the sample, and decide the career worker's entitlements."""
     filings = corridor_filings(
         demo.agencies, workers=opts.workers, months=opts.months, seed=opts.seed
     )
@@ -175,6 +179,8 @@ def fill_and_watch(
         raise DemoError(
             f"{opts.workers} workers leave {', '.join(empty)} without records: give more --workers"
         )
+    for agency, drafts in career_drafts(demo.agencies, opts.seed).items():
+        filings.drafts[agency].extend(drafts)
     started = time.monotonic()
     law = publish_law(demo, urls, say)
     taken = load_filings(demo, filings, urls=urls)
@@ -185,6 +191,8 @@ def fill_and_watch(
     expected = {a: len(d) for a, d in filings.drafts.items()}
     statuses = wait_witnessed(demo, expected, timeout=opts.timeout, urls=urls, alive=alive)
     sample = sample_worker(demo, pick_sample(filings), urls)
+    if career_drafts(demo.agencies, opts.seed):
+        law["career"] = career_decisions(demo, urls, opts.seed)
     return statuses, sample, sum(taken.values()) + law["records"], law
 
 
@@ -230,6 +238,7 @@ def run_demo(
                 urls,
                 opts.directory,
                 law,
+                career=law.pop("career", None),
             )
         )
         return 0
@@ -257,6 +266,7 @@ def run_demo(
                     opts.directory,
                     law,
                     serving=not opts.exit_after,
+                    career=law.pop("career", None),
                 )
             )
             if opts.exit_after:

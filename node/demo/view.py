@@ -3,6 +3,8 @@ and where their records are, and the URLs to open."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -130,4 +132,42 @@ def print_summary(console: Console, result: DemoResult) -> None:
     console.print(
         f"{result.records} records in {members} logs, all witnessed, in {result.elapsed:.1f} s",
         highlight=False,
+    )
+    if result.career:
+        print_career(console, result.career, result)
+
+
+def print_career(console: Console, career: dict[str, Any], result: DemoResult) -> None:
+    """The cross-border worker's decision, without and with the agreement in force."""
+    console.print(
+        f"cross-border worker [bold]{career['pwid']}[/bold] (home MM; 9 years in TH, 8 in MY), "
+        f"decided from the bundle of {career['records']} verified records:",
+        highlight=False,
+    )
+    for name in ("without_agreement", "with_agreement"):
+        d = career[name]
+        console.print(f"  on {d['at']}: {'; '.join(d['agreements']) or 'no agreement'}",
+                      highlight=False, markup=False)  # fmt: skip
+        for s in d["states"]:
+            paid = (
+                f"pension {s['amount_due']} {s['currency']} a month"
+                if s["outcome"] == "pension"
+                else f"lump sum {s['lump_sum']} {s['currency']}"
+                if s["outcome"] == "lump_sum"
+                else s["outcome"]
+            )
+            console.print(
+                f"    {s['state']}: {s['months']} months (totalised {s['totalised_months']}): "
+                f"{paid}",
+                highlight=False,
+                markup=False,
+            )
+    d = result.directory
+    console.print(
+        f"  pel bundle {career['pwid']} --trust {d}/trust.json "
+        f"--key {d}/MM-SSB/keys/issuer.pem "
+        "--agency MM-SSB --out career.json\n"
+        f"  pel entitle career.json --trust {d}/trust.json --at {career['with_agreement']['at']}",
+        highlight=False,
+        markup=False,
     )

@@ -180,6 +180,7 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
     finally:
         node.stop()
     check_law(directory, summary)
+    check_career(summary)
     # A second run reopens the same federation: the same records, all already there.
     again = run_demo(directory, "--exit-after", "--json")
     assert again.returncode == 0, again.stderr
@@ -187,6 +188,23 @@ def test_exit_after_fills_witnesses_and_stops_every_node(tmp_path: Path) -> None
     assert [r["tree_size"] for r in json.loads(again.stdout)["logs"]] == [
         r["tree_size"] for r in summary["logs"]
     ]
+
+
+def check_career(summary: dict) -> None:
+    """The cross-border worker (home MM, 108 months in TH at 15 000 THB, 96 in MY), under
+    the shipped tables. Before the TH-MY-MM agreement is in force: 108 months are under
+    Thailand's 180, so its lump sum, the contributions paid, 108 x 450 = 48 600.00.
+    After: 204 months totalised (17 years): theoretical 15 000 x (0.20 + 0.015 x 2) =
+    3 450.00 (under the 3 500 maximum); pro-rata 3 450 x 108/204 = 1 826.47 a month.
+    Malaysia's scheme covers no foreign worker for old age: its lump sum either way."""
+    career = summary["career"]
+    assert career["pwid"].startswith("MM-")
+    before = {s["state"]: s for s in career["without_agreement"]["states"]}
+    after = {s["state"]: s for s in career["with_agreement"]["states"]}
+    assert before["TH"]["outcome"] == "lump_sum" and before["TH"]["lump_sum"] == "48600.00"
+    assert after["TH"]["outcome"] == "pension" and after["TH"]["amount_due"] == "1826.47"
+    assert after["TH"]["totalised_months"] == 204
+    assert before["MY"]["outcome"] == after["MY"]["outcome"] == "lump_sum"
 
 
 def check_law(directory: Path, summary: dict) -> None:
