@@ -194,7 +194,12 @@ def audit(
         f"{result.tree.entries} entries rehashed (from size {result.rehashed_from}), "
         f"{result.tree.tiles} tiles compared, "
         f"{result.tree.signatures} signatures verified, {len(result.checkpoints)} "
-        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared",
+        f"checkpoint checks{witnessed}, {len(result.mirrors)} mirrors compared"
+        + (
+            f", {result.entitlements} entitlement decisions recomputed"
+            if result.entitlements
+            else ""
+        ),
         highlight=False,
     )
     for path in result.files:
