@@ -184,7 +184,7 @@ class _StateCalc:
         self.career = career
         self.law = law
         self.home = home
-        self.refs = tuple(sorted({r for m in career.months.values() for r in m.refs}))
+        self.refs = career.refs
         self.own = len(career.months)
 
     def param(self, name: str) -> ParamUse | None:
@@ -335,10 +335,7 @@ def decide(
         state: Law(src, claim.benefit, claim.at) for state, src in _rules_by_state(rules).items()
     }
     months = {s: set(c.months) for s, c in by_state.items()}
-    state_refs = {
-        s: tuple(sorted({r for m in c.months.values() for r in m.refs}))
-        for s, c in by_state.items()
-    }
+    state_refs = {s: c.refs for s, c in by_state.items()}
 
     def partners(state: str) -> tuple[list[_Agreement], list[str]]:
         ags = [a for a in applied if state in a.states]
@@ -365,7 +362,7 @@ def decide(
     out: list[StateDecision] = []
     for state in sorted(by_state):
         career = by_state[state]
-        agencies = tuple(sorted({r.issuer for m in career.months.values() for r in m.refs}))
+        agencies = tuple(sorted({r.issuer for r in career.refs}))
         periods = tuple(career.periods())
         ags, group = partners(state)
         group = [g for g in group if g in months]
@@ -407,14 +404,11 @@ def decide(
         out.append(
             _decide_state(claim, calcs[state], ags, group, months, state_refs, alone, short, notes)
         )
-    basis = tuple(
-        sorted(
-            {s.source.ref for s in standing}
-            | {r for st in standing for r in st.corrected_by}
-            | {law.source.ref for law in laws.values()}
-            | {a.ref for a in applied}
-        )
-    )
+    read = [s.source.ref for s in standing]
+    read += [r for st in standing for r in st.corrected_by]
+    read += [law.source.ref for law in laws.values()] + [a.ref for a in applied]
+    read.sort()  # each ref once: a correction corrects one record
+    basis = tuple(r for i, r in enumerate(read) if i == 0 or r != read[i - 1])
     return Decision(
         claim.pwid,
         claim.benefit,
@@ -470,7 +464,7 @@ def _decide_state(
     union = set().union(*(months[g] for g in group))
     total = len(union)
     group_refs = (
-        tuple(sorted({r for g in group for r in state_refs[g]}))
+        tuple(sorted([r for g in group for r in state_refs[g]]))  # disjoint sorted runs
         if totalising
         else state_refs[state]
     )

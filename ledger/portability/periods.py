@@ -219,6 +219,7 @@ class StateCareer:
     months: dict[str, Month] = field(default_factory=dict)
     revoked: list[RecordRef] = field(default_factory=list)
     amended: list[RecordRef] = field(default_factory=list)
+    refs: tuple[RecordRef, ...] = ()
 
     def periods(self) -> list[str]:
         return sorted(self.months)
@@ -229,6 +230,9 @@ def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]
     into the branch makes its period an insured month of its issuer's state."""
     out: dict[str, StateCareer] = {}
     acc: dict[str, dict[str, tuple[list[Mapping[str, Any]], list[RecordRef]]]] = {}
+    # Every ref once, in log order: the records come in log order and their corrections
+    # follow them, so sorting these lists only merges runs (no set: hashing is the cost).
+    counted: dict[str, list[RecordRef]] = {}
     for source, status, b, fixes in standing:
         if source.record["type"] != "contribution":
             continue
@@ -238,6 +242,7 @@ def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]
         if career is None:
             career = out[state] = StateCareer(state)
             acc[state] = {}
+            counted[state] = []
         if status == "revoked":
             career.revoked.append(ref)
             continue
@@ -252,9 +257,12 @@ def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]
             slot = acc[state][b["period"]] = ([], [])
         slot[0].append(b)
         slot[1].append(ref)
+        counted[state].append(ref)
         if fixes:
             slot[1].extend(fixes)
+            counted[state].extend(fixes)
     for state, periods in acc.items():
+        out[state].refs = tuple(sorted(counted[state]))
         months = out[state].months
         for period, (bodies, refs) in periods.items():
             months[period] = Month(
