@@ -94,7 +94,7 @@ class Kit:
         k = self.logs[agency]
         record = sign_record({**draft, "issuer": agency}, k.issuer)
         k.tree.append(hash_leaf(canonicalize(record)))
-        k.index.add(len(k.records), record["pwid"])
+        k.index.add(len(k.records), record.get("pwid", ""))  # law records name no worker
         k.records.append(record)
         return record
 

@@ -3,8 +3,9 @@ recomputed from the logged records, rules and agreements, and compared.
 
 ``pel audit`` downloads every entry of the audited log; the entitlement records with a
 ``basis`` among them are kept (:class:`Entitlements`). For each one, the records its
-basis names are fetched from their logs (the audited source for its own log, each
-member's node from the trust list for the others) and checked before anything is decided
+basis names are fetched from their logs (the audited source for its own log, and its
+mirrors, ``<source>/mirror/<origin>``, for the others: the auditor's token is that node's
+and goes to no other node) and checked before anything is decided
 on them: the log's signed checkpoint, the basis checkpoint's root rebuilt from the
 served tiles (so it is a prefix of the signed log), each entry's inclusion under that
 root, and each record's issuer signature (an agreement's every party's). Then the
@@ -74,11 +75,16 @@ class _Fetcher:
     """Checked records of the federation's logs, each log's checkpoint read once."""
 
     def __init__(
-        self, trust_list: TrustList, own: tuple[str, LogClient], transport: httpx.BaseTransport
+        self,
+        trust_list: TrustList,
+        own: tuple[str, LogClient],
+        transport: httpx.BaseTransport,
+        token: str | None,
     ) -> None:
         self.trust_list = trust_list
         self.own_origin, self.own = own
         self.transport = transport
+        self.token = token
         self.clients: dict[str, LogClient] = {}
         self.served: dict[str, tuple[int, TileHashReader]] = {}
         self.keys = {m.agency: [m.issuer_public_key] for m in trust_list.members}
@@ -87,10 +93,12 @@ class _Fetcher:
         if origin == self.own_origin:
             return self.own
         if origin not in self.clients:
-            member = self.trust_list.member_for_origin(origin)
-            if member is None:
+            if self.trust_list.member_for_origin(origin) is None:
                 raise BasisError(f"no member of the trust list keeps the log {origin!r}")
-            self.clients[origin] = LogClient(member.url, transport=self.transport)
+            # The audited node's mirror of that log (C2SP tlog-mirror): the auditor's
+            # token is that node's, and goes to no other node.
+            url = f"{self.own.base_url.rstrip('/')}/mirror/{origin}"
+            self.clients[origin] = LogClient(url, token=self.token, transport=self.transport)
         return self.clients[origin]
 
     def close(self) -> None:
@@ -153,10 +161,12 @@ def recheck(
     own: tuple[str, LogClient],
     transport: httpx.BaseTransport,
     fail: Fail,
+    *,
+    token: str | None = None,
 ) -> int:
     """Decide every entitlement of ``found`` again; report each that differs or whose
     basis does not hold. Returns how many were recomputed."""
-    fetcher = _Fetcher(trust_list, own, transport)
+    fetcher = _Fetcher(trust_list, own, transport, token)
     done = 0
     try:
         for index, record in found.found:

@@ -252,6 +252,7 @@ class _Audit:
         # The token goes to the audited source only (the node that issued it), never to
         # the mirrors compared with, which serve checkpoints and hash tiles to anyone.
         self.client = LogClient(url, token=token, transport=self.counter)
+        self.token = token
         self.progress = progress
         self.workers = workers
         self.started = _now()
@@ -500,6 +501,7 @@ class _Audit:
             (self.report.origin, self.client),
             self.counter,
             self.fail,
+            token=self.token,
         )
 
     def cosignatures(self, new: SignedCheckpoint) -> None:

@@ -12,12 +12,18 @@ import pytest
 from pel.node.decisions import decide_here, entitlement_draft
 from pel.node.errors import AuditFailed
 from pel.node.peers.remote_audit import audit_log
+from pel.node.tokens import create_token
 from tests.node import test_bundle_cli as kit
 from tests.node.decision_kit import Federation, career
 
 trio = kit.trio
 Trio = kit.Trio
 TH_URL = "http://127.0.0.1:9/TH"
+
+
+def _auditor(trio: Trio) -> str:
+    """An auditor token issued by TH-SSO's node (entries are read only with one)."""
+    return create_token(trio.nodes["TH-SSO"].engine, "TH-SSO", label="audit", role="auditor")
 
 
 def _entitlement(trio: Trio, record_id: str, amount: str | None = None) -> dict:
@@ -35,7 +41,13 @@ def test_an_honest_entitlement_is_recomputed_and_passes(trio: Trio, tmp_path: Pa
     honest = _entitlement(trio, "decision-honest")
     assert honest["body"]["amount"] == "900.00"
     trio.publish("TH-SSO")
-    report = audit_log(TH_URL, tmp_path / "state", trio.trust_list, transport=Federation(trio))
+    report = audit_log(
+        TH_URL,
+        tmp_path / "state",
+        trio.trust_list,
+        transport=Federation(trio),
+        token=_auditor(trio),
+    )
     assert report.entitlements == 1 and report.ok
 
 
@@ -45,7 +57,13 @@ def test_an_amount_changed_before_signing_is_reported(trio: Trio, tmp_path: Path
     _entitlement(trio, "decision-cheat", amount="800.00")
     trio.publish("TH-SSO")
     with pytest.raises(AuditFailed) as exc:
-        audit_log(TH_URL, tmp_path / "state", trio.trust_list, transport=Federation(trio))
+        audit_log(
+            TH_URL,
+            tmp_path / "state",
+            trio.trust_list,
+            transport=Federation(trio),
+            token=_auditor(trio),
+        )
     report = exc.value.report
     assert exc.value.code == "entitlement_mismatch"
     assert report.entitlements == 2
@@ -68,6 +86,12 @@ def test_a_basis_that_does_not_hold_is_reported(trio: Trio, tmp_path: Path) -> N
     th.submit([draft])
     trio.publish("TH-SSO")
     with pytest.raises(AuditFailed) as exc:
-        audit_log(TH_URL, tmp_path / "state", trio.trust_list, transport=Federation(trio))
+        audit_log(
+            TH_URL,
+            tmp_path / "state",
+            trio.trust_list,
+            transport=Federation(trio),
+            token=_auditor(trio),
+        )
     assert exc.value.code == "bad_basis"
     assert "not a prefix" in exc.value.report.failures[0].message
