@@ -131,7 +131,7 @@ def career_decisions(demo: Demo, urls: dict[str, str], seed: int) -> dict[str, A
         pwid,
         trust,
         urls=list(urls.values()),
-        sign=lambda path: sign_request(key, "GET", path, int(time.time()), agency=HOME),
+        sign=lambda _url, path: sign_request(key, "GET", path, int(time.time()), agency=HOME),
     )
     report = verify_bundle(got.bundle.to_bytes(), trust)
     out: dict[str, Any] = {"pwid": pwid, "home": "MM", "records": len(report.records)}
