@@ -65,7 +65,7 @@ def _rule(methods: str, pattern: str, need: Need) -> Rule:
 _PWID = r"(?P<pwid>[^/]+)"
 # A mirror's tlog-tiles path is split at its last "/tile/" (api.routers.mirror): an entry
 # bundle when what follows that is "entries/…".
-_MIRROR_ENTRIES = r"/mirror/.+/tile/entries/(?:(?!/tile/).)*"
+_MIRROR_ENTRIES = r"/mirror/.*/tile/entries/(?:(?!/tile/).)*"
 
 #: The read policy, first match wins; see the module docstring and docs/access.md.
 POLICY: tuple[Rule, ...] = (
@@ -259,14 +259,21 @@ def grant(
     if caller.kind == "staff" and role in ("reader", "admin"):
         return caller
     if caller.kind == "member":
-        if caller.name == node.agency or pwid[:2] == _country(node, caller.name):
-            return caller
-        if caller.name in _agencies(records_held(node, pwid)):
+        if is_workers_agency(node, caller.name, pwid):
             return caller
         raise ForbiddenError(f"{caller.name} is not one of this worker's agencies")
     if caller.kind == "holder" and holder_of(node, caller, pwid, method, path):
         return caller
     raise ForbiddenError("these credentials do not grant this worker's records")
+
+
+def is_workers_agency(node: Node, agency: str, pwid: str) -> bool:
+    """Whether a member agency is one of ``pwid``'s agencies: this node's own, the home
+    state's (the trust list's country of the member), or one that issued or names a
+    record of the worker held here. The one rule for bundles and decisions alike."""
+    if agency == node.agency or pwid[:2] == _country(node, agency):
+        return True
+    return agency in _agencies(records_held(node, pwid))
 
 
 def _country(node: Node, agency: str) -> str | None:

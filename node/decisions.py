@@ -19,7 +19,7 @@ recorded.
 Who may ask: the node's read policy (``node.access``) lets staff readers and admins,
 auditors and member agencies ask; a member agency only for a worker it is an agency of
 (the worker's home agency, this node's agency, or one whose records of the worker are
-held here). Only this agency's writer or admin staff may have the decision recorded
+held here). Only this agency's admin staff may have the decision recorded
 (only the agency appends to its log).
 """
 
@@ -40,7 +40,7 @@ from pel.ledger.portability.entitlement import share
 from pel.ledger.portability.inputs import decide_report
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.ledger.tlog.tlog_proof import parse_proof
-from pel.node.access import Caller, _agencies, records_held
+from pel.node.access import Caller, is_workers_agency
 from pel.node.agency_node import Node, utc_now
 from pel.node.bundle_assembly import _trust, build_part
 from pel.node.errors import ForbiddenError
@@ -68,16 +68,13 @@ def authorise(node: Node, caller: Caller, pwid: str, *, record: bool) -> None:
 
     Raises:
         ForbiddenError: a member agency that is not one of the worker's agencies, or a
-            request to record by anyone but this agency's writer or admin staff (403).
+            request to record by anyone but this agency's admin staff (403): the read
+            policy already refuses writer tokens here, since a decision reads records.
     """
-    if caller.kind == "member" and not (
-        caller.name == node.agency
-        or pwid[:2] == caller.name[:2]
-        or caller.name in _agencies(records_held(node, pwid))
-    ):
+    if caller.kind == "member" and not is_workers_agency(node, caller.name, pwid):
         raise ForbiddenError(f"{caller.name} is not one of this worker's agencies")
-    if record and not (caller.kind == "staff" and caller.role in ("writer", "admin")):
-        raise ForbiddenError("only this agency's writer or admin staff record a decision")
+    if record and not (caller.kind == "staff" and caller.role == "admin"):
+        raise ForbiddenError("only this agency's admin staff record a decision")
 
 
 def decide_here(

@@ -40,7 +40,7 @@ async def mirror(path: str, request: Request, node: NodeDep) -> Response:
             note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
         )
     name, sep, rest = path.rpartition("/tile/")
-    if not sep:
+    if not sep or not name:
         raise NotFoundError(f"{path!r} is not a mirrored log's tlog-tiles path")
     try:
         kind, level, index, width = parse_tile_path("tile/" + rest)

@@ -176,6 +176,14 @@ def test_granted_credentials_read(setup: Setup) -> None:
     assert s.call("GET", path, s.bearer("reader")).status_code == 403
 
 
+def test_a_mirror_entries_path_with_no_log_name_is_protected_and_not_found(setup: Setup) -> None:
+    s = setup
+    path = "/mirror//tile/entries/000"
+    assert s.call("GET", path).status_code == 401
+    r = s.call("GET", path, s.bearer("reader"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+
+
 def test_credentials_are_checked_before_the_input(setup: Setup) -> None:
     s = setup
     for path in ("/v1/records/not-a-number", "/v1/pwids/not-a-pwid/bundle"):

@@ -15,6 +15,7 @@ from pel.crypto.request import sign_request
 from pel.ledger.bundles.bundle import merge_bundles, verify_bundle
 from pel.node.bundle_assembly import build_part
 from pel.node.decisions import DECISIONS_PATH
+from pel.node.tokens import create_token
 from tests.node import test_bundle_cli as kit
 from tests.node.decision_kit import career
 from tests.node.test_cli import run
@@ -101,9 +102,16 @@ def test_who_may_ask_for_a_decision(trio: Trio) -> None:
     # MY holds no record of the worker in TH's log (and TH mirrors nothing): 403.
     status, answer = _post(trio, "TH-SSO", body, signed("MY-PERKESO"))
     assert status == 403 and answer["error"]["code"] == "forbidden"
-    # Only the node's own token records a decision.
+    # Only the node's own admin token records a decision: not another member, not a
+    # reader (who may ask for one), not a writer (who reads no records).
     status, answer = _post(trio, "TH-SSO", {**body, "record": True}, signed("MM-SSB"))
     assert status == 403
+    th = trio.nodes["TH-SSO"]
+    for role, asked in (("reader", 200), ("writer", 403)):
+        token = "Bearer " + create_token(th.engine, "TH-SSO", role, role=role)
+        assert _post(trio, "TH-SSO", body, token)[0] == asked, role
+        status, answer = _post(trio, "TH-SSO", {**body, "record": True}, token)
+        assert (status, answer["error"]["code"]) == (403, "forbidden"), role
     # Bad requests: 422 with a stable code.
     status, answer = _post(trio, "TH-SSO", {"pwid": "nope", "at": "2040-01-01"})
     assert (status, answer["error"]["code"]) == (422, "bad_pwid")

@@ -147,7 +147,7 @@ def test_a_value_in_the_wrong_unit_is_refused_with_its_path(value: object, unit:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("employee_rate", 0.03), ("employee_rate", "3"), ("maximum_pension", 3500),
+    [("employee_rate", 0.03), ("employee_rate", "3"), ("contribution_ceiling", 17500),
      ("pension_age", "fifty-five"), ("pension_formula", {"var": "wage"})],
 )  # fmt: skip
 def test_other_units(name: str, value: object) -> None:
