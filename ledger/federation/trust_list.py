@@ -478,15 +478,20 @@ def new_version(
     listed = tuple(members) if members is not None else previous.members
     if threshold is None:
         threshold = previous.threshold if members is None else len(listed)
-    tl = TrustList(
-        federation=previous.federation,
-        version=previous.version + 1,
-        previous=previous.digest(),
-        members=listed,
-        witness_quorum=previous.witness_quorum if witness_quorum is None else witness_quorum,
-        threshold=threshold,
-        cosigner_policy=cosigner_policy or previous.cosigner_policy,
-    )
+    try:
+        tl = TrustList(
+            federation=previous.federation,
+            version=previous.version + 1,
+            previous=previous.digest(),
+            members=listed,
+            witness_quorum=previous.witness_quorum if witness_quorum is None else witness_quorum,
+            threshold=threshold,
+            cosigner_policy=cosigner_policy or previous.cosigner_policy,
+        )
+    except ValidationError as exc:  # e.g. every member removed: a rule, not a crash
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "trust list"
+        raise TrustListError(f"the next version is not valid: {where}: {err['msg']}") from None
     tl.check()
     return tl
 

@@ -40,6 +40,12 @@ def test_removing_a_member(current: TrustList) -> None:
         propose_version(current, remove=["PH-SSS"])
 
 
+def test_removing_every_member_is_a_trust_list_error(current: TrustList) -> None:
+    with pytest.raises(TrustListError) as exc:
+        propose_version(current, remove=["TH-SSO", "MY-PERKESO", "SG-CPF"])
+    assert exc.value.code == "bad_trust_list" and "members" in exc.value.message
+
+
 def test_an_added_member_replaces_the_one_with_its_agency_id(current: TrustList) -> None:
     rotated = agency("MY-PERKESO", "MY").member
     nxt = propose_version(current, add=[rotated])
