@@ -162,12 +162,15 @@ def print_career(console: Console, career: dict[str, Any], result: DemoResult) -
                 highlight=False,
                 markup=False,
             )
-    d = result.directory
+    if not result.serving:  # the bundle is asked of the running nodes
+        return
+    pel, d = pel_command(), result.directory
+    at = career["with_agreement"]["at"]
     console.print(
-        f"  pel bundle {career['pwid']} --trust {d}/trust.json "
+        f"  {pel} bundle {career['pwid']} --trust {d}/trust.json "
         f"--key {d}/MM-SSB/keys/issuer.pem "
         "--agency MM-SSB --out career.json\n"
-        f"  pel entitle career.json --trust {d}/trust.json --at {career['with_agreement']['at']}",
+        f"  {pel} entitle career.json --trust {d}/trust.json --at {at}",
         highlight=False,
         markup=False,
     )

@@ -27,7 +27,7 @@ from pel.node.demo.asean import agency_for
 from pel.node.demo.command import pel_command
 from pel.node.demo.quickstart import quickstart
 from pel.node.demo.run import DEMO_ORDER, DemoResult
-from pel.node.demo.view import print_summary
+from pel.node.demo.view import print_career, print_summary
 from pel.node.filings.reader import read_filing
 from tests import factories as f
 from tests.conftest import free_port
@@ -188,6 +188,29 @@ def test_the_piped_demo_summary_is_whole_and_names_no_url_once_stopped(tmp_path:
     text = stopped.read_text()
     assert "http://" not in text
     assert f"the nodes are stopped (--exit-after); {pel_command()} demo --dir {tmp_path}" in text
+
+
+def test_the_career_commands_name_pel_as_it_can_be_called_and_only_while_serving(
+    tmp_path: Path,
+) -> None:
+    state = {"state": "TH", "months": 108, "totalised_months": 204, "outcome": "pension",
+             "amount_due": "1826.47", "lump_sum": None, "currency": "THB"}  # fmt: skip
+    decided = {"at": "2030-01-01", "agreements": ["A"], "states": [state]}
+    career = {"pwid": "MM-9NTVWQXQJ8AT49C2", "records": 211,
+              "without_agreement": decided, "with_agreement": decided}  # fmt: skip
+    for serving in (True, False):
+        out = tmp_path / f"career-{serving}.txt"
+        with out.open("w") as sink:
+            result = DemoResult(9.0, _rows(2), 1, None, 5, {}, {}, tmp_path, serving=serving)
+            print_career(Console(file=sink, soft_wrap=True), career, result)
+        text = out.read_text()
+        assert "TH: 108 months (totalised 204): pension 1826.47 THB a month" in text
+        commands = [line.strip() for line in text.splitlines() if "--trust" in line]
+        if serving:
+            assert len(commands) == 2
+            assert all(c.startswith(pel_command() + " ") for c in commands), commands
+        else:
+            assert commands == []  # the nodes that would answer are stopped
 
 
 def test_quickstart_says_where_the_token_is(
