@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -15,8 +16,36 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from pel.crypto.errors import KeyFormatError
 
+_K = TypeVar("_K")
+
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
+
+
+def load_private_pem(pem: bytes, kind: type[_K], name: str) -> _K:
+    """An unencrypted PKCS#8 PEM private key of the given ``kind`` (named ``name`` in the
+    error): the one loader of every algorithm's signing keys.
+
+    Raises:
+        KeyFormatError: not such a PEM, or a key of another algorithm.
+    """
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise KeyFormatError("not an unencrypted PKCS#8 PEM private key") from None
+    if not isinstance(key, kind):
+        raise KeyFormatError(f"the private key is not an {name} key")
+    return key
+
+
+def private_pem(key: Any) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM (written 0600 by the caller)."""
+    pem: bytes = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +123,10 @@ class SigningKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> SigningKey:
         """Load an unencrypted PKCS#8 PEM Ed25519 private key."""
-        try:
-            key = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError):
-            raise KeyFormatError("not an unencrypted PKCS#8 PEM private key") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFormatError("the private key is not an Ed25519 key")
-        return cls(key)
+        return cls(load_private_pem(pem, Ed25519PrivateKey, "Ed25519"))
 
     def to_pem(self) -> bytes:
-        return self._key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return private_pem(self._key)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)

@@ -27,13 +27,13 @@ import binascii
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.mldsa import (
     MLDSA44PrivateKey,
     MLDSA44PublicKey,
 )
 
 from pel.crypto.errors import KeyFormatError, SignatureError
+from pel.crypto.keys import load_private_pem, private_pem
 
 PUBLIC_KEY_SIZE = 1312
 SIGNATURE_SIZE = 2420
@@ -110,20 +110,10 @@ class MLDSASigningKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> MLDSASigningKey:
         """Load an unencrypted PKCS#8 PEM ML-DSA-44 private key."""
-        try:
-            key = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError):
-            raise KeyFormatError("not an unencrypted PKCS#8 PEM private key") from None
-        if not isinstance(key, MLDSA44PrivateKey):
-            raise KeyFormatError("the private key is not an ML-DSA-44 key")
-        return cls(key)
+        return cls(load_private_pem(pem, MLDSA44PrivateKey, "ML-DSA-44"))
 
     def to_pem(self) -> bytes:
-        return self._key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return private_pem(self._key)
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
