@@ -230,6 +230,17 @@ class AuditStateError(LedgerError):
     code = "bad_audit_state"
 
 
+class CorrectionError(LedgerError):
+    """A correction that cannot apply: ``missing_target`` (its target is not among the
+    records) or ``target_mismatch`` (the target does not precede it in its log, or is of
+    another type than the amendment says)."""
+
+    code = "bad_correction"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+
+
 class BundleError(LedgerError):
     """A worker's proof bundle is malformed, altered, or does not prove what it claims.
 

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +63,7 @@ from pel.crypto.note import ALG_ED25519, NoteVerifier, parse_note
 from pel.crypto.record import verify_record
 from pel.ledger.errors import (
     BundleError,
+    CorrectionError,
     LedgerError,
     ProofError,
     QuorumError,
@@ -77,6 +77,7 @@ from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.portability.agreements import verify_agreement
 from pel.ledger.records import validate_record
+from pel.ledger.records.corrections import resolve
 from pel.ledger.records.fields import check_pwid
 from pel.ledger.records.types import LAW_TYPES
 from pel.ledger.tlog.checkpoint import Checkpoint
@@ -601,65 +602,33 @@ def _verify_entry(
 
 
 def _apply_corrections(verified: list[VerifiedRecord]) -> list[VerifiedRecord]:
-    """Revocations cancel, amendments replace bodies; latest entry of a log wins.
-
-    A correction names a record of its own log (a node refuses others), always at a
-    smaller index, so walking each log from its newest entry backwards sees a
-    revocation before what it revokes: a revoked revocation or amendment has no effect.
-    """
-    by_key = {v.key: i for i, v in enumerate(verified)}
-    status = ["valid"] * len(verified)
-    body = [v.body for v in verified]
-    fixes: dict[int, list[str]] = defaultdict(list)
+    """Each record with its corrections applied (``ledger.records.corrections``, strictly:
+    a correction whose target is not in the bundle or does not fit makes it invalid)."""
     order = sorted(
         range(len(verified)), key=lambda i: (verified[i].member.origin, verified[i].index)
     )
-    for i in reversed(order):
-        v = verified[i]
-        if v.type not in ("amendment", "revocation"):
-            continue
-        target = v.record["body"]["target"]
-        t = by_key.get((target["issuer"], target["id"]))
-        where = f"the {v.type} {v.record['issuer']}/{v.record['id']}"
-        if t is None:
-            raise BundleError(
-                "missing_target",
-                f"{where} corrects {target['issuer']}/{target['id']}, which is not in the bundle",
-            )
-        tv = verified[t]
-        if tv.member.origin != v.member.origin or tv.index >= v.index:
-            raise BundleError("target_mismatch", f"{where} names a record that does not precede it")
-        if status[i] == "revoked":
-            continue
-        if v.type == "revocation":
-            status[t] = "revoked"
-            fixes[t].append(v.record["id"])
-        else:
-            if v.record["body"]["target_type"] != tv.type:
-                raise BundleError(
-                    "target_mismatch",
-                    f"{where} is for a {v.record['body']['target_type']}, "
-                    f"but its target is a {tv.type}",
-                )
-            fixes[t].append(v.record["id"])
-            if status[t] == "valid":  # the newest standing amendment wins
-                status[t] = "amended"
-                body[t] = dict(v.record["body"]["body"])
-    out = []
-    for i, v in enumerate(verified):
-        out.append(
-            VerifiedRecord(
-                v.record,
-                v.member,
-                v.index,
-                v.checkpoint_size,
-                v.cosigners,
-                status=status[i],
-                body=body[i],
-                corrected_by=tuple(reversed(fixes[i])),
-            )
+    try:
+        status, body, fixes = resolve(
+            [v.record for v in verified],
+            [(v.member.origin, v.index) for v in verified],
+            order=order,
+            strict=True,
         )
-    return out
+    except CorrectionError as exc:
+        raise BundleError(exc.code, exc.message) from None
+    return [
+        VerifiedRecord(
+            v.record,
+            v.member,
+            v.index,
+            v.checkpoint_size,
+            v.cosigners,
+            status=status[i],
+            body=dict(body[i]) if status[i] == "amended" else v.body,
+            corrected_by=tuple(verified[j].record["id"] for j in reversed(fixes.get(i, ()))),
+        )
+        for i, v in enumerate(verified)
+    ]
 
 
 def _verify_completeness(

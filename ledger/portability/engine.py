@@ -42,11 +42,13 @@ member's mirror supplied a copy, changes nothing (a record counts once by issuer
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from itertools import chain
+from operator import itemgetter, methodcaller
 from typing import Any
 
 from pel.ledger.portability import agreements as terms
@@ -60,6 +62,7 @@ from pel.ledger.portability.periods import (
     apply_corrections,
     careers,
 )
+from pel.ledger.records.corrections import CORRECTIONS, REVOKED
 
 ZERO = Decimal(0)
 
@@ -176,6 +179,36 @@ def _rules_by_state(rules: Iterable[SourcedRecord]) -> dict[str, SourcedRecord]:
     return newest
 
 
+_LawAt = tuple[dict[str, Law], list[_Agreement], list[dict[str, Any]]]
+_LAW_AT: dict[tuple[Any, ...], tuple[tuple[SourcedRecord, ...], _LawAt]] = {}
+_KEEP = 16
+
+
+def _law_at(
+    claim: Claim, rules: Iterable[SourcedRecord], agreements: Iterable[SourcedRecord]
+) -> _LawAt:
+    """Each state's law and the agreements that apply, on the claim's date and branch.
+
+    An agency decides for many workers on one date under the same rules and agreement
+    records: what they say is worked out once and kept, by the identity of those very
+    records (the kept entry holds them, so no other object can take their ids; a record
+    is never changed in place)."""
+    rules, agreements = tuple(rules), tuple(agreements)
+    key = (claim.at, claim.benefit, *map(id, rules), None, *map(id, agreements))
+    got = _LAW_AT.get(key)
+    if got is None:
+        laws = {
+            state: Law.of(src, claim.benefit, claim.at)
+            for state, src in _rules_by_state(rules).items()
+        }
+        applied, report = _agreements(claim, agreements)
+        got = _LAW_AT[key] = ((*rules, *agreements), (laws, applied, report))
+        if len(_LAW_AT) > _KEEP:
+            _LAW_AT.pop(next(iter(_LAW_AT)))
+    laws, applied, report = got[1]
+    return laws, applied, [dict(entry) for entry in report]  # the decision's own copies
+
+
 class _StateCalc:
     """The figures of one state, built step by step."""
 
@@ -186,6 +219,7 @@ class _StateCalc:
         self.home = home
         self.refs = career.refs
         self.own = len(career.months)
+        self.sums: dict[str, Decimal] = {}
 
     def param(self, name: str) -> ParamUse | None:
         return self.law.get(name)
@@ -198,7 +232,7 @@ class _StateCalc:
     def variables(self, months: int) -> Mapping[str, Decimal]:
         """The formula variables (see ``formula.VARIABLES``) over ``months`` insurance
         months and this state's own records; each worked out when a formula reads it."""
-        return _Variables(self, months)
+        return _Variables(self, months, self.sums)
 
     def pension(self, months: int) -> tuple[Decimal, list[ParamUse]]:
         """The pension formula over ``months``, within the minimum and maximum."""
@@ -238,7 +272,11 @@ class _StateCalc:
 
 
 class _Variables(Mapping[str, Decimal]):
-    """The variables a formula may read (``formula.VARIABLES``), computed when read."""
+    """The variables a formula may read (``formula.VARIABLES``), computed when read.
+
+    Only ``months`` and ``years`` depend on the months the formula is evaluated over;
+    the others are sums over the state's own records, worked out once per state and
+    kept in ``sums`` (the national, theoretical and lump-sum formulas share them)."""
 
     NAMES = (
         "months",
@@ -249,10 +287,10 @@ class _Variables(Mapping[str, Decimal]):
         "contributions_total",
     )
 
-    def __init__(self, calc: _StateCalc, months: int) -> None:
+    def __init__(self, calc: _StateCalc, months: int, sums: dict[str, Decimal]) -> None:
         self.calc = calc
         self.months = months
-        self.done: dict[str, Decimal] = {}
+        self.sums = sums
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.NAMES)
@@ -261,29 +299,43 @@ class _Variables(Mapping[str, Decimal]):
         return len(self.NAMES)
 
     def __getitem__(self, name: str) -> Decimal:
-        if name not in self.done:
-            self.done[name] = self._work(name)
-        return self.done[name]
-
-    def _work(self, name: str) -> Decimal:
-        own = self.calc.career.months
         if name == "months":
             return Decimal(self.months)
         if name == "years":
             return Decimal(self.months // 12)
+        got = self.sums.get(name)
+        if got is None:
+            got = self.sums[name] = self._sum(name)
+        return got
+
+    def _sum(self, name: str) -> Decimal:
+        # map() over itemgetters: the figures of a career are summed in C, not in a
+        # Python loop per record (hundreds of Decimals per formula).
+        own = self.calc.career.months
         if name == "average_earnings":
             ref = self.calc.param("reference_months")
             periods = sorted(own)
             last = periods[-int(ref.value) :] if ref and int(ref.value) > 0 else periods
-            earnings = [own[p].earnings for p in last]
-            return sum(earnings, ZERO) / len(earnings) if earnings else ZERO
+            if not last:
+                return ZERO
+            bodies = chain.from_iterable(map(own.__getitem__, last))
+            return sum(map(Decimal, map(_EARNINGS, bodies)), ZERO) / len(last)
+        bodies = chain.from_iterable(own.values())
         if name == "total_earnings":
-            return sum((m.earnings for m in own.values()), ZERO)
+            return sum(map(Decimal, map(_EARNINGS, bodies)), ZERO)
+        paid = map(_CONTRIBUTIONS, bodies)
         if name == "contributions_employee":
-            return sum((m.contributions_employee for m in own.values()), ZERO)
+            # The branch's contribution as recorded (a record does not split the shares).
+            return sum(map(Decimal, map(itemgetter(self.calc.claim.benefit), paid)), ZERO)
         if name == "contributions_total":
-            return sum((m.contributions_total for m in own.values()), ZERO)
+            every = chain.from_iterable(map(_VALUES, paid))
+            return sum(map(Decimal, every), ZERO)
         raise KeyError(name)
+
+
+_EARNINGS = itemgetter("insured_earnings")
+_CONTRIBUTIONS = itemgetter("contributions")
+_VALUES = methodcaller("values")
 
 
 def _dedupe(params: Iterable[ParamUse | None]) -> tuple[ParamUse, ...]:
@@ -317,25 +369,29 @@ def decide(
         DecisionError: a record of another worker, conflicting copies of a record, or
             a rules table that cannot be read.
     """
-    records = list(records)
-    for s in records:
-        if s.record.get("pwid") != claim.pwid:
-            raise DecisionError(
-                "pwid_mismatch",
-                f"record {s.ref.issuer}/{s.ref.id} is of another worker than the claim's",
-            )
-    standing = apply_corrections(records)
-    by_state = careers(standing, claim.benefit)
+    corrected = apply_corrections(records, claim.pwid)
+    by_state = careers(corrected, claim.benefit)
     home = claim.pwid[:2]
-    for st in standing:
-        if st.source.type == "enrolment" and st.status != "revoked":
-            home = str(st.body.get("home_country", home))
-    applied, agreement_report = _agreements(claim, agreements)
-    laws = {
-        state: Law(src, claim.benefit, claim.at) for state, src in _rules_by_state(rules).items()
-    }
+    for kind, status, body in zip(corrected.types, corrected.status, corrected.body, strict=True):
+        if kind == "enrolment" and status != REVOKED:
+            home = str(body.get("home_country", home))
+    laws, applied, agreement_report = _law_at(claim, rules, agreements)
     months = {s: set(c.months) for s, c in by_state.items()}
     state_refs = {s: c.refs for s, c in by_state.items()}
+    group_refs: dict[tuple[str, ...], tuple[RecordRef, ...]] = {}
+
+    def refs_of(group: Sequence[str]) -> tuple[RecordRef, ...]:
+        """The records of every state of a group, in log order (states of one group
+        share the tuple: it is built once per group, not once per state)."""
+        key = tuple(group)
+        got = group_refs.get(key)
+        if got is None:
+            got = group_refs[key] = (
+                state_refs[key[0]]
+                if len(key) == 1
+                else tuple(sorted([r for g in key for r in state_refs[g]]))  # disjoint runs
+            )
+        return got
 
     def partners(state: str) -> tuple[list[_Agreement], list[str]]:
         ags = [a for a in applied if state in a.states]
@@ -362,7 +418,7 @@ def decide(
     out: list[StateDecision] = []
     for state in sorted(by_state):
         career = by_state[state]
-        agencies = tuple(sorted({r.issuer for r in career.refs}))
+        agencies = career.agencies
         periods = tuple(career.periods())
         ags, group = partners(state)
         group = [g for g in group if g in months]
@@ -402,13 +458,13 @@ def decide(
             )
             continue
         out.append(
-            _decide_state(claim, calcs[state], ags, group, months, state_refs, alone, short, notes)
+            _decide_state(claim, calcs[state], ags, group, months, refs_of, alone, short, notes)
         )
-    read = [s.source.ref for s in standing]
-    read += [r for st in standing for r in st.corrected_by]
+    read = [r for r, k in zip(corrected.refs, corrected.types, strict=True) if k not in CORRECTIONS]
+    read += corrected.applied()
     read += [law.source.ref for law in laws.values()] + [a.ref for a in applied]
-    read.sort()  # each ref once: a correction corrects one record
-    basis = tuple(r for i, r in enumerate(read) if i == 0 or r != read[i - 1])
+    read.sort()
+    basis = tuple(dict.fromkeys(read))  # each ref once
     return Decision(
         claim.pwid,
         claim.benefit,
@@ -428,7 +484,7 @@ def _decide_state(
     ags: Sequence[_Agreement],
     group: list[str],
     months: dict[str, set[str]],
-    state_refs: dict[str, tuple[RecordRef, ...]],
+    refs_of: Callable[[Sequence[str]], tuple[RecordRef, ...]],
     alone: dict[str, bool],
     short: Any,
     notes: list[str],
@@ -463,11 +519,7 @@ def _decide_state(
     totalising = len(group) > 1
     union = set().union(*(months[g] for g in group))
     total = len(union)
-    group_refs = (
-        tuple(sorted([r for g in group for r in state_refs[g]]))  # disjoint sorted runs
-        if totalising
-        else state_refs[state]
-    )
+    group_refs = refs_of(group)
     if totalising:
         overlap = sum(len(months[g]) for g in group) - total
         text = (
@@ -524,8 +576,12 @@ def _decide_state(
         counted = set().union(*(months[g] for g in payers))
         others = [months[g] for g in payers if g != state]
         mine = months[state] if state in payers else set()
-        by_k = Counter(1 + sum(1 for o in others if p in o) for p in mine)
-        share = sum((Fraction(n, k) for k, n in by_k.items()), Fraction(0))
+        # Only the months insured elsewhere too are shared; the rest count whole.
+        shared = mine.intersection(*others) if len(others) == 1 else mine & set().union(*others)
+        by_k = Counter(1 + sum(1 for o in others if p in o) for p in shared)
+        share = Fraction(len(mine) - len(shared)) + sum(
+            (Fraction(n, k) for k, n in by_k.items()), Fraction(0)
+        )
         fraction = share / len(counted) if counted and not is_short else Fraction(0)
         if qualifies_total and not is_short and paid:
             theoretical, pr_params = calc.pension(total)
@@ -605,7 +661,7 @@ def _decide_state(
         notes.append(f"{state}'s law does not pay this benefit abroad ({abroad.name})")
     return StateDecision(
         state,
-        tuple(sorted({r.issuer for r in own_refs})),
+        calc.career.agencies,
         law.currency,
         outcome,
         periods,

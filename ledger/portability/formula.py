@@ -139,6 +139,8 @@ def evaluate(
     tree: Mapping[str, Any],
     variables: Mapping[str, Decimal],
     params: Callable[[str], Decimal] | Mapping[str, Decimal] | None = None,
+    *,
+    checked: bool = False,
 ) -> Decimal:
     """The value of a formula.
 
@@ -147,12 +149,15 @@ def evaluate(
         variables: Values of the variables the formula uses, as ``Decimal``.
         params: The branch's other parameters at the decision date: a mapping or a
             function of the name (e.g. ``lambda n: param_at(…, n, at).value``).
+        checked: The tree already passed :func:`check_formula` (a parsed rules table's
+            formulas did): it is not walked twice.
 
     Raises:
         FormulaError: an unknown operation, variable or parameter, a variable not
             given, a float given, or a division by zero.
     """
-    check_formula(tree)
+    if not checked:
+        check_formula(tree)
 
     def param(name: str) -> Decimal:
         if params is None:

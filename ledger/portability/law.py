@@ -35,6 +35,21 @@ class Law:
         self.currency: str = self.table.currency
         self._cache: dict[str, ParamUse | None] = {}
 
+    @classmethod
+    def of(cls, source: SourcedRecord, branch: str, at: date) -> Law:
+        """The law of ``source`` for ``branch`` at ``at``, kept like the parsed table
+        (see :func:`_parsed`): deciding for many workers on one date under the same
+        tables resolves each parameter once, not once per worker."""
+        key = (*source.ref, branch, at)
+        got = _LAWS.get(key)
+        if got is not None and got.source.record["body"] is source.record["body"]:
+            return got
+        law = cls(source, branch, at)
+        if len(_LAWS) >= _KEEP:
+            _LAWS.pop(next(iter(_LAWS)))
+        _LAWS[key] = law
+        return law
+
     @property
     def has_branch(self) -> bool:
         return self.branch in self.table.branches()
@@ -64,6 +79,8 @@ class Law:
         use = self.get(name)
         if use is None:
             raise DecisionError("bad_rules", f"{self.source.ref.issuer} has no {name}")
+        if use.unit != "formula":  # only a checked formula is evaluated unchecked below
+            raise DecisionError("bad_rules", f"{self.source.ref.issuer}'s {name} is not a formula")
         used = [use]
 
         def param(p: str) -> Decimal:
@@ -74,7 +91,7 @@ class Law:
             return got.value if isinstance(got.value, Decimal) else Decimal(got.value)
 
         try:
-            value = formula.evaluate(use.value, variables, param)
+            value = formula.evaluate(use.value, variables, param, checked=True)
         except LedgerError as exc:
             raise DecisionError(
                 "bad_rules", f"{self.source.ref.issuer}'s {name} cannot be evaluated: {exc.message}"
@@ -83,6 +100,7 @@ class Law:
 
 
 _TABLES: dict[tuple[Any, ...], rules.RulesTable] = {}
+_LAWS: dict[tuple[Any, ...], Law] = {}
 _KEEP = 64
 
 

@@ -6,9 +6,9 @@ was proven (:class:`RecordRef`: issuer, id, log origin, index). The same record 
 arrive twice (from its own log and from a member's mirror of it): it counts once. Two
 different records under one ``(issuer, id)`` cannot both be genuine, so they are refused.
 
-Corrections are applied as the bundle verifier applies them (``ledger.bundles.bundle``):
-an amendment replaces its target's body (the newest standing one wins), a revocation
-withdraws its target, and a correction that is itself revoked does nothing.
+Corrections are applied by the one rule of ``ledger.records.corrections`` (the bundle
+verifier's too): an amendment replaces its target's body (the newest standing one wins),
+a revocation withdraws its target, and a correction that is itself revoked does nothing.
 
 A calendar month is one insured month in a state however many employers reported it
 (their earnings add up). The state of a record is its issuer's country (an agency id
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from itertools import count
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from pel.ledger.errors import LedgerError
-
-CORRECTIONS = ("amendment", "revocation")
+from pel.ledger.records.corrections import AMENDED, CORRECTIONS, REVOKED, resolve
 
 
 class DecisionError(LedgerError):
@@ -83,189 +83,139 @@ class SourcedRecord:
         return self.ref.issuer[:2]
 
 
-class Standing(NamedTuple):
-    """A record after corrections: its body now, its status, and the corrections'
-    refs (``valid``, ``amended`` or ``revoked``). (A named tuple: one per record of a
-    decision, and a frozen dataclass costs several times as much to make.)"""
-
-    source: SourcedRecord
-    status: str
-    body: Mapping[str, Any]
-    corrected_by: tuple[RecordRef, ...] = ()
-
-    @property
-    def refs(self) -> tuple[RecordRef, ...]:
-        """The record and every correction it rests on."""
-        return (self.source.ref, *self.corrected_by) if self.corrected_by else (self.source.ref,)
-
-
-def unique(records: Iterable[SourcedRecord]) -> list[SourcedRecord]:
+def unique(records: Iterable[SourcedRecord], pwid: str | None = None) -> list[SourcedRecord]:
     """Each record once, in log order; the same record from two copies is one.
 
     Raises:
         DecisionError: ``conflicting_records``: two different records (or one record
-            at two places) under one ``(issuer, id)``.
+            at two places) under one ``(issuer, id)``; ``pwid_mismatch``: with ``pwid``
+            given, a record of another worker.
     """
     seen: dict[tuple[str, str], SourcedRecord] = {}
     for s in records:
-        key = (s.ref.issuer, s.ref.id)
-        if s.record.get("issuer") != s.ref.issuer or s.record.get("id") != s.ref.id:
-            raise DecisionError(
-                "conflicting_records", f"record {key[0]}/{key[1]} is not the one its ref names"
-            )
-        old = seen.get(key)
-        if old is None:
-            seen[key] = s
-        elif old.ref != s.ref or old.record != s.record:
+        ref = s.ref
+        key = ref[2:]  # (issuer, id)
+        old = seen.setdefault(key, s)
+        if old is s:
+            record = s.record
+            try:
+                named = record["issuer"], record["id"]
+                whose = record["pwid"] if pwid is not None else None
+            except KeyError:
+                named, whose = (None, None), None
+            if named != key:
+                raise DecisionError(
+                    "conflicting_records", f"record {key[0]}/{key[1]} is not the one its ref names"
+                )
+            if whose != pwid:
+                raise DecisionError(
+                    "pwid_mismatch",
+                    f"record {ref.issuer}/{ref.id} is of another worker than the claim's",
+                )
+        elif old.ref != ref or old.record != s.record:
             raise DecisionError(
                 "conflicting_records",
                 f"two different copies of record {key[0]}/{key[1]} were supplied: "
-                f"at {old.ref.origin}#{old.ref.index} and {s.ref.origin}#{s.ref.index}",
+                f"at {old.ref.origin}#{old.ref.index} and {ref.origin}#{ref.index}",
             )
-    return sorted(seen.values(), key=lambda s: s.ref)
+    return sorted(seen.values(), key=_BY_REF)
 
 
-def apply_corrections(records: Iterable[SourcedRecord]) -> list[Standing]:
-    """Every record that is not a correction, with the corrections applied, in log order.
-
-    A correction names a record of its own log at a smaller index; one that names a
-    record not supplied, or a later one, is ignored (it corrects nothing supplied).
-    """
-    ordered = unique(records)
-    types = [s.record["type"] for s in ordered]
-    by_key = {(s.ref.issuer, s.ref.id): i for i, s in enumerate(ordered)}
-    status = ["valid"] * len(ordered)
-    body: list[Mapping[str, Any]] = [s.record["body"] for s in ordered]
-    fixes: dict[int, list[RecordRef]] = {}
-    for i in reversed(range(len(ordered))):
-        if types[i] not in CORRECTIONS or status[i] == "revoked":
-            continue
-        s = ordered[i]
-        target = s.record["body"]["target"]
-        t = by_key.get((target["issuer"], target["id"]))
-        if t is None:
-            continue
-        tv = ordered[t]
-        if tv.ref.origin != s.ref.origin or tv.ref.index >= s.ref.index:
-            continue
-        if types[i] == "revocation":
-            status[t] = "revoked"
-            fixes.setdefault(t, []).append(s.ref)
-        elif s.record["body"].get("target_type") == types[t]:
-            fixes.setdefault(t, []).append(s.ref)
-            if status[t] == "valid":
-                status[t], body[t] = "amended", s.record["body"]["body"]
-    return [
-        Standing(s, status[i], body[i], tuple(sorted(fixes[i])) if i in fixes else ())
-        for i, s in enumerate(ordered)
-        if types[i] not in CORRECTIONS
-    ]
+_BY_REF = attrgetter("ref")
+_TYPE = itemgetter("type")
 
 
-class Month:
-    """One insured calendar month in one state: the contributions that show it (all
-    employers together) and the records (with their corrections) they rest on. Sums are
-    worked out when first asked for: most formulas read a few of them, over few months."""
+class Corrected(NamedTuple):
+    """A decision's records, each once in log order, with the corrections applied
+    (``ledger.records.corrections``, leniently: a correction of a record not supplied,
+    or of a later one, corrects nothing). The lists run in parallel, by position."""
 
-    __slots__ = ("_sums", "bodies", "branch", "period", "refs")
+    records: list[SourcedRecord]
+    refs: list[RecordRef]
+    types: list[str]
+    status: list[str]
+    body: list[Mapping[str, Any]]
+    #: Per corrected record (by position): the positions of the corrections applied.
+    fixes: dict[int, list[int]]
 
-    def __init__(
-        self,
-        period: str,
-        branch: str,
-        bodies: tuple[Mapping[str, Any], ...],
-        refs: tuple[RecordRef, ...],
-    ) -> None:
-        self.period = period
-        self.branch = branch
-        self.bodies = bodies
-        self.refs = refs
-        self._sums: tuple[Decimal, Decimal, Decimal] | None = None
+    def applied(self) -> list[RecordRef]:
+        """The refs of every correction that applies to a supplied record (one that is
+        not itself a correction: a revoked amendment changes nothing)."""
+        refs, types = self.refs, self.types
+        return [refs[j] for i, js in self.fixes.items() if types[i] not in CORRECTIONS for j in js]
 
-    def _sum(self) -> tuple[Decimal, Decimal, Decimal]:
-        if self._sums is None:
-            earn = emp = tot = Decimal(0)
-            for b in self.bodies:
-                earn += Decimal(b["insured_earnings"])
-                paid = b["contributions"]
-                emp += Decimal(paid[self.branch])
-                for x in paid.values():
-                    tot += Decimal(x)
-            self._sums = (earn, emp, tot)
-        return self._sums
 
-    @property
-    def earnings(self) -> Decimal:
-        """Insured earnings of the month."""
-        return self._sum()[0]
-
-    @property
-    def contributions_employee(self) -> Decimal:
-        """The branch's contribution as recorded (a record does not split the shares)."""
-        return self._sum()[1]
-
-    @property
-    def contributions_total(self) -> Decimal:
-        """The contributions to every branch."""
-        return self._sum()[2]
+def apply_corrections(records: Iterable[SourcedRecord], pwid: str | None = None) -> Corrected:
+    """The records, each once in log order, with the corrections applied (with ``pwid``
+    given, every record must be that worker's: see :func:`unique`)."""
+    ordered = unique(records, pwid)
+    bare = [s.record for s in ordered]
+    refs = [s.ref for s in ordered]
+    types = list(map(_TYPE, bare))
+    status, body, fixes = resolve(bare, refs, types=types)
+    return Corrected(ordered, refs, types, status, body, fixes)
 
 
 @dataclass
 class StateCareer:
-    """A worker's insured months in one state for one branch, and what was left out."""
+    """A worker's insured months in one state for one branch, and what was left out.
+
+    ``months`` maps each insured calendar month (``YYYY-MM``) to the contribution bodies
+    (corrections applied) that show it: one per employer; their figures add up."""
 
     state: str
     currency: str | None = None
-    months: dict[str, Month] = field(default_factory=dict)
+    months: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     revoked: list[RecordRef] = field(default_factory=list)
     amended: list[RecordRef] = field(default_factory=list)
     refs: tuple[RecordRef, ...] = ()
+    #: The agencies that issued ``refs``, sorted.
+    agencies: tuple[str, ...] = ()
 
     def periods(self) -> list[str]:
         return sorted(self.months)
 
 
-def careers(standing: Iterable[Standing], branch: str) -> dict[str, StateCareer]:
+def careers(corrected: Corrected, branch: str) -> dict[str, StateCareer]:
     """Insured months by state for ``branch``: each contribution that stands and pays
     into the branch makes its period an insured month of its issuer's state."""
+    _, refs, types, status, body, fixes = corrected
     out: dict[str, StateCareer] = {}
-    acc: dict[str, dict[str, tuple[list[Mapping[str, Any]], list[RecordRef]]]] = {}
     # Every ref once, in log order: the records come in log order and their corrections
     # follow them, so sorting these lists only merges runs (no set: hashing is the cost).
     counted: dict[str, list[RecordRef]] = {}
-    for source, status, b, fixes in standing:
-        if source.record["type"] != "contribution":
+    issuer = ""
+    career = StateCareer("")
+    months: dict[str, list[Mapping[str, Any]]] = {}
+    got: list[RecordRef] = []
+    # One pass over parallel lists (zip, no indexing): this loop runs once per record.
+    for i, kind, ref, st, b in zip(count(), types, refs, status, body):
+        if kind != "contribution":
             continue
-        ref = source.ref
-        state = ref.issuer[:2]
-        career = out.get(state)
-        if career is None:
-            career = out[state] = StateCareer(state)
-            acc[state] = {}
-            counted[state] = []
-        if status == "revoked":
+        if ref.issuer != issuer:  # records come grouped by log, so by agency
+            issuer = ref.issuer
+            state = issuer[:2]
+            career = out.get(state) or out.setdefault(state, StateCareer(state))
+            months = career.months
+            got = counted.setdefault(state, [])
+        if st == REVOKED:
             career.revoked.append(ref)
             continue
         if branch not in b["contributions"]:
             continue
-        if status == "amended":
-            career.amended.append(ref)
         if career.currency is None:
             career.currency = b["currency"]
-        slot = acc[state].get(b["period"])
-        if slot is None:
-            slot = acc[state][b["period"]] = ([], [])
-        slot[0].append(b)
-        slot[1].append(ref)
-        counted[state].append(ref)
-        if fixes:
-            slot[1].extend(fixes)
-            counted[state].extend(fixes)
-    for state, periods in acc.items():
-        out[state].refs = tuple(sorted(counted[state]))
-        months = out[state].months
-        for period, (bodies, refs) in periods.items():
-            months[period] = Month(
-                period, branch, tuple(bodies), tuple(sorted(refs)) if len(refs) > 1 else (refs[0],)
-            )
+        bodies = months.get(b["period"])
+        if bodies is None:
+            months[b["period"]] = [b]
+        else:
+            bodies.append(b)
+        got.append(ref)
+        if st == AMENDED:  # only a corrected record has fixes
+            career.amended.append(ref)
+            got.extend(refs[j] for j in fixes[i])
+    for state, counted_refs in counted.items():
+        career = out[state]
+        career.refs = tuple(sorted(counted_refs))
+        career.agencies = tuple(sorted({r.issuer for r in career.refs}))
     return {k: out[k] for k in sorted(out) if out[k].months or out[k].revoked}
