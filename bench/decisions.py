@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import header, row
 from pel.ledger.portability.engine import Claim, decide
-from pel.ledger.portability.periods import RecordRef, SourcedRecord
+from pel.ledger.portability.periods import ProvenRef, SourcedRecord
 from pel.ledger.portability.shipped import ASEAN_STATES, shipped_table
 
 AT = date(2040, 1, 1)
@@ -61,7 +61,7 @@ def law() -> tuple[list[SourcedRecord], list[SourcedRecord]]:
                   "issued_at": "2026-12-07T00:00:00Z", "body": shipped_table(state),
                   "sig": "x"}  # fmt: skip
         rules.append(
-            SourcedRecord(record, RecordRef(origin(state), i, AGENCY[state], record["id"]))
+            SourcedRecord(record, ProvenRef(origin(state), i, AGENCY[state], record["id"]))
         )
     agreements = []
     for rid, states in (
@@ -77,7 +77,7 @@ def law() -> tuple[list[SourcedRecord], list[SourcedRecord]]:
         record = {"v": 1, "type": "agreement", "issuer": parties[0], "id": rid,
                   "issued_at": "2026-12-07T00:00:00Z", "body": body, "sig": "x"}  # fmt: skip
         for s in states:  # the same record in every party's log
-            agreements.append(SourcedRecord(record, RecordRef(origin(s), 100, parties[0], rid)))
+            agreements.append(SourcedRecord(record, ProvenRef(origin(s), 100, parties[0], rid)))
     return rules, agreements
 
 
@@ -101,7 +101,7 @@ def career(n: int) -> tuple[str, list[SourcedRecord]]:
     def add(state: str, kind: str, body: dict[str, Any], rid: str) -> SourcedRecord:
         record = {"v": 1, "type": kind, "issuer": AGENCY[state], "id": rid, "pwid": pwid,
                   "issued_at": "2030-01-01T00:00:00Z", "body": body, "sig": "x"}  # fmt: skip
-        s = SourcedRecord(record, RecordRef(origin(state), index[state], AGENCY[state], rid))
+        s = SourcedRecord(record, ProvenRef(origin(state), index[state], AGENCY[state], rid))
         index[state] += 1
         out.append(s)
         return s

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from pel.crypto.jcs import canonicalize
-from pel.ledger.portability.periods import RecordRef
+from pel.ledger.portability.periods import ProvenRef
 
 FORMAT = "pel-decision/v1"
 
@@ -38,7 +38,7 @@ class ParamUse:
     unit: str
     in_force_from: str | None
     sources: tuple[dict[str, Any], ...]
-    rules: RecordRef | None
+    rules: ProvenRef | None
 
     def to_obj(self) -> dict[str, Any]:
         return {
@@ -58,8 +58,8 @@ class Figure:
     value: Any
     reason: str
     params: tuple[ParamUse, ...] = ()
-    records: tuple[RecordRef, ...] = ()
-    agreements: tuple[RecordRef, ...] = ()
+    records: tuple[ProvenRef, ...] = ()
+    agreements: tuple[ProvenRef, ...] = ()
 
     def to_obj(self) -> dict[str, Any]:
         return {
@@ -100,7 +100,7 @@ class StateDecision:
     totalised_with: tuple[str, ...]
     figures: dict[str, Figure] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    rules: RecordRef | None = None
+    rules: ProvenRef | None = None
 
     def amount(self, name: str) -> Any:
         f = self.figures.get(name)
@@ -133,7 +133,7 @@ class Decision:
     home: str
     states: tuple[StateDecision, ...]
     agreements: tuple[dict[str, Any], ...]
-    basis: tuple[RecordRef, ...]
+    basis: tuple[ProvenRef, ...]
 
     def state(self, code: str) -> StateDecision:
         return next(s for s in self.states if s.state == code)

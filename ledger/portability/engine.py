@@ -56,7 +56,7 @@ from pel.ledger.portability.decision import Decision, Figure, ParamUse, StateDec
 from pel.ledger.portability.law import Law
 from pel.ledger.portability.periods import (
     DecisionError,
-    RecordRef,
+    ProvenRef,
     SourcedRecord,
     StateCareer,
     apply_corrections,
@@ -80,7 +80,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class _Agreement:
-    ref: RecordRef
+    ref: ProvenRef
     key: tuple[str, str]
     parties: tuple[str, ...]
     states: frozenset[str]
@@ -378,9 +378,9 @@ def decide(
     laws, applied, agreement_report = _law_at(claim, rules, agreements)
     months = {s: set(c.months) for s, c in by_state.items()}
     state_refs = {s: c.refs for s, c in by_state.items()}
-    group_refs: dict[tuple[str, ...], tuple[RecordRef, ...]] = {}
+    group_refs: dict[tuple[str, ...], tuple[ProvenRef, ...]] = {}
 
-    def refs_of(group: Sequence[str]) -> tuple[RecordRef, ...]:
+    def refs_of(group: Sequence[str]) -> tuple[ProvenRef, ...]:
         """The records of every state of a group, in log order (states of one group
         share the tuple: it is built once per group, not once per state)."""
         key = tuple(group)
@@ -484,7 +484,7 @@ def _decide_state(
     ags: Sequence[_Agreement],
     group: list[str],
     months: dict[str, set[str]],
-    refs_of: Callable[[Sequence[str]], tuple[RecordRef, ...]],
+    refs_of: Callable[[Sequence[str]], tuple[ProvenRef, ...]],
     alone: dict[str, bool],
     short: Any,
     notes: list[str],

@@ -15,7 +15,7 @@ from datetime import date
 from pel.ledger.bundles.bundle import BundleReport
 from pel.ledger.portability.decision import Decision
 from pel.ledger.portability.engine import Claim, decide
-from pel.ledger.portability.periods import RecordRef, SourcedRecord
+from pel.ledger.portability.periods import ProvenRef, SourcedRecord
 
 LAW_AGREEMENTS = ("agreement", "withdrawal")
 
@@ -49,7 +49,7 @@ def inputs_from_report(report: BundleReport) -> Inputs:
     """A verified bundle's records with where each was proven, sorted for :func:`decide`."""
     return sort_inputs(
         SourcedRecord(
-            v.record, RecordRef(v.member.origin, v.index, v.record["issuer"], v.record["id"])
+            v.record, ProvenRef(v.member.origin, v.index, v.record["issuer"], v.record["id"])
         )
         for v in report.records
     )

@@ -2,7 +2,7 @@
 insured months per state.
 
 The decision engine reads records, never a database: each record comes with where it
-was proven (:class:`RecordRef`: issuer, id, log origin, index). The same record may
+was proven (:class:`ProvenRef`: issuer, id, log origin, index). The same record may
 arrive twice (from its own log and from a member's mirror of it): it counts once. Two
 different records under one ``(issuer, id)`` cannot both be genuine, so they are refused.
 
@@ -46,7 +46,7 @@ class DecisionError(LedgerError):
         return (type(self), (self.code, self.message))
 
 
-class RecordRef(NamedTuple):
+class ProvenRef(NamedTuple):
     """Where a record was proven: its log origin and index, its issuer and id.
 
     Ordered by (origin, index): log order, the same on every machine. (A named tuple:
@@ -62,7 +62,7 @@ class RecordRef(NamedTuple):
         return {"issuer": self.issuer, "id": self.id, "origin": self.origin, "index": self.index}
 
     @classmethod
-    def from_obj(cls, obj: Mapping[str, Any]) -> RecordRef:
+    def from_obj(cls, obj: Mapping[str, Any]) -> ProvenRef:
         return cls(str(obj["origin"]), int(obj["index"]), str(obj["issuer"]), str(obj["id"]))
 
 
@@ -72,7 +72,7 @@ class SourcedRecord:
     where it was proven."""
 
     record: Mapping[str, Any]
-    ref: RecordRef
+    ref: ProvenRef
 
     @property
     def type(self) -> str:
@@ -131,14 +131,14 @@ class Corrected(NamedTuple):
     or of a later one, corrects nothing). The lists run in parallel, by position."""
 
     records: list[SourcedRecord]
-    refs: list[RecordRef]
+    refs: list[ProvenRef]
     types: list[str]
     status: list[str]
     body: list[Mapping[str, Any]]
     #: Per corrected record (by position): the positions of the corrections applied.
     fixes: dict[int, list[int]]
 
-    def applied(self) -> list[RecordRef]:
+    def applied(self) -> list[ProvenRef]:
         """The refs of every correction that applies to a supplied record (one that is
         not itself a correction: a revoked amendment changes nothing)."""
         refs, types = self.refs, self.types
@@ -166,9 +166,9 @@ class StateCareer:
     state: str
     currency: str | None = None
     months: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
-    revoked: list[RecordRef] = field(default_factory=list)
-    amended: list[RecordRef] = field(default_factory=list)
-    refs: tuple[RecordRef, ...] = ()
+    revoked: list[ProvenRef] = field(default_factory=list)
+    amended: list[ProvenRef] = field(default_factory=list)
+    refs: tuple[ProvenRef, ...] = ()
     #: The agencies that issued ``refs``, sorted.
     agencies: tuple[str, ...] = ()
 
@@ -183,11 +183,11 @@ def careers(corrected: Corrected, branch: str) -> dict[str, StateCareer]:
     out: dict[str, StateCareer] = {}
     # Every ref once, in log order: the records come in log order and their corrections
     # follow them, so sorting these lists only merges runs (no set: hashing is the cost).
-    counted: dict[str, list[RecordRef]] = {}
+    counted: dict[str, list[ProvenRef]] = {}
     issuer = ""
     career = StateCareer("")
     months: dict[str, list[Mapping[str, Any]]] = {}
-    got: list[RecordRef] = []
+    got: list[ProvenRef] = []
     # One pass over parallel lists (zip, no indexing): this loop runs once per record.
     for i, kind, ref, st, b in zip(count(), types, refs, status, body):
         if kind != "contribution":

@@ -275,7 +275,7 @@ class RulesTable:
     """A checked table, and the record that published it (None for a file)."""
 
     body: Mapping[str, Any]
-    ref: Any = None  # a records.RecordRef, or (issuer, id), when read from a log
+    ref: Any = None  # a portability ProvenRef, or (issuer, id), when read from a log
 
     @classmethod
     def parse(cls, body: object, ref: Any = None) -> RulesTable:

@@ -40,7 +40,7 @@ from pel.ledger.portability.agreements import verify_agreement
 from pel.ledger.portability.engine import Claim, decide
 from pel.ledger.portability.entitlement import differences
 from pel.ledger.portability.inputs import sort_inputs
-from pel.ledger.portability.periods import RecordRef, SourcedRecord
+from pel.ledger.portability.periods import ProvenRef, SourcedRecord
 from pel.ledger.tlog.checkpoint import open_checkpoint
 from pel.node.errors import NodeError
 from pel.node.peers.client import LogClient, ServedTiles
@@ -150,7 +150,7 @@ class _Fetcher:
                 if record["type"] == "agreement":
                     verify_agreement(record, self.keys)
                 out.append(
-                    SourcedRecord(record, RecordRef(origin, i, record["issuer"], record["id"]))
+                    SourcedRecord(record, ProvenRef(origin, i, record["issuer"], record["id"]))
                 )
         return out
 

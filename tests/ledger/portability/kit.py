@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pel.ledger.portability.periods import RecordRef, SourcedRecord
+from pel.ledger.portability.periods import ProvenRef, SourcedRecord
 
 PWID = "MM-7K3Q9X2M4T8V1B5N"
 SOURCE = {
@@ -66,12 +66,12 @@ class Logs:
         self.next: dict[str, int] = {}
         self.seq = 0
 
-    def _ref(self, issuer: str, rid: str | None = None) -> RecordRef:
+    def _ref(self, issuer: str, rid: str | None = None) -> ProvenRef:
         origin = f"pel.example/{issuer.lower()}"
         index = self.next.get(origin, 0)
         self.next[origin] = index + 1
         self.seq += 1
-        return RecordRef(origin, index, issuer, rid or f"r{self.seq}")
+        return ProvenRef(origin, index, issuer, rid or f"r{self.seq}")
 
     def record(
         self,
@@ -161,5 +161,5 @@ class Logs:
                 "body": body,
                 "sig": "x",
             }
-            copies.append(SourcedRecord(rec, RecordRef(origin, index, parties[0], rid)))
+            copies.append(SourcedRecord(rec, ProvenRef(origin, index, parties[0], rid)))
         return copies
