@@ -31,7 +31,7 @@ from pel.ledger.portability.shipped import ASEAN_STATES, shipped_table
 
 AT = date(2040, 1, 1)
 AGENCY = {
-    "BN": "BN-SPK",
+    "BN": "BN-TAP",
     "ID": "ID-BPJSTK",
     "KH": "KH-NSSF",
     "LA": "LA-LSSO",
