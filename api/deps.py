@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import BeforeValidator
 
 from pel.ledger.tlog.log import Log
-from pel.node.access import Caller, Need, authorise, need_for
+from pel.node.access import Caller, Need, authorise, is_signed, need_for
 from pel.node.agency_node import Node
 
 
@@ -33,8 +33,14 @@ async def read_policy(request: Request) -> None:
         return  # no thread hop for the hot public reads (tiles, proofs, checkpoints)
     node: Node = request.app.state.node
     header = request.headers.get("authorization")
+    # A signed request covers its query as sent and its body; the route reads the same
+    # body again (Starlette keeps it).
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    body = await request.body() if is_signed(header) else b""
     request.state.caller = await anyio.to_thread.run_sync(
-        lambda: authorise(node, request.method, path, header, now=int(time.time()))
+        lambda: authorise(
+            node, request.method, path, header, now=int(time.time()), query=query, body=body
+        )
     )
 
 

@@ -49,9 +49,10 @@ SECURITY_SCHEMES = {
         "type": "apiKey",
         "in": "header",
         "name": "Authorization",
-        "description": "a request signed by a member agency's issuer key "
-        "(Pel-Agency agency=…,time=…,sig=…) or by a worker's holder key "
-        "(Pel-Holder time=…,sig=…); see docs/access.md",
+        "description": "a request signed, for this node and this body, by a member "
+        "agency's issuer key (Pel-Agency agency=…,aud=…,time=…,nonce=…,body=…,sig=…) or by "
+        "a worker's holder key (Pel-Holder aud=…,time=…,nonce=…,body=…,sig=…); "
+        "see docs/access.md",
     },
 }
 

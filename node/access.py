@@ -15,9 +15,13 @@ Credentials (``Authorization`` header only, see ``api.credentials``):
 * ``Bearer <token>``: a token this node issued (``node.tokens``): staff ``writer``,
   ``reader``, ``admin``, or an ``auditor``;
 * ``Pel-Agency``: a request signed by a member's issuer key from the trust list
-  (``crypto.request``), within ±``MAX_SKEW`` seconds: another member's node;
+  (``crypto.request``): another member's node;
 * ``Pel-Holder``: a request signed by a worker's holder key, which grants only the
   records of the PWID whose standing enrolment (held here) binds that key.
+
+A signed request counts only if it was made for this node (its audience is this node's
+agency), for the body received, within ±``MAX_SKEW`` seconds of the node's time, and,
+for a method other than GET and HEAD, was not received before (``node.replay_guard``).
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from typing import Any
 
 from pel.crypto.errors import CryptoError
 from pel.crypto.keys import PublicKey
-from pel.crypto.request import AGENCY_SCHEME, SignedRequest, parse_authorization
+from pel.crypto.request import OUTDATED, SCHEMES, SignedRequest, parse_authorization
 from pel.node.agency_node import Node
 from pel.node.errors import AuthError, ForbiddenError
+from pel.node.replay_guard import MAX_SKEW
 from pel.node.tokens import token_info
 
-MAX_SKEW = 300
+# Methods that change nothing: their signed requests are not remembered (replay_guard).
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Need(StrEnum):
@@ -120,7 +126,8 @@ class Caller:
     """Who a request comes from, once their credentials verified.
 
     ``kind`` is ``staff`` (``role`` writer/reader/admin), ``auditor``, ``member`` (the
-    agency ``name``) or ``holder`` (``signed``: checked against a PWID's key by ``grant``).
+    agency ``name``) or ``holder``. ``signed`` is the signed request of a member (its
+    signature verified) or of a holder (checked against a PWID's key by ``grant``).
     """
 
     kind: str
@@ -141,11 +148,21 @@ class Caller:
         return "the worker (holder key)"
 
 
-def identify(node: Node, authorization: str | None, method: str, path: str, *, now: int) -> Caller:
-    """The caller behind ``authorization`` on a ``method`` request to ``path``.
+def identify(
+    node: Node,
+    authorization: str | None,
+    method: str,
+    target: str,
+    *,
+    now: int,
+    body: bytes = b"",
+) -> Caller:
+    """The caller behind ``authorization`` on a ``method`` request to ``target`` (the
+    path, then ``?`` and the query as received when there is one) with ``body``.
 
     Raises:
-        AuthError: no credentials, or credentials that do not verify (401).
+        AuthError: no credentials, or credentials that do not verify (401); the code
+            says why a signed request was refused when it is more than a bad signature.
     """
     if not authorization:
         raise AuthError(
@@ -161,19 +178,36 @@ def identify(node: Node, authorization: str | None, method: str, path: str, *, n
     try:
         signed = parse_authorization(authorization)
     except CryptoError as exc:
-        raise AuthError(f"bad authorization: {exc.message}") from None
+        code = OUTDATED if exc.code == OUTDATED else None
+        raise AuthError(f"bad authorization: {exc.message}", code=code) from None
     if abs(now - signed.time) > MAX_SKEW:
         raise AuthError(f"the signed request's time is more than {MAX_SKEW} s from this node's")
-    if signed.scheme != AGENCY_SCHEME:
+    if signed.audience != node.agency:
+        raise AuthError(
+            f"this request was signed for {signed.audience}'s node, and this is "
+            f"{node.agency}'s: a signed request is good only at the node it was made for",
+            code="wrong_audience",
+        )
+    if not signed.covers_body(body):
+        raise AuthError(
+            "the request's body is not the one that was signed (its SHA-256 differs)",
+            code="body_mismatch",
+        )
+    if signed.agency is None:
         return Caller("holder", "holder", signed=signed)
     node.refresh_trust_list()
-    member = node.trust_list.member(signed.agency or "") if node.trust_list else None
+    member = node.trust_list.member(signed.agency) if node.trust_list else None
     key = member.issuer_public_key if member else None
     if key is None and signed.agency == node.agency:
         key = node.issuer_public_key
-    if key is None or not signed.verify(key, method, path):
+    if key is None or not signed.verify(key, method, target):
         raise AuthError("the request is not signed by a member agency's issuer key")
-    return Caller("member", signed.agency or "")
+    return Caller("member", signed.agency, signed=signed)
+
+
+def is_signed(authorization: str | None) -> bool:
+    """Whether ``authorization`` is a signed request (so its body is part of it)."""
+    return bool(authorization) and authorization.strip().partition(" ")[0] in SCHEMES
 
 
 # ---- what they may read -----------------------------------------------------------------
@@ -214,13 +248,13 @@ def records_held(node: Node, pwid: str) -> list[dict[str, Any]]:
     return records
 
 
-def holder_of(node: Node, caller: Caller, pwid: str, method: str, path: str) -> bool:
-    """Whether ``caller`` signed ``path`` with the key of ``pwid``'s standing enrolment."""
-    if caller.signed is None:
+def holder_of(node: Node, caller: Caller, pwid: str, method: str, target: str) -> bool:
+    """Whether ``caller`` signed ``target`` with the key of ``pwid``'s standing enrolment."""
+    if caller.kind != "holder" or caller.signed is None:
         return False
     for key in _holder_keys(records_held(node, pwid)):
         try:
-            if caller.signed.verify(PublicKey.from_base64(key), method, path):
+            if caller.signed.verify(PublicKey.from_base64(key), method, target):
                 return True
         except CryptoError:
             continue
@@ -228,9 +262,10 @@ def holder_of(node: Node, caller: Caller, pwid: str, method: str, path: str) -> 
 
 
 def grant(
-    node: Node, need: Need, caller: Caller, *, method: str, path: str, pwid: str | None
+    node: Node, need: Need, caller: Caller, *, method: str, target: str, pwid: str | None
 ) -> Caller:
-    """``caller`` if they may make a request that needs ``need``.
+    """``caller`` if they may make a request that needs ``need`` (``target``: the signed
+    path and query, against which a worker's signature is checked).
 
     Raises:
         ForbiddenError: the credentials do not grant this request (403). The same
@@ -252,7 +287,7 @@ def grant(
     if need is Need.ACCESS_LOG:
         if role == "admin" and caller.kind == "staff":
             return caller
-        if caller.kind == "holder" and holder_of(node, caller, pwid, method, path):
+        if caller.kind == "holder" and holder_of(node, caller, pwid, method, target):
             return caller
         raise ForbiddenError("only the worker (holder key) or the agency's admin reads this")
     # Need.WORKER
@@ -262,7 +297,7 @@ def grant(
         if is_workers_agency(node, caller.name, pwid):
             return caller
         raise ForbiddenError(f"{caller.name} is not one of this worker's agencies")
-    if caller.kind == "holder" and holder_of(node, caller, pwid, method, path):
+    if caller.kind == "holder" and holder_of(node, caller, pwid, method, target):
         return caller
     raise ForbiddenError("these credentials do not grant this worker's records")
 
@@ -282,16 +317,45 @@ def _country(node: Node, agency: str) -> str | None:
 
 
 def authorise(
-    node: Node, method: str, path: str, authorization: str | None, *, now: int
+    node: Node,
+    method: str,
+    path: str,
+    authorization: str | None,
+    *,
+    now: int,
+    query: str = "",
+    body: bytes = b"",
 ) -> Caller | None:
     """Apply the policy to one request: None for a public one, else the granted caller.
 
+    Args:
+        path: The request's path, as the router sees it.
+        query: The query string exactly as received (no ``?``), or "".
+        body: The request body (only a signed request's is looked at).
+
     Raises:
-        AuthError: 401, see ``identify``.
+        AuthError: 401, see ``identify``; ``replayed_request`` for a signed request
+            other than GET or HEAD that this node already received.
         ForbiddenError: 403, see ``grant``.
+        BusyError: 429, too many signed writes to remember (``node.replay_guard``).
     """
     need, pwid = need_for(method, path)
     if need is Need.PUBLIC:
         return None
-    caller = identify(node, authorization, method, path, now=now)
-    return grant(node, need, caller, method=method, path=path, pwid=pwid)
+    target = f"{path}?{query}" if query else path
+    caller = identify(node, authorization, method, target, now=now, body=body)
+    granted = grant(node, need, caller, method=method, target=target, pwid=pwid)
+    signed = granted.signed
+    # Only now: the signature has verified (a member's in identify, a worker's in grant),
+    # so only real signers' requests take room in the guard.
+    if (
+        signed is not None
+        and method.upper() not in SAFE_METHODS
+        and not node.replays.first_sight(signed.sig, signed.time, now=now)
+    ):
+        raise AuthError(
+            "this signed request was already received: a request that changes something "
+            "is accepted once; sign each request anew",
+            code="replayed_request",
+        )
+    return granted

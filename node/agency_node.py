@@ -37,6 +37,7 @@ from pel.node.config import KEY_FILES, MLDSA_KEY_FILE, NodeSettings, load_settin
 from pel.node.errors import ConfigError
 from pel.node.key_rotation import install_rotated_keys
 from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
+from pel.node.replay_guard import ReplayGuard
 from pel.node.secret_files import read_mldsa_key, read_private_key, write_private_key
 from pel.node.serving.cosigning import CosignatureCollector
 from pel.node.serving.prepare_batch import BatchRules, check_batch_size, prepare_batch
@@ -125,6 +126,7 @@ class Node:
         self.log.map_fn = parallel_map
         self._install_keys()
         self.signatures = SignaturePool(self.issuer_key)
+        self.replays = ReplayGuard()
         self.sequencer: Sequencer | None = None
         self.prewarm = TilePrewarm(self.log, settings.prewarm_max_bytes)
         self.wal_copy = WalCopy(self.engine) if self.engine.dialect.name == "sqlite" else None
@@ -140,10 +142,18 @@ class Node:
     def log_verifier(self) -> NoteVerifier:
         return parse_vkey(self.log_signer.vkey)
 
-    def sign_request(self, method: str, path: str) -> str:
-        """A ``Pel-Agency`` authorization for a request to another member's node, signed
-        with this agency's issuer key (``crypto.request``)."""
-        return sign_request(self.issuer_key, method, path, int(time.time()), agency=self.agency)
+    def sign_request(self, audience: str, method: str, target: str, body: bytes = b"") -> str:
+        """A ``Pel-Agency`` authorization for a request to ``audience``'s node (another
+        member's agency), signed with this agency's issuer key (``crypto.request``)."""
+        return sign_request(
+            self.issuer_key,
+            method,
+            target,
+            int(time.time()),
+            audience=audience,
+            body=body,
+            agency=self.agency,
+        )
 
     @property
     def issuer_public_key(self) -> PublicKey:

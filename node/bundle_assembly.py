@@ -281,7 +281,7 @@ def assemble(
     trust_list: TrustList,
     *,
     urls: Sequence[str] | None = None,
-    sign: Callable[[str, str], str | None],
+    sign: Callable[[str, str | None, str], str | None],
     transport: Any = None,
 ) -> Assembled:
     """Ask every member's node (or ``urls``) for its part of ``pwid``'s bundle; merge.
@@ -292,9 +292,11 @@ def assemble(
     not a failure.
 
     Args:
-        sign: Gives the ``Authorization`` value for a node's URL and a request path,
-            or None when the caller holds no credential for that node: it is then not
-            asked, and reported in ``skipped``.
+        sign: ``sign(url, audience, target)`` gives the ``Authorization`` value for a
+            node's URL, the agency whose node the trust list puts at that URL (None
+            for a URL it does not name: a signed request cannot be made for it) and
+            the request's path as that node sees it; or None when the caller holds no
+            credential for that node: it is then not asked, and reported in ``skipped``.
 
     Raises:
         BundleError: no node shared a witnessed record of the worker.
@@ -306,12 +308,13 @@ def assemble(
     failed: dict[str, str] = {}
     left_out: dict[str, list[str]] = {}
     skipped: list[str] = []
+    audiences = {m.url.rstrip("/"): m.agency for m in trust_list.members}
     for url in targets:
-        authorization = sign(url, path)
-        if authorization is None:
-            skipped.append(url)
-            continue
         with LogClient(url, transport=transport) as client:
+            authorization = sign(url, audiences.get(url.rstrip("/")), client.target(path))
+            if authorization is None:
+                skipped.append(url)
+                continue
             try:
                 text, waiting, flagged = client.pwid_bundle(path, authorization)
             except RemoteError as exc:
@@ -336,7 +339,14 @@ def assemble(
         if flagged:
             left_out[url] = flagged
     if not any(p.records for p in parts):
-        unasked = f" (not asked, no credential for them: {', '.join(skipped)})" if skipped else ""
+        unlisted = [u for u in skipped if u.rstrip("/") not in audiences]
+        listed = [u for u in skipped if u not in unlisted]
+        unasked = f" (not asked, no credential for them: {', '.join(listed)})" if listed else ""
+        if unlisted:
+            unasked += (
+                f" (not asked, the trust list names no member at {', '.join(unlisted)}: a "
+                "signed request is made for one member's node)"
+            )
         raise BundleError(
             "no_records",
             "no node holds a witnessed record of this worker that it would share" + unasked,

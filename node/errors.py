@@ -4,8 +4,13 @@
 
     NodeError (crypto.errors.PelError)
     ├── ConfigError           code: bad_config        a node directory or setting is wrong
-    ├── AuthError             code: unauthorized      401: no or unknown write token
+    ├── AuthError             code: unauthorized      401: no or unknown token, a signed
+    │                                                 request that does not verify (codes
+    │                                                 wrong_audience, body_mismatch,
+    │                                                 replayed_request and
+    │                                                 outdated_request_signature say why)
     ├── ForbiddenError        code: forbidden         403: the token may not do this
+    ├── BusyError             code: busy              429: too many signed writes to check
     ├── PeerError             code: peer_unreachable  a remote node failed or answered badly
     ├── DemoError             code: demo_failed       the demo federation failed (not_witnessed, …)
     └── AuditFailed           code: the first failure's (fork, no_quorum, hash_mismatch, …)
@@ -36,6 +41,13 @@ class AuthError(NodeError):
 class ForbiddenError(NodeError):
     code = "forbidden"
     http_status = 403
+
+
+class BusyError(NodeError):
+    """The node cannot take this request now (its replay guard is full); try again."""
+
+    code = "busy"
+    http_status = 429
 
 
 class PeerError(NodeError):

@@ -42,27 +42,36 @@ def _request_signer(
     key: Path | None,
     agency: str | None,
     holder_key: Path | None,
-) -> Callable[[str, str], str | None]:
-    """The ``Authorization`` for each node (``sign(url, path)``), or None for a node the
-    credentials given are not meant for: a token goes only to the node that issued it
-    (``--agency``'s node in the trust list, or the one ``--url``); the other members'
-    nodes get a request signed with ``--key`` as ``--agency``, or are not asked."""
+) -> Callable[[str, str | None, str], str | None]:
+    """The ``Authorization`` for each node (``sign(url, audience, target)``, as
+    ``assemble`` asks), or None for a node the credentials given are not meant for: a
+    token goes only to the node that issued it (``--agency``'s node in the trust list,
+    or the one ``--url``); the other members' nodes get a request signed with ``--key``
+    as ``--agency``, or are not asked. A signed request is made for one member's node
+    (its audience), so a URL the trust list does not name gets none."""
     if holder_key is not None:
         holder = read_holder_key(holder_key).key
-        return lambda _url, path: sign_request(holder, "GET", path, int(time.time()))
+
+        def worker_request(_url: str, audience: str | None, target: str) -> str | None:
+            if audience is None:
+                return None
+            return sign_request(holder, "GET", target, int(time.time()), audience=audience)
+
+        return worker_request
     signing = read_private_key(key) if key is not None and agency else None
     if key is not None and not agency:
         raise ConfigError("--key signs as a member agency: give --agency too")
 
-    def member_request(path: str) -> str | None:
-        if signing is None:
+    def member_request(_url: str, audience: str | None, target: str) -> str | None:
+        if signing is None or audience is None:
             return None
-        return sign_request(signing, "GET", path, int(time.time()), agency=agency)
+        now = int(time.time())
+        return sign_request(signing, "GET", target, now, audience=audience, agency=agency)
 
     if not token:
         if signing is None:
             raise ConfigError("give --token, --key with --agency, or --holder-key")
-        return lambda _url, path: member_request(path)
+        return member_request
     if agency:
         member = trust_list.member(agency)
         if member is None:
@@ -76,7 +85,13 @@ def _request_signer(
             "(or give it as the only --url)"
         )
     home = home.rstrip("/")
-    return lambda url, path: f"Bearer {token}" if url.rstrip("/") == home else member_request(path)
+
+    def token_or_member(url: str, audience: str | None, target: str) -> str | None:
+        if url.rstrip("/") == home:
+            return f"Bearer {token}"
+        return member_request(url, audience, target)
+
+    return token_or_member
 
 
 @friendly
@@ -124,13 +139,15 @@ def bundle_cmd(
     for node_url, origins in got.left_out.items():
         left = ", ".join(origins)
         err.print(f"warning: {node_url} left out {left}: flagged for a fork", markup=False)
+    listed = {m.url.rstrip("/") for m in trust_list.members}
     for node_url in got.skipped:
-        err.print(
-            f"note: {node_url} not asked: no credential for it "
-            "(--key with --agency signs requests to other members' nodes)",
-            markup=False,
-            highlight=False,
+        why = (
+            "no credential for it (--key with --agency signs requests to other members' nodes)"
+            if node_url.rstrip("/") in listed
+            else "the trust list names no member at this URL, and a signed request is made "
+            "for one member's node"
         )
+        err.print(f"note: {node_url} not asked: {why}", markup=False, highlight=False)
     for node_url, why in got.failed.items():
         err.print(f"warning: {node_url}: {why}", markup=False, highlight=False)
     if got.failed:

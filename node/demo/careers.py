@@ -127,11 +127,16 @@ def career_decisions(demo: Demo, urls: dict[str, str], seed: int) -> dict[str, A
     trust = SignedTrustList.from_json((demo.directory / "trust.json").read_text()).trust_list
     home = next(n for n in demo.nodes if n.agency == HOME)
     key = read_private_key(home.directory / KEY_FILES["issuer"])
+    # The nodes may be asked at local URLs the trust list does not name: each request is
+    # signed for the agency served there.
+    agency_at = {url.rstrip("/"): agency for agency, url in urls.items()}
     got = assemble(
         pwid,
         trust,
         urls=list(urls.values()),
-        sign=lambda _url, path: sign_request(key, "GET", path, int(time.time()), agency=HOME),
+        sign=lambda url, _audience, target: sign_request(
+            key, "GET", target, int(time.time()), audience=agency_at[url.rstrip("/")], agency=HOME
+        ),
     )
     report = verify_bundle(got.bundle.to_bytes(), trust)
     out: dict[str, Any] = {"pwid": pwid, "home": "MM", "records": len(report.records)}

@@ -36,9 +36,11 @@ class RemoteError(PeerError):
         self.body = err
 
 
-Signer = Callable[[str, str], str]
-"""Gives the ``Authorization`` value of a request: ``sign(method, path)``, the path as
-the server sees it (the base URL's path included)."""
+Signer = Callable[[str, str, bytes], str]
+"""Gives the ``Authorization`` value of a request: ``sign(method, target, body)``, the
+target as the server sees it (the base URL's path included, then ``?`` and the query as
+sent when there is one). A signed request is good at one node only: the signer names
+that node's agency (``crypto.request``)."""
 
 
 class LogClient:
@@ -48,7 +50,8 @@ class LogClient:
         base_url: The node's (or a mirror's) base URL.
         token: A token issued by *this* node (sent as ``Bearer`` with every request):
             never give it a client of another node.
-        sign: Signs each request instead (``crypto.request``: a member's issuer key).
+        sign: Signs each request instead (``crypto.request``: a member's issuer key,
+            for this node's agency).
     """
 
     def __init__(
@@ -92,15 +95,21 @@ class LogClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _signed(self, method: str, path: str) -> dict[str, str] | None:
+    def target(self, path: str) -> str:
+        """``path`` (with its query, if any) as the node sees it: the base URL's path first."""
+        return self._path_prefix + path
+
+    def _signed(self, method: str, target: str, body: bytes = b"") -> dict[str, str] | None:
         """The signed ``Authorization`` header of a request (None without a signer)."""
         if self._sign is None:
             return None
-        return {"Authorization": self._sign(method, self._path_prefix + path)}
+        return {"Authorization": self._sign(method, self.target(target), body)}
 
     def _get(self, path: str, **params: Any) -> httpx.Response:
+        # The query is written here, once, so that what is signed is what is sent.
+        target = f"{path}?{httpx.QueryParams(params)}" if params else path
         try:
-            r = self._http.get(path, params=params or None, headers=self._signed("GET", path))
+            r = self._http.get(target, headers=self._signed("GET", target))
         except httpx.HTTPError as exc:
             raise PeerError(f"cannot reach {self.base_url}{path}: {exc}") from None
         return self._check(r)

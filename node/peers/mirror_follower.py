@@ -23,6 +23,7 @@ once the copy reaches them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -48,12 +49,15 @@ from pel.ledger.index import MemoryIndex
 from pel.ledger.merkle.tiles import TILE_WIDTH, TileHashReader, decode_entry_bundle
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint
 from pel.node import metrics
-from pel.node.peers.client import LogClient, RemoteError, ServedTiles, Signer
+from pel.node.peers.client import LogClient, RemoteError, ServedTiles
 from pel.node.peers.index_check import check_index, pwid_of
 
 log = logging.getLogger("pel.mirror")
 
 StartCheck = Callable[[Sequence[bytes], int, MirroredLog], Callable[[], list[RecordMeta]]]
+MemberSigner = Callable[[str, str, str, bytes], str]
+"""``sign(audience, method, target, body)``: a member's signed request for ``audience``'s
+node (``Node.sign_request``)."""
 """Starts the checks of a log's entries (from the given index); the result waits for them."""
 
 
@@ -108,8 +112,10 @@ class MirrorFollower:
         timeout: Seconds for each request to a peer.
         gossip_interval: Least seconds between two gossip pushes of one log (None: never).
         transport: An ``httpx`` transport for tests.
-        sign: Signs each request as this member (its issuer key): other members serve
-            their entry bundles only to requests signed by a member.
+        sign: Signs each request as this member (its issuer key):
+            ``sign(audience, method, target, body)``, the audience being the agency
+            whose node is asked. Other members serve their entry bundles only to
+            requests signed by a member, for their own node.
         start_check: Starts the checks of entries before they are stored and returns what
             waits for them: :func:`ledger.mirror.check_entries` in line by default, on
             every core with a node's signature pool. The entries fetched ahead for the
@@ -127,7 +133,7 @@ class MirrorFollower:
         timeout: float = 5.0,
         gossip_interval: float | None = 5.0,
         transport: httpx.BaseTransport | None = None,
-        sign: Signer | None = None,
+        sign: MemberSigner | None = None,
         start_check: StartCheck = _in_line,
     ) -> None:
         self.store = store
@@ -147,7 +153,8 @@ class MirrorFollower:
         self._pushed: dict[str, tuple[int, float]] = {}
         self.status: dict[str, MirrorStatus] = {}
         self._transport = transport
-        self._clients: dict[str, LogClient] = {}
+        # One client per member's node, for its agency: a signed request names the node.
+        self._clients: dict[tuple[str, str], LogClient] = {}
         self._ahead: dict[str, list[bytes]] = {}
         # Each log's index rebuilt from the copy, and the PWIDs added since its root
         # last matched the committed one (where a wrong root is looked for).
@@ -161,12 +168,13 @@ class MirrorFollower:
         return [m for m in tl.members if m.agency != self.agency] if tl else []
 
     def _client(self, member: Member) -> LogClient:
-        client = self._clients.get(member.url)
+        client = self._clients.get((member.agency, member.url))
         if client is None:
+            sign = None if self._sign is None else functools.partial(self._sign, member.agency)
             client = LogClient(
-                member.url, sign=self._sign, timeout=self.timeout, transport=self._transport
+                member.url, sign=sign, timeout=self.timeout, transport=self._transport
             )
-            self._clients[member.url] = client
+            self._clients[(member.agency, member.url)] = client
         return client
 
     # ---- one step ----------------------------------------------------------------

@@ -35,7 +35,8 @@ class Reads:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def holder(self, pwid: str, path: str) -> dict[str, str]:
-        return {"Authorization": sign_request(self.keys[pwid], "GET", path, int(time.time()))}
+        now, here = int(time.time()), self.node.agency
+        return {"Authorization": sign_request(self.keys[pwid], "GET", path, now, audience=here)}
 
     def listing(self, pwid: str, headers: dict[str, str] | None = None) -> Any:
         path = f"/v1/pwids/{pwid}/access-log"
@@ -94,11 +95,12 @@ def test_only_the_worker_or_the_admin_reads_the_record(reads: Reads) -> None:
     for role in ("reader", "writer", "auditor"):
         assert r.listing(f.PWID, r.bearer(role)).status_code == 403, role
     # Another worker's key, signed for this worker's listing: nothing.
-    other = sign_request(r.keys[f.PWID2], "GET", LOG, int(time.time()))
+    now, here = int(time.time()), r.node.agency
+    other = sign_request(r.keys[f.PWID2], "GET", LOG, now, audience=here)
     got = r.listing(f.PWID, {"Authorization": other})
     assert got.status_code == 403 and got.json()["error"]["code"] == "forbidden"
     # A member node's signed request does not open it either.
-    member = sign_request(r.node.issuer_key, "GET", LOG, int(time.time()), agency=r.node.agency)
+    member = sign_request(r.node.issuer_key, "GET", LOG, now, audience=here, agency=here)
     assert r.listing(f.PWID, {"Authorization": member}).status_code == 403
     # The admin's listing of a PWID without records is empty, not an error.
     assert r.listing("TH-0000000000000000", r.bearer("admin")).json()["reads"] == []

@@ -38,7 +38,9 @@ class Setup:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def signed(self, key: SigningKey, method: str, path: str) -> dict[str, str]:
-        return {"Authorization": sign_request(key, method, path.split("?")[0], int(time.time()))}
+        """A worker's request for this node: ``path`` with its query, no body."""
+        now = int(time.time())
+        return {"Authorization": sign_request(key, method, path, now, audience=self.node.agency)}
 
     def call(self, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
         body = {"json": [f.contribution()]} if method == "POST" else {}
@@ -218,10 +220,16 @@ def test_a_revoked_token_is_refused(setup: Setup) -> None:
 
 def test_a_stale_or_forged_signed_request_is_401(setup: Setup) -> None:
     s = setup
-    path = "/tile/entries/000.p/5"
-    old = sign_request(s.node.issuer_key, "GET", path, int(time.time()) - 3600, agency="MY-PERKESO")
-    assert s.call("GET", path, {"Authorization": old}).status_code == 401
-    forged = sign_request(SigningKey.generate(), "GET", path, int(time.time()), agency="MY-PERKESO")
-    assert s.call("GET", path, {"Authorization": forged}).status_code == 401
-    own = sign_request(s.node.issuer_key, "GET", path, int(time.time()), agency=s.node.agency)
-    assert s.call("GET", path, {"Authorization": own}).status_code == 200
+    path, here, now = "/tile/entries/000.p/5", setup.node.agency, int(time.time())
+
+    def member(key: SigningKey, agency: str, *, at: int = now, to: str = here) -> dict[str, str]:
+        return {"Authorization": sign_request(key, "GET", path, at, audience=to, agency=agency)}
+
+    old = member(s.node.issuer_key, "MY-PERKESO", at=now - 3600)
+    assert s.call("GET", path, old).status_code == 401
+    forged = member(SigningKey.generate(), "MY-PERKESO")
+    assert s.call("GET", path, forged).status_code == 401
+    assert s.call("GET", path, member(s.node.issuer_key, here)).status_code == 200
+    # Made for another member's node: refused here, with a code that says so.
+    r = s.call("GET", path, member(s.node.issuer_key, here, to="SG-CPF"))
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "wrong_audience")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +41,29 @@ def trust(c: Cluster) -> TrustList:
     return SignedTrustList.from_json(c.trust_file.read_text()).trust_list
 
 
-def as_agency(c: Cluster, i: int) -> str:
+Signer = Callable[[str], str]  # the Authorization of a request to that agency's node
+
+
+def as_agency(c: Cluster, i: int) -> Signer:
     node = c.nodes[i]
-    return sign_request(node.issuer_key, "GET", PATH, int(time.time()), agency=node.agency)
+    return lambda to: sign_request(
+        node.issuer_key, "GET", PATH, int(time.time()), audience=to, agency=node.agency
+    )
 
 
-def as_holder(key: SigningKey) -> str:
-    return sign_request(key, "GET", PATH, int(time.time()))
+def as_holder(key: SigningKey) -> Signer:
+    return lambda to: sign_request(key, "GET", PATH, int(time.time()), audience=to)
 
 
-def get(url: str, auth: str) -> httpx.Response:
-    return httpx.get(url + PATH, headers={"Authorization": auth}, timeout=10)
+def get(c: Cluster, url: str, auth: Signer) -> httpx.Response:
+    """The bundle part at ``url``, asked with a request signed for the node there."""
+    [agency] = [m.agency for m in trust(c).members if m.url == url]
+    return httpx.get(url + PATH, headers={"Authorization": auth(agency)}, timeout=10)
 
 
-def whole(c: Cluster, url: str, auth: str, ids: set[str]) -> httpx.Response | None:
+def whole(c: Cluster, url: str, auth: Signer, ids: set[str]) -> httpx.Response | None:
     """The bundle part at ``url`` once it holds exactly ``ids``, none pending."""
-    r = get(url, auth)
+    r = get(c, url, auth)
     if r.status_code != 200 or r.headers["pel-pending"]:
         return None
     held = {e.record["id"] for e in Bundle.from_json(r.content).records}
@@ -119,15 +127,15 @@ def test_one_node_hands_over_the_whole_bundle_from_its_mirrors(
     # of TH's log; another key is refused there.
     r = wait_for("MY's whole part", lambda: whole(c, c.urls[1], as_holder(holder), ids), 60)
     assert {e.record["id"] for e in Bundle.from_json(r.content).records} == ids
-    assert get(c.urls[1], as_holder(SigningKey.generate())).status_code == 403
+    assert get(c, c.urls[1], as_holder(SigningKey.generate())).status_code == 403
     # Agencies: the home agency and the hosts (records in the log or a mirror) may ask,
     # PH-SSS (no record of the worker anywhere) may not at the nodes that hold them (its
     # own node answers its own agency, as ever).
-    assert get(c.urls[1], as_agency(c, 0)).status_code == 200
-    assert get(c.urls[0], as_agency(c, 2)).status_code == 200
-    assert get(c.urls[2], as_agency(c, 1)).status_code == 200
+    assert get(c, c.urls[1], as_agency(c, 0)).status_code == 200
+    assert get(c, c.urls[0], as_agency(c, 2)).status_code == 200
+    assert get(c, c.urls[2], as_agency(c, 1)).status_code == 200
     for url in c.urls[:3]:
-        refused = get(url, as_agency(c, 3))
+        refused = get(c, url, as_agency(c, 3))
         assert refused.status_code == 403, url
         assert refused.json()["error"]["code"] == "forbidden"
     # PH-SSS's own node mirrors every log: the worker may ask there too.
@@ -151,7 +159,7 @@ def test_one_node_hands_over_the_whole_bundle_from_its_mirrors(
     forked = sign_checkpoint(Checkpoint(SG, size, bytes(range(32))), sg.log_signer)
     g = httpx.post(c.urls[0] + "/v1/gossip", json={"checkpoints": [forked.decode()]}, timeout=10)
     assert g.json()["results"][0]["result"] == "fork"
-    r = get(c.urls[0], as_holder(holder))
+    r = get(c, c.urls[0], as_holder(holder))
     assert r.status_code == 200 and r.headers["pel-left-out"] == SG
     left = verify_bundle(r.content, trust(c))
     assert {v.member.origin for v in left.records} == {TH, MY}

@@ -234,7 +234,8 @@ def test_a_tampered_entry_in_a_mirror_fails_with_evidence(
     }
     # Nor does that node pass the damaged record on in a worker's bundle.
     path = BUNDLE_PATH.format(pwid=f.PWID)
-    auth = sign_request(th.issuer_key, "GET", path, int(time.time()), agency="TH-SSO")
+    now, audience = int(time.time()), fed.nodes[1].agency
+    auth = sign_request(th.issuer_key, "GET", path, now, audience=audience, agency="TH-SSO")
     r = httpx.get(fed.urls[1] + path, headers={"Authorization": auth}, timeout=10)
     assert r.status_code == 500 and r.json()["error"]["code"] == "integrity_failure"
     assert "stored entry 7 does not match" in r.json()["error"]["message"]

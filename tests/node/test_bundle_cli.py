@@ -130,15 +130,18 @@ def _client(trio: Trio, agency: str) -> TestClient:
     return TestClient(create_app(trio.nodes[agency], start=False))
 
 
-def _as_agency(trio: Trio, agency: str, pwid: str = PWID, *, skew: int = 0) -> str:
+def _as_agency(
+    trio: Trio, agency: str, pwid: str = PWID, *, skew: int = 0, to: str = "TH-SSO"
+) -> str:
+    """A bundle request signed by ``agency`` for ``to``'s node."""
     path = BUNDLE_PATH.format(pwid=pwid)
-    return sign_request(
-        trio.nodes[agency].issuer_key, "GET", path, int(time.time()) + skew, agency=agency
-    )
+    now = int(time.time()) + skew
+    return sign_request(trio.nodes[agency].issuer_key, "GET", path, now, audience=to, agency=agency)
 
 
-def _as_holder(key: SigningKey, pwid: str = PWID) -> str:
-    return sign_request(key, "GET", BUNDLE_PATH.format(pwid=pwid), int(time.time()))
+def _as_holder(key: SigningKey, pwid: str = PWID, *, to: str = "TH-SSO") -> str:
+    """A bundle request signed by the worker's key for ``to``'s node."""
+    return sign_request(key, "GET", BUNDLE_PATH.format(pwid=pwid), int(time.time()), audience=to)
 
 
 def _get(c: TestClient, auth: str | None, pwid: str = PWID) -> tuple[int, str]:
@@ -171,8 +174,8 @@ def test_who_may_ask_for_a_bundle_part(trio: Trio) -> None:
         # 403: a member that is neither home, host nor named.
         assert _get(th, _as_agency(trio, "MY-PERKESO")) == (403, "forbidden")
         # The worker: where the enrolment is held, with its holder key only.
-        assert _get(mm, _as_holder(trio.holder)) == (200, "")
-        assert _get(mm, _as_holder(SigningKey.generate())) == (403, "forbidden")
+        assert _get(mm, _as_holder(trio.holder, to="MM-SSB")) == (200, "")
+        assert _get(mm, _as_holder(SigningKey.generate(), to="MM-SSB")) == (403, "forbidden")
         assert _get(th, _as_holder(trio.holder)) == (403, "forbidden")
         # An unknown worker, to callers who may ask about them: a part that proves
         # absence from the log (no records, the index proof of an empty list).
@@ -186,7 +189,8 @@ def test_who_may_ask_for_a_bundle_part(trio: Trio) -> None:
         assert absent.records == ()
         assert [(c.agency, c.indexes) for c in absent.complete] == [("TH-SSO", ())]
         assert _get(th, _as_agency(trio, "MY-PERKESO", STRANGER), STRANGER) == (403, "forbidden")
-        assert _get(mm, _as_holder(trio.holder, STRANGER), STRANGER) == (403, "forbidden")
+        stranger = _as_holder(trio.holder, STRANGER, to="MM-SSB")
+        assert _get(mm, stranger, STRANGER) == (403, "forbidden")
         # A request signed for one worker does not open another's.
         other = _as_agency(trio, "MM-SSB", STRANGER)
         assert _get(th, other) == (401, "unauthorized")
@@ -204,6 +208,48 @@ def test_an_agency_named_by_an_entitlement_may_ask(trio: Trio) -> None:
     th.submit([ent])
     with _client(trio, "TH-SSO") as c:
         assert _get(c, _as_agency(trio, "MY-PERKESO")) == (200, "")
+
+
+def test_a_signed_request_is_good_only_at_the_node_it_was_made_for(trio: Trio) -> None:
+    with _client(trio, "TH-SSO") as th, _client(trio, "MM-SSB") as mm:
+        # The worker's request to their home node, passed on by it (or by anyone who saw
+        # it) to another member's node within the time window: refused, and said why.
+        to_mm = _as_holder(trio.holder, to="MM-SSB")
+        assert _get(mm, to_mm) == (200, "")
+        r = th.get(BUNDLE_PATH.format(pwid=PWID), headers={"Authorization": to_mm})
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "wrong_audience"
+        assert "signed for MM-SSB's node, and this is TH-SSO's" in r.json()["error"]["message"]
+        # A member's request likewise: MM-SSB asked TH-SSO; TH-SSO cannot reuse it at MY.
+        with _client(trio, "MY-PERKESO") as my:
+            assert _get(my, _as_agency(trio, "MM-SSB", to="TH-SSO")) == (401, "wrong_audience")
+            # Signed for MY's node, it gets through: MY holds nothing of the worker.
+            assert _get(my, _as_agency(trio, "MM-SSB", to="MY-PERKESO")) == (404, "not_found")
+        # The audience is signed: naming another one in the header breaks the signature.
+        relabelled = _as_agency(trio, "MM-SSB", to="MY-PERKESO").replace(
+            "aud=MY-PERKESO", "aud=TH-SSO"
+        )
+        assert _get(th, relabelled) == (401, "unauthorized")
+        # The query is signed too: a request signed without one is not good with one.
+        path = BUNDLE_PATH.format(pwid=PWID)
+        r = th.get(path + "?ids=x", headers={"Authorization": _as_agency(trio, "MM-SSB")})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_a_pel_request_v1_signature_is_refused_as_outdated(trio: Trio) -> None:
+    path = BUNDLE_PATH.format(pwid=PWID)
+    now = int(time.time())
+    message = f"pel-request/v1\nGET {path}\n{now}\n".encode()
+    sig = base64.b64encode(trio.nodes["MM-SSB"].issuer_key.sign(message)).decode()
+    with _client(trio, "TH-SSO") as th:
+        for v1 in (
+            f"Pel-Agency agency=MM-SSB,time={now},sig={sig}",
+            f"Pel-Holder time={now},sig={sig}",
+        ):
+            r = th.get(path, headers={"Authorization": v1})
+            assert r.status_code == 401, v1
+            assert r.json()["error"]["code"] == "outdated_request_signature"
+            assert "pel-request/v2" in r.json()["error"]["message"]
 
 
 def test_records_not_yet_witnessed_are_pending(trio: Trio) -> None:
@@ -329,15 +375,21 @@ def test_qr_text_is_strict() -> None:
 
 def test_signed_requests_and_holder_keys_are_strict() -> None:
     key = SigningKey.generate()
-    good = sign_request(key, "GET", "/v1/pwids/x/bundle", 100, agency="TH-SSO")
+    good = sign_request(
+        key, "GET", "/v1/pwids/x/bundle", 100, audience="MY-PERKESO", agency="TH-SSO"
+    )
     req = parse_authorization(good)
     assert req.agency == "TH-SSO" and req.verify(key.public_key, "GET", "/v1/pwids/x/bundle")
+    assert req.audience == "MY-PERKESO" and req.covers_body(b"")
     assert not req.verify(key.public_key, "GET", "/v1/pwids/y/bundle")
     for bad in (
         good.replace("time=100", "time=0100"),
         good + ",time=1",
         good.replace("Pel-Agency", "Pel-Holder"),
         good.replace("sig=", "sig=A"),
+        good.replace("aud=MY-PERKESO", "aud=MY PERKESO"),
+        good.replace("nonce=", "nonce=AAAA"),
+        good.replace("body=", "body=AAAA"),
     ):
         with pytest.raises(Exception) as info:
             parse_authorization(bad)
@@ -395,7 +447,7 @@ def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
     urls = [f"http://{h}" for h in [*answers, "down.test"]]
     mock = httpx.MockTransport(handler)
     got = assemble(
-        PWID, trio.trust_list, urls=urls, sign=lambda _u, p: "Bearer t:" + p, transport=mock
+        PWID, trio.trust_list, urls=urls, sign=lambda _u, _a, p: "Bearer t:" + p, transport=mock
     )
     assert seen == ["Bearer t:" + BUNDLE_PATH.format(pwid=PWID)] * 5
     assert [e.record["issuer"] for e in got.bundle.records] == ["MM-SSB"]
@@ -403,7 +455,7 @@ def test_assembling_leaves_out_what_does_not_verify(trio: Trio) -> None:
     assert set(got.failed) == {"http://th.test", "http://sg.test", "http://down.test"}
     assert "[bad_record_signature]" in got.failed["http://th.test"]
     with pytest.raises(BundleError) as info:
-        assemble(PWID, trio.trust_list, urls=urls[1:], sign=lambda _u, p: p, transport=mock)
+        assemble(PWID, trio.trust_list, urls=urls[1:], sign=lambda _u, _a, p: p, transport=mock)
     assert info.value.code == "no_records"
 
 

@@ -90,6 +90,7 @@ def test_a_token_goes_only_to_the_node_that_issued_it(
     for agency in ("TH-SSO", "MY-PERKESO"):
         [(_path, auth)] = seen[agency]
         assert auth is not None and auth.startswith("Pel-Agency agency=MM-SSB,")
+        assert f",aud={agency}," in auth  # signed for the node it went to, good there only
         assert token not in auth
     # A token whose node is not named is sent nowhere.
     before = {a: len(v) for a, v in seen.items()}
@@ -98,3 +99,20 @@ def test_a_token_goes_only_to_the_node_that_issued_it(
     assert {a: len(v) for a, v in seen.items()} == before
     all_headers = [auth for v in seen.values() for _, auth in v]
     assert sum(token in (a or "") for a in all_headers) == 2  # the two asks of MM-SSB
+
+
+def test_a_signed_request_goes_only_to_a_node_the_trust_list_names(
+    members: tuple[Path, dict[str, list[tuple[str, str | None]]]],
+) -> None:
+    """A signed request names the agency whose node it is for, found with the URL in the
+    trust list; a URL the list does not name (its node could claim to be anyone) is not
+    asked, and the command says why."""
+    tmp_path, seen = members
+    stray: list[tuple[str, str | None]] = []
+    with serve(recorder(stray)) as elsewhere:
+        key = str(tmp_path / "MM-SSB" / "keys" / "issuer.pem")
+        code, _, err = bundle(tmp_path, "--key", key, "--agency", "MM-SSB", "--url", elsewhere)
+        assert code == 1 and "[no_records]" in err
+        assert stray == []
+        assert f"not asked, the trust list names no member at {elsewhere}" in err
+    assert all(v == [] for v in seen.values())

@@ -25,13 +25,26 @@ Trio = kit.Trio
 PWID = kit.PWID
 
 
+def _bytes(body: dict) -> bytes:
+    """The request body exactly as sent (what a signed request covers)."""
+    return json.dumps(body).encode()
+
+
 def _post(trio: Trio, agency: str, body: dict, auth: str | None = "own") -> tuple[int, dict]:
     if auth == "own":
         auth = "Bearer " + trio.tokens[agency]
-    headers = {"Authorization": auth} if auth else {}
+    headers = {"Content-Type": "application/json", **({"Authorization": auth} if auth else {})}
     with TestClient(create_app(trio.nodes[agency], start=False)) as c:
-        r = c.post(DECISIONS_PATH, json=body, headers=headers)
+        r = c.post(DECISIONS_PATH, content=_bytes(body), headers=headers)
     return r.status_code, r.json()
+
+
+def _signed(trio: Trio, agency: str, body: dict, *, to: str = "TH-SSO", skew: int = 0) -> str:
+    """A decision request with ``body`` signed by ``agency`` for ``to``'s node."""
+    key, now = trio.nodes[agency].issuer_key, int(time.time()) + skew
+    return sign_request(
+        key, "POST", DECISIONS_PATH, now, audience=to, body=_bytes(body), agency=agency
+    )
 
 
 def _figures(decision: dict, state: str) -> dict[str, str]:
@@ -93,18 +106,15 @@ def test_who_may_ask_for_a_decision(trio: Trio) -> None:
     assert _post(trio, "TH-SSO", body, None)[0] == 401
     assert _post(trio, "TH-SSO", body, "Bearer pel_nonsense")[0] == 401
 
-    def signed(agency: str, skew: int = 0) -> str:
-        key = trio.nodes[agency].issuer_key
-        return sign_request(key, "POST", DECISIONS_PATH, int(time.time()) + skew, agency=agency)
-
-    assert _post(trio, "TH-SSO", body, signed("MM-SSB"))[0] == 200  # the home agency
-    assert _post(trio, "TH-SSO", body, signed("MM-SSB", -400))[0] == 401
+    assert _post(trio, "TH-SSO", body, _signed(trio, "MM-SSB", body))[0] == 200  # the home agency
+    assert _post(trio, "TH-SSO", body, _signed(trio, "MM-SSB", body, skew=-400))[0] == 401
     # MY holds no record of the worker in TH's log (and TH mirrors nothing): 403.
-    status, answer = _post(trio, "TH-SSO", body, signed("MY-PERKESO"))
+    status, answer = _post(trio, "TH-SSO", body, _signed(trio, "MY-PERKESO", body))
     assert status == 403 and answer["error"]["code"] == "forbidden"
     # Only the node's own admin token records a decision: not another member, not a
     # reader (who may ask for one), not a writer (who reads no records).
-    status, answer = _post(trio, "TH-SSO", {**body, "record": True}, signed("MM-SSB"))
+    record = {**body, "record": True}
+    status, answer = _post(trio, "TH-SSO", record, _signed(trio, "MM-SSB", record))
     assert status == 403
     th = trio.nodes["TH-SSO"]
     for role, asked in (("reader", 200), ("writer", 403)):
@@ -122,6 +132,31 @@ def test_who_may_ask_for_a_decision(trio: Trio) -> None:
     # A worker this node holds nothing of: the part proves absence; nothing is owed.
     status, answer = _post(trio, "TH-SSO", {"pwid": "MM-0000000000000000", "at": "2040-01-01"})
     assert status == 200 and answer["decision"]["states"] == [], answer
+
+
+def test_a_signed_decision_request_is_bound_to_its_node_and_body_and_taken_once(
+    trio: Trio,
+) -> None:
+    career(trio)
+    body = {"pwid": PWID, "at": "2040-01-01"}
+    auth = _signed(trio, "MM-SSB", body)
+    assert _post(trio, "TH-SSO", body, auth)[0] == 200
+    # The same signed request again, within its time window: refused, whoever sends it.
+    status, answer = _post(trio, "TH-SSO", body, auth)
+    assert (status, answer["error"]["code"]) == (401, "replayed_request"), answer
+    # The same ask signed anew (another nonce) is another request: answered.
+    assert _post(trio, "TH-SSO", body, _signed(trio, "MM-SSB", body))[0] == 200
+    # Another body under a signature: refused before anything is read or decided.
+    other = {**body, "at": "2041-01-01"}
+    status, answer = _post(trio, "TH-SSO", other, _signed(trio, "MM-SSB", body))
+    assert (status, answer["error"]["code"]) == (401, "body_mismatch"), answer
+    assert "not the one that was signed" in answer["error"]["message"]
+    # Nor does a request signed for TH-SSO's node count at MY-PERKESO's.
+    status, answer = _post(trio, "MY-PERKESO", body, _signed(trio, "MM-SSB", body))
+    assert (status, answer["error"]["code"]) == (401, "wrong_audience"), answer
+    # A refused request leaves no trace in the guard: only granted ones are remembered.
+    assert len(trio.nodes["MY-PERKESO"].replays) == 0
+    assert len(trio.nodes["TH-SSO"].replays) == 2
 
 
 def test_a_recorded_decision_names_its_basis(trio: Trio) -> None:

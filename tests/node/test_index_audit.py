@@ -164,12 +164,13 @@ def follower_of(url: str, info: dict, engine: Engine, node: Node) -> MirrorFollo
     mirror reads its entries with a token that node issued."""
     tl = trust_of(url, info)
     token = create_token(node.engine, node.agency, "mirror", role="reader")
+
+    def sign(audience: str, _method: str, _target: str, _body: bytes) -> str:
+        assert audience == node.agency  # each request is made for the node it goes to
+        return f"Bearer {token}"
+
     return MirrorFollower(
-        MirrorStore(engine),
-        lambda: tl,
-        "MY-PERKESO",
-        gossip_interval=None,
-        sign=lambda _method, _path: f"Bearer {token}",
+        MirrorStore(engine), lambda: tl, "MY-PERKESO", gossip_interval=None, sign=sign
     )
 
 
