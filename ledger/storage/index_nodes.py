@@ -4,7 +4,7 @@ of a tree size, and the write of the nodes a checkpoint changed (SQLite and Post
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pel.ledger.index import Node, Path
@@ -19,6 +19,38 @@ def encode_path(path: Path) -> bytes:
     depth, prefix = path
     width = (depth + 7) // 8
     return depth.to_bytes(2, "big") + (prefix << (8 * width - depth)).to_bytes(width, "big")
+
+
+def decode_path(raw: bytes) -> Path | None:
+    """The path :func:`encode_path` stored as ``raw``; None if ``raw`` is not one."""
+    if len(raw) < 2:
+        return None
+    depth = int.from_bytes(raw[:2], "big")
+    width = (depth + 7) // 8
+    if len(raw) != 2 + width:
+        return None
+    bits = int.from_bytes(raw[2:], "big")
+    spare = 8 * width - depth
+    if bits & ((1 << spare) - 1):
+        return None
+    return depth, bits >> spare
+
+
+def scan_index_nodes(conn: Any, batch: int = 4096) -> Iterator[tuple[bytes, int, Node]]:
+    """Every stored row as ``(stored path, version, node)``, in the table's own order:
+    by path (depth, then prefix), then version. One pass, ``batch`` rows at a time."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT path, version, hash, key, value FROM {INDEX_NODES.name} ORDER BY path, version"
+        )
+        while rows := cursor.fetchmany(batch):
+            for path, version, h, k, v in rows:
+                key = None if k is None else bytes(k)
+                value = None if v is None else bytes(v)
+                yield bytes(path), int(version), Node(bytes(h), key, value)
+    finally:
+        cursor.close()
 
 
 class SqlIndexNodes:

@@ -38,6 +38,7 @@ from pel.ledger.errors import (
     IntegrityError,
     LedgerError,
     NotFoundError,
+    ProofError,
     RecordError,
 )
 from pel.ledger.index import (
@@ -48,6 +49,7 @@ from pel.ledger.index import (
     parse_extension,
     prove,
     value_hash,
+    verify_index_proof,
 )
 from pel.ledger.index import (
     Path as IndexPath,
@@ -55,6 +57,7 @@ from pel.ledger.index import (
 from pel.ledger.index import (
     update as update_index,
 )
+from pel.ledger.index.check import IndexTreeError, check_read
 from pel.ledger.merkle.builder import TreeBuilder, edge_of
 from pel.ledger.merkle.hashing import EMPTY_ROOT, hash_leaf
 from pel.ledger.merkle.proof import consistency_proof, tree_hash
@@ -65,7 +68,7 @@ from pel.ledger.merkle.tiles import (
 )
 from pel.ledger.records.entries import Appended, PreparedRecord
 from pel.ledger.storage.engine import check_database
-from pel.ledger.storage.index_nodes import SqlIndexNodes, write_index_nodes
+from pel.ledger.storage.index_nodes import INDEX_NODES, SqlIndexNodes, write_index_nodes
 from pel.ledger.storage.models import (
     CheckpointRow,
     CosignatureRow,
@@ -91,6 +94,7 @@ from pel.ledger.tlog.entry_check import (
     check_targets,
     serial_map,
 )
+from pel.ledger.tlog.index_check import IndexValues, check_index_nodes, rebuild_index_nodes
 from pel.ledger.tlog.rebuild import TileRebuilder, compare_tiles
 
 ENTRIES = EntryRow.__table__
@@ -141,7 +145,9 @@ class CheckReport:
         entries: Entries whose columns were checked against their bytes.
         rehashed: Entries rehashed into tiles compared with the stored ones.
         signatures: Record signatures verified.
+        index_nodes: Index nodes checked against the signed index root.
         database: What the database's own check said.
+        tables: What was checked of the node's other tables (witness, mirrors, tokens …).
         repaired: What was found wrong and mended without loss.
     """
 
@@ -151,20 +157,24 @@ class CheckReport:
     entries: int = 0
     rehashed: int = 0
     signatures: int = 0
+    index_nodes: int = 0
     database: str = "not run"
+    tables: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for a person: what was checked."""
         what = (
-            f"{self.rehashed} entries rehashed, {self.entries} entries' columns checked"
+            f"{self.rehashed} entries rehashed, {self.entries} entries' columns checked, "
+            f"{self.index_nodes} index nodes"
             if self.full
-            else "stored tiles checked against the checkpoint"
+            else "stored tiles and index root checked against the checkpoint"
         )
+        also = f"; {', '.join(self.tables)}" if self.tables else ""
         mended = f"; repaired: {', '.join(self.repaired)}" if self.repaired else ""
         return (
             f"{what}, {self.pending} pending and {self.signatures} signatures verified; "
-            f"{self.database}{mended}"
+            f"{self.database}{also}{mended}"
         )
 
 
@@ -204,12 +214,22 @@ class _CachedIndexNodes:
     nodes each checkpoint writes replace theirs), so a batch reads only what it has not
     seen; ``None`` marks a path known to be empty. A ``complete`` cache holds every node
     of the tree (it was built here from the empty tree): a path it lacks is empty,
-    without a read."""
+    without a read. Each node read from storage is checked first against its parent,
+    already here, and the root against the signed ``root``: the next checkpoint's index
+    root is never computed from a stored node that was changed."""
 
-    def __init__(self, cache: dict[IndexPath, Node | None], stored: Any, *, complete: bool) -> None:
+    def __init__(
+        self,
+        cache: dict[IndexPath, Node | None],
+        stored: Any,
+        *,
+        complete: bool,
+        root: bytes | None = None,
+    ) -> None:
         self._cache = cache
         self._stored = stored
         self._complete = complete
+        self._root = root
 
     def read_nodes(self, paths: Sequence[IndexPath]) -> dict[IndexPath, Node]:
         cache = self._cache
@@ -218,6 +238,13 @@ class _CachedIndexNodes:
         missing = [p for p in paths if p not in cache]
         if missing:
             found = self._stored.read_nodes(missing)
+            if self._root is not None:
+                try:
+                    check_read(found, missing, cache, self._root)
+                except IndexTreeError as exc:
+                    raise DamagedLogError(
+                        f"{exc.message}; run `pel check --repair`", code="index_nodes_damaged"
+                    ) from None
             for p in missing:
                 cache[p] = found.get(p)
         return {p: n for p in paths if (n := cache[p]) is not None}
@@ -719,7 +746,12 @@ class Log:
         for idx, pwid in self._index_entries(conn, start, new):
             appended.setdefault(key_of(pwid), []).append(idx)
         stored: Any = SqlIndexNodes(conn, old) if start == old else _NoIndexNodes()
-        reader = _CachedIndexNodes(self._index_cache, stored, complete=self._index_cache_complete)
+        reader = _CachedIndexNodes(
+            self._index_cache,
+            stored,
+            complete=self._index_cache_complete,
+            root=self._index_root_at(conn, old) if start == old and old > 0 else None,
+        )
         result = update_index(reader, appended)
         return result.root, result.nodes
 
@@ -770,7 +802,7 @@ class Log:
             NotFoundError: no checkpoint at ``size``, or it commits to no index.
             IntegrityError: the stored index disagrees with the stored entries.
         """
-        self.index_root(size)
+        root = self.index_root(size)
         with self.engine.connect() as conn:
             indexes = self._pwid_indexes(conn, pwid, size)
             lookup = prove(SqlIndexNodes(conn, size), key_of(pwid))
@@ -779,7 +811,16 @@ class Log:
             raise IntegrityError(
                 f"the index at size {size} disagrees with the stored entries of a PWID"
             )
-        return IndexProof.from_lookup(size, indexes, lookup)
+        proof = IndexProof.from_lookup(size, indexes, lookup)
+        # Checked before it is served: an older tree's nodes are not read at start-up.
+        try:
+            verify_index_proof(proof, pwid, root)
+        except ProofError:
+            raise IntegrityError(
+                f"the stored index at size {size} does not reproduce its signed root; "
+                "run `pel check`"
+            ) from None
+        return proof
 
     def _pwid_indexes(self, conn: Any, pwid: str, size: int) -> list[int]:
         """The indexes of ``pwid``'s entries below ``size``, ascending."""
@@ -965,23 +1006,64 @@ class Log:
         self._check_extent(next_index)
         self._check_tile_extent(size)
         self._tile_source.repair = repair
+        values = IndexValues() if full else None
         if full:
             report.database = check_database(
-                self.engine, [ENTRIES.name, TILES.name, TILE_NODES.name, CHECKPOINTS.name]
+                self.engine,
+                [ENTRIES.name, TILES.name, TILE_NODES.name, CHECKPOINTS.name, INDEX_NODES.name],
             )
-            self._rebuild_and_compare(size, next_index, progress, signatures, report)
+            self._rebuild_and_compare(size, next_index, progress, signatures, report, values)
         else:
             self._check_pending(size, next_index, report)
         self._checked_to = next_index
+        roots: dict[int, bytes | None] = {}
+        if latest is not None:
+            got = tree_hash(size, TileHashReader(self._tile_source))
+            if got != latest.checkpoint.root:
+                raise IntegrityError("stored tiles do not reproduce the latest checkpoint's root")
+            roots = self._check_checkpoint_roots()
+        self._check_index(size, roots, values, repair, report)
         if latest is None:
             return None
-        got = tree_hash(size, TileHashReader(self._tile_source))
-        if got != latest.checkpoint.root:
-            raise IntegrityError("stored tiles do not reproduce the latest checkpoint's root")
-        self._check_checkpoint_roots()
         if full:
             report.repaired.extend(self._tile_source.mend_file(size))
         return latest.checkpoint
+
+    def _check_index(
+        self,
+        size: int,
+        roots: dict[int, bytes | None],
+        values: IndexValues | None,
+        repair: bool,
+        report: CheckReport,
+    ) -> None:
+        """The stored index nodes against the signed index roots (``index_check``);
+        rebuilt from the entries when they fail and ``repair`` is asked.
+
+        Raises:
+            DamagedLogError: ``index_nodes_damaged`` (not repaired), or
+                ``index_root_mismatch`` (the entries do not give a signed root).
+        """
+        full = values is not None
+        try:
+            with self.engine.connect() as conn:
+                report.index_nodes = check_index_nodes(
+                    conn, size, roots, values.by_key() if values else None, full=full
+                )
+            return
+        except IndexTreeError as exc:
+            if not repair:
+                raise DamagedLogError(
+                    f"{exc.message}; `pel check --repair` rebuilds the index from the entries",
+                    code="index_nodes_damaged",
+                ) from None
+        with self._write_lock, self.engine.begin() as conn:
+            written = rebuild_index_nodes(
+                conn, sorted(roots.items()), lambda a, b: self._index_entries(conn, a, b)
+            )
+        self._index_cache, self._index_cache_size = {}, -1
+        self._index_cache_complete = False
+        report.repaired.append(f"index nodes rebuilt from the entries ({written} rows)")
 
     def _check_extent(self, next_index: int) -> None:
         """The entries are exactly indexes 0 … ``next_index - 1``, as the state says."""
@@ -1075,10 +1157,12 @@ class Log:
         progress: Callable[[int, int], None] | None,
         signatures: bool,
         report: CheckReport,
+        values: IndexValues | None = None,
     ) -> None:
         """One pass over every entry: rehash those under the checkpoint into tiles to
-        compare with the stored ones, and check every row's columns against its entry
-        (as a signed record from ``size`` on, or everywhere with ``signatures``)."""
+        compare with the stored ones, fold their PWIDs into each PWID's index list
+        (``values``), and check every row's columns against its entry (as a signed
+        record from ``size`` on, or everywhere with ``signatures``)."""
         rebuilt = TileRebuilder(keep_nodes=True)
         chunk = 64 * TILE_WIDTH
         with self.engine.connect() as conn:
@@ -1096,6 +1180,8 @@ class Log:
                     self._compare_stored(tiles)
                     self._compare_nodes(tiles, rebuilt.take_nodes())
                     report.rehashed += len(under)
+                    if values is not None:
+                        values.add(under)
                     if rebuilt.size == size:  # before the rows are read as records
                         self._compare_stored(rebuilt.partial_tiles())
                 self._check_chunk(
@@ -1125,7 +1211,10 @@ class Log:
                 # Only ever a copy of the database: written again after the check.
                 self._tile_source.note_bad_slot(index)
 
-    def _check_checkpoint_roots(self) -> None:
+    def _check_checkpoint_roots(self) -> dict[int, bytes | None]:
+        """Every stored checkpoint against the tiles and its own signature; the index
+        root each one commits to (None: none), by size."""
+        roots: dict[int, bytes | None] = {}
         reader = TileHashReader(self._tile_source)
         with self.engine.connect() as conn:
             rows = conn.execute(select(CHECKPOINTS.c.size, CHECKPOINTS.c.root, CHECKPOINTS.c.note))
@@ -1140,6 +1229,11 @@ class Log:
                     raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
                 if cp.root != bytes(root) or cp.size != size:
                     raise IntegrityError(f"checkpoint note at size {size} disagrees with its row")
+                try:
+                    roots[int(size)] = parse_extension(cp.extensions)
+                except ProofError as exc:
+                    raise IntegrityError(f"checkpoint at size {size}: {exc.message}") from None
+        return roots
 
     def warm_tiles(self, chunk: int = 512, budget: int | None = None) -> Iterator[int]:
         """Read the stored tiles and their stored inner nodes once, ``chunk`` tiles per

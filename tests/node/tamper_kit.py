@@ -19,6 +19,7 @@ from typing import Any
 from pel.crypto.jcs import canonicalize
 from pel.crypto.keys import SigningKey
 from pel.crypto.record import sign_record
+from pel.ledger.index import MemoryIndex, parse_extension, verify_index_proof
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.storage.tilefile import HEADER_SIZE, SLOT_SIZE
@@ -177,6 +178,22 @@ def append_row(directory: Path, entry: bytes, *, raise_next: bool = True, **colu
         sql(directory, "UPDATE log_state SET next_index = next_index + 1")
 
 
+REPAIRED = "repaired"
+CASES: dict[str, tuple[str, Callable[[Path, Truth], None]]] = {}
+"""Every change of the campaign: its name, and the code it must be refused with (or
+``REPAIRED``)."""
+
+
+def case(name: str, expect: str) -> Callable[[Callable[[Path, Truth], None]], None]:
+    """Register a change of the campaign under ``name``."""
+
+    def register(fn: Callable[[Path, Truth], None]) -> None:
+        assert name not in CASES
+        CASES[name] = (expect, fn)
+
+    return register
+
+
 def answers_hold(node: Node, truth: Truth) -> None:
     """Assert that the node answers exactly what the untouched node held, and that the
     next checkpoint covers exactly the true entries."""
@@ -195,9 +212,17 @@ def answers_hold(node: Node, truth: Truth) -> None:
             verify_inclusion(idx, truth.size, hash_leaf(entry), proof, root)
     for pwid, rows in by_pwid.items():
         assert log.pwid_entries(pwid) == rows
+    index_root = parse_extension(latest.checkpoint.extensions)
+    assert index_root is not None
+    for pwid in by_pwid:
+        verify_index_proof(log.index_proof(pwid, truth.size), pwid, index_root)
     checkpoint = log.integrate()
     assert checkpoint is not None
     assert checkpoint.checkpoint.root == mth(truth.entries)
+    index = MemoryIndex()
+    for idx, record in enumerate(truth.records):
+        index.add(idx, record.get("pwid", ""))
+    assert parse_extension(checkpoint.checkpoint.extensions) == index.root()
 
 
 Tamper = Callable[[Path, Truth], None]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from typer.testing import CliRunner
 
 from pel.crypto.errors import PelError
 from pel.crypto.keys import SigningKey
+from pel.ledger.index import parse_extension, verify_index_proof
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.merkle.tiles import TILE_WIDTH
@@ -30,11 +30,15 @@ from pel.ledger.storage.tilefile import HEADER_SIZE
 from pel.node.agency_node import Node
 from pel.node.cli import app
 from tests import factories as f
+from tests.node import tamper_tables  # noqa: F401  (registers the other tables' cases)
 from tests.node.tamper_kit import (
     AGENCY,
+    CASES,
+    REPAIRED,
     Truth,
     append_row,
     build_template,
+    case,
     copy_node,
     db_path,
     flip_file,
@@ -50,17 +54,7 @@ from tests.node.tamper_kit import (
     answers_hold as answers_hold_for,
 )
 
-REPAIRED = "repaired"
 TABLE_LEAF, INDEX_LEAF = (0x0D,), (0x0A,)
-CASES: dict[str, tuple[str, Callable[[Path, Truth], None]]] = {}
-
-
-def case(name: str, expect: str) -> Callable[[Callable[[Path, Truth], None]], None]:
-    def register(fn: Callable[[Path, Truth], None]) -> None:
-        assert name not in CASES
-        CASES[name] = (expect, fn)
-
-    return register
 
 
 def _data(d: Path, idx: int) -> bytes:
@@ -617,6 +611,38 @@ def test_tamper_campaign(
         )
     wrong = {n: (CASES[n][0], got) for n, got in results.items() if got != CASES[n][0]}
     assert not wrong, wrong
+
+
+# ---- index nodes: rebuilt from the entries --------------------------------------------
+
+INDEX_DAMAGE = sorted(n for n in CASES if n.startswith(("index_nodes:", "table index_nodes")))
+
+
+@pytest.mark.parametrize("name", INDEX_DAMAGE)
+def test_damaged_index_nodes_are_rebuilt_from_the_entries_by_pel_check_repair(
+    template: tuple[Path, Truth], tmp_path: Path, name: str
+) -> None:
+    """Refused by default (someone changed them), the index nodes are written again by
+    ``--repair`` from the entries: every checkpoint's tree, each one's root the signed
+    one, so every index proof of every checkpoint verifies again."""
+    source, truth = template
+    directory = copy_node(source, tmp_path / "n")
+    CASES[name][1](directory, truth)
+    node = Node.open(directory)
+    try:
+        report = node.check(repair=True)
+        assert any(r.startswith("index nodes rebuilt from the entries") for r in report.repaired)
+        assert node.check().repaired == []
+        pwids = sorted({r.get("pwid", "") for r in truth.records})
+        for size in (250, 500, 700):
+            note = node.log.checkpoint_note(size)
+            root = parse_extension(node.log.open_own(note).checkpoint.extensions)
+            assert root is not None
+            for pwid in pwids[::7]:
+                verify_index_proof(node.log.index_proof(pwid, size), pwid, root)
+        answers_hold_for(node, truth)
+    finally:
+        node.stop()
 
 
 # ---- the eight changes of issue 22, one by one ----------------------------------------
