@@ -37,7 +37,7 @@ def main() -> None:
     # The node serves its entries to an auditor's token only.
     node = Node.open(directory)
     try:
-        token = create_token(node.engine, node.agency, "bench audit", role="auditor")
+        token = create_token(node.tokens, node.agency, "bench audit", role="auditor")
     finally:
         node.stop()
     with served(directory) as url, LogClient(url, token=token) as client:

@@ -84,7 +84,7 @@ def _token_for(directory: Path) -> str:
 
     node = Node.open(directory)
     try:
-        return create_token(node.engine, node.agency, label="bench")
+        return create_token(node.tokens, node.agency, label="bench")
     finally:
         node.stop()
 

@@ -171,7 +171,7 @@ def identify(
         )
     scheme, _, rest = authorization.strip().partition(" ")
     if scheme.lower() == "bearer":
-        info = token_info(node.engine, rest.strip())
+        info = token_info(node.tokens, rest.strip())
         if info.role == "auditor":
             return Caller("auditor", info.label or info.agency, info.role, info.id)
         return Caller("staff", info.agency, info.role, info.id)

@@ -26,7 +26,7 @@ from pel.ledger.errors import BatchError, DamagedLogError
 from pel.ledger.federation.mirror_store import MirrorStore
 from pel.ledger.federation.quorum import QuorumResult
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
-from pel.ledger.federation.witness import Witness, parse_request
+from pel.ledger.federation.witness import Witness, parse_request, stored_witness_state
 from pel.ledger.records.entries import Appended, PreparedRecord
 from pel.ledger.storage.engine import StorageError, check_reachable, create_schema, make_engine
 from pel.ledger.tlog.checkpoint import open_checkpoint
@@ -45,8 +45,11 @@ from pel.node.serving.sequencer import Sequencer
 from pel.node.serving.signature_workers import SignaturePool, parallel_map
 from pel.node.serving.tile_readahead import TilePrewarm
 from pel.node.serving.wal_upkeep import WalCopy
-from pel.node.tokens import create_token
-from pel.node.trust_chain import chain_files, load_trust_list
+from pel.node.table_check import check_tables
+from pel.node.tokens import create_token, open_token_table
+from pel.node.trust_chain import KnownKeys, applied_versions, chain_files, load_trust_list
+from pel.node.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.witness_copy import WitnessStateFile
 
 log = logging.getLogger("pel.node")
 
@@ -108,12 +111,17 @@ class Node:
         self.engine = make_engine(settings.database_url)
         with database_damage():
             self.repaired_indexes = create_schema(self.engine)
+        self.tokens = open_token_table(directory, self.engine)
         name = witness_name(settings.origin)
+        self.witness_copy = WitnessStateFile(
+            directory / WITNESS_STATE_FILE, lambda: stored_witness_state(self.engine)
+        )
         self.witness = Witness(
             self.engine,
             CosignatureSigner(name, keys["witness"]),
             {},
             MLDSACosignatureSigner(name, self.witness_pq_key),
+            self.witness_copy,
         )
         self.trust_list: TrustList | None = None
         self.cosigning: CosignatureCollector | None = None
@@ -123,6 +131,7 @@ class Node:
         self.refresh_trust_list()
         self.log = Log(self.engine, self.log_verifier, signer=self.log_signer, index=settings.index)
         self.log.rules = self.entry_rules()
+        self.log.cosignatures.keys = self.known_keys().witness
         self.log.map_fn = parallel_map
         self._install_keys()
         self.signatures = SignaturePool(self.issuer_key)
@@ -181,6 +190,10 @@ class Node:
                 if m.issuer_public_key not in keys:
                     keys.append(m.issuer_public_key)
         return EntryRules(self.agency, tuple(self.issuer_history()), parties)
+
+    def known_keys(self) -> KnownKeys:
+        """Every member's keys in every trust-list version the node applied."""
+        return KnownKeys.of(applied_versions(self.directory))
 
     def issuer_history(self) -> list[PublicKey]:
         """Every key the agency signed this log's records with: the node's own, and the
@@ -269,6 +282,7 @@ class Node:
         )
         if getattr(self, "log", None) is not None:  # a version applied since: a rotated key
             self.log.rules = self.entry_rules()
+            self.log.cosignatures.keys = self.known_keys().witness
         if tl is not None and getattr(self, "cosigning", None) is not None:
             self.cosigning.trust_list = tl  # rotated witness keys verify from now on
 
@@ -318,7 +332,8 @@ class Node:
         repair: bool = False,
     ) -> CheckReport:
         """Refuse to serve a log whose stored data does not reproduce its checkpoint, or
-        whose stored facts disagree with its entries (``Log.check_integrity``).
+        whose stored facts disagree with its entries (``Log.check_integrity``), or a
+        node whose other tables disagree with what signs them (``node.table_check``).
 
         Returns:
             What was checked, and what was mended without loss.
@@ -330,10 +345,11 @@ class Node:
         full = self.settings.full_check_on_start if full is None else full
         started = time.perf_counter()
         report = CheckReport(repaired=[f"index {ix} made again" for ix in self.repaired_indexes])
-        with database_damage():
+        with database_damage(), mistyped_values():
             self.log.check_integrity(
                 full=full, progress=progress, signatures=signatures, repair=repair, report=report
             )
+            check_tables(self, report, full=full, signatures=signatures, repair=repair)
         origin = self.settings.origin
         metrics.STARTUP_CHECK_SECONDS.labels(origin, "full" if full else "quick").set(
             time.perf_counter() - started
@@ -506,6 +522,27 @@ def database_damage() -> Iterator[None]:
         ) from None
 
 
+@contextlib.contextmanager
+def mistyped_values() -> Iterator[None]:
+    """Turn a stored value of another type than its column's (SQLite keeps what it is
+    given: text in a column of bytes, say) into ``database_damaged`` while the stored
+    data is checked, rather than a traceback from the first code that reads it."""
+    try:
+        yield
+    except (TypeError, UnicodeDecodeError) as exc:
+        raise DamagedLogError(
+            f"a stored value is not of its column's type ({type(exc).__name__}: {exc})",
+            code="database_damaged",
+        ) from None
+    except OperationalError as exc:
+        if "Could not decode" not in str(exc):
+            raise
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise DamagedLogError(
+            f"a stored value is not of its column's type: {reason}", code="database_damaged"
+        ) from None
+
+
 def init_node(
     directory: Path, *, agency: str, origin: str, database_url: str | None = None
 ) -> tuple[Node, str]:
@@ -550,7 +587,7 @@ def init_node(
     node = Node(directory, settings, keys, pq_key)
     if node.log.state() != (0, 0):
         raise ConfigError("the database already holds a log; give an empty database")
-    token = create_token(node.engine, agency, label="init", role="admin")
+    token = create_token(node.tokens, agency, label="init", role="admin")
     return node, token
 
 

@@ -15,6 +15,8 @@ from pel.node.errors import ConfigError
 TOKEN_FILE = "token"
 #: Where the demo keeps an auditor token of each node, for ``pel audit --token``.
 AUDITOR_TOKEN_FILE = "auditor-token"
+#: The key that binds each row of the tokens table (``node.tokens``).
+TOKEN_KEY_FILE = "token-key"
 
 
 def write_secret(path: Path, data: bytes) -> None:
@@ -51,7 +53,7 @@ def read_token(directory: Path) -> str | None:
 
 def read_private_key(path: Path) -> SigningKey:
     """Load a PEM Ed25519 key; refuse one that others can read."""
-    pem = _read_secret(path)
+    pem = read_secret(path)
     try:
         return SigningKey.from_pem(pem)
     except KeyFormatError as exc:
@@ -60,19 +62,20 @@ def read_private_key(path: Path) -> SigningKey:
 
 def read_mldsa_key(path: Path) -> MLDSASigningKey:
     """Load a PEM ML-DSA-44 key; refuse one that others can read."""
-    pem = _read_secret(path)
+    pem = read_secret(path)
     try:
         return MLDSASigningKey.from_pem(pem)
     except KeyFormatError as exc:
         raise ConfigError(f"key {path}: {exc.message}") from None
 
 
-def _read_secret(path: Path) -> bytes:
+def read_secret(path: Path, what: str = "key") -> bytes:
+    """The bytes of a secret file; refuse one that others can read."""
     try:
         mode = path.stat().st_mode & 0o777
-        pem = path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read key {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     if mode & 0o077:
-        raise ConfigError(f"key {path} is readable by others (mode {mode:o}); chmod 600 it")
-    return pem
+        raise ConfigError(f"{what} {path} is readable by others (mode {mode:o}); chmod 600 it")
+    return data

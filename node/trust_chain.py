@@ -8,9 +8,11 @@ applying a version verifies it against the latest before writing it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pel.crypto.note import NoteVerifier
 from pel.ledger.errors import TrustListError
 from pel.ledger.federation.trust_list import (
     Member,
@@ -36,6 +38,36 @@ def chain_files(directory: Path) -> list[Path]:
     if [p.stem for p in files] != [str(i) for i in range(1, len(files) + 1)]:
         raise ConfigError(f"{folder} must hold 1.json, 2.json, … without gaps")
     return files
+
+
+def applied_versions(directory: Path) -> list[TrustList]:
+    """Every trust-list version the node applied, oldest first (as stored: the chain is
+    verified by :func:`load_trust_list`)."""
+    return [SignedTrustList.from_json(p.read_text()).trust_list for p in chain_files(directory)]
+
+
+@dataclass(frozen=True)
+class KnownKeys:
+    """The public keys of every member in every trust-list version the node applied:
+    what anything stored that another member signed is checked with."""
+
+    witness: dict[tuple[str, bytes], NoteVerifier]
+    logs: dict[str, list[NoteVerifier]]
+    agencies: dict[str, str]
+
+    @classmethod
+    def of(cls, versions: list[TrustList]) -> KnownKeys:
+        witness: dict[tuple[str, bytes], NoteVerifier] = {}
+        logs: dict[str, list[NoteVerifier]] = {}
+        agencies: dict[str, str] = {}
+        for tl in versions:
+            for m in tl.members:
+                for k in m.witness_keys().keys:
+                    witness[(k.verifier.name, k.verifier.key_id)] = k.verifier
+                keys = logs.setdefault(m.origin, [])
+                keys.extend(v for v in m.log_verifiers() if v not in keys)
+                agencies[m.origin] = m.agency
+        return cls(witness, logs, agencies)
 
 
 def load_trust_list(directory: Path, settings: NodeSettings) -> TrustList | None:

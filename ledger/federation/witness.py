@@ -11,6 +11,14 @@ state and no two inconsistent checkpoints are ever cosigned.
 A valid checkpoint that contradicts the recorded one (same size with another
 root, or a consistency proof that fails) is kept as evidence.
 
+A node also keeps a copy of the state outside the database (a :class:`StateCopy`,
+written before the cosignature is returned), since a row rolled back to an older
+checkpoint, or deleted, would let the witness cosign a fork of what it cosigned, and
+an older row is as well signed as the newest. A row behind the copy (the database
+rolled back, or a commit lost after the copy was written) gives way to the copy; a row
+ahead of it, or disagreeing at its size, or a row the copy lacks, is refused
+(``witness_state_mismatch``, 503) until the node's start-up check has looked at it.
+
 The answer holds one cosignature line per key of the witness: cosignature/v1
 (Ed25519) and, when the witness has one, ML-DSA-44 (C2SP tlog-cosignature).
 """
@@ -23,6 +31,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
@@ -81,6 +90,65 @@ def _bad(message: str) -> WitnessError:
     return WitnessError(message, code="bad_request", http_status=400)
 
 
+class StateCopy(Protocol):
+    """The witness's state kept outside the database: each log's latest cosigned note."""
+
+    def held(self, origin: str) -> bytes | None:
+        """The note last cosigned for ``origin``; None if none."""
+        ...
+
+    def hold(self, origin: str, note: bytes) -> None:
+        """Keep ``note`` as ``origin``'s, durably, before returning.
+
+        Raises:
+            OSError: it could not be kept.
+        """
+        ...
+
+
+State = tuple[int, bytes, bytes]
+"""``(size, root, note)`` of the checkpoint last cosigned for a log."""
+
+
+def _mismatch(origin: str, why: str) -> WitnessError:
+    return WitnessError(
+        f"the witness's stored state of {origin!r} {why}",
+        code="witness_state_mismatch",
+        http_status=503,
+    )
+
+
+def reconcile(origin: str, row: Any, held: bytes | None, *, copied: bool) -> State | None:
+    """The state to go by: the database's row (``(size, root, note)`` or None) checked
+    against the note it holds, and against the copy (``held``, when ``copied``).
+
+    Raises:
+        WitnessError: ``witness_state_mismatch`` (503): the row disagrees with its own
+            note, is ahead of the copy or differs from it at its size, or the copy has
+            no state for a log the database has one for.
+    """
+    db: State | None = None
+    if row is not None:
+        db = (int(row[0]), bytes(row[1]), bytes(row[2]))
+        body = _body_of(db[2])
+        if (body.origin, body.size, body.root) != (origin, db[0], db[1]):
+            raise _mismatch(origin, "disagrees with the checkpoint it holds")
+    if not copied:
+        return db
+    if held is None:
+        if db is not None:
+            raise _mismatch(origin, "is missing from the copy kept outside the database")
+        return None
+    copy = _body_of(held)
+    if db is None or db[0] < copy.size:
+        return copy.size, copy.root, held
+    if db[0] != copy.size or db[1] != copy.root:
+        raise _mismatch(
+            origin, f"is at size {db[0]}, but the copy kept outside the database at {copy.size}"
+        )
+    return db
+
+
 class Witness:
     """The witness of the logs in ``logs`` (origin → log key), cosigning as ``signer``
     (Ed25519) and ``pq_signer`` (ML-DSA-44)."""
@@ -91,11 +159,13 @@ class Witness:
         signer: CosignatureSigner,
         logs: Mapping[str, NoteVerifier],
         pq_signer: MLDSACosignatureSigner | None = None,
+        copy: StateCopy | None = None,
     ) -> None:
         self.engine = engine
         self.signer = signer
         self.pq_signer = pq_signer
         self.logs = dict(logs)
+        self.copy = copy
 
     def flagged(self, origin: str) -> bool:
         """Whether a proven fork of this log was recorded (then it is cosigned no more)."""
@@ -109,13 +179,29 @@ class Witness:
             ).all()
         return [(bool(p), ForkEvidence.from_json(bytes(d))) for p, d in rows]
 
-    def latest(self, origin: str) -> tuple[int, bytes, bytes] | None:
-        """``(size, root, note)`` last cosigned for ``origin``."""
+    def latest(self, origin: str) -> State | None:
+        """``(size, root, note)`` last cosigned for ``origin``.
+
+        Raises:
+            WitnessError: ``witness_state_mismatch`` (see :func:`reconcile`).
+        """
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(STATE.c.size, STATE.c.root, STATE.c.note).where(STATE.c.origin == origin)
-            ).first()
-        return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]))
+            return self._state(conn, origin)[1]
+
+    def _state(self, conn: Any, origin: str) -> tuple[Any, State | None]:
+        """The database's row for ``origin`` and the state to go by (:func:`reconcile`)."""
+        row = conn.execute(
+            select(STATE.c.size, STATE.c.root, STATE.c.note).where(STATE.c.origin == origin)
+        ).first()
+        held = self.copy.held(origin) if self.copy is not None else None
+        try:
+            return row, reconcile(origin, row, held, copied=self.copy is not None)
+        except WitnessError as exc:
+            raise WitnessError(
+                f"{exc.message}; it cosigns nothing until the node is checked (`pel check`)",
+                code=exc.code,
+                http_status=exc.http_status,
+            ) from None
 
     def add_checkpoint(self, body: bytes, *, now: int) -> bytes:
         """Handle one request; return the cosignature line(s).
@@ -151,10 +237,8 @@ class Witness:
         if req.old_size == 0 and req.proof:
             raise _bad("the consistency proof must be empty when the old size is 0")
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(STATE.c.size, STATE.c.root, STATE.c.note).where(STATE.c.origin == origin)
-            ).first()
-            size = int(row[0]) if row else 0
+            row, state = self._state(conn, origin)
+            size = state[0] if state else 0
             if req.old_size != size:
                 raise WitnessError(
                     f"old size {req.old_size} is not the latest cosigned size {size}",
@@ -162,14 +246,9 @@ class Witness:
                     http_status=409,
                     latest_size=size,
                 )
-            if row is not None:
+            if state is not None:
                 self._check_consistent(
-                    conn,
-                    origin,
-                    Checkpoint(origin, size, bytes(row[1])),
-                    bytes(row[2]),
-                    checkpoint,
-                    req,
+                    conn, origin, Checkpoint(origin, size, state[1]), state[2], checkpoint, req
                 )
             values = {
                 "size": checkpoint.size,
@@ -190,7 +269,7 @@ class Witness:
             else:
                 moved = conn.execute(
                     update(STATE)
-                    .where(STATE.c.origin == origin, STATE.c.size == size)
+                    .where(STATE.c.origin == origin, STATE.c.size == int(row[0]))
                     .values(**values)
                 ).rowcount
                 if moved != 1:
@@ -200,6 +279,15 @@ class Witness:
                         http_status=409,
                         latest_size=self._size(origin),
                     )
+            if self.copy is not None:  # on disk before the cosignature leaves
+                try:
+                    self.copy.hold(origin, req.note)
+                except OSError as exc:
+                    raise WitnessError(
+                        f"the witness cannot keep its state outside the database: {exc}",
+                        code="witness_state_unsaved",
+                        http_status=503,
+                    ) from None
         text = checkpoint.body()
         signers = [self.signer] if self.pq_signer is None else [self.signer, self.pq_signer]
         return "".join(s.at(now).cosign(text).line() for s in signers).encode()
@@ -290,6 +378,29 @@ def record_evidence(engine: Engine, evidence: ForkEvidence, *, proven: bool) -> 
             )
         )
     return True
+
+
+def stored_witness_state(engine: Engine) -> dict[str, bytes]:
+    """Every ``witness_state`` row as it stands: origin → the note last cosigned."""
+    return {origin: row[2] for origin, row in stored_rows(engine).items()}
+
+
+def stored_rows(engine: Engine) -> dict[str, State]:
+    """Every ``witness_state`` row as it stands: origin → ``(size, root, note)``."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(STATE.c.origin, STATE.c.size, STATE.c.root, STATE.c.note))
+        return {str(o): (int(s), bytes(r), bytes(n)) for o, s, r, n in rows}
+
+
+def put_back(engine: Engine, origin: str, note: bytes) -> None:
+    """Set ``origin``'s row to the checkpoint ``note`` states (a row rolled back or lost,
+    put back from the copy kept outside the database)."""
+    cp = _body_of(note)
+    values = {"size": cp.size, "root": cp.root, "note": note, "updated_at": dt.datetime.now(dt.UTC)}
+    with engine.begin() as conn:
+        if conn.execute(update(STATE).where(STATE.c.origin == origin).values(**values)).rowcount:
+            return
+        conn.execute(insert(STATE).values(origin=origin, **values))
 
 
 def flagged_origins(engine: Engine) -> set[str]:

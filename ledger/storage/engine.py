@@ -227,7 +227,8 @@ def check_database(engine: Engine, tables: list[str]) -> str:
 
 def _add_token_columns(engine: Engine) -> None:
     """Give a ``tokens`` table made before roles existed its ``role`` and ``revoked_at``
-    columns (its tokens were the agency's own write tokens: admin)."""
+    columns (its tokens were the agency's own write tokens: admin), and one made before
+    rows were bound its ``mac`` column (filled in by the node, which holds the key)."""
     from sqlalchemy import inspect
 
     names = {c["name"] for c in inspect(engine).get_columns("tokens")}
@@ -239,3 +240,5 @@ def _add_token_columns(engine: Engine) -> None:
         if "revoked_at" not in names:
             kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
             conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN revoked_at {kind}")
+        if "mac" not in names:
+            conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)")

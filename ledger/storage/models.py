@@ -117,7 +117,8 @@ class LogStateRow(SQLModel, table=True):
 
 class TokenRow(SQLModel, table=True):
     """A bearer token the node issued, stored only as its SHA-256 hash, with its role
-    (writer, reader, admin, auditor) and when it was revoked, if it was."""
+    (writer, reader, admin, auditor), when it was revoked, if it was, and the MAC that
+    binds them."""
 
     __tablename__ = "tokens"
 
@@ -131,6 +132,9 @@ class TokenRow(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # HMAC-SHA256 of the other fields under the node's token key, kept outside the
+    # database (node/tokens.py): a row changed without the key grants nothing.
+    mac: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class AccessRow(SQLModel, table=True):

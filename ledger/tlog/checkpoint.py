@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pel.crypto.errors import CryptoError
@@ -121,3 +121,22 @@ def open_checkpoint(
         )
     cosigners = tuple(v for v in opened.verified if v in witnesses)
     return SignedCheckpoint(checkpoint, note, cosigners)
+
+
+def open_checkpoint_any(
+    note: bytes, log_keys: Sequence[NoteVerifier], witnesses: Iterable[NoteVerifier] = ()
+) -> SignedCheckpoint:
+    """:func:`open_checkpoint` with the first of a log's keys (current, then retired)
+    that signed the note.
+
+    Raises:
+        CheckpointError: none of them did (the last key's reason), or no key is given.
+    """
+    witnesses = tuple(witnesses)
+    problem = "no key of the log is known"
+    for key in log_keys:
+        try:
+            return open_checkpoint(note, key, witnesses)
+        except CheckpointError as exc:
+            problem = exc.message
+    raise CheckpointError(problem)

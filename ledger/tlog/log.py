@@ -85,6 +85,7 @@ from pel.ledger.tlog.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
+from pel.ledger.tlog.cosignatures import CosignatureCheck
 from pel.ledger.tlog.entry_check import (
     EntryRules,
     MapFn,
@@ -303,6 +304,9 @@ class Log:
         # Set when integration found the stored log damaged: no record is taken after it.
         self._halted: DamagedLogError | None = None
         self._pwids: list[str] = []  # the PWIDs of those entries, beside their hashes
+        #: The witness keys stored cosignature lines are checked with before they are
+        #: served (the node sets them from its trust lists; ``ledger.tlog.cosignatures``).
+        self.cosignatures = CosignatureCheck()
 
     @property
     def tile_file_path(self) -> Path | None:
@@ -389,19 +393,17 @@ class Log:
             conn.execute(dialect.insert(COSIGNATURES).on_conflict_do_nothing(), rows)
 
     def cosigned_note(self, size: int) -> bytes:
-        """The checkpoint at ``size`` with every cosignature collected for it."""
+        """The checkpoint at ``size`` with every cosignature collected for it that verifies
+        (:attr:`cosignatures`)."""
         note = self.checkpoint_note(size)
         with self.engine.connect() as conn:
-            lines = (
-                conn.execute(
-                    select(COSIGNATURES.c.line)
-                    .where(COSIGNATURES.c.size == size)
-                    .order_by(COSIGNATURES.c.witness)
-                )
-                .scalars()
-                .all()
-            )
-        return note + b"".join(bytes(x) for x in lines)
+            rows = conn.execute(
+                select(COSIGNATURES.c.witness, COSIGNATURES.c.line)
+                .where(COSIGNATURES.c.size == size)
+                .order_by(COSIGNATURES.c.witness)
+            ).all()
+        lines = self.cosignatures.served(size, note, [(str(w), bytes(x)) for w, x in rows])
+        return note + b"".join(lines)
 
     def checkpoint_note(self, size: int) -> bytes:
         """The signed checkpoint the log published at ``size``."""

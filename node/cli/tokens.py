@@ -30,7 +30,7 @@ def create(
     """Issue a token (shown once; the node keeps only its SHA-256)."""
     node = Node.open(directory)
     try:
-        token = create_token(node.engine, node.agency, label, role=role)
+        token = create_token(node.tokens, node.agency, label, role=role)
     finally:
         node.stop()
     if as_json:
@@ -46,7 +46,7 @@ def list_(directory: Annotated[Path, typer.Argument(help="The node directory")])
     """The tokens this node issued (ids, roles, labels; never the tokens)."""
     node = Node.open(directory)
     try:
-        tokens = list_tokens(node.engine)
+        tokens = list_tokens(node.tokens)
     finally:
         node.stop()
     table = Table(title=f"tokens of {node.agency}")
@@ -67,7 +67,7 @@ def revoke(
     """Revoke a token: the node refuses it from now on."""
     node = Node.open(directory)
     try:
-        info = revoke_token(node.engine, token_id)
+        info = revoke_token(node.tokens, token_id)
     finally:
         node.stop()
     out.print(f"revoked {info.role} token {info.id} ({info.label})", highlight=False)

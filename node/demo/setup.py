@@ -180,7 +180,7 @@ def setup_federation(
         node, token = init_node(node_dir, agency=agency, origin=ORIGINS[agency], database_url=db)
         try:
             save_token(node_dir, token)
-            auditor = create_token(node.engine, agency, "demo auditor", role="auditor")
+            auditor = create_token(node.tokens, agency, "demo auditor", role="auditor")
             save_token(node_dir, auditor, AUDITOR_TOKEN_FILE)
             who = agency_for(agency)
             members.append(member_entry(node, name=who.name, url=url, country=who.country))

@@ -27,7 +27,7 @@ class Reads:
         self.c = client
         self.keys = {f.PWID: SigningKey.generate(), f.PWID2: SigningKey.generate()}
         self.tokens = {
-            role: create_token(node.engine, node.agency, f"{role} desk", role=role)
+            role: create_token(node.tokens, node.agency, f"{role} desk", role=role)
             for role in ("writer", "reader", "admin", "auditor")
         }
 

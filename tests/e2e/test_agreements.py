@@ -41,12 +41,12 @@ def propose(path: Path, record_id: str) -> None:
 
 
 def tokens(fed: Cluster) -> list[str]:
-    return [create_token(n.engine, n.agency, label="test") for n in fed.nodes]
+    return [create_token(n.tokens, n.agency, label="test") for n in fed.nodes]
 
 
 def auditor(node: Node) -> str:
     """An auditor token of ``node``: it serves its log's entries to one only."""
-    return create_token(node.engine, node.agency, label="audit office", role="auditor")
+    return create_token(node.tokens, node.agency, label="audit office", role="auditor")
 
 
 def witnessed(url: str, size: int) -> bool:
@@ -125,7 +125,7 @@ def test_signed_by_all_it_is_in_every_log_and_every_audit_verifies_it(
             lambda n=node: all(m["size"] == 1 for m in n.mirror_status()["mirrors"].values()),
         )
     # SG-CPF leaves from 2028, by a record of its own; the other two remain bound.
-    sg_token = create_token(fed.nodes[2].engine, "SG-CPF")
+    sg_token = create_token(fed.nodes[2].tokens, "SG-CPF")
     code, out, err = run(
         "agreement", "withdraw", fed.urls[2], "--issuer", "TH-SSO",
         "--agreement", "agreement-th-my-sg", "--effective", "2028-01-01", "--token", sg_token,

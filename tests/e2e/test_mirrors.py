@@ -64,7 +64,7 @@ def mirrored(url: str, origin: str, size: int) -> bool:
 
 def auditor(node: Node) -> str:
     """An auditor token of ``node`` (its entry bundles, its mirrors' too, need one)."""
-    return create_token(node.engine, node.agency, "audit office", role="auditor")
+    return create_token(node.tokens, node.agency, "audit office", role="auditor")
 
 
 def bearer(node: Node) -> dict[str, str]:

@@ -116,7 +116,7 @@ def test_an_issuer_key_rotation_end_to_end(fed: Cluster, tmp_path: Path) -> None
     assert part.trust_version == 2
     report = verify_bundle(part.to_bytes(), tl2)
     assert len(report.records) == 6  # five signed with the retired key, one with the new
-    auditor = create_token(fed.nodes[0].engine, "TH-SSO", "audit office", role="auditor")
+    auditor = create_token(fed.nodes[0].tokens, "TH-SSO", "audit office", role="auditor")
     code, _, err = run(
         "audit", fed.urls[0], "--state", str(tmp_path / "audit"), "--trust", str(v2),
         "--token", auditor,
@@ -164,4 +164,4 @@ def test_an_issuer_key_rotation_end_to_end(fed: Cluster, tmp_path: Path) -> None
 
 
 def run_token(fed: Cluster) -> str:
-    return create_token(fed.nodes[0].engine, "TH-SSO", label="rotation", role="writer")
+    return create_token(fed.nodes[0].tokens, "TH-SSO", label="rotation", role="writer")

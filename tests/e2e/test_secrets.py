@@ -53,7 +53,7 @@ def test_no_token_or_private_key_reaches_a_log_or_an_answer(
         logging.getLogger(name).setLevel(logging.DEBUG)
         logging.getLogger(name).addHandler(caplog.handler)
     try:
-        tokens = [create_token(n.engine, n.agency, label="test") for n in cluster.nodes]
+        tokens = [create_token(n.tokens, n.agency, label="test") for n in cluster.nodes]
         secrets = list(tokens)
         for d in cluster.dirs:
             for pem in sorted((d / "keys").glob("*.pem")):

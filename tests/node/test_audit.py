@@ -64,7 +64,7 @@ def _fresh_tokens() -> Iterator[None]:
 
 def auditor_token(node: Node, url: str) -> str:
     if url not in TOKENS:
-        TOKENS[url] = create_token(node.engine, node.agency, "audit office", role="auditor")
+        TOKENS[url] = create_token(node.tokens, node.agency, "audit office", role="auditor")
     return TOKENS[url]
 
 
@@ -309,8 +309,8 @@ def test_audit_with_keys_alone_checks_every_signature(
     assert "give --token with an auditor token issued by that node" in err
     code, _, err = run("verify", url, "--vkey", info["log_vkey"])
     assert code == 1 and "[auditor_token_needed]" in err
-    token = create_token(node.engine, node.agency, "audit office", role="auditor")
-    writer = create_token(node.engine, node.agency, "back office", role="writer")
+    token = create_token(node.tokens, node.agency, "audit office", role="auditor")
+    writer = create_token(node.tokens, node.agency, "back office", role="writer")
     code, _, err = run(
         "audit", url, "--state", str(tmp_path / "w"), *keys, info["issuer_key"], "--token", writer
     )
@@ -341,7 +341,7 @@ def test_a_full_audit_rehashes_from_size_0_and_finds_a_change_made_after_the_las
     while node.log.state()[1] != 300:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    token = create_token(node.engine, node.agency, "audit office", role="auditor")
+    token = create_token(node.tokens, node.agency, "audit office", role="auditor")
     keys = ("--token", token, "--vkey", info["log_vkey"], "--issuer-key", info["issuer_key"])
     state = str(tmp_path / "a")
     code, out, err = run("audit", url, "--state", state, *keys)

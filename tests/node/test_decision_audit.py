@@ -23,7 +23,7 @@ TH_URL = "http://127.0.0.1:9/TH"
 
 def _auditor(trio: Trio) -> str:
     """An auditor token issued by TH-SSO's node (entries are read only with one)."""
-    return create_token(trio.nodes["TH-SSO"].engine, "TH-SSO", label="audit", role="auditor")
+    return create_token(trio.nodes["TH-SSO"].tokens, "TH-SSO", label="audit", role="auditor")
 
 
 def _entitlement(trio: Trio, record_id: str, amount: str | None = None) -> dict:

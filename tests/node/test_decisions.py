@@ -118,7 +118,7 @@ def test_who_may_ask_for_a_decision(trio: Trio) -> None:
     assert status == 403
     th = trio.nodes["TH-SSO"]
     for role, asked in (("reader", 200), ("writer", 403)):
-        token = "Bearer " + create_token(th.engine, "TH-SSO", role, role=role)
+        token = "Bearer " + create_token(th.tokens, "TH-SSO", role, role=role)
         assert _post(trio, "TH-SSO", body, token)[0] == asked, role
         status, answer = _post(trio, "TH-SSO", {**body, "record": True}, token)
         assert (status, answer["error"]["code"]) == (403, "forbidden"), role

@@ -69,7 +69,7 @@ AUDITORS: dict[str, str] = {}  # an auditor token of the node serving each URL
 
 def auditor(url: str, node: Node) -> str:
     if url not in AUDITORS:
-        AUDITORS[url] = create_token(node.engine, node.agency, "audit office", role="auditor")
+        AUDITORS[url] = create_token(node.tokens, node.agency, "audit office", role="auditor")
     return AUDITORS[url]
 
 
@@ -163,7 +163,7 @@ def follower_of(url: str, info: dict, engine: Engine, node: Node) -> MirrorFollo
     served node has no trust list to check a member's signed request with, so the
     mirror reads its entries with a token that node issued."""
     tl = trust_of(url, info)
-    token = create_token(node.engine, node.agency, "mirror", role="reader")
+    token = create_token(node.tokens, node.agency, "mirror", role="reader")
 
     def sign(audience: str, _method: str, _target: str, _body: bytes) -> str:
         assert audience == node.agency  # each request is made for the node it goes to

@@ -37,7 +37,6 @@ from tests.node.tamper_kit import (
     REPAIRED,
     Truth,
     append_row,
-    build_template,
     case,
     copy_node,
     db_path,
@@ -551,11 +550,6 @@ def _(d: Path, t: Truth) -> None:
 
 
 # ---- the campaign -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth]:
-    return build_template(tmp_path_factory.mktemp("tamper"))
 
 
 def start_up(directory: Path, truth: Truth) -> str:

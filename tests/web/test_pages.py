@@ -500,7 +500,7 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     page.fill("#index", "0")
     page.click("#show")
     page.wait_for_selector("#lookup-result:has-text('unauthorized')")
-    page.fill("#token", create_token(th.engine, "TH-SSO", "staff", role="reader"))
+    page.fill("#token", create_token(th.tokens, "TH-SSO", "staff", role="reader"))
     rec = next(
         x["record"] for x in json.loads(bundle)["records"] if x["record"]["issuer"] == "TH-SSO"
     )
@@ -526,7 +526,7 @@ def test_explorer_shows_checkpoint_cosigners_and_members(
     page.click("#show")
     page.wait_for_selector("#lookup-result:has-text('No record at index')")
     # The worker's bundle part, with a token of this node.
-    page.fill("#token", create_token(th.engine, "TH-SSO"))
+    page.fill("#token", create_token(th.tokens, "TH-SSO"))
     page.fill("#pwid", f.PWID)
     page.click("#bundle")
     link = page.wait_for_selector("#bundle-result a[download]")
