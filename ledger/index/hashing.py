@@ -36,7 +36,8 @@ INDEX_EXTENSION = "pel-index/v1"
 _KEY_PREFIX = b"pel/index/pwid/v1\x00"
 _LEAF = b"\x10"
 _NODE = b"\x11"
-_VALUE = b"\x12"
+VALUE_PREFIX = b"\x12"
+_VALUE = VALUE_PREFIX
 _sha256 = hashlib.sha256
 
 

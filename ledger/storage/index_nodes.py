@@ -36,21 +36,36 @@ def decode_path(raw: bytes) -> Path | None:
     return depth, bits >> spare
 
 
-def scan_index_nodes(conn: Any, batch: int = 4096) -> Iterator[tuple[bytes, int, Node]]:
-    """Every stored row as ``(stored path, version, node)``, in the table's own order:
-    by path (depth, then prefix), then version. One pass, ``batch`` rows at a time."""
+def newest_index_nodes(conn: Any, batch: int = 4096) -> Iterator[tuple[bytes, int, Node]]:
+    """Each path's row of the largest version, as ``(stored path, version, node)`` in the
+    table's order: by depth, then prefix. The database picks the rows in one pass over
+    the table; only the newest of each path reach Python."""
+    t = INDEX_NODES.name
+    if conn.dialect.name == "postgresql":
+        sql = (
+            f"SELECT DISTINCT ON (path) path, version, hash, key, value FROM {t} "
+            "ORDER BY path, version DESC"
+        )
+    else:  # SQLite takes the bare columns from the row that gives the group its max()
+        sql = f"SELECT path, max(version), hash, key, value FROM {t} GROUP BY path ORDER BY path"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(
-            f"SELECT path, version, hash, key, value FROM {INDEX_NODES.name} ORDER BY path, version"
-        )
+        cursor.execute(sql)
         while rows := cursor.fetchmany(batch):
             for path, version, h, k, v in rows:
-                key = None if k is None else bytes(k)
-                value = None if v is None else bytes(v)
-                yield bytes(path), int(version), Node(bytes(h), key, value)
+                yield bytes(path), int(version), Node(bytes(h), k and bytes(k), v and bytes(v))
     finally:
         cursor.close()
+
+
+def index_roots(conn: Any) -> dict[int, bytes]:
+    """The root row's hash under each version it is stored at (one index range)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT version, hash FROM {INDEX_NODES.name} WHERE path = {mark}",
+        (encode_path((0, 0)),),
+    )
+    return {int(version): bytes(h) for version, h in rows}
 
 
 class SqlIndexNodes:

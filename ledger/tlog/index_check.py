@@ -2,20 +2,22 @@
 ``index_nodes``, and their rebuild from the entries.
 
 Every checkpoint that commits to an index carries its root (``pel-index/v1``), and the
-integrator writes, under that checkpoint's size, every node it changed. So the rows
-must be:
+integrator writes, under that checkpoint's size, every node it changed. So:
 
-* each at the size of a stored checkpoint that commits to an index (a row at another
-  version would be read as a node of every later tree), with a root row for each
-  such checkpoint equal to the root it signed;
-* as of the latest checkpoint (each path's row of the largest version), exactly the
-  tree whose root it signed (:class:`~ledger.index.check.TreeCheck`); in the full
-  check also with each key's list the one the entries give, the entries' PWID columns
-  having been read against the entries in the same pass.
+* a root row is stored under the size of each stored checkpoint that commits to an
+  index, equal to the root it signs, and under no other size (a row put in, or a
+  checkpoint taken out);
+* each path's newest row is under such a size (a row under another would be read as
+  a node of every later tree), and the newest rows are exactly the tree whose root the
+  latest checkpoint signed (:class:`~ledger.index.check.TreeCheck`); in the full check
+  also with each key's list the one the entries give, the entries' PWID columns having
+  been read against the entries in the same pass.
 
-The quick check compares only the latest root row. Nodes of older trees are checked
-when a proof is served from them (``Log.index_proof``), and nodes of the latest tree
-when the integrator reads them (:func:`~ledger.index.check.check_read`).
+The database picks each path's newest row in one pass over the table: only the latest
+tree's nodes reach Python. The quick check compares only the latest root row. Nodes of
+older trees are checked when a proof is served from them (``Log.index_proof``), and
+nodes of the latest tree when the integrator reads them
+(:func:`~ledger.index.check.check_read`).
 
 Nodes that fail are rebuilt from the entries by replaying every checkpoint in order,
 as the integrator wrote them (:func:`rebuild_index_nodes`): each replayed root must be
@@ -24,6 +26,8 @@ the signed one, so nothing but what the checkpoints commit to is written.
 
 from __future__ import annotations
 
+import hashlib
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,16 +37,18 @@ from pel.ledger.errors import DamagedLogError
 from pel.ledger.index import EMPTY, Node, key_of, update
 from pel.ledger.index import Path as IndexPath
 from pel.ledger.index.check import IndexTreeError, TreeCheck
-from pel.ledger.index.hashing import extend_value
+from pel.ledger.index.hashing import VALUE_PREFIX
 from pel.ledger.storage.index_nodes import (
     INDEX_NODES,
     SqlIndexNodes,
     decode_path,
-    scan_index_nodes,
+    index_roots,
+    newest_index_nodes,
     write_index_nodes,
 )
 
 ROOT_PATH: IndexPath = (0, 0)
+_INDEX = struct.Struct(">Q")
 
 
 class IndexValues:
@@ -53,10 +59,11 @@ class IndexValues:
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Entries as ``(index, record id, pwid, …)`` rows, in log order."""
-        chains = self._chains
+        # ``extend_value`` inlined: it runs once for every entry of the log.
+        chains, get, sha256, pack = self._chains, self._chains.get, hashlib.sha256, _INDEX.pack
         for row in rows:
             pwid = row[2]
-            chains[pwid] = extend_value(chains.get(pwid, EMPTY), row[0])
+            chains[pwid] = sha256(VALUE_PREFIX + get(pwid, EMPTY) + pack(row[0])).digest()
 
     def by_key(self) -> dict[bytes, bytes]:
         return {key_of(pwid): value for pwid, value in self._chains.items()}
@@ -89,31 +96,27 @@ def check_index_nodes(
         if (EMPTY if stored is None else stored.hash) != latest:
             raise IndexTreeError("the stored index root is not the one the checkpoint signed")
         return 1
-    indexed = {s for s, r in roots.items() if r is not None}
+    signed = {s: r for s, r in roots.items() if r is not None}
+    stored = index_roots(conn)
+    for version in sorted(signed.keys() ^ stored.keys()):
+        if version in signed:
+            raise IndexTreeError(f"no index root is stored for the checkpoint of size {version}")
+        raise IndexTreeError(
+            f"an index root is stored under tree size {version}, but no stored checkpoint of "
+            "that size commits to an index (a row put in, or a checkpoint taken out)"
+        )
+    for version, root in stored.items():
+        if root != signed[version]:
+            raise IndexTreeError(f"the index root stored for tree size {version} is not signed")
     tree = TreeCheck(latest, values) if latest is not None else None
-    root_versions: set[int] = set()
-    path: bytes | None = None
-    node: Node | None = None
-    for raw, version, row in scan_index_nodes(conn):
-        if version not in indexed:
+    for raw, version, node in newest_index_nodes(conn):
+        if version not in signed:
             raise IndexTreeError(
                 f"an index node is stored under tree size {version}, but no stored checkpoint "
-                "of that size commits to an index (a row put in, or a checkpoint taken out)"
+                "of that size commits to an index"
             )
-        if raw != path:
-            if tree is not None and node is not None:
-                tree.add(_path(path), node)
-            path, node = raw, None
-        node = row
-        if _path(raw) == ROOT_PATH:
-            if row.hash != roots[version]:
-                raise IndexTreeError(f"the index root stored for tree size {version} is not signed")
-            root_versions.add(version)
-    if tree is not None and node is not None:
-        tree.add(_path(path), node)
-    missing = sorted(indexed - root_versions)
-    if missing:
-        raise IndexTreeError(f"no index root is stored for the checkpoint of size {missing[0]}")
+        if tree is not None:
+            tree.add(_path(raw), node)
     if tree is None:
         return 0
     tree.finish()

@@ -67,10 +67,12 @@ def _check_log(
 
 QUICK_CHECK_HELP = (
     "At start-up, check only the log state, the entries not yet under a checkpoint (as "
-    "signed records) and the stored tiles against the checkpoint. NOT checked: integrated "
-    "entries are not rehashed and their columns (record id, pwid, type) not compared with "
-    "them, and the database's index check does not run; tile-node file slots are checked "
-    "against the database the first time a proof uses them"
+    "signed records), the stored tiles and the index root against the checkpoint, and "
+    "the tables beside the log but the mirrors' entries. NOT checked: integrated and "
+    "mirrored entries are not rehashed and their columns (record id, pwid, type) not "
+    "compared with them, the index's nodes below its root are not read, and the "
+    "database's index check does not run; tile-node file slots and index nodes are "
+    "checked the first time they are used"
 )
 
 
@@ -105,11 +107,18 @@ def check(
     quick: Annotated[bool, typer.Option(help=QUICK_CHECK_HELP)] = False,
     signatures: Annotated[
         bool,
-        typer.Option(help="Also verify every record's signature (integrated ones included)"),
+        typer.Option(
+            help="Also verify every record's signature (integrated ones included) and every "
+            "stored cosignature"
+        ),
     ] = False,
     repair: Annotated[
         bool,
-        typer.Option(help="Write a damaged tile-node file again from the database (once checked)"),
+        typer.Option(
+            help="Write a damaged tile-node file again from the database and rebuild the "
+            "index nodes from the entries (once checked); delete token rows, cosignatures "
+            "and evidence that do not verify"
+        ),
     ] = False,
 ) -> None:
     """Check that the stored log reproduces its latest checkpoint and that every stored

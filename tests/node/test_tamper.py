@@ -1,11 +1,14 @@
 """The tamper campaign: changes made to a stopped node's database and files.
 
-Each change is made to a fresh copy of one stopped node (700 records in four
-checkpoints, amendments and revocations, 20 records pending). The default start-up
-check (``Node.check``, what ``pel serve`` and ``pel check`` run) must then either
-refuse the log with a stable code, or mend it without loss, after which every answer
-is checked against the untouched node: look-ups, workers' records, inclusion proofs,
-and the root of the next checkpoint it signs. The count is printed.
+Each change is made to a fresh copy of one stopped node of a federation of three (700
+records in four cosigned checkpoints, amendments and revocations, 20 records pending;
+its witness's state of the two other logs, a mirror of one, evidence of a fork of the
+other, tokens). The changes to the log's own tables and files are here; those to the
+tables beside it (index nodes, cosignatures, witness state, mirrors, evidence, tokens)
+are in ``tamper_tables``. The default start-up check (``Node.check``, what ``pel
+serve`` and ``pel check`` run) must then either refuse with a stable code, or mend
+without loss, after which every answer is checked against the untouched node
+(``tamper_kit.answers_hold``). The count is printed.
 
 The eight changes that got through before (issue 22) are also tested one by one,
 through ``pel check`` and ``pel serve`` as well.
@@ -767,4 +770,4 @@ def test_pel_check_says_what_it_mended_and_serve_help_what_quick_does_not_check(
     result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
     assert result.exit_code == 0
     text = " ".join(result.stdout.replace("\u2502", " ").split())
-    assert "NOT checked: integrated entries are not rehashed" in text
+    assert "NOT checked: integrated and mirrored entries are not rehashed" in text
