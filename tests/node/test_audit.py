@@ -389,8 +389,10 @@ def test_state_is_written_whole_or_not_at_all(
 
 def _flip_stored_line(node: Node, long: bool) -> None:
     """Flip one bit of a stored cosignature line: an ML-DSA-44 one (``long``) or an
-    Ed25519 one, as a node or a disk that corrupts it would serve it."""
+    Ed25519 one, and serve it as a node that did not check its rows would (this node
+    leaves a line that does not verify out of what it serves)."""
     table = COSIGNATURES
+    node.log.cosignatures.keys = None
     with node.engine.begin() as conn:
         rows = conn.execute(select(table.c.size, table.c.witness, table.c.line)).all()
         size, witness, line = next(r for r in rows if (len(r[2]) > 3000) is long)
