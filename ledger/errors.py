@@ -15,11 +15,13 @@
     ├── TileError                 code: bad_tile                              400
     ├── IntegrityError            code: integrity_failure                     500
     │   ├── MismatchError         code: integrity_failure, with the evidence  500
+    │   ├── IndexTreeError        code: integrity_failure (index nodes; index.check) 500
     │   └── DamagedLogError       code: per damage (entry_column_mismatch …)  503
     ├── TrustListError            code: bad_trust_list, bad_quorum            400
     ├── QuorumError               code: no_quorum                             422
     ├── AuditStateError           code: bad_audit_state                       400
-    ├── WitnessError              code: per tlog-witness (403, 404, 409, 422)
+    ├── WitnessError              code: per tlog-witness (403, 404, 409, 422); 503 when
+    │                             its stored state is not to be trusted
     ├── EvidenceError             code: bad_evidence                          400
     ├── BundleError               code: per failure (not_canonical, no_quorum …) 422
     └── MirrorError               code: mirror_refused (and narrower codes)   422
