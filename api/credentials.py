@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pel.api.limits import send_error
-from pel.node.tokens import TOKEN_PREFIX
+from pel.node.access.tokens import TOKEN_PREFIX
 
 Scope = dict[str, Any]
 

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import BeforeValidator
 
 from pel.ledger.tlog.log import Log
-from pel.node.access import Caller, Need, authorise, is_signed, need_for
+from pel.node.access.policy import Caller, Need, authorise, is_signed, need_for
 from pel.node.agency_node import Node
 
 
@@ -25,7 +25,7 @@ async def get_log(request: Request) -> Log:
 
 
 async def read_policy(request: Request) -> None:
-    """Apply ``node.access``'s policy to every route (an app-wide dependency, solved
+    """Apply ``node.access.policy``'s policy to every route (an app-wide dependency, solved
     before the route's own parameters are checked): 401 or 403 unless the request is
     public or granted; the granted caller is kept in ``request.state.caller``."""
     path = request.url.path

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from pel.node.access import Need, need_for
+from pel.node.access.policy import Need, need_for
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
 
@@ -58,7 +58,7 @@ SECURITY_SCHEMES = {
 
 
 def _secure(method: str, path: str, operation: dict[str, Any]) -> None:
-    """State the read policy's answer (``node.access``) for one operation: its
+    """State the read policy's answer (``node.access.policy``) for one operation: its
     credentials, and the 401 and 403 it may give."""
     if need_for(method, path)[0] is Need.PUBLIC:
         if path.startswith(("/tile/", "/mirror/")):

@@ -16,10 +16,10 @@ import time
 from bench.common import header, row, served, verify_all_again
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
 from pel.node.peers.client import LogClient
 from pel.node.peers.remote_verify import verify_log
-from pel.node.tokens import create_token
 
 
 def main() -> None:

@@ -79,8 +79,8 @@ def _size(url: str) -> int:
 
 def _token_for(directory: Path) -> str:
     """A fresh write token for a bench node (only its hash is stored)."""
+    from pel.node.access.tokens import create_token
     from pel.node.agency_node import Node
-    from pel.node.tokens import create_token
 
     node = Node.open(directory)
     try:

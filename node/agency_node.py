@@ -33,23 +33,23 @@ from pel.ledger.tlog.checkpoint import open_checkpoint
 from pel.ledger.tlog.entry_check import EntryRules
 from pel.ledger.tlog.log import CheckReport, Log
 from pel.node import metrics
+from pel.node.access.replay_guard import ReplayGuard
+from pel.node.access.tokens import create_token, open_token_table
 from pel.node.config import KEY_FILES, MLDSA_KEY_FILE, NodeSettings, load_settings, save_settings
 from pel.node.errors import ConfigError
-from pel.node.key_rotation import install_rotated_keys
+from pel.node.integrity.tables import check_tables
+from pel.node.integrity.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.integrity.witness_copy import WitnessStateFile
 from pel.node.peers.mirror_follower import MirrorFollower, describe, note_checkpoint, receive_gossip
-from pel.node.replay_guard import ReplayGuard
-from pel.node.secret_files import read_mldsa_key, read_private_key, write_private_key
 from pel.node.serving.cosigning import CosignatureCollector
 from pel.node.serving.prepare_batch import BatchRules, check_batch_size, prepare_batch
 from pel.node.serving.sequencer import Sequencer
 from pel.node.serving.signature_workers import SignaturePool, parallel_map
 from pel.node.serving.tile_readahead import TilePrewarm
 from pel.node.serving.wal_upkeep import WalCopy
-from pel.node.table_check import check_tables
-from pel.node.tokens import create_token, open_token_table
-from pel.node.trust_chain import KnownKeys, applied_versions, chain_files, load_trust_list
-from pel.node.witness_copy import FILE as WITNESS_STATE_FILE
-from pel.node.witness_copy import WitnessStateFile
+from pel.node.trust.chain import KnownKeys, applied_versions, chain_files, load_trust_list
+from pel.node.trust.rotation import install_rotated_keys
+from pel.node.trust.secret_files import read_mldsa_key, read_private_key, write_private_key
 
 log = logging.getLogger("pel.node")
 
@@ -333,7 +333,7 @@ class Node:
     ) -> CheckReport:
         """Refuse to serve a log whose stored data does not reproduce its checkpoint, or
         whose stored facts disagree with its entries (``Log.check_integrity``), or a
-        node whose other tables disagree with what signs them (``node.table_check``).
+        node whose other tables disagree with what signs them (``node.integrity.tables``).
 
         Returns:
             What was checked, and what was mended without loss.

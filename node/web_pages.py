@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pel.ledger.federation.trust_list import SignedTrustList
-from pel.node.trust_chain import chain_files
+from pel.node.trust.chain import chain_files
 
 TRUST_SLOT = '<script type="application/json" id="pel-trust-list">null</script>'
 

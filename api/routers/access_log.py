@@ -1,7 +1,7 @@
 """``/v1/pwids/{pwid}/access-log``: who read a worker's records here, and when.
 
 Only for the worker (a request signed with their holder key) and this agency's admin:
-the read policy (``node.access``) has granted the request before this runs. The
+the read policy (``node.access.policy``) has granted the request before this runs. The
 listing is itself a read of personal data, and is recorded like one.
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pel.api.deps import CallerDep, NodeDep
 from pel.ledger.errors import RecordError
 from pel.ledger.records.fields import check_pwid
-from pel.node.access_log import reads_of, record_read
+from pel.node.access.access_log import reads_of, record_read
 
 router = APIRouter(prefix="/v1/pwids", tags=["access"])
 

@@ -4,7 +4,7 @@ Body: ``{"pwid", "benefit": "old_age", "at": "YYYY-MM-DD", "birth_date"?: "YYYY-
 "record"?: false, "id"?: "<entitlement record id>"}``. The answer is the decision
 (``pel-decision/v1``) under ``decision``, the ids of the worker's records not yet
 witnessed (``pending``: not decided on) and, with ``"record": true``, the entitlement
-record appended and its ``index``. Who may ask, and the rest, is in ``node.decisions``.
+record appended and its ``index``. Who may ask, and the rest, is in ``node.workers.decisions``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pel.crypto.jcs import canonicalize
 from pel.ledger.errors import RecordError
 from pel.ledger.records.fields import PWID, Date, RecordId
 from pel.ledger.records.validate import record_error
-from pel.node.decisions import authorise, decide_here, record_decision
+from pel.node.workers.decisions import authorise, decide_here, record_decision
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 

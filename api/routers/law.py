@@ -19,7 +19,7 @@ from pel.api.deps import NodeDep
 from pel.ledger.errors import RecordError
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.records import encode_entry
-from pel.node.law import law_view
+from pel.node.law.publish import law_view
 
 router = APIRouter(prefix="/v1/law", tags=["law"])
 

@@ -19,7 +19,7 @@ from pel.api.routers.tiles import CHECKPOINT, IMMUTABLE, PARTIAL, PRIVATE
 from pel.api.schemas import BINARY, TEXT, GossipResults
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
-from pel.node.access_log import bundle_range, record_read
+from pel.node.access.access_log import bundle_range, record_read
 from pel.node.peers.mirror_follower import MAX_GOSSIP_NOTES
 
 router = APIRouter(tags=["tlog-mirror"])

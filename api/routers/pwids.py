@@ -1,7 +1,7 @@
 """``/v1/pwids/{pwid}/bundle``: this node's part of a worker's proof bundle.
 
 The worker's records in this node's own log and in the logs it mirrors. Only for the
-worker's agencies, this agency's staff and the worker (the read policy, ``node.access``,
+worker's agencies, this agency's staff and the worker (the read policy, ``node.access.policy``,
 has granted the request before this runs): 401 without credentials, 403 when they do
 not grant this worker, and only then 404 when neither the log nor a mirror holds a
 record of the worker and no witnessed checkpoint of the log proves their absence (the
@@ -19,8 +19,8 @@ from pel.api.deps import CallerDep, NodeDep
 from pel.api.schemas import BEARER
 from pel.ledger.errors import RecordError
 from pel.ledger.records.fields import check_pwid
-from pel.node.access_log import record_read
-from pel.node.bundle_assembly import build_part
+from pel.node.access.access_log import record_read
+from pel.node.workers.bundles import build_part
 
 router = APIRouter(prefix="/v1/pwids", tags=["bundles"])
 

@@ -14,8 +14,8 @@ from fastapi.responses import Response
 
 from pel.api.deps import MAX_INDEX, CallerDep, Index, LogDep, NodeDep, WriterDep
 from pel.api.schemas import BEARER, RecordView, SubmitResult
-from pel.node.access import Caller
-from pel.node.access_log import record_read
+from pel.node.access.access_log import record_read
+from pel.node.access.policy import Caller
 from pel.node.agency_node import Node
 from pel.node.errors import ForbiddenError
 from pel.node.receipts import encode_receipt, submit_and_wait

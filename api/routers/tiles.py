@@ -11,7 +11,7 @@ from pel.api.schemas import BINARY, TEXT
 from pel.ledger.errors import NotFoundError, TileError
 from pel.ledger.merkle.tiles import parse_tile_path
 from pel.node import metrics
-from pel.node.access_log import bundle_range, record_read
+from pel.node.access.access_log import bundle_range, record_read
 
 router = APIRouter(tags=["tlog-tiles"])
 

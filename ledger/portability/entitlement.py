@@ -1,7 +1,7 @@
 """One state's share of a decision, as the body of the ``entitlement`` record that state
 issues, and the check of such a record against a decision made again.
 
-The issuer's node writes the record from its decision (``node.decisions``); an auditor
+The issuer's node writes the record from its decision (``node.workers.decisions``); an auditor
 decides again from the records the ``basis`` names and compares (``node.peers``'s
 audit). Both use :func:`share` so they cannot disagree on how a decision becomes a
 record: the amount due where a pension is due (monthly), otherwise the lump sum (once),

@@ -133,7 +133,7 @@ class TokenRow(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     # HMAC-SHA256 of the other fields under the node's token key, kept outside the
-    # database (node/tokens.py): a row changed without the key grants nothing.
+    # database (node/access/tokens.py): a row changed without the key grants nothing.
     mac: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 

@@ -24,9 +24,9 @@ from pel.node.cli.common import friendly, out, wide
 from pel.node.cli.rules import node_directory
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
-from pel.node.law import law_view, publish
+from pel.node.law.publish import law_view, publish
 from pel.node.peers.client import LogClient
-from pel.node.secret_files import read_private_key
+from pel.node.trust.secret_files import read_private_key
 
 app = typer.Typer(help="Agreements between states, signed by every party, in every party's log.")
 

@@ -18,9 +18,9 @@ from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out, read_signed
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
-from pel.node.key_rotation import install_rotated_keys
-from pel.node.secret_files import read_private_key
-from pel.node.trust_chain import apply_version, load_trust_list, member_entry
+from pel.node.trust.chain import apply_version, load_trust_list, member_entry
+from pel.node.trust.rotation import install_rotated_keys
+from pel.node.trust.secret_files import read_private_key
 
 app = typer.Typer(
     help="The federation's trust list: create, propose, sign, apply and show versions.",

@@ -10,7 +10,7 @@ import typer
 
 from pel.node.cli.common import friendly, out
 from pel.node.config import load_settings
-from pel.node.key_rotation import rotate_key
+from pel.node.trust.rotation import rotate_key
 
 app = typer.Typer(help="A node's keys: rotate them through the trust list.", no_args_is_help=True)
 

@@ -18,7 +18,7 @@ from pel.ledger.portability.shipped import shipped_table
 from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out, wide
 from pel.node.errors import ConfigError
-from pel.node.law import law_view, publish, rules_draft
+from pel.node.law.publish import law_view, publish, rules_draft
 from pel.node.peers.client import LogClient
 
 app = typer.Typer(help="Scheme rules: each state's law as a signed table of dated parameters.")

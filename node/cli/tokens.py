@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pel.node.access.tokens import ROLES, create_token, list_tokens, revoke_token
 from pel.node.agency_node import Node
 from pel.node.cli.common import friendly, out
-from pel.node.tokens import ROLES, create_token, list_tokens, revoke_token
 
 app = typer.Typer(
     help="Tokens: staff (writer, reader, admin) and auditors; only their hashes are kept.",

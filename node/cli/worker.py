@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pel.node.access.holder_keys import write_holder_key
 from pel.node.cli.common import friendly, out
-from pel.node.holder_keys import write_holder_key
 
 app = typer.Typer(help="A worker's own tools.", no_args_is_help=True)
 

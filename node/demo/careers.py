@@ -27,11 +27,11 @@ from pel.ledger.bundles.bundle import verify_bundle
 from pel.ledger.federation.trust_list import SignedTrustList
 from pel.ledger.portability.decision import Decision
 from pel.ledger.portability.inputs import decide_report
-from pel.node.bundle_assembly import assemble
 from pel.node.config import KEY_FILES
 from pel.node.demo.setup import Demo
 from pel.node.demo.synth import make_pwid
-from pel.node.secret_files import read_private_key
+from pel.node.trust.secret_files import read_private_key
+from pel.node.workers.bundles import assemble
 
 HOME = "MM-SSB"
 #: (agency, currency, first month, months, insured earnings, old-age contribution).

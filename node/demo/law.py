@@ -20,8 +20,8 @@ from pel.ledger.portability.agreements import sign_agreement
 from pel.ledger.portability.shipped import shipped_table
 from pel.node.config import KEY_FILES
 from pel.node.demo.setup import Demo
-from pel.node.law import publish, rules_draft
-from pel.node.secret_files import read_private_key
+from pel.node.law.publish import publish, rules_draft
+from pel.node.trust.secret_files import read_private_key
 
 #: When the demo's agreements were "signed" (fixed, so that a second run is idempotent).
 SIGNED_AT = "2026-12-01T00:00:00Z"

@@ -21,8 +21,8 @@ from pel.node.demo.synth import synth_drafts
 from pel.node.filings.submit import submit_rows
 from pel.node.peers.client import LogClient
 from pel.node.peers.remote_verify import verify_log
-from pel.node.secret_files import TOKEN_FILE, read_token, save_token
 from pel.node.server import listen, make_server
+from pel.node.trust.secret_files import TOKEN_FILE, read_token, save_token
 
 console = Console(soft_wrap=True)
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from pel.ledger.federation.quorum import check_rule
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import init_node
 from pel.node.demo.asean import agency_for
 from pel.node.errors import DemoError
-from pel.node.secret_files import AUDITOR_TOKEN_FILE, TOKEN_FILE, save_token
-from pel.node.tokens import create_token
-from pel.node.trust_chain import apply_version, member_entry
+from pel.node.trust.chain import apply_version, member_entry
+from pel.node.trust.secret_files import AUDITOR_TOKEN_FILE, TOKEN_FILE, save_token
 
 #: The member agencies in the demo's order: the first N always include both ends of
 #: a corridor (Myanmar → Thailand first), so every log of a smaller demo gets records.

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from pel.api.app import create_app
 from pel.crypto.keys import SigningKey
 from pel.crypto.request import sign_request
+from pel.node.access.tokens import create_token, token_hash
 from pel.node.agency_node import Node
-from pel.node.tokens import create_token, token_hash
 from tests import factories as f
 
 LOG = f"/v1/pwids/{f.PWID}/access-log"

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from pel.api.app import create_app
 from pel.crypto.keys import SigningKey
 from pel.crypto.request import sign_request
-from pel.node.access import Need, need_for
+from pel.node.access.policy import Need, need_for
+from pel.node.access.tokens import create_token, list_tokens, revoke_token
 from pel.node.agency_node import Node
-from pel.node.tokens import create_token, list_tokens, revoke_token
 from tests import factories as f
 from tests.ledger.test_mirror import ORIGIN, Source, mirror
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pel.api.app import create_app
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList
 from pel.node.agency_node import Node, init_node
-from pel.node.trust_chain import apply_version
+from pel.node.trust.chain import apply_version
 from tests.conftest import free_port, serve
 
 MEMBERS = [

@@ -15,10 +15,10 @@ import pytest
 from pel.crypto.record import sign_record
 from pel.ledger.errors import BatchError
 from pel.ledger.portability.agreements import sign_agreement
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
 from pel.node.config import KEY_FILES
-from pel.node.secret_files import read_private_key
-from pel.node.tokens import create_token
+from pel.node.trust.secret_files import read_private_key
 from tests.e2e.cluster import Cluster, federation, wait_for
 from tests.node.test_cli import run
 

@@ -17,7 +17,7 @@ from pel.ledger.bundles.qr import BundleRef, read_qr_text
 from pel.ledger.federation.trust_list import SignedTrustList
 from pel.node.agency_node import Node
 from pel.node.config import KEY_FILES
-from pel.node.secret_files import write_private_key
+from pel.node.trust.secret_files import write_private_key
 from tests import factories as f
 from tests.e2e.cluster import wait_for
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 - the fixture

@@ -21,8 +21,8 @@ from pel.crypto.request import sign_request
 from pel.ledger.bundles.bundle import Bundle, verify_bundle
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
-from pel.node.bundle_assembly import BUNDLE_PATH
-from pel.node.secret_files import write_private_key
+from pel.node.trust.secret_files import write_private_key
+from pel.node.workers.bundles import BUNDLE_PATH
 from tests import factories as f
 from tests.e2e import test_mirrors
 from tests.e2e.cluster import Cluster, wait_for

@@ -17,10 +17,10 @@ from pel.ledger.federation.evidence import verify_fork
 from pel.ledger.merkle.proof import consistency_proof, verify_consistency
 from pel.ledger.merkle.tiles import TileHashReader
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
 from pel.node.peers.client import LogClient, ServedTiles
 from pel.node.peers.remote_verify import verify_log
-from pel.node.tokens import create_token
 from tests import factories as f
 from tests.e2e.cluster import Cluster, federation, wait_for
 from tests.node.test_cli import run

@@ -18,10 +18,10 @@ from pel.ledger.bundles.bundle import verify_bundle
 from pel.ledger.errors import BundleError
 from pel.ledger.federation.trust_list import SignedTrustList
 from pel.ledger.records.entries import prepare_record
-from pel.node.bundle_assembly import build_part
+from pel.node.access.tokens import create_token
 from pel.node.config import KEY_FILES
-from pel.node.secret_files import read_private_key
-from pel.node.tokens import create_token
+from pel.node.trust.secret_files import read_private_key
+from pel.node.workers.bundles import build_part
 from tests import factories as f
 from tests.e2e.cluster import Cluster, wait_for
 from tests.e2e.cluster import federation as start_federation

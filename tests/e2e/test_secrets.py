@@ -14,7 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from pel.node.tokens import create_token
+from pel.node.access.tokens import create_token
 from tests import factories as f
 from tests.e2e.cluster import Cluster, wait_for
 from tests.e2e.cluster import federation as start_federation

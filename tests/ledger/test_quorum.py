@@ -22,9 +22,9 @@ from pel.ledger.storage.engine import create_schema, make_engine
 from pel.ledger.tlog.audit_checks import check_cosignatures
 from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
 from pel.node.agency_node import init_node, witnessed_note
-from pel.node.bundle_assembly import witnessed_cosignatures
 from pel.node.demo.setup import setup_federation
-from pel.node.trust_chain import apply_version
+from pel.node.trust.chain import apply_version
+from pel.node.workers.bundles import witnessed_cosignatures
 from tests import factories as f
 from tests.bundle_kit import Kit
 from tests.node.test_cli import run

@@ -33,13 +33,13 @@ from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.storage.tilefile import HEADER_SIZE, SLOT_SIZE
 from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
+from pel.node.access.tokens import create_token, revoke_token, token_hash, token_info
 from pel.node.agency_node import Node, init_node
 from pel.node.config import KEY_FILES
 from pel.node.demo.synth import synth_drafts
 from pel.node.errors import AuthError
-from pel.node.secret_files import read_private_key
-from pel.node.tokens import create_token, revoke_token, token_hash, token_info
-from pel.node.trust_chain import apply_version
+from pel.node.trust.chain import apply_version
+from pel.node.trust.secret_files import read_private_key
 from tests import factories as f
 from tests.treehash import mth
 

@@ -11,9 +11,9 @@ from pel.crypto.cosignature import CosignatureSigner
 from pel.crypto.keys import SigningKey
 from pel.ledger.federation.evidence import checkpoint_of, fork_between
 from pel.ledger.storage.index_nodes import decode_path, encode_path
-from pel.node.secret_files import TOKEN_KEY_FILE
-from pel.node.tokens import token_hash
-from pel.node.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.access.tokens import token_hash
+from pel.node.integrity.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.trust.secret_files import TOKEN_KEY_FILE
 from tests.node.tamper_kit import (
     REPAIRED,
     SG_ORIGIN,

@@ -24,11 +24,11 @@ from pel.ledger.federation.mirror_store import ENTRIES as MIRROR_ENTRIES
 from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.merkle.hashing import hash_leaf
 from pel.ledger.tlog.log import COSIGNATURES
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
-from pel.node.bundle_assembly import BUNDLE_PATH
 from pel.node.errors import AuditFailed
 from pel.node.peers.remote_audit import audit_log, write_atomic
-from pel.node.tokens import create_token
+from pel.node.workers.bundles import BUNDLE_PATH
 from tests import factories as f
 from tests.conftest import serve
 from tests.e2e import test_federation as tf

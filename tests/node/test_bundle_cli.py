@@ -32,10 +32,10 @@ from pel.ledger.errors import RecordError
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, new_version
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node, init_node
-from pel.node.bundle_assembly import BUNDLE_PATH, assemble, build_part, write_qr
-from pel.node.secret_files import write_private_key
 from pel.node.serving.sequencer import Sequencer
-from pel.node.trust_chain import apply_version
+from pel.node.trust.chain import apply_version
+from pel.node.trust.secret_files import write_private_key
+from pel.node.workers.bundles import BUNDLE_PATH, assemble, build_part, write_qr
 from tests import factories as f
 from tests.bundle_kit import AGENCIES as MEMBERS
 from tests.bundle_kit import Kit

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pel.ledger.bundles.bundle import merge_bundles
-from pel.node.bundle_assembly import build_part
+from pel.node.workers.bundles import build_part
 from tests import factories as f
 from tests.node.test_bundle_cli import PWID, Trio, trio
 from tests.node.test_cli import run

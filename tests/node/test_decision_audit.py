@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pel.node.decisions import decide_here, entitlement_draft
+from pel.node.access.tokens import create_token
 from pel.node.errors import AuditFailed
 from pel.node.peers.remote_audit import audit_log
-from pel.node.tokens import create_token
+from pel.node.workers.decisions import decide_here, entitlement_draft
 from tests.node import test_bundle_cli as kit
 from tests.node.decision_kit import Federation, career
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from pel.api.app import create_app
 from pel.crypto.request import sign_request
 from pel.ledger.bundles.bundle import merge_bundles, verify_bundle
-from pel.node.bundle_assembly import build_part
-from pel.node.decisions import DECISIONS_PATH
-from pel.node.tokens import create_token
+from pel.node.access.tokens import create_token
+from pel.node.workers.bundles import build_part
+from pel.node.workers.decisions import DECISIONS_PATH
 from tests.node import test_bundle_cli as kit
 from tests.node.decision_kit import career
 from tests.node.test_cli import run

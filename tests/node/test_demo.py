@@ -22,7 +22,6 @@ from pel.api.app import create_app
 from pel.ledger.errors import TrustListError
 from pel.ledger.records import validate_record
 from pel.node.agency_node import Node
-from pel.node.bundle_assembly import witnessed_checkpoint
 from pel.node.demo.asean import agency_for
 from pel.node.demo.corridors import corridor_filings
 from pel.node.demo.run import (
@@ -36,6 +35,7 @@ from pel.node.demo.run import (
 )
 from pel.node.demo.view import print_summary
 from pel.node.errors import DemoError
+from pel.node.workers.bundles import witnessed_checkpoint
 from tests.conftest import free_port, serve
 from tests.node.test_cli import run
 

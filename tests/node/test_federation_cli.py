@@ -11,7 +11,7 @@ from pel.crypto.keys import SigningKey
 from pel.crypto.record import sign_record
 from pel.ledger.errors import BatchError, RecordError
 from pel.node.agency_node import Node
-from pel.node.secret_files import write_private_key
+from pel.node.trust.secret_files import write_private_key
 from tests import factories as f
 from tests.node.test_cli import run
 

@@ -27,9 +27,9 @@ from pel.ledger.federation.mirror_store import MirrorStore
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList
 from pel.ledger.storage.engine import create_schema, make_engine
 from pel.ledger.tlog.log import Log
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
 from pel.node.peers.mirror_follower import MirrorFollower
-from pel.node.tokens import create_token
 from tests import factories as f
 from tests.node.test_cli import node_dir, run, served
 

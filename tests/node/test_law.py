@@ -20,8 +20,8 @@ from pel.ledger.federation.trust_list import SignedTrustList, TrustList
 from pel.ledger.portability.agreements import sign_agreement
 from pel.ledger.portability.shipped import shipped_table, shipped_text
 from pel.node.agency_node import Node, init_node
-from pel.node.law import law_view, rules_draft
-from pel.node.trust_chain import apply_version, member_entry
+from pel.node.law.publish import law_view, rules_draft
+from pel.node.trust.chain import apply_version, member_entry
 from tests.conftest import serve
 from tests.ledger.portability.test_agreements import draft
 from tests.node.test_cli import run

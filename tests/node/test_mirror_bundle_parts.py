@@ -14,8 +14,8 @@ from pel.ledger.bundles.bundle import verify_bundle
 from pel.ledger.errors import MirrorError
 from pel.ledger.federation.mirror_store import MirroredLog
 from pel.ledger.tlog.checkpoint import Checkpoint, sign_checkpoint
-from pel.node.bundle_assembly import build_part
 from pel.node.serving.sequencer import Sequencer
+from pel.node.workers.bundles import build_part
 from tests import factories as f
 from tests.node import test_bundle_cli as kit
 

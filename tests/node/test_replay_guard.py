@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pel.node.access.replay_guard import ReplayGuard
 from pel.node.errors import BusyError
-from pel.node.replay_guard import ReplayGuard
 
 
 def test_a_signature_is_taken_once_while_its_request_is_fresh() -> None:

@@ -15,9 +15,9 @@ import pytest
 
 from pel.crypto.note import parse_note
 from pel.ledger.errors import WitnessError
+from pel.node.access.tokens import token_hash, token_info
 from pel.node.agency_node import Node
 from pel.node.errors import AuthError
-from pel.node.tokens import token_hash, token_info
 from tests.node import tamper_tables  # noqa: F401  (registers the cases)
 from tests.node.tamper_kit import (
     CASES,

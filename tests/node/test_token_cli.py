@@ -9,9 +9,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from pel.api.app import create_app
+from pel.node.access.holder_keys import read_holder_key
+from pel.node.access.tokens import token_hash
 from pel.node.agency_node import Node
-from pel.node.holder_keys import read_holder_key
-from pel.node.tokens import token_hash
 from tests.node.test_cli import node_dir, run  # noqa: F401 (fixture)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pel.ledger.bundles.bundle import merge_bundles
-from pel.node.bundle_assembly import build_part
+from pel.node.workers.bundles import build_part
 from tests.node import test_bundle_cli as kit
 from tests.node.decision_kit import career
 from tests.node.test_cli import run

@@ -26,8 +26,8 @@ from pel.crypto.keys import SigningKey
 from pel.ledger.bundles.bundle import Bundle, BundleError, build_bundle, make_entry, verify_bundle
 from pel.ledger.bundles.qr import encode_qr_text, reference_text
 from pel.ledger.federation.trust_list import RetiredKey, SignedTrustList, TrustList
+from pel.node.access.tokens import create_token
 from pel.node.agency_node import Node
-from pel.node.tokens import create_token
 from tests import factories as f
 from tests.bundle_kit import Kit
 from tests.conftest import IN_CI

@@ -18,9 +18,9 @@ from PIL import Image
 from pel.ledger.bundles.bundle import verify_bundle
 from pel.ledger.bundles.qr import BundleRef, bundle_from, read_qr_text
 from pel.ledger.errors import BundleError
-from pel.node.access_log import reads_of
+from pel.node.access.access_log import reads_of
 from pel.node.agency_node import Node
-from pel.node.bundle_assembly import build_part
+from pel.node.workers.bundles import build_part
 from tests import factories as f
 from tests.e2e.cluster import wait_for
 from tests.e2e.test_federation import Federation, federation  # noqa: F401 (fixture)

@@ -1,7 +1,8 @@
 """The signed requests that change something, remembered while they could be replayed.
 
 A signed request is good at one node for ±``MAX_SKEW`` seconds around its time
-(``node.access`` checks it). Within that window a copy of a ``POST`` would otherwise act twice.
+(``node.access.policy`` checks it). Within that window a copy of a ``POST`` would
+otherwise act twice.
 The node therefore keeps the signature of every signed request other than GET and HEAD
 that it granted, until the request's time is past the window (after which the time
 check refuses the copy anyway), and refuses one it has seen. The nonce in every

@@ -15,7 +15,7 @@ from pel.node.errors import ConfigError
 TOKEN_FILE = "token"
 #: Where the demo keeps an auditor token of each node, for ``pel audit --token``.
 AUDITOR_TOKEN_FILE = "auditor-token"
-#: The key that binds each row of the tokens table (``node.tokens``).
+#: The key that binds each row of the tokens table (``node.access.tokens``).
 TOKEN_KEY_FILE = "token-key"
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, select
 
 from pel.ledger.storage.models import TokenRow
 from pel.node.errors import AuthError, ConfigError
-from pel.node.secret_files import TOKEN_KEY_FILE, read_secret, write_secret
+from pel.node.trust.secret_files import TOKEN_KEY_FILE, read_secret, write_secret
 
 TOKENS = TokenRow.__table__
 TOKEN_PREFIX = "pel_"

@@ -28,8 +28,8 @@ from pel.ledger.errors import TrustListError
 from pel.ledger.federation.trust_list import Member, RetiredKey
 from pel.node.config import KEY_FILES, MLDSA_KEY_FILE, NodeSettings
 from pel.node.errors import ConfigError
-from pel.node.secret_files import read_mldsa_key, read_private_key, write_private_key
-from pel.node.trust_chain import load_trust_list
+from pel.node.trust.chain import load_trust_list
+from pel.node.trust.secret_files import read_mldsa_key, read_private_key, write_private_key
 
 ROLES = ("issuer", "log", "witness")
 

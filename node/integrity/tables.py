@@ -3,7 +3,7 @@ it serves, the witness's state, the mirrors and the evidence. ``Node.check`` run
 after the log's own check (``Log.check_integrity``), so ``pel serve`` serves and signs
 nothing from them that was not checked against a key or a hash the node holds.
 
-* ``tokens``: every row's MAC under the token key (``node.tokens``);
+* ``tokens``: every row's MAC under the token key (``node.access.tokens``);
   ``token_mac_mismatch``, ``--repair`` deletes those rows.
 * ``cosignatures``: the lines of the latest checkpoint verified against the witness
   keys of every trust list applied (every line with ``--signatures``; the others are
@@ -14,7 +14,7 @@ nothing from them that was not checked against a key or a hash the node holds.
   ``evidence_invalid``, ``--repair`` deletes those rows.
 * the mirrors: ``ledger.federation.mirror_check``; ``mirror_damaged``.
 * ``witness_state``: each row signed by its log and agreeing with its note, never
-  ahead of the copy kept outside the database (``node.witness_copy``) and put back
+  ahead of the copy kept outside the database (``node.integrity.witness_copy``) and put back
   from it when behind (mended: the copy is what was cosigned last); and never behind
   a checkpoint of the log that the node holds with its own witness's cosignature (its
   mirror checkpoints): ``witness_state_mismatch``, ``witness_state_rolled_back``.
@@ -41,9 +41,9 @@ from pel.ledger.federation.witness import EVIDENCE, put_back, reconcile, stored_
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint_any
 from pel.ledger.tlog.cosignatures import check_stored, drop_rows
 from pel.ledger.tlog.log import CheckReport
-from pel.node.tokens import remove_unbound, unbound_tokens
-from pel.node.trust_chain import KnownKeys
-from pel.node.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.access.tokens import remove_unbound, unbound_tokens
+from pel.node.integrity.witness_copy import FILE as WITNESS_STATE_FILE
+from pel.node.trust.chain import KnownKeys
 
 if TYPE_CHECKING:
     from pel.node.agency_node import Node

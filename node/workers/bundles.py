@@ -2,7 +2,7 @@
 merge of every member's part into one bundle.
 
 A node's part holds the pwid's records in its own log and in every log it mirrors
-(with the public law a decision on them needs: ``node.law_records``) and, for its
+(with the public law a decision on them needs: ``node.law.records``) and, for its
 own log, the index proof of the pwid's complete list at its witnessed checkpoint —
 also when the list is empty, so a part may prove absence alone
 (``ledger.mirror``: verified copies of the other members' logs) — all of them, or a
@@ -13,7 +13,7 @@ and reported as pending; a mirrored log flagged for a proven fork is left out wh
 and reported (``left_out``). So one node can hand over a worker's records from every
 state, and parts from several nodes merge without duplicates (same log and index).
 
-Who may ask for a part is the read policy's ``Need.WORKER`` (``node.access``): this
+Who may ask for a part is the read policy's ``Need.WORKER`` (``node.access.policy``): this
 agency's reader and admin tokens, the worker's agencies by requests signed with their
 issuer keys, and the worker by a request signed with their holder key.
 """
@@ -49,7 +49,7 @@ from pel.ledger.merkle.proof import verify_inclusion
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.node.agency_node import Node
 from pel.node.errors import ConfigError, PeerError
-from pel.node.law_records import held_law, law_for
+from pel.node.law.records import held_law, law_for
 from pel.node.peers.client import LogClient, RemoteError
 
 BUNDLE_PATH = "/v1/pwids/{pwid}/bundle"
@@ -147,7 +147,7 @@ def _mirrored(
 
 def _held(node: Node, pwid: str, trust_list: TrustList) -> tuple[dict[str, _Held], list[str]]:
     """The pwid's records by log origin (own and mirrored), with the law a decision on
-    them needs (``node.law_records``), and the flagged origins."""
+    them needs (``node.law.records``), and the flagged origins."""
     logs: dict[str, _Held] = {}
     own = [(i, json.loads(d)) for i, d in node.log.pwid_entries(pwid)]
     mirrored, left_out = _mirrored(node, pwid)

@@ -2,7 +2,7 @@
 through the same verified bundle a worker would carry, and, on request, appended to its
 own log as an ``entitlement`` record that names its basis.
 
-The node builds its part of the worker's bundle (``node.bundle_assembly.build_part``:
+The node builds its part of the worker's bundle (``node.workers.bundles.build_part``:
 the worker's records here and in the mirrors, with the rules and agreements, each
 proven against a witnessed checkpoint), verifies it like any verifier would, and
 decides from it (``ledger.portability.inputs``). So a decision made online equals the
@@ -16,7 +16,7 @@ decision's SHA-256, so ``pel audit`` can fetch them and decide again. A birth da
 personal data and is never logged: a decision that checked the pension age is not
 recorded.
 
-Who may ask: the node's read policy (``node.access``) lets staff readers and admins,
+Who may ask: the node's read policy (``node.access.policy``) lets staff readers and admins,
 auditors and member agencies ask; a member agency only for a worker it is an agency of
 (the worker's home agency, this node's agency, or one whose records of the worker are
 held here). Only this agency's admin staff may have the decision recorded
@@ -40,10 +40,10 @@ from pel.ledger.portability.entitlement import share
 from pel.ledger.portability.inputs import decide_report
 from pel.ledger.tlog.checkpoint import Checkpoint
 from pel.ledger.tlog.tlog_proof import parse_proof
-from pel.node.access import Caller, is_workers_agency
+from pel.node.access.policy import Caller, is_workers_agency
 from pel.node.agency_node import Node, utc_now
-from pel.node.bundle_assembly import _trust, build_part
 from pel.node.errors import ForbiddenError
+from pel.node.workers.bundles import _trust, build_part
 
 DECISIONS_PATH = "/v1/decisions"
 BASIS_FORMAT = "pel-decision-basis/v1"
@@ -63,7 +63,7 @@ class Made:
 
 
 def authorise(node: Node, caller: Caller, pwid: str, *, record: bool) -> None:
-    """Whether ``caller`` (granted by the node's read policy, ``node.access``) may have
+    """Whether ``caller`` (granted by the node's read policy, ``node.access.policy``) may have
     ``pwid`` decided, and recorded.
 
     Raises:

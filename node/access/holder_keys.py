@@ -22,7 +22,7 @@ from pel.crypto.errors import KeyFormatError
 from pel.crypto.keys import SigningKey
 from pel.ledger.records.fields import check_pwid
 from pel.node.errors import ConfigError
-from pel.node.secret_files import read_private_key, write_secret
+from pel.node.trust.secret_files import read_private_key, write_secret
 
 FORMAT = "pel-holder-key/v1"
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pel.ledger.errors import DamagedLogError
-from pel.node.secret_files import read_secret
+from pel.node.trust.secret_files import read_secret
 
 FILE = "witness-state"
 FORMAT = "pel-witness-state/v1"

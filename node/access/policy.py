@@ -12,7 +12,7 @@ so no answer says whether a PWID exists to someone who may not know it.
 
 Credentials (``Authorization`` header only, see ``api.credentials``):
 
-* ``Bearer <token>``: a token this node issued (``node.tokens``): staff ``writer``,
+* ``Bearer <token>``: a token this node issued (``node.access.tokens``): staff ``writer``,
   ``reader``, ``admin``, or an ``auditor``;
 * ``Pel-Agency``: a request signed by a member's issuer key from the trust list
   (``crypto.request``): another member's node;
@@ -21,7 +21,7 @@ Credentials (``Authorization`` header only, see ``api.credentials``):
 
 A signed request counts only if it was made for this node (its audience is this node's
 agency), for the body received, within ±``MAX_SKEW`` seconds of the node's time, and,
-for a method other than GET and HEAD, was not received before (``node.replay_guard``).
+for a method other than GET and HEAD, was not received before (``node.access.replay_guard``).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from typing import Any
 from pel.crypto.errors import CryptoError
 from pel.crypto.keys import PublicKey
 from pel.crypto.request import OUTDATED, SCHEMES, SignedRequest, parse_authorization
+from pel.node.access.replay_guard import MAX_SKEW
+from pel.node.access.tokens import token_info
 from pel.node.agency_node import Node
 from pel.node.errors import AuthError, ForbiddenError
-from pel.node.replay_guard import MAX_SKEW
-from pel.node.tokens import token_info
 
 # Methods that change nothing: their signed requests are not remembered (replay_guard).
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -337,7 +337,7 @@ def authorise(
         AuthError: 401, see ``identify``; ``replayed_request`` for a signed request
             other than GET or HEAD that this node already received.
         ForbiddenError: 403, see ``grant``.
-        BusyError: 429, too many signed writes to remember (``node.replay_guard``).
+        BusyError: 429, too many signed writes to remember (``node.access.replay_guard``).
     """
     need, pwid = need_for(method, path)
     if need is Need.PUBLIC:
