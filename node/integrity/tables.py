@@ -22,7 +22,8 @@ nothing from them that was not checked against a key or a hash the node holds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, select
 
@@ -44,6 +45,8 @@ from pel.ledger.tlog.log import CheckReport
 from pel.node.access.tokens import remove_unbound, unbound_tokens
 from pel.node.integrity.witness_copy import FILE as WITNESS_STATE_FILE
 from pel.node.trust.chain import KnownKeys
+
+E = TypeVar("E")
 
 if TYPE_CHECKING:
     from pel.node.agency_node import Node
@@ -160,14 +163,7 @@ def _fork(data: bytes, origin: str, proven: bool, log_keys: list[NoteVerifier]) 
             for note in (evidence.first, evidence.second):
                 open_checkpoint_any(note, log_keys)
             return None
-        problem = "no key of the log is known"
-        for key in log_keys:
-            try:
-                verify_fork(evidence, key)
-                return None
-            except LedgerError as exc:
-                problem = exc.message
-        return problem
+        return _verified_by_any(verify_fork, evidence, log_keys)
     except LedgerError as exc:
         return exc.message
 
@@ -182,16 +178,24 @@ def _index(data: bytes, origin: str, proven: bool, log_keys: list[NoteVerifier])
         evidence = IndexEvidence.from_json(data)
         if evidence.origin != origin:
             return f"it is evidence about {evidence.origin!r}"
-        problem = "no key of the log is known"
-        for key in log_keys:
-            try:
-                verify_index_evidence(evidence, key)
-                return None
-            except LedgerError as exc:
-                problem = exc.message
-        return problem
+        return _verified_by_any(verify_index_evidence, evidence, log_keys)
     except LedgerError as exc:
         return exc.message
+
+
+def _verified_by_any(
+    verify: Callable[[E, NoteVerifier], object], evidence: E, log_keys: list[NoteVerifier]
+) -> str | None:
+    """None if one of the log's keys (a rotated log has several) verifies ``evidence``;
+    else why the last one did not."""
+    problem = "no key of the log is known"
+    for key in log_keys:
+        try:
+            verify(evidence, key)
+            return None
+        except LedgerError as exc:
+            problem = exc.message
+    return problem
 
 
 def _witness_state(node: Node, keys: KnownKeys, report: CheckReport) -> None:
