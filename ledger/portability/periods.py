@@ -203,11 +203,10 @@ def careers(corrected: Corrected, branch: str) -> dict[str, StateCareer]:
             continue
         if branch not in b["contributions"]:
             continue
-        if career.currency is None:
-            career.currency = b["currency"]
-        bodies = months.get(b["period"])
+        period = b["period"]
+        bodies = months.get(period)
         if bodies is None:
-            months[b["period"]] = [b]
+            months[period] = [b]
         else:
             bodies.append(b)
         got.append(ref)
@@ -216,6 +215,8 @@ def careers(corrected: Corrected, branch: str) -> dict[str, StateCareer]:
             got.extend(refs[j] for j in fixes[i])
     for state, counted_refs in counted.items():
         career = out[state]
+        if career.months:  # the currency of the first month counted, in log order
+            career.currency = next(iter(career.months.values()))[0]["currency"]
         career.refs = tuple(sorted(counted_refs))
         career.agencies = tuple(sorted({r.issuer for r in career.refs}))
     return {k: out[k] for k in sorted(out) if out[k].months or out[k].revoked}

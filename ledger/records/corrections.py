@@ -60,7 +60,10 @@ def resolve(
     corrections = [i for i in walk if kinds[i] in CORRECTIONS]
     if not corrections:  # the common case: nothing to index
         return Resolution(status, body, fixes)
-    by_key = {(r["issuer"], r["id"]): i for i, r in enumerate(records)}
+    # Index only the records a correction names (a few among many): a set test per
+    # record instead of a key built for every one.
+    named = {records[i]["body"]["target"]["id"] for i in corrections}
+    by_key = {(r["issuer"], r["id"]): i for i, r in enumerate(records) if r["id"] in named}
     for i in corrections:
         record = records[i]
         kind = kinds[i]
