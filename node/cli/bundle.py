@@ -16,7 +16,8 @@ from pel.ledger.bundles.bundle import summarise, verify_bundle
 from pel.ledger.bundles.qr import bundle_from
 from pel.ledger.federation.trust_list import TrustList, verify_next
 from pel.node.access.holder_keys import read_holder_key
-from pel.node.cli.common import err, friendly, out, read_signed
+from pel.node.cli.common import err, friendly, out
+from pel.node.cli.trust_file import read_signed
 from pel.node.errors import ConfigError
 from pel.node.trust.secret_files import read_private_key
 from pel.node.workers.bundles import assemble, write_qr

@@ -1,13 +1,15 @@
 """What every ``pel`` command shares: the two consoles, ``friendly`` (a project error
-becomes one line on stderr and exit status 1), the progress bar and reading a signed
-trust-list file."""
+becomes one line on stderr and exit status 1) and the progress bars.
+
+Light to import (rich and typer only): every command loads it, ``pel submit`` included,
+which needs neither the database layer nor the trust list (``trust_file.py``)."""
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,13 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from pel.crypto.errors import PelError
-from pel.ledger.federation.trust_list import SignedTrustList
-
-if TYPE_CHECKING:
-    from pel.ledger.federation.trust_list import SignedTrustList
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -63,16 +60,23 @@ def friendly(fn: F) -> F:
             )
             raise typer.Exit(1) from None
         except Exception as exc:
-            # Imported here: the CLI does not load SQLAlchemy for commands that need no database.
-
-            if not isinstance(exc, SQLAlchemyError):
+            reason = _database_failure(exc)
+            if reason is None:
                 raise
-            # The driver's first line only: the whole text may repeat the statement's values.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             err.print(f"error: the database failed: {reason} [storage_error]", markup=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_failure(exc: Exception) -> str | None:
+    """The driver's first line when ``exc`` is a database error, else None (the whole
+    text may repeat the statement's values). SQLAlchemy is looked up, not imported: only
+    the commands that open a database load it, and without it loaded no error is its."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.SQLAlchemyError):
+        return None
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def wide(table: Table) -> None:
@@ -122,9 +126,3 @@ def rate_progress(unit: str) -> Progress:
         transient=False,
         disable=not err.is_terminal,
     )
-
-
-def read_signed(path: Path) -> SignedTrustList:
-    """A signed trust-list version read from a JSON file."""
-
-    return SignedTrustList.from_json(path.read_text())

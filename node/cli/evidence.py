@@ -16,7 +16,8 @@ from pel.ledger.federation.index_evidence import (
     verify_index_evidence,
 )
 from pel.node.agency_node import Node
-from pel.node.cli.common import friendly, out, read_signed
+from pel.node.cli.common import friendly, out
+from pel.node.cli.trust_file import read_signed
 
 app = typer.Typer(
     help="Fork evidence: list what this node's witness and mirrors found; verify.",

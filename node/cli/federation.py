@@ -15,7 +15,8 @@ from pel.ledger.errors import TrustListError
 from pel.ledger.federation.quorum import POLICIES
 from pel.ledger.federation.trust_list import Member, SignedTrustList, TrustList, propose_version
 from pel.node.agency_node import Node
-from pel.node.cli.common import friendly, out, read_signed
+from pel.node.cli.common import friendly, out
+from pel.node.cli.trust_file import read_signed
 from pel.node.config import KEY_FILES, load_settings
 from pel.node.errors import ConfigError
 from pel.node.trust.chain import apply_version, load_trust_list, member_entry

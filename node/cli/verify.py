@@ -18,7 +18,8 @@ from rich.progress import (
 from pel.crypto.keys import PublicKey
 from pel.crypto.note import parse_vkey
 from pel.node import metrics
-from pel.node.cli.common import err, friendly, out, progress, read_signed
+from pel.node.cli.common import err, friendly, out, progress
+from pel.node.cli.trust_file import read_signed
 from pel.node.errors import AuditFailed, ConfigError
 from pel.node.peers.client import LogClient, RemoteError
 from pel.node.peers.remote_audit import AuditTrust, audit_log, entries_refused
