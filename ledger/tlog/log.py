@@ -283,6 +283,8 @@ class Log:
         # One writer at a time in this process: SQLite would otherwise make the
         # losers sleep in its busy handler, which costs far more than waiting here.
         self._write_lock = threading.Lock()
+        # One integration at a time in this process (it runs outside the write lock).
+        self._integrate_lock = threading.Lock()
         self._builder: TreeBuilder | None = None
         self._tile_source = SqlTileSource(engine, self.origin, writer=signer is not None)
         self.hashes = TileHashReader(self._tile_source)
@@ -608,35 +610,44 @@ class Log:
         """
         if self._signer is None:
             raise LedgerError("this log has no checkpoint signer: it cannot integrate")
-        with self._write_lock:
+        with self._integrate_lock:
             try:
-                with self.engine.begin() as conn:
-                    next_index, old = conn.execute(
-                        select(STATE.c.next_index, STATE.c.tree_size)
-                    ).one()
-                    new = min(int(next_index), int(old) + max_entries)
+                # The work (tiles, index, signature) is done before the write transaction
+                # and outside the write lock, so appends go on meanwhile: it reads only
+                # what no append changes (entries below next_index, the tiles and index
+                # nodes as of ``old``), and the compare-and-swap below refuses the result
+                # if another process published first.
+                with self.engine.connect() as conn:
+                    with self._write_lock:  # the state and the held leaves of one moment
+                        next_index, old = conn.execute(
+                            select(STATE.c.next_index, STATE.c.tree_size)
+                        ).one()
+                        old = int(old)
+                        new = min(int(next_index), old + max_entries)
+                        leaves = self._held_leaves(old, new)
+                        pwids = self._held_pwids(old, new)
                     if new == old:
                         return None
-                    builder = self._builder_at(conn, int(old))
-                    leaves = self._held_leaves(int(old), new)
+                    builder = self._builder_at(conn, old)
                     if leaves is None:
-                        leaves = self._stored_leaves(conn, int(old), new)
+                        leaves = self._stored_leaves(conn, old, new)
                     builder.append(leaves)
                     tiles, nodes = builder.take_changed(), builder.take_nodes()
                     slots: dict[int, bytes] = {}
                     if self._tile_source.keeps_file:
                         slots = {i: tiles[(lv, i)] + n for (lv, i), n in nodes.items() if lv == 0}
                         nodes = {key: n for key, n in nodes.items() if key[0] != 0}
-                    self._upsert_tiles(conn, TILES, tiles)
-                    self._upsert_tiles(conn, TILE_NODES, nodes)
                     extensions: tuple[str, ...] = ()
                     index_nodes: dict[IndexPath, Node] = {}
                     if self.index:
-                        index_root, index_nodes = self._update_index(conn, int(old), new)
-                        write_index_nodes(conn, new, index_nodes)
+                        index_root, index_nodes = self._update_index(conn, old, new, pwids)
                         extensions = (extension_line(index_root),)
                     checkpoint = Checkpoint(self.origin, new, builder.root(), extensions)
                     note = sign_checkpoint(checkpoint, self._signer)
+                with self._write_lock, self.engine.begin() as conn:
+                    self._upsert_tiles(conn, TILES, tiles)
+                    self._upsert_tiles(conn, TILE_NODES, nodes)
+                    write_index_nodes(conn, new, index_nodes)
                     conn.execute(
                         CHECKPOINTS.insert().values(
                             size=new,
@@ -664,7 +675,8 @@ class Log:
             if self.index:
                 self._index_cache.update(index_nodes)
                 self._index_cache_size = new
-            self._forget_leaves(new)
+            with self._write_lock:
+                self._forget_leaves(new)
         self._latest = SignedCheckpoint(checkpoint, note)
         # After the write lock: appends need not wait on the file (nor on its sync, once a
         # second). Integrations that store out of order leave a gap, mended from the
@@ -727,8 +739,11 @@ class Log:
 
     # ---- the verifiable index ------------------------------------------------------
 
-    def _update_index(self, conn: Any, old: int, new: int) -> tuple[bytes, dict[IndexPath, Node]]:
-        """The index root at ``new`` and the nodes that change from ``old``.
+    def _update_index(
+        self, conn: Any, old: int, new: int, held: list[str] | None = None
+    ) -> tuple[bytes, dict[IndexPath, Node]]:
+        """The index root at ``new`` and the nodes that change from ``old`` (``held``: the
+        PWIDs of entries ``old`` … ``new - 1``, when this process appended them).
 
         A log whose checkpoint at ``old`` commits to no index (written before the index
         was kept, or while it was off) is indexed anew from its first entry, over an
@@ -744,9 +759,11 @@ class Log:
             # Built from the empty tree here, the cache holds every node of it.
             self._index_cache_complete = start == 0
         self._index_cache_size = -1  # until this integration commits
-        appended: dict[bytes, list[int]] = {}
-        for idx, pwid in self._index_entries(conn, start, new):
-            appended.setdefault(key_of(pwid), []).append(idx)
+        lists: dict[str, list[int]] = {}
+        for idx, pwid in self._index_entries(conn, start, new, held if start == old else None):
+            lists.setdefault(pwid, []).append(idx)
+        # A worker's records come in runs: one key hash per PWID, not per record.
+        appended = {key_of(pwid): indexes for pwid, indexes in lists.items()}
         stored: Any = SqlIndexNodes(conn, old) if start == old else _NoIndexNodes()
         reader = _CachedIndexNodes(
             self._index_cache,
@@ -757,10 +774,11 @@ class Log:
         result = update_index(reader, appended)
         return result.root, result.nodes
 
-    def _index_entries(self, conn: Any, start: int, end: int) -> list[tuple[int, str]]:
+    def _index_entries(
+        self, conn: Any, start: int, end: int, held: list[str] | None = None
+    ) -> list[tuple[int, str]]:
         """``(index, pwid)`` of the entries ``start`` ≤ index < ``end``, in order (from
-        what this process appended, else read back)."""
-        held = self._held_pwids(start, end)
+        ``held``, their PWIDs as this process appended them, else read back)."""
         if held is not None:
             return list(enumerate(held, start))
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"

@@ -50,10 +50,12 @@ def omitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
     drop: set[int] = set()
     index_entries, pwid_indexes = Log._index_entries, Log._pwid_indexes
 
-    def lying_entries(self: Log, conn: Any, start: int, end: int) -> list[tuple[int, str]]:
+    def lying_entries(
+        self: Log, conn: Any, start: int, end: int, held: list[str] | None = None
+    ) -> list[tuple[int, str]]:
         return [
             (i, p if i not in drop else "TH-ZZZZZZZZZZZZZZZZ")
-            for i, p in index_entries(self, conn, start, end)
+            for i, p in index_entries(self, conn, start, end, held)
         ]
 
     def lying_indexes(self: Log, conn: Any, pwid: str, size: int) -> list[int]:
