@@ -33,6 +33,10 @@ class WakeLoop:
         """Whether ``stop`` was called (a long step may end early)."""
         return self._stop.is_set()
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` within a step, or less if ``stop`` is called meanwhile."""
+        self._stop.wait(seconds)
+
     def poke(self) -> None:
         """Run the step soon rather than after up to ``interval`` seconds."""
         self._wake.set()

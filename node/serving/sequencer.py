@@ -2,7 +2,8 @@
 
 It runs in a background thread of the serving process. While entries are waiting
 it publishes a checkpoint at least every ``interval`` seconds (sooner when poked
-after an append); when nothing is new it publishes nothing.
+after an append); when nothing is new it publishes nothing. While entries keep coming
+in bulk, checkpoints are spaced further apart, so that each covers more of them.
 """
 
 from __future__ import annotations
@@ -28,14 +29,31 @@ class Sequencer(WakeLoop):
         log: The log (with a checkpoint signer).
         interval: Longest wait, in seconds, between checkpoints while entries wait.
         min_gap: Shortest gap between two checkpoints, so bursts share one.
+        busy_gap: The gap after a checkpoint that covered ``busy_entries`` or more: a
+            log taking records that fast spends less on checkpoints (their index
+            nodes, partial tiles, signature and commit, and the witnesses' rounds) the
+            more entries each covers, and its submitters are waiting on a queue anyway.
+        busy_entries: Entries in one checkpoint from which the next waits ``busy_gap``.
     """
 
     thread_name = "pel-sequencer"
 
-    def __init__(self, log: Log, *, interval: float = 0.5, min_gap: float = 0.05) -> None:
+    def __init__(
+        self,
+        log: Log,
+        *,
+        interval: float = 0.5,
+        min_gap: float = 0.05,
+        busy_gap: float = 0.25,
+        busy_entries: int = 1024,
+    ) -> None:
         super().__init__(interval)
         self.log = log
         self.min_gap = min_gap
+        self.busy_gap = busy_gap
+        self.busy_entries = busy_entries
+        #: Entries the last checkpoint this sequencer published added.
+        self.last_added = 0
         self._published = threading.Condition()
         self._size = log.tree_size()
         self.failures = 0
@@ -60,6 +78,7 @@ class Sequencer(WakeLoop):
             checkpoint = self.log.latest()  # another process published; follow it
         if checkpoint is not None and checkpoint.checkpoint.size != self._size:
             self._commit_seconds.observe(time.perf_counter() - started)
+            self.last_added = checkpoint.checkpoint.size - self._size
             self._checkpoints.inc()
             self.published_at = time.monotonic()
             with self._published:
@@ -87,7 +106,8 @@ class Sequencer(WakeLoop):
         (``Log.integrate``): a damaged log is never signed over."""
         try:
             while self.sequence_once() is not None and not self.stopping():
-                time.sleep(self.min_gap)
+                busy = self.last_added >= self.busy_entries
+                self.pause(self.busy_gap if busy else self.min_gap)
             self.failures = 0
         except DamagedLogError as exc:
             # Not a passing failure: the stored log holds what is not a record of this log

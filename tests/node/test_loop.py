@@ -109,3 +109,13 @@ def test_start_refuses_while_the_stopped_loops_step_still_runs() -> None:
         loop.release.set()
         loop.stop(5.0)
     assert "pel-test-loop" not in [t.name for t in threading.enumerate()]
+
+
+def test_pause_ends_early_when_the_loop_stops() -> None:
+    loop = Counting(interval=60.0)
+    stopper = threading.Timer(0.1, loop.stop)
+    started = time.monotonic()
+    stopper.start()
+    loop.pause(30.0)
+    assert time.monotonic() - started < 10.0
+    stopper.join()
