@@ -8,7 +8,9 @@ A submitted JSON batch goes to a worker whole: parsing, validation and canonical
 JSON cost about as much Python as the signatures cost in C, so the worker does
 all of it (``node.prepare``), and the serving process keeps HTTP and the
 database. Small batches, and processes that never start the pool, do the work
-in line.
+in line, and so does every batch while the worker processes are still starting (a
+worker takes about a second to load its modules; the first big batch starts them all
+rather than waiting for one).
 
 ``parallel_map`` splits CPU work that releases the GIL over threads, for callers
 that are not competing with request threads (``pel verify``, bulk loads).
@@ -89,6 +91,11 @@ def _verify_in_worker(raw_keys: list[bytes], work: list[tuple[bytes, bytes]]) ->
     return [any(k.verify(sig, msg) for k in keys) for sig, msg in work]
 
 
+def _started() -> bool:
+    """A worker's first task: it runs once the worker has loaded its modules."""
+    return True
+
+
 def _prepare_in_worker(raw: bytes, rules: BatchRules, raw_keys: list[bytes]) -> Outcome:
     return prepare_json(raw, rules, _sign_in_worker, lambda work: _verify_in_worker(raw_keys, work))
 
@@ -112,6 +119,8 @@ class SignaturePool:
         self._min_mirror_batch = min_mirror_batch
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._ready = threading.Event()  # the pool's workers have started
+        self._starting: threading.Thread | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -129,6 +138,43 @@ class SignaturePool:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
+            self._ready.clear()
+            self._starting = None
+
+    def warm(self, timeout: float | None = None) -> bool:
+        """Start the worker processes now (when the pool runs) and wait up to ``timeout``
+        seconds for them; whether they are up."""
+        self._start_workers()
+        return self._ready.wait(timeout)
+
+    def _workers(self) -> ProcessPoolExecutor | None:
+        """The pool once its workers have started, else None: the first call starts them
+        in the background, and the work asked for meanwhile is done in line."""
+        if self._ready.is_set():
+            return self._pool
+        self._start_workers()
+        return None
+
+    def _start_workers(self) -> None:
+        with self._lock:
+            pool = self._pool
+            if pool is None or self._starting is not None:
+                return
+            self._starting = threading.Thread(
+                target=self._wait_started, args=(pool,), name="pel-workers-start", daemon=True
+            )
+            self._starting.start()
+
+    def _wait_started(self, pool: ProcessPoolExecutor) -> None:
+        # One task per worker: each finds no idle worker, so each starts one.
+        try:
+            for started in [pool.submit(_started) for _ in range(WORKERS)]:
+                started.result()
+        except Exception:  # the pool was stopped meanwhile: the next start tries again
+            return
+        with self._lock:
+            if self._pool is pool:
+                self._ready.set()
 
     def use_key(self, key: SigningKey) -> None:
         """Sign with ``key`` from now on (a rotated issuer key); workers restart with it."""
@@ -139,8 +185,8 @@ class SignaturePool:
             self.start()
 
     def sign(self, messages: list[bytes]) -> list[bytes]:
-        pool = self._pool
-        if pool is None or len(messages) < self._min_batch:
+        pool = self._workers() if len(messages) >= self._min_batch else None
+        if pool is None:
             return [self._key.sign(m) for m in messages]
         return pool.submit(_sign_in_worker, messages).result()
 
@@ -155,8 +201,8 @@ class SignaturePool:
         Raises:
             RecordError, BatchError: as :func:`node.prepare.prepare_batch`.
         """
-        pool = self._pool
-        if pool is None or len(raw) < self._min_batch * _BYTES_PER_RECORD:
+        pool = self._workers() if len(raw) >= self._min_batch * _BYTES_PER_RECORD else None
+        if pool is None:
             outcome = prepare_json(raw, rules, self.sign, lambda work: self.verify(keys, work))
         else:
             outcome = pool.submit(_prepare_in_worker, raw, rules, [k.raw for k in keys]).result()
@@ -170,8 +216,8 @@ class SignaturePool:
         the records' columns, or raises ``MirrorError`` for the first bad entry in log
         order. In line (done on that call) when the pool does not run or the entries are
         fewer than a full mirror step."""
-        pool = self._pool
-        if pool is None or len(entries) < self._min_mirror_batch:
+        pool = self._workers() if len(entries) >= self._min_mirror_batch else None
+        if pool is None:
             return lambda: check_entries(entries, first, log)
         size = -(-len(entries) // WORKERS)
         who = (log.origin, log.agency, log.issuer_key.raw, log.party_keys, log.retired)
@@ -195,7 +241,7 @@ class SignaturePool:
 
     def verify(self, keys: Sequence[PublicKey], work: list[tuple[bytes, bytes]]) -> list[bool]:
         """For each ``(signature, message)``: does one of ``keys`` sign it?"""
-        pool = self._pool
-        if pool is None or len(work) < self._min_batch:
+        pool = self._workers() if len(work) >= self._min_batch else None
+        if pool is None:
             return [any(k.verify(s, m) for k in keys) for s, m in work]
         return pool.submit(_verify_in_worker, [k.raw for k in keys], work).result()

@@ -36,6 +36,7 @@ def key() -> SigningKey:
 def pool(key: SigningKey) -> Any:
     pool = SignaturePool(key, min_batch=4)
     pool.start()
+    assert pool.warm(120)
     yield pool
     pool.stop()
 
@@ -160,6 +161,7 @@ def test_node_json_batches_use_the_worker(sqlite_node: tuple[Node, str]) -> None
     node, _ = sqlite_node
     node.signatures.start()
     try:
+        assert node.signatures.warm(120)
         drafts = [f.contribution() for _ in range(300)]
         appended = node.submit_json(json.dumps(drafts).encode())
         assert [a.index for a in appended] == list(range(300))

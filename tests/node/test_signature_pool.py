@@ -1,4 +1,5 @@
-"""Big batches are signed and checked in the signature worker process, with the same verdicts."""
+"""Big batches are signed and checked in the signature worker process, with the same verdicts;
+while the workers are still starting, the same work is done in line."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_pool_signs_and_verifies_like_the_key() -> None:
     pool = SignaturePool(key, min_batch=4)
     pool.start()
     try:
+        assert pool.warm(120)
         messages = [b"message %d" % i for i in range(50)]
         sigs = pool.sign(messages)
         assert all(key.public_key.verify(s, m) for s, m in zip(sigs, messages, strict=True))
@@ -36,6 +38,7 @@ def test_node_batches_use_the_worker(sqlite_node: tuple[Node, str]) -> None:
     node, _ = sqlite_node
     node.signatures.start()
     try:
+        assert node.signatures.warm(120)
         drafts = [f.contribution() for _ in range(300)]
         appended = node.submit(drafts)
         entries = [node.log.entry(a.index) for a in appended]
@@ -70,6 +73,7 @@ def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
     pool = SignaturePool(SigningKey.generate(), min_batch=4, min_mirror_batch=100)
     pool.start()
     try:
+        assert pool.warm(120)
         on_pool = pool.start_check_mirrored(src.entries, 7, log)()
         assert on_pool == check_entries(src.entries, 7, log)
         # Bad entries in both workers' halves: the first in log order is the one named.
@@ -89,3 +93,19 @@ def test_mirrored_entries_are_checked_on_the_workers_like_in_line() -> None:
             assert re.search(rf"entry {index}\b", in_line.value.message)
     finally:
         pool.stop()
+
+
+def test_work_is_done_in_line_while_the_workers_start() -> None:
+    key = SigningKey.generate()
+    pool = SignaturePool(key, min_batch=4)
+    assert not pool.warm(0)  # not started: nothing to wait for
+    pool.start()
+    try:
+        messages = [b"message %d" % i for i in range(50)]
+        sigs = pool.sign(messages)  # the workers are loading: signed here, and started
+        assert all(key.public_key.verify(s, m) for s, m in zip(sigs, messages, strict=True))
+        assert pool.warm(120)
+        assert pool.sign(messages) == sigs  # Ed25519 is deterministic: the same, on a worker
+    finally:
+        pool.stop()
+    assert not pool.warm(0)
