@@ -13,7 +13,7 @@ from rich.table import Table
 
 from pel.node.cli.common import err, friendly, out, rate_progress
 from pel.node.demo.synth import synth_drafts
-from pel.node.filings.reader import read_filing
+from pel.node.filings.reader import count_rows, read_filing
 from pel.node.filings.submit import submit_rows
 from pel.node.peers.client import LogClient
 
@@ -62,7 +62,7 @@ def submit(
     """Submit a filing in batches, several in flight; refused rows are reported (in line
     order) and never stop the good ones."""
 
-    total = sum(1 for _ in read_filing(file, raw=True))
+    total = count_rows(file)
     started = time.perf_counter()
     with LogClient(url, token=token) as client, rate_progress("records") as bar:
         task = bar.add_task("submitting", total=total)

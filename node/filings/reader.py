@@ -14,16 +14,17 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pel.ledger.errors import RecordError
 
 
-@dataclass(frozen=True)
-class RawJSON:
-    """One JSON Lines row as its bytes, left for the node to parse (node/filings/submit.py)."""
+class RawJSON(NamedTuple):
+    """One JSON Lines row as its bytes, left for the node to parse (node/filings/submit.py).
+
+    (A named tuple: a filing has hundreds of thousands of rows, and a frozen dataclass
+    costs several times as much to make.)"""
 
     text: bytes
 
@@ -105,6 +106,15 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
                 yield line, json.loads(text)
             except ValueError as exc:
                 yield line, RecordError(f"not JSON: {exc}", code="bad_json")
+
+
+def count_rows(path: Path) -> int:
+    """How many rows :func:`read_filing` gives for ``path`` (its non-blank lines for JSON
+    Lines, counted without making a row of each)."""
+    if path.suffix.lower() == ".csv":
+        return sum(1 for _ in _csv_rows(path))
+    with path.open("rb") as f:
+        return sum(1 for text in f if not text.isspace())
 
 
 def read_filing(path: Path, *, raw: bool = False) -> Iterator[Row]:

@@ -13,7 +13,7 @@ import pytest
 
 from pel.node.agency_node import Node
 from pel.node.errors import PeerError
-from pel.node.filings.reader import read_filing
+from pel.node.filings.reader import count_rows, read_filing
 from pel.node.filings.submit import RawJSON, submit_rows
 from pel.node.peers.client import LogClient
 from tests import factories as f
@@ -138,3 +138,7 @@ def test_raw_rows_are_sent_as_they_are_read(tmp_path: Path) -> None:
         (1, RawJSON(b'{"a": 1}')),
         (3, RawJSON(b'{"b":2}')),
     ]
+    assert count_rows(path) == 2
+    csv = tmp_path / "f.csv"
+    csv.write_text("type,id\ncontribution,a\n\ncontribution,b\n")
+    assert count_rows(csv) == len(list(read_filing(csv))) == 2
