@@ -264,7 +264,7 @@ def outcome_result(outcome: Outcome) -> list[PreparedRecord]:
     """The prepared records of a :func:`prepare_json` outcome, or its refusal raised."""
     kind, value = outcome
     if kind == "ok":
-        return [PreparedRecord(*row) for row in value]
+        return list(map(PreparedRecord._make, value))
     if kind == "record":
         message, code, field = value
         raise RecordError(message, code=code, field=field)
