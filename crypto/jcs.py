@@ -166,7 +166,9 @@ def canonical_cut(value: Mapping[str, Any], key: str) -> tuple[bytes, int]:
     Raises:
         CanonicalJSONError: as :func:`canonicalize`, or a key is not a string.
     """
-    rest = {k: v for k, v in value.items() if k != key}
+    rest: Mapping[str, Any] = value
+    if type(value) is not dict or key in value:  # a draft has no ``key`` yet: no copy
+        rest = {k: v for k, v in value.items() if k != key}
     try:
         ascii_keys = "".join(rest).isascii() and key.isascii()
     except TypeError:

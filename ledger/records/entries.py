@@ -56,14 +56,16 @@ def prepare_record(
         target = body["agreement"]["id"]
     else:
         target = None
+    # In field order (record_id, pwid, type, entry, leaf_hash, target, loose_time):
+    # positional arguments, as a node prepares thousands a second.
     return PreparedRecord(
-        record_id=record["id"],
-        pwid=record.get("pwid", ""),  # public-law records carry no worker
-        type=kind,
-        entry=entry,
-        leaf_hash=hash_leaf(entry),
-        target=target,
-        loose_time=loose_time,
+        record["id"],
+        record.get("pwid", ""),  # public-law records carry no worker
+        kind,
+        entry,
+        hash_leaf(entry),
+        target,
+        loose_time,
     )
 
 
