@@ -53,7 +53,7 @@ from pel.ledger.errors import (
     ProofError,
 )
 from pel.ledger.federation.evidence import ForkEvidence, fork_between
-from pel.ledger.federation.mirror_checks import (
+from pel.ledger.federation.mirror_entry_check import (
     MirroredLog,
     RecordMeta,
     check_entries,

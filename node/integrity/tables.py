@@ -12,7 +12,7 @@ nothing from them that was not checked against a key or a hash the node holds.
 * ``evidence`` and ``index_evidence``: each piece verified against the log's keys
   (a proven fork must prove one: it stops the witness and the mirror);
   ``evidence_invalid``, ``--repair`` deletes those rows.
-* the mirrors: ``ledger.federation.mirror_check``; ``mirror_damaged``.
+* the mirrors: ``ledger.federation.mirror_integrity``; ``mirror_damaged``.
 * ``witness_state``: each row signed by its log and agreeing with its note, never
   ahead of the copy kept outside the database (``node.integrity.witness_copy``) and put back
   from it when behind (mended: the copy is what was cosigned last); and never behind
@@ -37,7 +37,7 @@ from pel.ledger.federation.index_evidence import (
     IndexEvidence,
     verify_index_evidence,
 )
-from pel.ledger.federation.mirror_check import check_mirrors
+from pel.ledger.federation.mirror_integrity import check_mirrors
 from pel.ledger.federation.witness import EVIDENCE, put_back, reconcile, stored_rows
 from pel.ledger.tlog.checkpoint import Checkpoint, open_checkpoint_any
 from pel.ledger.tlog.cosignatures import check_stored, drop_rows

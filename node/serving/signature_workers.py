@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from pel.crypto.keys import PublicKey, SigningKey
 from pel.ledger.errors import MirrorError
-from pel.ledger.federation.mirror_checks import (
+from pel.ledger.federation.mirror_entry_check import (
     MirroredLog,
     RecordMeta,
     check_entries,

@@ -8,7 +8,7 @@ from typing import Any
 from pel.crypto.jcs import canonicalize
 from pel.crypto.keys import SigningKey
 from pel.crypto.record import sign_record
-from pel.ledger.federation.mirror_checks import check_records_of
+from pel.ledger.federation.mirror_entry_check import check_records_of
 from pel.ledger.portability.agreements import sign_agreement
 from pel.node.peers.remote_verify import check_records
 from tests.ledger.portability.test_agreements import KEYS, PARTIES, draft
